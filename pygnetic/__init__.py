@@ -1,0 +1,140 @@
+"""pygnetic: easy and fast networking for pygame games.
+
+Declare compact messages once, send them with ``connection.net_<name>(...)``,
+receive them in :class:`Handler` subclasses or as pygame events::
+
+    import pygnetic
+
+    pygnetic.init()
+    chat_msg = pygnetic.register('chat_msg', ('player', 'msg'))
+
+    class ChatHandler(pygnetic.Handler):
+        def net_chat_msg(self, message, **kwargs):
+            print(f'{message.player}: {message.msg}')
+
+    server = pygnetic.Server(port=10000, handler=ChatHandler)
+    while True:
+        server.update(16)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import _defaults, event, message
+from .client import Client
+from .connection import Connection, ConnectionState
+from .errors import (
+    AdapterUnavailableError,
+    EventsError,
+    LocalError,
+    MessageArgumentsError,
+    MessageError,
+    MessageTooLargeError,
+    PackError,
+    PygneticError,
+    PygneticWarning,
+    RegistryError,
+    RemoteError,
+)
+from .handler import Handler
+from .message import MessageFactory, message_factory
+from .protocol import CloseCode, Delivery
+from .server import Server
+
+__version__ = "2.0.0.dev0"
+
+__all__ = [
+    "AdapterUnavailableError",
+    "Client",
+    "CloseCode",
+    "Connection",
+    "ConnectionState",
+    "Delivery",
+    "EventsError",
+    "Handler",
+    "LocalError",
+    "MessageArgumentsError",
+    "MessageError",
+    "MessageFactory",
+    "MessageTooLargeError",
+    "PackError",
+    "PygneticError",
+    "PygneticWarning",
+    "RegistryError",
+    "RemoteError",
+    "Server",
+    "__version__",
+    "init",
+    "message_factory",
+    "register",
+]
+
+_LOG_FORMAT = "%(asctime)s %(levelname)-8s %(message)s"
+
+
+def init(
+    events: bool = False,
+    event_val: int | None = None,
+    logging_lvl: int | None = logging.INFO,
+    n_module: str | Sequence[str] = _defaults.NETWORK_PREFERENCE,
+    s_module: str | Sequence[str] = _defaults.SERIALIZER_PREFERENCE,
+) -> bool:
+    """Choose adapters, set up logging and, optionally, pygame events.
+
+    Call it once at start-up, after ``pygame.init()`` if you want events.
+    Without it pygnetic still works, with the default adapters and no events.
+
+    Args:
+        events: Post network events to pygame's queue (see :mod:`pygnetic.event`).
+        event_val: Event type choice, passed to :func:`pygnetic.event.init`.
+        logging_lvl: Level for pygnetic's log messages, printed to stderr;
+            None leaves logging configuration alone.
+        n_module: Network adapter name, or names in order of preference. The
+            first one that can be loaded is used: ``('enet', 'socket')``
+            falls back to TCP where pyenet is not installed.
+        s_module: Serializer name, or names in order of preference.
+
+    Returns:
+        True if a network adapter and a serializer were found, else False
+        (the reason is logged).
+
+    Raises:
+        EventsError: ``events`` is true but pygame is not initialised.
+        AdapterUnavailableError: ``events`` is true but pygame is not installed.
+    """
+    log = logging.getLogger("pygnetic")
+    if logging_lvl is not None:
+        _configure_logging(log, logging_lvl)
+    try:
+        n_name, network = _defaults.first_available("network", _defaults.names(n_module))
+        s_name, serializer = _defaults.first_available("serializer", _defaults.names(s_module))
+    except AdapterUnavailableError as exc:
+        log.error("%s", exc)
+        return False
+    _defaults.choose("network", network)
+    _defaults.choose("serializer", serializer)
+    message_factory.use_default_serializer(serializer)
+    log.info("Using %s network adapter", n_name)
+    log.info("Using %s serializer", s_name)
+    if events:
+        event.init(event_val)
+    return True
+
+
+def _configure_logging(log: logging.Logger, level: int) -> None:
+    log.setLevel(level)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT, "%H:%M:%S"))
+        log.addHandler(handler)
+
+
+def register(name: str, field_names: str | Iterable[str] = (), **send_options: Any) -> type[Any]:
+    """Register a message in the default :data:`~pygnetic.message.message_factory`.
+
+    See :meth:`MessageFactory.register() <pygnetic.message.MessageFactory.register>`.
+    """
+    return message.message_factory.register(name, field_names, **send_options)

@@ -1,0 +1,151 @@
+"""What Client and Server share: a transport, its connections, and update()."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from . import _defaults, event
+from .connection import Connection, ConnectionState
+from .message import MessageFactory
+from .message import message_factory as default_factory
+from .protocol import CloseCode
+
+log = logging.getLogger("pygnetic")
+
+#: How long ``close()`` lets connections deliver their goodbyes, in milliseconds.
+DEFAULT_LINGER_MS = 500
+
+
+class Host:
+    """Base of :class:`~pygnetic.client.Client` and :class:`~pygnetic.server.Server`."""
+
+    def __init__(
+        self,
+        *,
+        bind: tuple[str, int] | None,
+        conn_limit: int,
+        message_factory: MessageFactory | None,
+        adapter: str | ModuleType | None,
+        channels: int,
+        timeout: float,
+        events: bool | None,
+        clock: Callable[[], float],
+        adapter_options: dict[str, Any],
+    ) -> None:
+        if type(conn_limit) is not int or conn_limit < 1:
+            raise ValueError(f"conn_limit must be an int >= 1, not {conn_limit!r}")
+        if not 1 <= channels <= 255:
+            raise ValueError(f"channels must be between 1 and 255, not {channels!r}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
+        self.conn_limit = conn_limit
+        self.message_factory = message_factory if message_factory is not None else default_factory
+        self.timeout = timeout
+        self.events = event.enabled() if events is None else events
+        self._clock = clock
+        self._connections: dict[Any, Connection] = {}
+        self._ended: list[Connection] = []
+        self._next_tick = 0.0
+        self._closed = False
+        self.adapter = _defaults.network(adapter)
+        self._transport = self.adapter.Transport(
+            self,
+            bind=bind,
+            max_links=conn_limit,
+            channels=channels,
+            max_message_size=self.message_factory.max_message_size,
+            **adapter_options,
+        )
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _new_connection(
+        self, link: Any, factory: MessageFactory, state: ConnectionState
+    ) -> Connection:
+        factory.set_frozen()
+        connection = Connection(
+            weakref.proxy(self),
+            link,
+            factory,
+            state=state,
+            timeout=self.timeout,
+            now=self._clock(),
+            on_ended=self._ended.append,
+            events=self.events,
+            clock=self._clock,
+        )
+        self._connections[link] = connection
+        return connection
+
+    def connections(self, exclude: Connection | None = None) -> list[Connection]:
+        """Return the open connections, except ``exclude`` (a connection or its proxy)."""
+        return [c for c in self._connections.values() if c.connected and c != exclude]
+
+    def update(self, timeout: int = 0) -> None:
+        """Do all network work: send, receive, call handlers, post events.
+
+        Call it once per frame of the game loop.
+
+        Args:
+            timeout: Milliseconds to wait for network activity when there is
+                none yet; 0 returns at once.
+        """
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} is closed")
+        self._transport.poll(timeout)
+        now = self._clock()
+        if now >= self._next_tick:
+            self._next_tick = now + min(0.25, self.timeout / 8)
+            for connection in list(self._connections.values()):
+                connection.tick(now)
+        self._finish_ended()
+        self._transport.flush()
+
+    def _finish_ended(self) -> None:
+        while self._ended:
+            ended, self._ended = self._ended, []
+            for connection in ended:
+                self._connections.pop(connection._link, None)
+                connection.finish()
+
+    def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
+        """Close every connection, then the transport; handlers hear ``on_disconnect``.
+
+        Args:
+            linger_ms: How long the goodbyes may take to leave, in milliseconds.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        code, reason = self._closing_reason()
+        for connection in list(self._connections.values()):
+            connection.close(code, reason)
+        self._transport.close(code, linger_ms)
+        self._finish_ended()
+
+    def _closing_reason(self) -> tuple[CloseCode, str]:
+        return CloseCode.NORMAL, "disconnected by peer"
+
+    # -- TransportListener -----------------------------------------------------
+
+    def link_requested(self, link: Any, connect_data: int) -> None:
+        """Refuse: only a Server accepts connections."""
+        link.reject(CloseCode.PROTOCOL_ERROR)
+
+    def link_connected(self, link: Any) -> None:
+        """Refuse: only a Client makes connections."""
+        link.close(CloseCode.PROTOCOL_ERROR)
+
+    def link_closed(self, link: Any, code: int, detail: str) -> None:
+        """The transport ended a link; end its connection."""
+        connection = self._connections.get(link)
+        if connection is not None:
+            connection.transport_closed(code, detail)

@@ -1,0 +1,426 @@
+"""TCP transport over non-blocking sockets and :mod:`selectors`; always available.
+
+TCP is one reliable, ordered byte stream per connection, so every
+:class:`~pygnetic.protocol.Delivery` mode is delivered reliably and channels
+are accepted but not separated (receivers see channel 0). Sends are queued
+and written during ``poll()``/``flush()``, and whenever a connection has more
+than :data:`FLUSH_THRESHOLD` bytes waiting, so the game loop never blocks on a
+slow peer; a peer that falls more than ``max_send_buffer`` bytes behind is
+disconnected with :attr:`~pygnetic.protocol.CloseCode.SEND_BUFFER_FULL`.
+
+Handshake: the client sends the 8-byte :data:`HELLO` (``b"PGN"``, protocol
+version, registry hash); the server answers with the 4-byte :data:`ANSWER`
+(``b"PGN"``, 0 to accept or a :class:`~pygnetic.protocol.CloseCode`). After
+that the stream carries serializer-encoded messages. Anything else at the port
+(a port scanner, an HTTP request) is closed at the first bytes, and a peer
+that says nothing is dropped after the handshake timeout.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import logging
+import os
+import selectors
+import socket
+import struct
+import time
+from typing import Any
+
+from ...protocol import PROTOCOL_VERSION, CloseCode, Delivery
+from . import Receiver, TransportListener
+
+__all__ = ["ANSWER", "FLUSH_THRESHOLD", "HELLO", "NAME", "SocketLink", "Transport"]
+
+NAME = "socket"
+HELLO = struct.Struct("!3sBI")
+ANSWER = struct.Struct("!3sB")
+MAGIC = b"PGN"
+#: Queued bytes that trigger an immediate write attempt.
+FLUSH_THRESHOLD = 64 * 1024
+RECV_SIZE = 256 * 1024
+#: Reads per socket per poll, so one busy peer cannot starve the others.
+MAX_READS = 4
+#: How long a closing connection may take to deliver its last bytes.
+LINGER_SECONDS = 2.0
+SPARE_PENDING = 8
+
+log = logging.getLogger("pygnetic.socket")
+# What a non-blocking connect_ex returns while the connection is under way.
+_IN_PROGRESS = {0, errno.EINPROGRESS, errno.EWOULDBLOCK, getattr(errno, "WSAEWOULDBLOCK", -1)}
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+
+class LinkState(enum.Enum):
+    """Where a :class:`SocketLink` is in its life."""
+
+    CONNECTING = "connecting"  # client: TCP connect in progress
+    AWAIT_ANSWER = "await answer"  # client: HELLO sent
+    AWAIT_HELLO = "await hello"  # server: accepted socket, nothing read yet
+    OPEN = "open"
+    CLOSING = "closing"  # flushing, then draining until EOF or the deadline
+    CLOSED = "closed"
+
+
+class SocketLink:
+    """One TCP connection."""
+
+    stream = True
+    #: Any channel number is accepted; TCP has a single ordered stream.
+    channels = 255
+    round_trip_time = None
+
+    def __init__(self, transport: Transport, sock: socket.socket, state: LinkState) -> None:
+        self._transport = transport
+        self.sock = sock
+        self.state = state
+        self.address: tuple[str, int] = ("", 0)
+        self.receiver: Receiver = _discard
+        self.out: list[bytes | memoryview] = []
+        self.out_size = 0
+        self.inbox = b""  # handshake bytes read so far
+        self.deadline = time.monotonic() + transport.handshake_timeout
+        self.candidates: list[Any] = []  # further addresses to try when connecting
+        self.writing = False
+        self.shut = False  # our side of the stream is shut down
+
+    def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
+        """Queue ``data``; write at once when much is waiting."""
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.out_size >= FLUSH_THRESHOLD:
+            self._transport.write(self)
+        else:
+            self._transport.dirty.add(self)
+
+    def accept(self) -> None:
+        """Admit the client: answer 0 and start the message stream."""
+        self.state = LinkState.OPEN
+        self.send(ANSWER.pack(MAGIC, 0), 0, Delivery.RELIABLE)
+
+    def reject(self, code: int) -> None:
+        """Refuse the client, answering ``code``."""
+        self.send(ANSWER.pack(MAGIC, int(code)), 0, Delivery.RELIABLE)
+        self.close(code)
+
+    def close(self, code: int) -> None:
+        """Flush, then shut down writing and drain until the peer closes too."""
+        if self.state in (LinkState.CLOSING, LinkState.CLOSED):
+            return
+        self.state = LinkState.CLOSING
+        self.deadline = time.monotonic() + LINGER_SECONDS
+        self._transport.closing.add(self)
+        self._transport.dirty.add(self)
+
+
+def _discard(data: bytes, channel: int) -> None:
+    """Receiver of links the core has not taken over yet."""
+
+
+class Transport:
+    """A selector over one listening socket (server) and its connections."""
+
+    def __init__(
+        self,
+        listener: TransportListener,
+        *,
+        bind: tuple[str, int] | None = None,
+        max_links: int = 1,
+        channels: int = 1,
+        max_message_size: int = 0,
+        max_send_buffer: int | None = None,
+        handshake_timeout: float = 10.0,
+    ) -> None:
+        self._listener = listener
+        self._max_pending = max_links + SPARE_PENDING
+        self.max_send_buffer = max_send_buffer or max(4 * max_message_size, 16 * 1024 * 1024)
+        self.handshake_timeout = handshake_timeout
+        self._selector = selectors.DefaultSelector()
+        self.dirty: set[SocketLink] = set()
+        self.closing: set[SocketLink] = set()
+        self._pending: set[SocketLink] = set()
+        self._failed: list[tuple[SocketLink, int, str]] = []
+        self._server: socket.socket | None = None
+        self.address: tuple[str, int] | None = None
+        if bind is not None:
+            self._server = self._listen(bind[0] or "0.0.0.0", bind[1])
+            self.address = self._server.getsockname()[:2]
+
+    def _listen(self, host: str, port: int) -> socket.socket:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        server = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(address)
+            server.listen(128)
+        except OSError:
+            server.close()
+            raise
+        server.setblocking(False)
+        self._selector.register(server, _READ, None)
+        return server
+
+    # -- the Transport interface ----------------------------------------------
+
+    def connect(self, host: str, port: int, connect_data: int) -> SocketLink:
+        """Start a non-blocking connect to ``host:port``; HELLO follows."""
+        candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        link = SocketLink(self, _new_socket(candidates[0][0]), LinkState.CONNECTING)
+        link.candidates = candidates
+        link.out.append(HELLO.pack(MAGIC, PROTOCOL_VERSION, connect_data))
+        link.out_size = HELLO.size
+        self._pending.add(link)
+        self._try_next_address(link, "")
+        return link
+
+    def poll(self, timeout_ms: int) -> None:
+        """Write what is queued, wait up to ``timeout_ms``, then read and report."""
+        self.flush()
+        wait = 0.0 if self._failed else timeout_ms / 1000
+        for key, mask in self._selector.select(wait):
+            link = key.data
+            if link is None:
+                self._accept_all()
+                continue
+            if mask & _WRITE:
+                self._on_writable(link)
+            if mask & _READ and link.state is not LinkState.CLOSED:
+                self._on_readable(link)
+        self._expire()
+        self._report_failures()
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every queued byte the kernel will take without blocking."""
+        dirty, self.dirty = self.dirty, set()
+        for link in dirty:
+            self.write(link)
+
+    def close(self, code: int, linger_ms: int) -> None:
+        """Close every connection, letting them flush for up to ``linger_ms``."""
+        for key in list(self._selector.get_map().values()):
+            if key.data is not None:
+                key.data.close(code)
+        deadline = time.monotonic() + linger_ms / 1000
+        while self.closing and time.monotonic() < deadline:
+            self.poll(10)
+        for key in list(self._selector.get_map().values()):
+            if key.data is not None:
+                self._release(key.data)
+        if self._server is not None:
+            self._selector.unregister(self._server)
+            self._server.close()
+        self._selector.close()
+
+    # -- connecting and accepting -----------------------------------------------
+
+    def _try_next_address(self, link: SocketLink, previous_error: str) -> None:
+        if not link.candidates:
+            self._fail(link, CloseCode.TRANSPORT_ERROR, f"could not connect: {previous_error}")
+            return
+        family, _, _, _, address = link.candidates.pop(0)
+        if link.sock.family != family:
+            link.sock.close()
+            link.sock = _new_socket(family)
+        link.address = address[:2]
+        error = link.sock.connect_ex(address)
+        if error not in _IN_PROGRESS:
+            link.sock.close()
+            link.sock = _new_socket(family)
+            self._try_next_address(link, f"{address[0]}:{address[1]}: {os.strerror(error)}")
+            return
+        self._selector.register(link.sock, _WRITE, link)
+        link.writing = True
+
+    def _accept_all(self) -> None:
+        assert self._server is not None
+        while True:
+            try:
+                sock, address = self._server.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. out of file descriptors: keep serving
+                log.warning("accept failed: %s", exc)
+                return
+            if len(self._pending) >= self._max_pending:
+                log.warning("refusing %s: too many connections in handshake", address)
+                sock.close()
+                continue
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            link = SocketLink(self, sock, LinkState.AWAIT_HELLO)
+            link.address = address[:2]
+            self._pending.add(link)
+            self._selector.register(sock, _READ, link)
+
+    def _on_writable(self, link: SocketLink) -> None:
+        if link.state is LinkState.CONNECTING:
+            error = link.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            self._selector.unregister(link.sock)
+            link.writing = False
+            if error:
+                link.sock.close()
+                link.sock = _new_socket(link.sock.family)
+                where = f"{link.address[0]}:{link.address[1]}"
+                self._try_next_address(link, f"{where}: {os.strerror(error)}")
+                return
+            link.state = LinkState.AWAIT_ANSWER
+            self._selector.register(link.sock, _READ, link)
+        self.write(link)
+
+    # -- reading ---------------------------------------------------------------
+
+    def _on_readable(self, link: SocketLink) -> None:
+        for _ in range(MAX_READS):
+            try:
+                data = link.sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
+                return
+            if not data:
+                self._on_eof(link)
+                return
+            if link.state is LinkState.OPEN:
+                link.receiver(data, 0)
+            elif link.state is LinkState.CLOSING:
+                pass  # draining until the peer closes
+            else:
+                self._on_handshake_bytes(link, data)
+            if len(data) < RECV_SIZE or link.state is not LinkState.OPEN:
+                return
+
+    def _on_handshake_bytes(self, link: SocketLink, data: bytes) -> None:
+        link.inbox += data
+        size = HELLO.size if link.state is LinkState.AWAIT_HELLO else ANSWER.size
+        if len(link.inbox) < size:
+            return
+        head, rest = link.inbox[:size], link.inbox[size:]
+        link.inbox = b""
+        self._pending.discard(link)
+        if link.state is LinkState.AWAIT_HELLO:
+            self._on_hello(link, head)
+        else:
+            self._on_answer(link, head)
+        if rest and link.state is LinkState.OPEN:
+            link.receiver(rest, 0)
+
+    def _on_hello(self, link: SocketLink, head: bytes) -> None:
+        magic, version, connect_data = HELLO.unpack(head)
+        if magic != MAGIC:
+            log.info("closed connection from %s: not a pygnetic client", link.address)
+            self._release(link)
+        elif version != PROTOCOL_VERSION:
+            log.info(
+                "refused %s: protocol version %d, ours %d", link.address, version, PROTOCOL_VERSION
+            )
+            link.reject(CloseCode.REGISTRY_MISMATCH)
+        else:
+            self._listener.link_requested(link, connect_data)
+            if link.state is LinkState.AWAIT_HELLO:  # the listener must decide
+                link.reject(CloseCode.PROTOCOL_ERROR)
+
+    def _on_answer(self, link: SocketLink, head: bytes) -> None:
+        magic, status = ANSWER.unpack(head)
+        if magic != MAGIC:
+            self._fail(link, CloseCode.PROTOCOL_ERROR, "the server is not a pygnetic server")
+        elif status:
+            code = CloseCode(status) if status in CloseCode._value2member_map_ else status
+            detail = code.description if isinstance(code, CloseCode) else f"refused ({status})"
+            self._fail(link, code, detail)
+        else:
+            link.state = LinkState.OPEN
+            self._listener.link_connected(link)
+
+    def _on_eof(self, link: SocketLink) -> None:
+        state = link.state
+        self._release(link)
+        if state is LinkState.OPEN:
+            self._listener.link_closed(
+                link, CloseCode.TRANSPORT_ERROR, "connection closed by peer"
+            )
+        elif state is LinkState.AWAIT_ANSWER:
+            detail = "the server closed the connection during the handshake"
+            self._listener.link_closed(link, CloseCode.TRANSPORT_ERROR, detail)
+
+    # -- writing ---------------------------------------------------------------
+
+    def write(self, link: SocketLink) -> None:
+        """Write as much of ``link``'s queue as the kernel takes now."""
+        if link.out and link.state not in (LinkState.CONNECTING, LinkState.CLOSED):
+            data = link.out[0] if len(link.out) == 1 else b"".join(link.out)
+            try:
+                sent = link.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
+                return
+            link.out = [memoryview(data)[sent:]] if sent < len(data) else []
+            link.out_size = len(data) - sent
+            if link.out_size > self.max_send_buffer:
+                limit = self.max_send_buffer
+                self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+                return
+        if link.state is LinkState.CLOSING and not link.out and not link.shut:
+            link.shut = True
+            try:
+                link.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                self._release(link)
+                return
+        self._want_write(link, bool(link.out))
+
+    def _want_write(self, link: SocketLink, wanted: bool) -> None:
+        if wanted != link.writing and link.state is not LinkState.CLOSED:
+            link.writing = wanted
+            self._selector.modify(link.sock, _READ | _WRITE if wanted else _READ, link)
+
+    # -- ending ----------------------------------------------------------------
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for link in [link for link in self._pending if link.deadline < now]:
+            if link.state is LinkState.AWAIT_HELLO:
+                log.info(
+                    "dropped %s: no handshake within %.1f s", link.address, self.handshake_timeout
+                )
+                self._release(link)
+            else:
+                self._fail(link, CloseCode.TIMEOUT, f"no answer from {link.address} (handshake)")
+        for link in [link for link in self.closing if link.deadline < now]:
+            self._release(link)
+
+    def _fail(self, link: SocketLink, code: int, detail: str) -> None:
+        """End ``link`` at once; report it at the end of the current poll."""
+        reported = link.state not in (LinkState.AWAIT_HELLO, LinkState.CLOSING)
+        self._release(link)
+        if reported:
+            self._failed.append((link, code, detail))
+
+    def _report_failures(self) -> None:
+        failed, self._failed = self._failed, []
+        for link, code, detail in failed:
+            self._listener.link_closed(link, code, detail)
+
+    def _release(self, link: SocketLink) -> None:
+        if link.state is LinkState.CLOSED:
+            return
+        link.state = LinkState.CLOSED
+        self._pending.discard(link)
+        self.closing.discard(link)
+        self.dirty.discard(link)
+        link.out = []
+        if self._selector.get_map().get(link.sock) is not None:
+            self._selector.unregister(link.sock)
+        link.sock.close()
+
+
+def _new_socket(family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock

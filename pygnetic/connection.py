@@ -1,0 +1,475 @@
+"""Connection: one peer, seen from the game.
+
+A :class:`Connection` packs outgoing messages and hands the bytes to its
+transport link, and turns incoming bytes into messages that go to its
+handlers and, when enabled, to pygame's event queue. It never touches a
+socket itself: the link it wraps does (see :mod:`pygnetic.adapters.network`).
+
+Sending::
+
+    connection.net_chat_msg('Tom', 'Test message')
+    connection.send(chat_msg, 'Tom', 'Test message')       # the same
+    connection.send('chat_msg', player='Tom', msg='Test message')
+    connection.net_position(x, y, delivery='unreliable_sequenced', channel=1)
+
+Keyword arguments that are not fields of the message are send options
+(``channel``, ``delivery``) for this call only. Sends are queued and leave
+during the next ``update()``; a client may send before its connection is
+accepted, and the messages go out once it is. Sending on a closed connection
+returns False and does nothing, since a peer can vanish between two frames.
+
+The connection also keeps itself alive: it pings its peer every
+``timeout / 4`` seconds and closes with :attr:`CloseCode.TIMEOUT
+<pygnetic.protocol.CloseCode.TIMEOUT>` when nothing at all arrived for
+``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import event
+from .errors import MessageError, RemoteMessageTooLargeError
+from .handler import Handler, Target, resolve
+from .message import (
+    PACK_ERRORS,
+    MessageFactory,
+    SendOptions,
+    arguments_error,
+    check_send_options,
+    pack_error,
+    too_large,
+)
+from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
+
+if TYPE_CHECKING:
+    from .adapters.network import Link
+
+__all__ = ["Connection", "ConnectionState"]
+
+log = logging.getLogger("pygnetic.connection")
+
+
+class ConnectionState(enum.Enum):
+    """Where a :class:`Connection` is in its life."""
+
+    CONNECTING = "connecting"  # client: waiting for the server to accept
+    OPEN = "open"
+    CLOSING = "closing"  # ended; on_disconnect comes by the end of the next update()
+    CLOSED = "closed"
+
+
+_OPEN = ConnectionState.OPEN
+_CONNECTING = ConnectionState.CONNECTING
+Sender = Callable[..., bool]
+
+
+class Connection:
+    """A connection to one peer: send messages, receive them in handlers and events.
+
+    Created by :meth:`Client.connect() <pygnetic.client.Client.connect>` and
+    by a :class:`~pygnetic.server.Server` for each accepted client; not meant
+    to be built by hand.
+
+    Args:
+        parent: :func:`Proxy <weakref.proxy>` to the Client or Server.
+        conn_obj: The transport's link to the peer.
+        message_factory: The messages this connection speaks.
+
+    Attributes:
+        parent: Proxy to the :class:`~pygnetic.client.Client` or
+            :class:`~pygnetic.server.Server` that owns the connection.
+        address: ``(host, port)`` of the peer.
+        message_factory: The :class:`~pygnetic.message.MessageFactory` in use.
+        data_sent: Bytes sent, control messages included.
+        data_received: Bytes received, control messages included.
+        messages_sent: Messages sent (control messages not counted).
+        messages_received: Messages received (control messages not counted).
+        close_code: Why the connection ended (:class:`~pygnetic.protocol.CloseCode`),
+            None while it lasts.
+        close_reason: The same as readable text, possibly from the peer.
+    """
+
+    def __init__(
+        self,
+        parent: Any,
+        conn_obj: Link,
+        message_factory: MessageFactory,
+        *,
+        state: ConnectionState = _OPEN,
+        timeout: float = 10.0,
+        now: float = 0.0,
+        on_ended: Callable[[Connection], None] = lambda connection: None,
+        events: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.parent = parent
+        self.address = conn_obj.address
+        self.message_factory = message_factory
+        self.data_sent = 0
+        self.data_received = 0
+        self.messages_sent = 0
+        self.messages_received = 0
+        self.close_code: CloseCode | None = None
+        self.close_reason: str | None = None
+        self._link = conn_obj
+        self._link_send = conn_obj.send
+        self._state = state
+        self._handlers: list[Handler] = []
+        self._senders: dict[type[Any], Sender] = {}
+        self._queued: list[tuple[bytes, int, Delivery, bool]] = []
+        self._timeout = timeout
+        self._last_heard = self._last_ping = now
+        self._heard_bytes = 0
+        self._rtt: float | None = None
+        self._on_ended = on_ended
+        self._events = events
+        self._clock = clock
+        self._pack = message_factory.serializer.pack
+        self._unpack = message_factory.unpack
+        self._from_raw = message_factory.from_raw
+        self._routes: dict[type[Any], Callable[[Any, int], None]] = {}
+        self._build_routes()
+        if conn_obj.stream:
+            self._stream = message_factory.new_stream()
+            conn_obj.receiver = self._receive_stream
+        else:
+            conn_obj.receiver = self._receive_packet
+
+    def __repr__(self) -> str:
+        host, port = self.address
+        return f"<Connection {host}:{port} {self._state.value}>"
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while messages can be exchanged (accepted and not closed)."""
+        return self._state is _OPEN
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current :class:`ConnectionState`."""
+        return self._state
+
+    @property
+    def round_trip_time(self) -> float | None:
+        """Round-trip time to the peer in milliseconds, None until measured.
+
+        ENet measures it continuously; over TCP it comes from keepalive pings.
+        """
+        measured = self._link.round_trip_time
+        return measured if measured is not None else self._rtt
+
+    # -- handlers ------------------------------------------------------------
+
+    def add_handler(self, handler: Handler) -> None:
+        """Attach ``handler``: its ``net_<name>`` methods receive this connection's messages.
+
+        Sets ``handler.connection`` to a proxy of this connection. Warns
+        (:class:`~pygnetic.errors.PygneticWarning`) about ``net_`` methods that
+        match no registered message, and raises ``TypeError`` for one that
+        cannot take a message argument.
+        """
+        targets = resolve(handler, self.message_factory)
+        handler.connection = weakref.proxy(self)
+        self._handlers.append(handler)
+        for cls, target in targets.items():
+            self._add_target(cls, target)
+
+    def handlers(self) -> list[Handler]:
+        """Return the attached handlers, in the order they were added."""
+        return list(self._handlers)
+
+    def _build_routes(self) -> None:
+        factory = self.message_factory
+        self._routes = {
+            factory.Ping: self._on_ping,  # type: ignore[attr-defined]
+            factory.Pong: self._on_pong,  # type: ignore[attr-defined]
+            factory.Close: self._on_close,  # type: ignore[attr-defined]
+        }
+        self._targets: dict[type[Any], list[Target]] = {}
+        for name in factory.names():
+            cls = factory.get_by_name(name)
+            self._targets[cls] = []
+            self._routes[cls] = self._route(self._targets[cls])
+            if self._events:
+                self._add_target(cls, self._post_received)
+
+    def _add_target(self, cls: type[Any], target: Target) -> None:
+        self._targets[cls].append(target)
+
+    def _route(self, targets: list[Target]) -> Callable[[Any, int], None]:
+        def deliver(message: Any, channel: int) -> None:
+            self.messages_received += 1
+            for target in targets:
+                target(message, channel=channel)
+
+        return deliver
+
+    def _post_received(self, message: Any, channel: int = 0) -> None:
+        event.post(
+            event.NET_RECEIVED,
+            connection=self,
+            message=message,
+            msg_type=type(message),
+            channel=channel,
+        )
+
+    # -- sending -------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Sender:
+        if name.startswith("net_"):
+            try:
+                cls = self.message_factory.get_by_name(name[4:])
+            except KeyError:
+                known = ", ".join(self.message_factory.names()) or "none"
+                raise AttributeError(
+                    f"no message named {name[4:]!r} is registered, so Connection has no "
+                    f"{name}() (registered: {known})"
+                ) from None
+            sender = self.__dict__[name] = self._sender(cls)
+            return sender
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def send(self, message: type[Any] | str | tuple[Any, ...], *args: Any, **kwargs: Any) -> bool:
+        """Send a message; return True if it was queued, False if the connection is closed.
+
+        Args:
+            message: A message class, its name, or a message instance (then
+                give no field arguments).
+            *args: Field values, in order.
+            **kwargs: Field values by name, and the send options ``channel``
+                and ``delivery`` for this call.
+
+        Raises:
+            MessageArgumentsError: Fields missing, extra or unknown (a ``TypeError``).
+            PackError: A field value cannot be serialized.
+            MessageTooLargeError: The message packs to more than ``max_message_size``.
+        """
+        if isinstance(message, tuple):
+            args = (*message, *args)
+            message = type(message)
+        cls = self.message_factory._resolve(message)
+        sender = self._senders.get(cls)
+        if sender is None:
+            sender = self._senders[cls] = self._sender(cls)
+        return sender(*args, **kwargs)
+
+    def _sender(self, cls: type[Any]) -> Sender:
+        """Build the fast send function for message class ``cls``."""
+        type_id: int = cls._type_id
+        field_count: int = cls._arity - 1
+        options: SendOptions = cls._send_options
+        limit = self.message_factory.max_message_size
+        pack = self._pack
+        self._check_channel(options.channel)
+
+        def sender(*args: Any, **kwargs: Any) -> bool:
+            channel, delivery = options
+            if kwargs:
+                args, (channel, delivery) = self._with_keywords(cls, args, kwargs)
+            if len(args) != field_count:
+                raise arguments_error(cls, args, kwargs)
+            try:
+                data = pack((type_id, *args))
+            except PACK_ERRORS as exc:
+                raise pack_error(cls, exc) from exc
+            if len(data) > limit:
+                raise too_large(cls, len(data), limit)
+            if self._state is _OPEN:
+                self._link_send(data, channel, delivery)
+                self.messages_sent += 1
+                self.data_sent += len(data)
+                return True
+            return self._send_later(data, channel, delivery, True)
+
+        sender.__name__ = sender.__qualname__ = f"net_{cls.__name__}"
+        sender.__doc__ = f"Send {cls.__name__}({', '.join(cls._fields)})."
+        return sender
+
+    def _with_keywords(
+        self, cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], SendOptions]:
+        fields: tuple[str, ...] = cls._fields
+        named = {k: v for k, v in kwargs.items() if k in fields}
+        options = check_send_options(
+            {k: v for k, v in kwargs.items() if k not in fields}, cls._send_options
+        )
+        self._check_channel(options.channel)
+        if named:
+            if len(args) + len(named) != len(fields) or any(
+                f in named for f in fields[: len(args)]
+            ):
+                raise arguments_error(cls, args, named)
+            args = (*args, *(named[f] for f in fields[len(args) :]))
+        return args, options
+
+    def _check_channel(self, channel: int) -> None:
+        if channel >= self._link.channels:
+            raise ValueError(
+                f"channel {channel} does not exist: this connection has "
+                f"{self._link.channels} channel(s) (see the channels argument of Server/Client)"
+            )
+
+    def _send_later(self, data: bytes, channel: int, delivery: Delivery, counted: bool) -> bool:
+        if self._state is _CONNECTING:
+            self._queued.append((data, channel, delivery, counted))
+            return True
+        log.debug("not sent on closed connection %r", self)
+        return False
+
+    def _send_control(self, fields: tuple[Any, ...]) -> None:
+        data = self._pack(fields)
+        if self._state is _OPEN:
+            self._link_send(data, 0, Delivery.RELIABLE)
+            self.data_sent += len(data)
+        else:
+            self._send_later(data, 0, Delivery.RELIABLE, False)
+
+    # -- receiving -----------------------------------------------------------
+
+    def _receive_packet(self, data: bytes, channel: int) -> None:
+        self.data_received += len(data)
+        try:
+            message = self._unpack(data)
+        except MessageError as exc:
+            self._refuse(exc)
+            return
+        self._routes[type(message)](message, channel)
+
+    def _receive_stream(self, data: bytes, channel: int) -> None:
+        self.data_received += len(data)
+        raws: list[Any] = []
+        try:
+            self._stream.feed(data, raws)
+            fault = None
+        except MessageError as exc:
+            fault = exc
+        routes = self._routes
+        from_raw = self._from_raw
+        for raw in raws:
+            if self._state is not _OPEN:
+                return
+            try:
+                message = from_raw(raw)
+            except MessageError as exc:
+                fault = exc
+                break
+            routes[type(message)](message, 0)
+        if fault is not None:
+            self._refuse(fault)
+
+    def _refuse(self, fault: MessageError) -> None:
+        """Close the connection because the peer sent invalid data."""
+        code = (
+            CloseCode.MESSAGE_TOO_LARGE
+            if isinstance(fault, RemoteMessageTooLargeError)
+            else CloseCode.PROTOCOL_ERROR
+        )
+        log.warning("closing connection to %s:%s: %s", *self.address, fault)
+        self.close(code, str(fault))
+
+    # -- control messages ----------------------------------------------------
+
+    def _on_ping(self, message: Any, channel: int) -> None:
+        self._send_control((PONG, message.stamp))
+
+    def _on_pong(self, message: Any, channel: int) -> None:
+        stamp = message.stamp
+        if type(stamp) in (int, float):
+            sample = max(0.0, self._clock() * 1000 - stamp)
+            self._rtt = sample if self._rtt is None else 0.875 * self._rtt + 0.125 * sample
+
+    def _on_close(self, message: Any, channel: int) -> None:
+        code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
+        reason = str(message.reason)[:500] if message.reason else code.description
+        log.info("connection to %s:%s closed by peer: %s", *self.address, reason)
+        self._end(code, reason, close_link=True, tell_peer=False)
+
+    # -- life cycle (driven by the owning Client or Server) ----------------------
+
+    def tick(self, now: float) -> None:
+        """Ping the peer, and close when it has been silent for ``timeout`` seconds.
+
+        The owner calls this a few times a second from ``update()``.
+        """
+        if self.data_received != self._heard_bytes:
+            self._heard_bytes = self.data_received
+            self._last_heard = now
+        elif now - self._last_heard >= self._timeout and self._state in (_OPEN, _CONNECTING):
+            if self._state is _OPEN:
+                reason = f"nothing received for {self._timeout:g} s"
+            else:
+                reason = f"not accepted within {self._timeout:g} s"
+            log.info("closing connection to %s:%s: %s", *self.address, reason)
+            self.close(CloseCode.TIMEOUT, reason)
+            return
+        if self._state is _OPEN and now - self._last_ping >= self._timeout / 4:
+            self._last_ping = now
+            self._send_control((PING, round(self._clock() * 1000, 3)))
+
+    def opened(self) -> None:
+        """The server accepted: send what was queued while connecting."""
+        self._state = _OPEN
+        queued, self._queued = self._queued, []
+        for data, channel, delivery, counted in queued:
+            self._link_send(data, channel, delivery)
+            self.data_sent += len(data)
+            self.messages_sent += counted
+
+    def disconnect(self, reason: str = "") -> None:
+        """Close the connection; ``on_disconnect`` and the event follow in ``update()``.
+
+        Args:
+            reason: Text the peer sees as its ``close_reason``.
+        """
+        self.close(CloseCode.NORMAL, reason or "disconnected by peer")
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        """Close with ``code``, telling the peer ``reason`` if it is connected."""
+        self._end(code, reason, close_link=True, tell_peer=True)
+
+    def transport_closed(self, code: int, detail: str) -> None:
+        """The transport ended the link: the peer left or failed, or refused us."""
+        known = close_code(code)
+        reason = detail or known.description
+        if self._state in (_OPEN, _CONNECTING):
+            log.info("connection to %s:%s closed: %s", *self.address, reason)
+        self._end(known, reason, close_link=False, tell_peer=False)
+
+    def _end(self, code: CloseCode, reason: str, *, close_link: bool, tell_peer: bool) -> None:
+        if self._state not in (_OPEN, _CONNECTING):
+            return
+        if tell_peer and self._state is _OPEN:
+            self._send_control((CLOSE, int(code), reason))
+        self.close_code, self.close_reason = code, reason
+        self._state = ConnectionState.CLOSING
+        if close_link:
+            self._link.close(code)
+        self._on_ended(self)
+
+    def finish(self) -> None:
+        """Tell handlers and the event queue that the connection has ended."""
+        self._state = ConnectionState.CLOSED
+        for handler in self._handlers:
+            handler.on_disconnect()
+        if self._events:
+            event.post(
+                event.NET_DISCONNECTED,
+                connection=self,
+                code=self.close_code,
+                reason=self.close_reason,
+            )
+
+    def announce(self, net_type: int) -> None:
+        """Tell handlers and the event queue that the connection is open."""
+        for handler in self._handlers:
+            handler.on_connect()
+        if self._events:
+            event.post(net_type, connection=self)

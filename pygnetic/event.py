@@ -1,0 +1,136 @@
+"""pygame events for network activity, for games that prefer ``pygame.event.get()``.
+
+Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()``; from
+then on every connection posts one :data:`NETWORK` event per happening::
+
+    import pygnetic.event as event   # not: from pygnetic.event import NETWORK
+
+    for e in pygame.event.get():
+        if e.type == event.NETWORK:
+            if e.net_type == event.NET_CONNECTED:
+                print('connected')
+            elif e.net_type == event.NET_DISCONNECTED:
+                print('disconnected:', e.reason)
+            elif e.net_type == event.NET_RECEIVED:
+                if e.msg_type == chat_msg:
+                    print(f'{e.message.player}: {e.message.msg}')
+
+Event attributes, besides ``type == NETWORK``:
+
+=====================  =====================================================
+``net_type``           attributes
+=====================  =====================================================
+:data:`NET_CONNECTED`  ``connection`` (client side: the server accepted us)
+:data:`NET_ACCEPTED`   ``connection`` (server side: a client was accepted)
+:data:`NET_RECEIVED`   ``connection``, ``message``, ``msg_type`` (the message
+                       class), ``channel``
+:data:`NET_DISCONNECTED` ``connection``, ``code`` (a
+                       :class:`~pygnetic.protocol.CloseCode`), ``reason`` (text)
+=====================  =====================================================
+
+Nothing here imports pygame until :func:`init` runs, so dedicated servers
+need neither pygame nor a display. Both ``pygame`` and ``pygame-ce`` work.
+Call ``pygame.event.get()`` every frame: pygame's queue holds 65535 events,
+and events that do not fit are dropped with a logged error.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any
+
+from ._defaults import import_optional
+from .errors import EventsError
+
+__all__ = [
+    "NETWORK",
+    "NET_ACCEPTED",
+    "NET_CONNECTED",
+    "NET_DISCONNECTED",
+    "NET_RECEIVED",
+    "enabled",
+    "init",
+    "post",
+]
+
+#: pygame event type of every network event; None until :func:`init` has run.
+NETWORK: int | None = None
+#: ``net_type`` of the event posted when a connection ends.
+NET_DISCONNECTED = 0
+#: ``net_type`` of the event posted when a client's connection is accepted.
+NET_CONNECTED = 1
+#: ``net_type`` of the event posted when a server accepts a connection.
+NET_ACCEPTED = 2
+#: ``net_type`` of the event posted for every received message.
+NET_RECEIVED = 3
+
+log = logging.getLogger("pygnetic.event")
+_pygame: ModuleType | None = None
+_dropped = 0
+
+
+def enabled() -> bool:
+    """Return True once :func:`init` has enabled events."""
+    return _pygame is not None
+
+
+def init(event_val: int | None = None) -> int:
+    """Enable posting network events to pygame's queue and return :data:`NETWORK`.
+
+    Args:
+        event_val: None (the default) reserves a fresh event type with
+            ``pygame.event.custom_type()``, which never collides with the
+            game's own. An int makes ``NETWORK = pygame.USEREVENT + event_val``,
+            as pygnetic 1.0 did.
+
+    Raises:
+        AdapterUnavailableError: pygame (or pygame-ce) is not installed.
+        EventsError: pygame's display (and so its event queue) is not
+            initialised yet; call ``pygame.init()`` first.
+    """
+    global NETWORK, _pygame
+    pygame = import_optional("pygame", "pygame")
+    if not pygame.display.get_init():
+        raise EventsError(
+            "pygame is not initialised: call pygame.init() before pygnetic.init(events=True)"
+        )
+    if event_val is not None:
+        NETWORK = pygame.USEREVENT + int(event_val)
+    elif NETWORK is None or _pygame is None:
+        NETWORK = pygame.event.custom_type()
+    _pygame = pygame
+    return NETWORK
+
+
+def disable() -> None:
+    """Stop posting events (connections made afterwards post none)."""
+    global _pygame
+    _pygame = None
+
+
+def post(net_type: int, **attributes: Any) -> None:
+    """Post one :data:`NETWORK` event; used by connections.
+
+    Raises:
+        EventsError: pygame was shut down (``pygame.quit()``) while events were on.
+    """
+    global _dropped
+    pygame = _pygame
+    if pygame is None:
+        return
+    try:
+        pygame.event.post(pygame.event.Event(NETWORK, net_type=net_type, **attributes))
+    except pygame.error as exc:
+        if not pygame.display.get_init():
+            raise EventsError(
+                "pygame was shut down while pygnetic events are enabled; "
+                "close the Server/Client before pygame.quit()"
+            ) from exc
+        _dropped += 1
+        if _dropped in (1, 10, 100) or _dropped % 1000 == 0:
+            log.error(
+                "pygame event queue full: %d network event(s) dropped so far; "
+                "call pygame.event.get() every frame",
+                _dropped,
+            )

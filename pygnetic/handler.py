@@ -1,0 +1,142 @@
+"""Handlers: receive messages as method calls named after them.
+
+Subclass :class:`Handler` and define ``net_<message name>`` methods::
+
+    class ChatHandler(pygnetic.Handler):
+        def net_chat_msg(self, message, **kwargs):
+            print(f'{message.player}: {message.msg}')
+
+        def on_disconnect(self):
+            print('bye', self.connection.close_reason)
+
+A server creates one handler per accepted connection from the ``handler``
+class it was given; on a client, attach one with
+:meth:`Connection.add_handler() <pygnetic.connection.Connection.add_handler>`.
+
+Methods are looked up once, when the handler is attached, not per message.
+At that moment a ``net_`` method whose name matches no registered message is
+reported with a :class:`~pygnetic.errors.PygneticWarning` (a typo would
+otherwise fail silently), and a method that cannot take the message as its
+first argument raises ``TypeError`` naming its file and line.
+
+``kwargs`` carry what the transport knows about the message; today that is
+``channel``. A method without ``**kwargs`` (or a ``channel`` parameter) is
+called with the message alone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import PygneticWarning
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .message import MessageFactory
+    from .server import Server
+
+__all__ = ["Handler"]
+
+#: What a route calls: ``target(message, channel=channel)``.
+Target = Callable[..., None]
+
+
+class Handler:
+    """Base class for objects that react to one connection's messages.
+
+    Attributes:
+        connection: :func:`Proxy <weakref.proxy>` to the
+            :class:`~pygnetic.connection.Connection` the handler is attached to.
+        server: :func:`Proxy <weakref.proxy>` to the
+            :class:`~pygnetic.server.Server` that accepted the connection, or
+            None on a client.
+    """
+
+    connection: Connection
+    server: Server | None = None
+
+    def on_connect(self) -> None:
+        """Called when the connection is established (on a server: accepted)."""
+
+    def on_disconnect(self) -> None:
+        """Called once when the connection has ended, by either side or by failure.
+
+        ``self.connection.close_code`` and ``self.connection.close_reason`` say why.
+        """
+
+    def on_receive(self, message: Any, **kwargs: Any) -> None:
+        """Called for a received message that has no ``net_<name>`` method here."""
+
+    def on_recive(self, message: Any, **kwargs: Any) -> None:
+        """The pygnetic 1.0 spelling of :meth:`on_receive`; override either one."""
+
+
+def _where(method: Any) -> str:
+    function = getattr(method, "__func__", method)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return repr(method)
+    return f"{function.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
+
+
+def as_target(method: Any) -> Target:
+    """Adapt a handler method to ``target(message, channel=channel)``.
+
+    Raises:
+        TypeError: ``method`` cannot be called with one positional argument.
+    """
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):  # builtins without a signature: trust them
+        return method  # type: ignore[no-any-return]
+    try:
+        signature.bind(None)
+    except TypeError:
+        raise TypeError(
+            f"{_where(method)} must accept the received message as its one "
+            "positional argument, e.g. def net_chat_msg(self, message, **kwargs)"
+        ) from None
+    parameters = signature.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD or p.name == "channel" for p in parameters):
+        return method  # type: ignore[no-any-return]
+
+    def without_kwargs(message: Any, channel: int = 0) -> None:
+        method(message)
+
+    return without_kwargs
+
+
+def _fallback(handler: Handler) -> Target | None:
+    cls = type(handler)
+    if cls.on_receive is not Handler.on_receive:
+        return as_target(handler.on_receive)
+    if cls.on_recive is not Handler.on_recive:
+        return as_target(handler.on_recive)
+    return None
+
+
+def resolve(handler: Handler, factory: MessageFactory) -> dict[type[Any], Target]:
+    """Return, per message class of ``factory``, the method of ``handler`` that receives it.
+
+    Warns about ``net_`` methods that match no registered message.
+    """
+    names = set(factory.names())
+    for attribute in dir(type(handler)):
+        if attribute.startswith("net_") and attribute[4:] not in names:
+            warnings.warn(
+                f"{type(handler).__qualname__}.{attribute} matches no registered message "
+                f"(registered: {', '.join(sorted(names)) or 'none'})",
+                PygneticWarning,
+                stacklevel=4,
+            )
+    fallback = _fallback(handler)
+    targets: dict[type[Any], Target] = {}
+    for name in factory.names():
+        method = getattr(handler, "net_" + name, None)
+        target = as_target(method) if method is not None else fallback
+        if target is not None:
+            targets[factory.get_by_name(name)] = target
+    return targets

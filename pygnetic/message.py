@@ -1,0 +1,413 @@
+"""Messages: declare them once, then pack and unpack them compactly.
+
+A message type is a :func:`~collections.namedtuple` class made by
+:meth:`MessageFactory.register`. Its *type id* is its registration order in
+that factory (0, 1, 2, ...), and it travels as the serializer's array
+``[type_id, *fields]``, so no field names or type names go over the wire::
+
+    >>> from pygnetic.message import MessageFactory
+    >>> factory = MessageFactory('msgpack')
+    >>> chat_msg = factory.register('chat_msg', ('player', 'msg'))
+    >>> data = factory.pack(chat_msg('Tom', 'Test message'))
+    >>> len(data)
+    19
+    >>> factory.unpack(data)
+    chat_msg(player='Tom', msg='Test message')
+
+Both peers must register the same messages in the same order with the same
+serializer. :meth:`MessageFactory.get_hash` condenses all of that into one
+number that the client sends when connecting; a server with a different hash
+refuses the connection with a reason the client can read.
+
+The factory is frozen when the first connection uses it; registering after
+that raises :class:`~pygnetic.errors.RegistryError`.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import keyword
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from . import _defaults, protocol
+from .adapters.serialization import Serializer, StreamDecoder
+from .errors import (
+    MessageArgumentsError,
+    MessageError,
+    MessageTooLargeError,
+    PackError,
+    RegistryError,
+)
+from .protocol import Delivery, as_delivery
+
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message_factory"]
+
+#: Default limit on one packed message, in bytes (4 MiB). Large enough for a
+#: level or a save game, small enough that a hostile peer cannot exhaust memory.
+DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+# Exceptions serializers raise for values they cannot represent.
+PACK_ERRORS = (TypeError, ValueError, OverflowError)
+
+_tuple_new = tuple.__new__
+
+
+class SendOptions(NamedTuple):
+    """How a message type is sent unless a call says otherwise."""
+
+    #: ENet channel number (ignored by TCP, which has one ordered stream).
+    channel: int = 0
+    #: Delivery mode; see :class:`~pygnetic.protocol.Delivery`.
+    delivery: Delivery = Delivery.RELIABLE
+
+
+def check_send_options(options: dict[str, Any], base: SendOptions) -> SendOptions:
+    """Validate send options given as keywords and merge them over ``base``."""
+    unknown = set(options) - set(SendOptions._fields)
+    if unknown:
+        raise TypeError(
+            f"unknown send option(s) {', '.join(sorted(unknown))}; "
+            f"valid ones: {', '.join(SendOptions._fields)}"
+        )
+    channel = options.get("channel", base.channel)
+    if type(channel) is not int or channel < 0:
+        raise ValueError(f"channel must be an int >= 0, not {channel!r}")
+    delivery = as_delivery(options.get("delivery", base.delivery))
+    return SendOptions(channel, delivery)
+
+
+def _field_names(name: str, field_names: str | Iterable[str]) -> tuple[str, ...]:
+    if isinstance(field_names, str):
+        field_names = field_names.replace(",", " ").split()
+    fields = tuple(field_names)
+    for field in fields:
+        if not isinstance(field, str) or not field.isidentifier():
+            raise RegistryError(f"{name}: field name {field!r} is not a Python identifier")
+        if keyword.iskeyword(field) or field.startswith("_"):
+            raise RegistryError(
+                f"{name}: field name {field!r} is a keyword or starts with an underscore"
+            )
+    duplicates = {f for f in fields if fields.count(f) > 1}
+    if duplicates:
+        raise RegistryError(f"{name}: duplicate field name(s) {', '.join(sorted(duplicates))}")
+    return fields
+
+
+def _message_class(
+    name: str, fields: tuple[str, ...], type_id: int, options: SendOptions
+) -> type[tuple[Any, ...]]:
+    cls = collections.namedtuple(name, fields)  # type: ignore[misc]
+    cls.__doc__ = f"Message {name}({', '.join(fields)}), type id {type_id}."
+    cls._type_id = type_id
+    cls._send_options = options
+    cls._arity = len(fields) + 1  # length of the packed array
+    return cls  # type: ignore[no-any-return]
+
+
+class MessageFactory:
+    """A registry of message types, and their packing and unpacking.
+
+    Args:
+        s_adapter: The serializer: ``'msgpack'``, ``'json'``, or any object
+            with the :class:`~pygnetic.adapters.serialization.Serializer`
+            interface. ``None`` uses the one chosen by :func:`pygnetic.init`
+            (msgpack unless told otherwise), decided when first needed.
+        max_message_size: Largest packed message, in bytes, that this factory
+            packs or accepts from the network.
+
+    Create more factories when different connections speak different sets of
+    messages; each numbers its messages from 0. Not thread-safe: use it from
+    the thread that runs the game loop.
+    """
+
+    def __init__(
+        self,
+        s_adapter: Serializer | str | None = None,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        self._serializer: Serializer | None = (
+            _defaults.serializer(s_adapter) if s_adapter is not None else None
+        )
+        self._explicit_serializer = s_adapter is not None
+        self._by_name: dict[str, type[Any]] = {}
+        self._by_type: dict[int, type[Any]] = {}
+        self._frozen = False
+        self._hash: int | None = None
+        self.max_message_size = max_message_size
+        self._register_control_messages()
+
+    def _register_control_messages(self) -> None:
+        control = SendOptions(0, Delivery.RELIABLE)
+        self.Ping = _message_class("_ping", ("stamp",), protocol.PING, control)
+        self.Pong = _message_class("_pong", ("stamp",), protocol.PONG, control)
+        self.Close = _message_class("_close", ("code", "reason"), protocol.CLOSE, control)
+        for cls in (self.Ping, self.Pong, self.Close):
+            self._by_type[cls._type_id] = cls  # type: ignore[attr-defined]
+
+    # -- configuration -------------------------------------------------------
+
+    @property
+    def serializer(self) -> Serializer:
+        """The serializer in use; fixed from the first time it is needed."""
+        if self._serializer is None:
+            self._serializer = _defaults.serializer(None)
+        return self._serializer
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest packed message in bytes; settable until the factory is frozen."""
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, value: int) -> None:
+        if getattr(self, "_frozen", False):
+            raise RegistryError("max_message_size cannot change once the factory is frozen")
+        if type(value) is not int or value < 16:
+            raise ValueError(f"max_message_size must be an int >= 16, not {value!r}")
+        self._max_message_size = value
+
+    def use_default_serializer(self, serializer: Serializer) -> None:
+        """Adopt ``serializer`` unless one was given explicitly or the factory is frozen.
+
+        :func:`pygnetic.init` calls this on the default factory.
+        """
+        if not (self._explicit_serializer or self._frozen):
+            self._serializer = serializer
+
+    # -- registration --------------------------------------------------------
+
+    def register(
+        self, name: str, field_names: str | Iterable[str] = (), **send_options: Any
+    ) -> type[Any]:
+        """Register a message type and return its class (a namedtuple).
+
+        Args:
+            name: Unique message name; ``connection.net_<name>(...)`` sends it
+                and ``Handler.net_<name>(message)`` receives it.
+            field_names: The fields, as a sequence or a ``'a, b'`` string.
+            **send_options: Defaults for sending this type: ``channel`` (int)
+                and ``delivery`` (:class:`~pygnetic.protocol.Delivery` or its
+                string value). Calls may override them.
+
+        Raises:
+            RegistryError: The factory is frozen, the name is taken or not an
+                identifier, or a field name is invalid.
+            TypeError, ValueError: An unknown or invalid send option.
+
+        Example::
+
+            position = factory.register('position', ('x', 'y'),
+                                        delivery='unreliable_sequenced', channel=1)
+        """
+        if self._frozen:
+            raise RegistryError(
+                f"cannot register {name!r}: the message factory is frozen because a "
+                "connection already uses it; register every message before connecting"
+            )
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise RegistryError(f"message name {name!r} is not a Python identifier")
+        if name.startswith("_"):
+            raise RegistryError(f"message name {name!r} must not start with an underscore")
+        if name in self._by_name:
+            raise RegistryError(f"message {name!r} is already registered")
+        fields = _field_names(name, field_names)
+        options = check_send_options(send_options, SendOptions())
+        cls = _message_class(name, fields, len(self._by_name), options)
+        self._by_name[name] = cls
+        self._by_type[cls._type_id] = cls  # type: ignore[attr-defined]
+        return cls
+
+    def set_frozen(self) -> None:
+        """Forbid further registration; called when a connection starts using the factory."""
+        if not self._frozen:
+            self._hash = self.get_hash()
+            self._frozen = True
+
+    @property
+    def frozen(self) -> bool:
+        """True once no more messages may be registered."""
+        return self._frozen
+
+    # -- lookup --------------------------------------------------------------
+
+    def get_by_name(self, name: str) -> type[Any]:
+        """Return the message class registered as ``name``.
+
+        Raises:
+            KeyError: No message has that name.
+        """
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no message named {name!r} is registered") from None
+
+    def get_by_type(self, type_id: int) -> type[Any]:
+        """Return the message class with type id ``type_id``.
+
+        Raises:
+            KeyError: No message has that id.
+        """
+        try:
+            return self._by_type[type_id]
+        except KeyError:
+            raise KeyError(f"no message has type id {type_id!r}") from None
+
+    def get_type_id(self, message: type[Any] | str) -> int:
+        """Return the type id of a message class (or message name)."""
+        return self._resolve(message)._type_id  # type: ignore[no-any-return]
+
+    def get_params(self, message: type[Any] | str) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """Return ``(field_names, send_options)`` of a message class or name."""
+        cls = self._resolve(message)
+        return cls._fields, cls._send_options._asdict()  # type: ignore[no-any-return]
+
+    def names(self) -> list[str]:
+        """Return the registered message names in type-id order."""
+        return list(self._by_name)
+
+    def _resolve(self, message: type[Any] | str) -> type[Any]:
+        cls = self._by_name.get(message) if isinstance(message, str) else message
+        if cls is None or self._by_type.get(getattr(cls, "_type_id", None)) is not cls:  # type: ignore[arg-type]
+            raise KeyError(f"{message!r} is not a message registered in this factory")
+        return cls
+
+    def get_hash(self) -> int:
+        """Return a 32-bit digest of the registry, the same in every process.
+
+        It covers the pygnetic protocol version, the serializer's name and
+        every message's type id, name and fields, in order, through SHA-256,
+        so it never depends on Python's per-process string hashing.
+        """
+        if self._hash is not None:
+            return self._hash
+        registry = [[cls._type_id, name, list(cls._fields)] for name, cls in self._by_name.items()]
+        canonical = json.dumps(
+            [protocol.PROTOCOL_VERSION, self.serializer.name, registry], separators=(",", ":")
+        )
+        return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big")
+
+    # -- packing -------------------------------------------------------------
+
+    def pack(self, message: tuple[Any, ...]) -> bytes:
+        """Pack a message instance into bytes.
+
+        Raises:
+            MessageArgumentsError: ``message`` is not an instance of a message
+                class registered in this factory.
+            PackError: A field value cannot be serialized.
+            MessageTooLargeError: The result exceeds ``max_message_size``.
+        """
+        cls = type(message)
+        if self._by_type.get(getattr(cls, "_type_id", None)) is not cls:  # type: ignore[arg-type]
+            raise MessageArgumentsError(
+                f"{message!r} is not an instance of a message registered in this factory"
+            )
+        return self.pack_fields(cls, tuple(message))
+
+    def pack_fields(self, cls: type[Any], fields: tuple[Any, ...]) -> bytes:
+        """Pack the field values of message class ``cls`` without building an instance."""
+        try:
+            data = self.serializer.pack((cls._type_id, *fields))
+        except PACK_ERRORS as exc:
+            raise pack_error(cls, exc) from exc
+        if len(data) > self._max_message_size:
+            raise too_large(cls, len(data), self._max_message_size)
+        return data
+
+    def unpack(self, data: bytes) -> tuple[Any, ...]:
+        """Unpack one whole message from ``data``.
+
+        Raises:
+            MessageError: ``data`` is not one valid message of this registry
+                (undecodable, unknown type id, wrong number of fields, or
+                larger than ``max_message_size``).
+        """
+        if len(data) > self._max_message_size:
+            raise MessageError(
+                f"message of {len(data)} bytes exceeds the "
+                f"{self._max_message_size} byte limit (max_message_size)"
+            )
+        return self.from_raw(self.serializer.unpack(data))
+
+    def from_raw(self, raw: Any) -> tuple[Any, ...]:
+        """Build a message from a decoded ``[type_id, *fields]`` array.
+
+        Raises:
+            MessageError: ``raw`` is not a valid message of this registry.
+        """
+        try:
+            cls = self._by_type[raw[0]] if type(raw) is list else None
+        except (KeyError, IndexError, TypeError):
+            cls = None
+        if cls is None or len(raw) != cls._arity:
+            raise MessageError(self._describe_invalid(raw))
+        return _tuple_new(cls, raw[1:])  # type: ignore[no-any-return]
+
+    def _describe_invalid(self, raw: Any) -> str:
+        if type(raw) is not list or not raw:
+            return f"expected an array [type_id, *fields], got {type(raw).__name__}"
+        cls = self._by_type.get(raw[0]) if isinstance(raw[0], int) else None
+        if cls is None:
+            return f"unknown message type id {raw[0]!r}"
+        return (
+            f"message {cls.__name__} has {cls._arity - 1} field(s) "
+            f"({', '.join(cls._fields)}), got {len(raw) - 1}"
+        )
+
+    # -- streams -------------------------------------------------------------
+
+    def new_stream(self) -> StreamDecoder:
+        """Return a fresh stream decoder bound to this factory's serializer and limit."""
+        return self.serializer.stream(self._max_message_size)
+
+    def reset_context(self, context: Any) -> None:
+        """Prepare ``context`` (any object with attributes) for :meth:`unpack_all`.
+
+        The stream state lives on the context, so one factory can decode many
+        connections' streams at once. Call it again to discard partial data.
+        """
+        context._pygnetic_stream = self.new_stream()
+
+    def unpack_all(self, data: bytes, context: Any) -> list[tuple[Any, ...]]:
+        """Feed a slice of a byte stream and return the messages it completes.
+
+        Partial data stays in ``context`` until the rest arrives. ``context``
+        must first go through :meth:`reset_context`.
+
+        Raises:
+            MessageError: The stream is corrupt; the context must be reset
+                before it is used again.
+        """
+        raws: list[Any] = []
+        context._pygnetic_stream.feed(data, raws)
+        return [self.from_raw(raw) for raw in raws]
+
+
+def pack_error(cls: type[Any], exc: Exception) -> PackError:
+    """Return the error for field values of ``cls`` that the serializer refused."""
+    return PackError(f"cannot pack {cls.__name__}({', '.join(cls._fields)}): {exc}")
+
+
+def too_large(cls: type[Any], size: int, limit: int) -> MessageTooLargeError:
+    """Return the error for a ``cls`` message that packed to more than ``limit`` bytes."""
+    return MessageTooLargeError(
+        f"{cls.__name__} packs to {size} bytes, over the {limit} byte limit "
+        "(raise MessageFactory(max_message_size=...) on both sides to allow it)"
+    )
+
+
+def arguments_error(cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> TypeError:
+    """Return the error for building ``cls`` from the wrong arguments."""
+    given = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    return MessageArgumentsError(
+        f"{cls.__name__} takes {cls._arity - 1} field(s) ({', '.join(cls._fields)}), got ({given})"
+    )
+
+
+#: The default factory, used by :func:`pygnetic.register` and by every
+#: connection that is not given another.
+message_factory = MessageFactory()

@@ -1,0 +1,113 @@
+"""Constants shared by both ends of a connection: delivery modes and close codes.
+
+A pygnetic connection carries, after a transport-level handshake, a sequence
+of messages, each packed by the serializer as the array ``[type_id, *fields]``.
+User messages have type ids ``0, 1, 2, ...`` in registration order. Negative
+type ids are reserved for the few control messages the core itself sends:
+
+========  =====================  ==============================================
+type id   fields                 meaning
+========  =====================  ==============================================
+``-1``    ``stamp``              keepalive ping, answered by a pong
+``-2``    ``stamp``              pong: the ping's stamp sent back (round trip)
+``-3``    ``code, reason``       the sender is closing the connection, and why
+========  =====================  ==============================================
+
+The registry hash that both sides compare during the handshake covers
+:data:`PROTOCOL_VERSION`, so peers with incompatible wire formats refuse each
+other with :attr:`CloseCode.REGISTRY_MISMATCH` instead of misreading data.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["PROTOCOL_VERSION", "CloseCode", "Delivery"]
+
+#: Version of the wire format; part of every registry hash.
+PROTOCOL_VERSION = 1
+
+PING = -1
+PONG = -2
+CLOSE = -3
+
+
+class Delivery(str, enum.Enum):
+    """How a message is delivered; set per message type or per call.
+
+    ENet honours all three modes. TCP is a byte stream, so over the socket
+    adapter every message is delivered reliably and in order whatever is asked.
+    Strings are accepted wherever a ``Delivery`` is: ``delivery='unreliable'``.
+    """
+
+    #: Always arrives, in the order sent on its channel. The default.
+    RELIABLE = "reliable"
+    #: May be lost; a packet older than one already delivered on its channel
+    #: is dropped. For fast-changing state such as positions.
+    UNRELIABLE_SEQUENCED = "unreliable_sequenced"
+    #: May be lost or arrive out of order. For independent one-off events.
+    UNRELIABLE = "unreliable"
+
+
+class CloseCode(enum.IntEnum):
+    """Why a connection ended; :attr:`Connection.close_code` holds one."""
+
+    #: Closed on purpose by one side (``connection.disconnect()``).
+    NORMAL = 0
+    #: The client's messages, serializer or protocol version differ from the server's.
+    REGISTRY_MISMATCH = 1
+    #: The server already has ``conn_limit`` connections.
+    SERVER_FULL = 2
+    #: The server is shutting down.
+    SERVER_CLOSING = 3
+    #: The peer sent bytes that are not a valid message.
+    PROTOCOL_ERROR = 4
+    #: The peer sent a message over the receiver's ``max_message_size``.
+    MESSAGE_TOO_LARGE = 5
+    #: Nothing was heard from the peer within the connection timeout.
+    TIMEOUT = 6
+    #: The transport failed: connection refused, reset, or lost.
+    TRANSPORT_ERROR = 7
+    #: The peer reads too slowly: the send buffer limit was exceeded.
+    SEND_BUFFER_FULL = 8
+
+    @property
+    def description(self) -> str:
+        """A sentence that says what the code means, for logs and UIs."""
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    CloseCode.NORMAL: "disconnected",
+    CloseCode.REGISTRY_MISMATCH: (
+        "message registry differs from the server's (register the same messages, "
+        "in the same order, with the same serializer and pygnetic version)"
+    ),
+    CloseCode.SERVER_FULL: "server is full",
+    CloseCode.SERVER_CLOSING: "server is shutting down",
+    CloseCode.PROTOCOL_ERROR: "malformed data",
+    CloseCode.MESSAGE_TOO_LARGE: "message too large",
+    CloseCode.TIMEOUT: "timed out",
+    CloseCode.TRANSPORT_ERROR: "connection lost",
+    CloseCode.SEND_BUFFER_FULL: "peer too slow (send buffer full)",
+}
+
+
+def close_code(value: int) -> CloseCode:
+    """Map a code received from the network to a :class:`CloseCode`.
+
+    Unknown values (a newer peer) read as :attr:`CloseCode.NORMAL` rather than fail.
+    """
+    try:
+        return CloseCode(value)
+    except ValueError:
+        return CloseCode.NORMAL
+
+
+def as_delivery(value: Delivery | str) -> Delivery:
+    """Return ``value`` as a :class:`Delivery`, with an error that lists the choices."""
+    try:
+        return Delivery(value)
+    except ValueError:
+        choices = ", ".join(repr(d.value) for d in Delivery)
+        raise ValueError(f"delivery must be one of {choices}, not {value!r}") from None
