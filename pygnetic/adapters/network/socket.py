@@ -199,13 +199,13 @@ class Transport:
             self.write(link)
 
     def close(self, code: int, linger_ms: int) -> None:
-        """Close every connection, letting them flush for up to ``linger_ms``."""
+        """Close every connection, letting queued bytes leave for up to ``linger_ms``."""
         for key in list(self._selector.get_map().values()):
             if key.data is not None:
                 key.data.close(code)
         deadline = time.monotonic() + linger_ms / 1000
-        while self.closing and time.monotonic() < deadline:
-            self.poll(10)
+        while any(link.out for link in self.closing) and time.monotonic() < deadline:
+            self.poll(5)
         for key in list(self._selector.get_map().values()):
             if key.data is not None:
                 self._release(key.data)
@@ -416,7 +416,18 @@ class Transport:
         link.out = []
         if self._selector.get_map().get(link.sock) is not None:
             self._selector.unregister(link.sock)
+        _drain(link.sock)
         link.sock.close()
+
+
+def _drain(sock: socket.socket) -> None:
+    """Read what is left, so that closing sends FIN, not a data-discarding RST."""
+    try:
+        for _ in range(16):
+            if not sock.recv(RECV_SIZE):
+                return
+    except OSError:
+        return
 
 
 def _new_socket(family: int) -> socket.socket:

@@ -1,0 +1,239 @@
+"""MessageFactory: registration, lookup, packing, unpacking and their errors."""
+
+import pytest
+
+import pygnetic
+from pygnetic.errors import (
+    MessageArgumentsError,
+    MessageError,
+    MessageTooLargeError,
+    PackError,
+    RegistryError,
+    RemoteError,
+)
+from pygnetic.message import MessageFactory
+from pygnetic.protocol import Delivery
+
+SERIALIZERS = ["msgpack", "json"]
+
+
+@pytest.fixture(params=SERIALIZERS)
+def factory(request):
+    return MessageFactory(request.param)
+
+
+def test_faq_chat_message_packs_to_19_bytes_with_msgpack():
+    factory = MessageFactory("msgpack")
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    data = factory.pack(chat_msg("Tom", "Test message"))
+    assert data == b"\x93\x00\xa3Tom\xacTest message"
+    assert len(data) == 19
+
+
+def test_faq_example_through_the_package_shortcuts(monkeypatch):
+    fresh = MessageFactory("msgpack")
+    monkeypatch.setattr(pygnetic.message, "message_factory", fresh)
+    chat_msg = pygnetic.register("chat_msg", ("player", "msg"))
+    assert len(pygnetic.message.message_factory.pack(chat_msg("Tom", "Test message"))) == 19
+
+
+def test_type_ids_follow_registration_order(factory):
+    first = factory.register("first")
+    second = factory.register("second", ("a",))
+    third = factory.register("third", "x, y")
+    assert [factory.get_type_id(c) for c in (first, second, third)] == [0, 1, 2]
+    assert factory.get_by_type(2) is third
+    assert factory.get_by_name("second") is second
+    assert factory.get_type_id("third") == 2
+    assert third._fields == ("x", "y")
+    assert factory.names() == ["first", "second", "third"]
+
+
+def test_register_returns_a_namedtuple_class(factory):
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    message = chat_msg("Tom", "hi")
+    assert isinstance(message, tuple)
+    assert message.player == "Tom" and message.msg == "hi"
+    assert message == ("Tom", "hi")
+    assert repr(message) == "chat_msg(player='Tom', msg='hi')"
+    assert chat_msg._make(["a", "b"]).msg == "b"
+
+
+def test_get_params_returns_fields_and_send_options(factory):
+    position = factory.register("position", ("x", "y"), channel=2, delivery="unreliable")
+    fields, options = factory.get_params(position)
+    assert fields == ("x", "y")
+    assert options == {"channel": 2, "delivery": Delivery.UNRELIABLE}
+    assert factory.get_params("position") == (fields, options)
+
+
+def test_round_trip(factory):
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    message = chat_msg("Tom", "Test message")
+    assert factory.unpack(factory.pack(message)) == message
+    assert type(factory.unpack(factory.pack(message))) is chat_msg
+
+
+def test_unpack_all_reassembles_a_stream(factory):
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    stream = b"".join(factory.pack(chat_msg("Tom", f"m{i}")) for i in range(5))
+
+    class Context:
+        pass
+
+    context = Context()
+    factory.reset_context(context)
+    received = []
+    for start in range(0, len(stream), 3):
+        received += factory.unpack_all(stream[start : start + 3], context)
+    assert received == [chat_msg("Tom", f"m{i}") for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("not valid", ()),
+        ("class", ()),
+        ("_private", ()),
+        ("", ()),
+        ("ok", ("bad field",)),
+        ("ok", ("x", "x")),
+        ("ok", ("_x",)),
+        ("ok", ("def",)),
+        ("ok", (1,)),
+    ],
+)
+def test_invalid_names_are_refused(factory, name, fields):
+    with pytest.raises(RegistryError):
+        factory.register(name, fields)
+
+
+def test_duplicate_name_is_refused(factory):
+    factory.register("chat_msg", ("a",))
+    with pytest.raises(RegistryError, match="already registered"):
+        factory.register("chat_msg", ("b",))
+
+
+def test_registering_after_freeze_is_an_error(factory):
+    factory.register("chat_msg", ("a",))
+    factory.set_frozen()
+    assert factory.frozen
+    with pytest.raises(RegistryError, match="frozen"):
+        factory.register("late")
+    assert factory.names() == ["chat_msg"]
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"flags": 1}, TypeError),
+        ({"channel": -1}, ValueError),
+        ({"channel": "1"}, ValueError),
+        ({"delivery": "sometimes"}, ValueError),
+    ],
+)
+def test_invalid_send_options_are_refused(factory, options, error):
+    with pytest.raises(error):
+        factory.register("m", ("a",), **options)
+
+
+def test_lookups_of_unknown_messages_raise_key_error(factory):
+    other = MessageFactory().register("elsewhere")
+    with pytest.raises(KeyError):
+        factory.get_by_name("nope")
+    with pytest.raises(KeyError):
+        factory.get_by_type(99)
+    with pytest.raises(KeyError):
+        factory.get_type_id(other)
+
+
+def test_packing_a_foreign_message_is_an_error(factory):
+    foreign = MessageFactory().register("chat_msg", ("a",))
+    factory.register("chat_msg", ("a",))
+    with pytest.raises(MessageArgumentsError):
+        factory.pack(foreign("x"))
+    with pytest.raises(MessageArgumentsError):
+        factory.pack(("x",))
+
+
+def test_unserializable_field_names_the_message(factory):
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    with pytest.raises(PackError, match=r"chat_msg\(player, msg\)"):
+        factory.pack(chat_msg("Tom", {1, 2}))
+
+
+def test_oversized_message_is_refused_when_packing():
+    factory = MessageFactory("msgpack", max_message_size=100)
+    blob = factory.register("blob", ("data",))
+    factory.pack(blob(b"x" * 90))
+    with pytest.raises(MessageTooLargeError, match="blob"):
+        factory.pack(blob(b"x" * 100))
+
+
+def test_max_message_size_is_fixed_once_frozen(factory):
+    factory.max_message_size = 1000
+    factory.set_frozen()
+    with pytest.raises(RegistryError):
+        factory.max_message_size = 2000
+    with pytest.raises(ValueError):
+        MessageFactory(max_message_size=0)
+
+
+def _garbage(factory):
+    """Pairs of (bytes, expected reason fragment) that are not valid messages."""
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    pack = factory.serializer.pack
+    return chat_msg, [
+        (pack((7, "a", "b")), "unknown message type id 7"),
+        (pack((0, "a")), "has 2 field(s) (player, msg), got 1"),
+        (pack((0, "a", "b", "c")), "got 3"),
+        (pack(()), "expected an array"),
+        (pack("just a string"), "expected an array"),
+        (pack({"a": 1}), "expected an array"),
+        (pack(([0], "a", "b")), "unknown message type id"),
+        (b"", "undecodable"),
+        (b"\xc1\xc1\xc1", "undecodable"),
+        (pack((0, "a", "b")) + b"extra", "undecodable"),
+    ]
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+def test_unpacking_garbage_raises_message_error_with_reason(serializer):
+    factory = MessageFactory(serializer)
+    _, cases = _garbage(factory)
+    for data, reason in cases:
+        with pytest.raises(MessageError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            factory.unpack(data)
+
+
+def test_message_error_is_a_remote_error_and_a_value_error():
+    assert issubclass(MessageError, RemoteError)
+    assert issubclass(MessageError, ValueError)
+
+
+def test_unpacking_an_oversized_message_is_refused():
+    factory = MessageFactory("msgpack", max_message_size=64)
+    blob = factory.register("blob", ("data",))
+    big = MessageFactory("msgpack")
+    big.register("blob", ("data",))
+    data = big.pack(big.get_by_name("blob")(b"x" * 100))
+    with pytest.raises(MessageError, match="limit"):
+        factory.unpack(data)
+
+    class Context:
+        pass
+
+    context = Context()
+    factory.reset_context(context)
+    assert factory.unpack_all(factory.pack(blob(b"ok")), context) == [blob(b"ok")]
+    with pytest.raises(MessageError, match="limit"):
+        factory.unpack_all(data, context)
+
+
+def test_default_factory_serializer_follows_init():
+    fresh = MessageFactory()
+    fresh.use_default_serializer(pygnetic.adapters.serialization.load("json"))
+    assert fresh.serializer.name == "json"
+    fixed = MessageFactory("msgpack")
+    fixed.use_default_serializer(pygnetic.adapters.serialization.load("json"))
+    assert fixed.serializer.name == "msgpack"
