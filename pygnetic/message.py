@@ -40,6 +40,7 @@ from .errors import (
     MessageTooLargeError,
     PackError,
     RegistryError,
+    RemoteMessageTooLargeError,
 )
 from .protocol import Delivery, as_delivery
 
@@ -327,7 +328,7 @@ class MessageFactory:
                 larger than ``max_message_size``).
         """
         if len(data) > self._max_message_size:
-            raise MessageError(
+            raise RemoteMessageTooLargeError(
                 f"message of {len(data)} bytes exceeds the "
                 f"{self._max_message_size} byte limit (max_message_size)"
             )

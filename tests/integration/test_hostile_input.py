@@ -1,0 +1,189 @@
+"""Malformed and hostile input closes only the offending connection, with a logged reason."""
+
+import logging
+import os
+import socket
+
+import pytest
+from raw_peers import RawEnetPeer, RawTcpPeer, enet
+
+from pygnetic.message import MessageFactory
+from pygnetic.protocol import CloseCode
+from pygnetic.testing import EchoRecorder, Recorder, pump
+
+ADAPTERS = [
+    "socket",
+    pytest.param("enet", marks=pytest.mark.skipif(enet is None, reason="no pyenet")),
+]
+
+
+def _factory():
+    factory = MessageFactory("msgpack", max_message_size=4096)
+    factory.register("chat_msg", ("player", "msg"))
+    return factory
+
+
+class World:
+    """A server with one well-behaved client that must keep working."""
+
+    def __init__(self, adapter):
+        import pygnetic
+
+        self.factory = _factory()
+        self.chat_msg = self.factory.get_by_name("chat_msg")
+        self.server = pygnetic.Server(
+            "127.0.0.1",
+            0,
+            conn_limit=8,
+            handler=EchoRecorder,
+            message_factory=self.factory,
+            adapter=adapter,
+        )
+        self.port = self.server.address[1]
+        self.client = pygnetic.Client(message_factory=self.factory, adapter=adapter)
+        self.good = self.client.connect("127.0.0.1", self.port)
+        self.recorder = Recorder()
+        self.good.add_handler(self.recorder)
+        assert pump(self.server, self.client, until=lambda: self.good.connected)
+
+    def good_client_still_works(self):
+        before = len(self.recorder.received)
+        self.good.net_chat_msg("good", "still here?")
+        assert pump(self.server, self.client, until=lambda: len(self.recorder.received) > before)
+        assert self.recorder.received[-1] == self.chat_msg("good", "still here?")
+        assert self.good.connected
+
+    def close(self):
+        self.client.close(linger_ms=50)
+        self.server.close(linger_ms=50)
+
+
+@pytest.fixture(params=ADAPTERS)
+def world(request):
+    world = World(request.param)
+    yield world
+    world.close()
+
+
+def _valid(factory, *fields):
+    return factory.serializer.pack(fields)
+
+
+BAD_MESSAGES = {
+    "undecodable": (b"\xc1\xc1\xc1\xc1", "undecodable msgpack data"),
+    "unknown-type-id": (None, "unknown message type id 42"),
+    "wrong-field-count": (None, "has 2 field(s) (player, msg), got 1"),
+    "not-an-array": (None, "expected an array"),
+    "oversized": (None, "byte limit"),
+}
+
+
+def _bad_bytes(name, factory):
+    data, reason = BAD_MESSAGES[name]
+    if name == "unknown-type-id":
+        data = _valid(factory, 42, "a", "b")
+    elif name == "wrong-field-count":
+        data = _valid(factory, 0, "only one")
+    elif name == "not-an-array":
+        data = factory.serializer.pack("hello")
+    elif name == "oversized":
+        data = _valid(factory, 0, "Tom", "x" * 5000)
+    return data, reason
+
+
+@pytest.mark.parametrize("name", list(BAD_MESSAGES))
+def test_bad_message_after_handshake_closes_only_that_connection(world, name, caplog):
+    caplog.set_level(logging.WARNING, logger="pygnetic")
+    data, reason = _bad_bytes(name, world.factory)
+    if world.server.adapter.NAME == "socket":
+        attacker = RawTcpPeer(world.port, world.factory.get_hash(), pump=world.server.update)
+        assert attacker.answer == (b"PGN", 0)
+        pump(world.server, world.client, until=lambda: len(world.server.connections()) == 2)
+        attacker.send(data)
+        pump(world.server, until=lambda: len(world.server.connections()) == 1)
+        goodbye = attacker.closed_by_server()  # the server lingers; no pump needed
+        assert reason.encode()[:20] in goodbye  # the CLOSE message carries the reason
+        attacker.close()
+    else:
+        attacker = RawEnetPeer(world.port, world.factory.get_hash())
+        for _ in range(40):
+            attacker.service(0.01)
+            world.server.update(1)
+        attacker.send(data)
+        for _ in range(100):
+            attacker.service(0.01)
+            world.server.update(1)
+            if attacker.disconnect_data is not None:
+                break
+        expected = CloseCode.MESSAGE_TOO_LARGE if name == "oversized" else CloseCode.PROTOCOL_ERROR
+        assert attacker.disconnect_data == expected
+    assert len(world.server.connections()) == 1
+    assert any(reason in record.getMessage() for record in caplog.records)
+    world.good_client_still_works()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(64), b"PGN"],
+    ids=["http", "random", "truncated-hello"],
+)
+def test_tcp_garbage_before_handshake_is_dropped(garbage, caplog):
+    caplog.set_level(logging.INFO, logger="pygnetic")
+    world = World("socket")
+    try:
+        attacker = RawTcpPeer(world.port)
+        attacker.send(garbage)
+        if garbage != b"PGN":
+            pump(world.server, timeout=0.3)
+            assert attacker.closed_by_server(timeout=3) == b""
+        attacker.close()
+        world.good_client_still_works()
+    finally:
+        world.close()
+
+
+def test_tcp_silent_connection_is_dropped_after_the_handshake_timeout():
+    import pygnetic
+
+    factory = _factory()
+    server = pygnetic.Server(
+        "127.0.0.1", 0, message_factory=factory, adapter="socket", handshake_timeout=0.3
+    )
+    try:
+        attacker = RawTcpPeer(server.address[1])
+        pump(server, timeout=0.6)
+        assert attacker.closed_by_server(timeout=3) == b""
+        attacker.close()
+    finally:
+        server.close()
+
+
+@pytest.mark.skipif(enet is None, reason="no pyenet")
+def test_enet_udp_garbage_at_the_port_is_ignored():
+    world = World("enet")
+    try:
+        flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for size in (1, 4, 12, 100, 1400):
+            for _ in range(50):
+                flood.sendto(os.urandom(size), ("127.0.0.1", world.port))
+        flood.close()
+        pump(world.server, world.client, timeout=0.3)
+        world.good_client_still_works()
+    finally:
+        world.close()
+
+
+@pytest.mark.skipif(enet is None, reason="no pyenet")
+def test_enet_wrong_connect_data_is_refused_with_the_code():
+    world = World("enet")
+    try:
+        attacker = RawEnetPeer(world.port, world.factory.get_hash() ^ 1)
+        for _ in range(100):
+            attacker.service(0.01)
+            world.server.update(1)
+            if attacker.disconnect_data is not None:
+                break
+        assert attacker.disconnect_data == CloseCode.REGISTRY_MISMATCH
+        world.good_client_still_works()
+    finally:
+        world.close()

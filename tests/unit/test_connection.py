@@ -1,0 +1,351 @@
+"""Connection, Handler and Host behaviour over the in-memory transport.
+
+Every test runs with whole packets and with a stream cut into 5-byte slices,
+and with the client on either side of the behaviour where it matters.
+"""
+
+import warnings
+
+import pytest
+
+import pygnetic
+from pygnetic.adapters.network.memory import MemoryNetwork
+from pygnetic.connection import ConnectionState
+from pygnetic.errors import MessageArgumentsError, MessageTooLargeError, PackError, PygneticWarning
+from pygnetic.message import MessageFactory
+from pygnetic.protocol import CloseCode, Delivery
+from pygnetic.testing import Recorder
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(params=["packets", "stream"])
+def network(request):
+    return MemoryNetwork(stream=request.param == "stream", chunk=5)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def factory():
+    factory = MessageFactory("msgpack")
+    factory.register("chat_msg", ("player", "msg"))
+    factory.register("move", ("x", "y"), delivery="unreliable_sequenced", channel=1)
+    factory.register("tick")
+    return factory
+
+
+class Pair:
+    """A memory server and client, connected, with recorders on both ends."""
+
+    def __init__(self, network, factory, clock, handler=Recorder, **options):
+        self.server = pygnetic.Server(
+            "",
+            0,
+            handler=handler,
+            message_factory=factory,
+            adapter="memory",
+            network=network,
+            clock=clock,
+            **options,
+        )
+        self.client = pygnetic.Client(
+            message_factory=factory, adapter="memory", network=network, clock=clock, **options
+        )
+        self.connection = self.client.connect("memory", self.server.address[1])
+        self.recorder = Recorder()
+        self.connection.add_handler(self.recorder)
+
+    def pump(self, rounds=4):
+        for _ in range(rounds):
+            self.server.update()
+            self.client.update()
+
+    @property
+    def remote(self):
+        return self.server.handlers()[0]
+
+
+@pytest.fixture
+def pair(network, factory, clock):
+    return Pair(network, factory, clock)
+
+
+def test_client_is_connecting_until_the_server_accepts(pair):
+    assert pair.connection.state is ConnectionState.CONNECTING
+    assert not pair.connection.connected
+    pair.pump()
+    assert pair.connection.connected
+    assert pair.recorder.connects == 1
+    assert pair.remote.connects == 1
+    assert pair.remote.server is not None
+
+
+def test_messages_sent_while_connecting_go_out_on_acceptance(pair, factory):
+    chat_msg = factory.get_by_name("chat_msg")
+    assert pair.connection.net_chat_msg("Tom", "early") is True
+    pair.pump()
+    assert pair.remote.received == [chat_msg("Tom", "early")]
+    assert pair.connection.messages_sent == 1
+
+
+def test_every_way_of_sending_is_equivalent(pair, factory):
+    chat_msg = factory.get_by_name("chat_msg")
+    pair.pump()
+    connection = pair.connection
+    connection.net_chat_msg("Tom", "a")
+    connection.send(chat_msg, "Tom", "b")
+    connection.send("chat_msg", "Tom", "c")
+    connection.send(chat_msg("Tom", "d"))
+    connection.net_chat_msg(player="Tom", msg="e")
+    connection.net_chat_msg("Tom", msg="f")
+    pair.pump()
+    assert [m.msg for m in pair.remote.received] == list("abcdef")
+    assert all(type(m) is chat_msg for m in pair.remote.received)
+
+
+def test_send_options_come_from_registration_and_calls(pair, network):
+    pair.pump()
+    pair.connection.net_move(1, 2)
+    pair.connection.net_move(3, 4, delivery="reliable", channel=2)
+    pair.connection.net_chat_msg("Tom", "x", delivery=Delivery.UNRELIABLE)
+    link = pair.connection._link
+    sent = [(channel, delivery) for _, channel, delivery in link.sent[-3:]]
+    if network.stream:
+        return  # stream links record every slice; the options are checked on packets
+    assert sent == [
+        (1, Delivery.UNRELIABLE_SEQUENCED),
+        (2, Delivery.RELIABLE),
+        (0, Delivery.UNRELIABLE),
+    ]
+    pair.pump()
+    assert pair.remote.channels[-3:] == [1, 2, 0]
+
+
+def test_wrong_field_count_is_a_type_error_naming_the_message(pair):
+    with pytest.raises(TypeError, match=r"chat_msg takes 2 field\(s\) \(player, msg\)"):
+        pair.connection.net_chat_msg("Tom")
+    with pytest.raises(MessageArgumentsError):
+        pair.connection.net_chat_msg("Tom", "a", "b")
+    with pytest.raises(MessageArgumentsError):
+        pair.connection.net_chat_msg("Tom", player="again")
+    with pytest.raises(TypeError, match="unknown send option"):
+        pair.connection.net_chat_msg("Tom", "a", colour="red")
+
+
+def test_unknown_message_is_an_attribute_error_listing_known_ones(pair):
+    with pytest.raises(AttributeError, match="chat_msg, move, tick"):
+        pair.connection.net_chta_msg("Tom", "typo")
+    with pytest.raises(KeyError):
+        pair.connection.send("nope")
+
+
+def test_bad_values_and_channels_fail_at_the_sender(pair, factory):
+    with pytest.raises(PackError):
+        pair.connection.net_chat_msg("Tom", {1, 2})
+    with pytest.raises(ValueError, match="channel 99 does not exist"):
+        pair.connection.net_chat_msg("Tom", "x", channel=99)
+
+
+def test_sending_too_much_fails_at_the_sender(network, clock):
+    factory = MessageFactory("msgpack", max_message_size=64)
+    factory.register("blob", ("data",))
+    pair = Pair(network, factory, clock)
+    with pytest.raises(MessageTooLargeError):
+        pair.connection.net_blob(b"x" * 100)
+
+
+def test_sending_on_a_closed_connection_returns_false(pair):
+    pair.pump()
+    pair.connection.disconnect()
+    assert pair.connection.net_chat_msg("Tom", "late") is False
+
+
+def test_statistics_count_messages_and_bytes(pair, factory):
+    pair.pump()
+    for i in range(10):
+        pair.connection.net_chat_msg("Tom", str(i))
+    pair.pump()
+    expected = sum(
+        len(factory.pack(factory.get_by_name("chat_msg")("Tom", str(i)))) for i in range(10)
+    )
+    assert pair.connection.messages_sent == 10
+    assert pair.connection.data_sent >= expected
+    remote = pair.remote.connection
+    assert remote.messages_received == 10
+    assert remote.data_received == pair.connection.data_sent
+
+
+def test_disconnect_reason_reaches_the_other_side(pair):
+    pair.pump()
+    remote = pair.remote
+    pair.connection.disconnect("gone fishing")
+    assert pair.connection.state is ConnectionState.CLOSING
+    assert pair.recorder.disconnects == 0  # on_disconnect waits for update()
+    pair.pump()
+    assert pair.recorder.disconnects == 1
+    assert remote.disconnects == 1
+    assert remote.connection.close_reason == "gone fishing"
+    assert remote.connection.close_code is CloseCode.NORMAL
+    assert pair.server.connections() == []
+
+
+def test_silent_peer_times_out_on_both_sides(network, factory, clock):
+    pair = Pair(network, factory, clock, timeout=4.0)
+    pair.pump()
+    remote = pair.remote
+    network.sever(pair.connection._link)
+    clock.now += 3.9
+    pair.pump()
+    assert pair.connection.connected
+    clock.now += 0.3  # silence is checked every 0.25 s at most
+    pair.pump()
+    assert pair.connection.close_code is CloseCode.TIMEOUT
+    assert "nothing received for 4 s" in pair.connection.close_reason
+    assert remote.connection.close_code is CloseCode.TIMEOUT
+    assert pair.recorder.disconnects == remote.disconnects == 1
+
+
+def test_keepalive_pings_keep_an_idle_connection_open(pair, clock):
+    pair.pump()
+    for _ in range(40):  # 40 s of silence from the game, 10 s timeout
+        clock.now += 1.0
+        pair.pump(2)
+    assert pair.connection.connected
+    assert pair.connection.round_trip_time is not None
+
+
+def test_unanswered_connect_times_out(network, factory, clock):
+    client = pygnetic.Client(
+        message_factory=factory, adapter="memory", network=network, clock=clock, timeout=2.0
+    )
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    connection = client.connect("memory", server.address[1])
+    client.update()  # the server never updates, so never answers
+    clock.now += 2.5
+    client.update()
+    assert connection.close_code is CloseCode.TIMEOUT
+    assert "not accepted within 2 s" in connection.close_reason
+
+
+def test_protocol_error_closes_only_the_offending_connection(network, factory, clock):
+    server = pygnetic.Server(
+        handler=Recorder, message_factory=factory, adapter="memory", network=network, clock=clock
+    )
+    clients = [
+        pygnetic.Client(message_factory=factory, adapter="memory", network=network, clock=clock)
+        for _ in range(2)
+    ]
+    good, bad = (client.connect("memory", server.address[1]) for client in clients)
+    for _ in range(3):
+        server.update()
+        for client in clients:
+            client.update()
+    bad._link.send(b"\xc1 not msgpack", 0, Delivery.RELIABLE)
+    good.net_chat_msg("Tom", "still here")
+    for _ in range(3):
+        server.update()
+        for client in clients:
+            client.update()
+    assert bad.close_code is CloseCode.PROTOCOL_ERROR
+    assert "undecodable" in bad.close_reason
+    assert good.connected
+    assert [h.received for h in server.handlers()] == [
+        [factory.get_by_name("chat_msg")("Tom", "still here")]
+    ]
+
+
+def test_handler_methods_and_fallbacks(network, factory, clock):
+    calls = []
+
+    class Handler(pygnetic.Handler):
+        def net_chat_msg(self, message, **kwargs):
+            calls.append(("net_chat_msg", message.msg, kwargs))
+
+        def net_tick(self, message):  # no **kwargs: called with the message alone
+            calls.append(("net_tick",))
+
+        def on_recive(self, message, **kwargs):  # pygnetic 1.0 spelling
+            calls.append(("on_recive", type(message).__name__))
+
+    pair = Pair(network, factory, clock, handler=Handler)
+    pair.pump()
+    pair.connection.net_chat_msg("Tom", "hi")
+    pair.connection.net_tick()
+    pair.connection.net_move(1, 2)
+    pair.pump()
+    assert calls == [
+        ("net_chat_msg", "hi", {"channel": 0}),
+        ("net_tick",),
+        ("on_recive", "move"),
+    ]
+
+
+def test_misspelt_net_method_warns_when_attached(pair):
+    class Typo(pygnetic.Handler):
+        def net_chat_mgs(self, message, **kwargs):
+            pass
+
+    with pytest.warns(PygneticWarning, match="net_chat_mgs matches no registered message"):
+        pair.connection.add_handler(Typo())
+
+
+def test_net_method_without_message_argument_is_refused_when_attached(pair):
+    class Broken(pygnetic.Handler):
+        def net_tick(self):
+            pass
+
+    with pytest.raises(TypeError, match=r"Broken.net_tick \(.*test_connection.py:\d+\)"):
+        pair.connection.add_handler(Broken())
+
+
+def test_connections_and_handlers_exclude(network, factory, clock):
+    server = pygnetic.Server(
+        handler=Recorder, message_factory=factory, adapter="memory", network=network, conn_limit=3
+    )
+    clients = [
+        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+        for _ in range(3)
+    ]
+    for client in clients:
+        client.connect("memory", server.address[1])
+    for _ in range(3):
+        server.update()
+        for client in clients:
+            client.update()
+    first = server.handlers()[0]
+    assert len(server.connections()) == 3
+    assert len(server.connections(exclude=first.connection)) == 2
+    assert first not in server.handlers(exclude=first)
+    assert len(server.handlers(exclude=first.connection)) == 2
+
+
+def test_client_conn_limit(network, factory):
+    client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    client.connect("memory", server.address[1])
+    with pytest.raises(RuntimeError, match="conn_limit"):
+        client.connect("memory", server.address[1])
+
+
+def test_update_after_close_is_an_error(pair):
+    pair.client.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        pair.client.update()
+
+
+def test_no_warnings_for_a_correct_handler(pair):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pair.connection.add_handler(Recorder())

@@ -1,0 +1,119 @@
+"""pygnetic.init(): adapter choice, fallback, logging; the public exports."""
+
+import importlib
+import logging
+import subprocess
+import sys
+
+import pytest
+
+import pygnetic
+
+
+def _run(script):
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_init_falls_back_to_sockets_without_pyenet():
+    result = _run(
+        """
+import sys
+sys.modules['enet'] = None  # as if pyenet were not installed
+import pygnetic
+assert pygnetic.init() is True
+server = pygnetic.Server('127.0.0.1', 0)
+print(server.adapter.NAME)
+server.close()
+"""
+    )
+    assert result.stdout.strip() == "socket"
+    assert "Using socket network adapter" in result.stderr
+
+
+def test_missing_pyenet_names_the_extra_to_install():
+    result = _run(
+        """
+import sys
+sys.modules['enet'] = None
+import pygnetic
+try:
+    pygnetic.Server('127.0.0.1', 0, adapter='enet')
+except pygnetic.AdapterUnavailableError as exc:
+    assert isinstance(exc, ImportError)
+    print(exc)
+"""
+    )
+    assert "pip install 'pygnetic[enet]'" in result.stdout
+
+
+def test_init_reports_failure_when_nothing_is_available(caplog):
+    assert pygnetic.init(n_module=("carrier_pigeon",), logging_lvl=None) is False
+    assert "no network adapter available" in caplog.text
+
+
+def test_init_logs_the_chosen_adapters_with_its_own_handler():
+    result = _run(
+        "import pygnetic, logging; pygnetic.init(n_module='socket', s_module='json');"
+        "print(pygnetic.message.message_factory.serializer.name)"
+    )
+    assert result.stdout.strip() == "json"
+    assert "INFO     Using socket network adapter" in result.stderr
+    assert "Using json serializer" in result.stderr
+
+
+def test_logging_lvl_none_leaves_logging_alone():
+    result = _run(
+        "import logging, pygnetic; pygnetic.init(n_module='socket', logging_lvl=None);"
+        "log = logging.getLogger('pygnetic'); print(len(log.handlers), log.level)"
+    )
+    assert result.stdout.split() == ["0", str(logging.NOTSET)]
+    assert result.stderr == ""
+
+
+def test_every_exported_name_exists_and_is_documented():
+    for name in pygnetic.__all__:
+        value = getattr(pygnetic, name)
+        if name != "__version__" and not isinstance(value, pygnetic.message.MessageFactory):
+            assert value.__doc__, name
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pygnetic.message",
+        "pygnetic.connection",
+        "pygnetic.handler",
+        "pygnetic.client",
+        "pygnetic.server",
+        "pygnetic.event",
+        "pygnetic.errors",
+        "pygnetic.protocol",
+        "pygnetic.testing",
+        "pygnetic.adapters.network",
+        "pygnetic.adapters.serialization",
+        "pygnetic.adapters.network.socket",
+        "pygnetic.adapters.network.memory",
+        "pygnetic.adapters.serialization.msgpack",
+        "pygnetic.adapters.serialization.json",
+    ],
+)
+def test_module_exports_exist(module):
+    imported = importlib.import_module(module)
+    assert imported.__doc__
+    for name in imported.__all__:
+        assert hasattr(imported, name), f"{module}.{name}"
+
+
+def test_seed_module_paths_are_importable():
+    from pygnetic.client import Client
+    from pygnetic.connection import Connection
+    from pygnetic.handler import Handler
+    from pygnetic.message import MessageFactory, message_factory
+    from pygnetic.server import Server
+
+    assert pygnetic.Client is Client and pygnetic.Server is Server
+    assert pygnetic.Handler is Handler and pygnetic.Connection is Connection
+    assert pygnetic.MessageFactory is MessageFactory
+    assert pygnetic.message_factory is message_factory
