@@ -49,6 +49,7 @@ class Host:
         self._clock = clock
         self._connections: dict[Any, Connection] = {}
         self._ended: list[Connection] = []
+        self._backlogged: list[Connection] = []
         self._next_tick = 0.0
         self._closed = False
         self.adapter = _defaults.network(adapter)
@@ -79,6 +80,7 @@ class Host:
             timeout=self.timeout,
             now=self._clock(),
             on_ended=self._ended.append,
+            on_backlog=self._backlogged.append,
             events=self.events,
             clock=self._clock,
         )
@@ -100,6 +102,8 @@ class Host:
         """
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
+        while self._backlogged:
+            self._backlogged.pop(0).deliver_backlog()
         self._transport.poll(timeout)
         now = self._clock()
         if now >= self._next_tick:

@@ -105,6 +105,7 @@ class Connection:
         timeout: float = 10.0,
         now: float = 0.0,
         on_ended: Callable[[Connection], None] = lambda connection: None,
+        on_backlog: Callable[[Connection], None] = lambda connection: None,
         events: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -128,6 +129,9 @@ class Connection:
         self._heard_bytes = 0
         self._rtt: float | None = None
         self._on_ended = on_ended
+        self._on_backlog = on_backlog
+        self._backlog: list[Any] = []
+        self._backlog_fault: MessageError | None = None
         self._events = events
         self._clock = clock
         self._pack = message_factory.serializer.pack
@@ -345,25 +349,43 @@ class Connection:
 
     def _receive_stream(self, data: bytes, channel: int) -> None:
         self.data_received += len(data)
-        raws: list[Any] = []
+        raws, self._backlog = self._backlog, []
+        fault = self._backlog_fault
         try:
             self._stream.feed(data, raws)
-            fault = None
         except MessageError as exc:
             fault = exc
+        self._dispatch_raws(raws, fault)
+
+    def _dispatch_raws(self, raws: list[Any], fault: MessageError | None) -> None:
         routes = self._routes
         from_raw = self._from_raw
-        for raw in raws:
-            if self._state is not _OPEN:
-                return
-            try:
-                message = from_raw(raw)
-            except MessageError as exc:
-                fault = exc
-                break
-            routes[type(message)](message, 0)
+        done = 0
+        try:
+            for raw in raws:
+                if self._state is not _OPEN:
+                    return
+                try:
+                    message = from_raw(raw)
+                except MessageError as exc:
+                    fault = exc
+                    break
+                done += 1
+                routes[type(message)](message, 0)
+        except BaseException:
+            # A handler raised: what this read brought after its message is kept,
+            # in order, for the next update() instead of being lost.
+            self._backlog, self._backlog_fault = raws[done:], fault
+            self._on_backlog(self)
+            raise
+        self._backlog_fault = None
         if fault is not None:
             self._refuse(fault)
+
+    def deliver_backlog(self) -> None:
+        """Deliver messages left over when a handler raised during the last read."""
+        raws, self._backlog = self._backlog, []
+        self._dispatch_raws(raws, self._backlog_fault)
 
     def _refuse(self, fault: MessageError) -> None:
         """Close the connection because the peer sent invalid data."""

@@ -22,6 +22,10 @@ first argument raises ``TypeError`` naming its file and line.
 ``kwargs`` carry what the transport knows about the message; today that is
 ``channel``. A method without ``**kwargs`` (or a ``channel`` parameter) is
 called with the message alone.
+
+Handler methods run inside ``update()``. An exception they raise propagates
+out of it; the messages that arrived after the one being handled are not
+lost but delivered, in order, by the next ``update()``.
 """
 
 from __future__ import annotations

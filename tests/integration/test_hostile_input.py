@@ -187,3 +187,35 @@ def test_enet_wrong_connect_data_is_refused_with_the_code():
         world.good_client_still_works()
     finally:
         world.close()
+
+
+def test_a_raising_handler_loses_nothing_from_the_same_tcp_read():
+    import pygnetic
+
+    factory = _factory()
+    received = []
+
+    class Fragile(pygnetic.Handler):
+        def net_chat_msg(self, message, **kwargs):
+            if message.msg == "boom":
+                raise RuntimeError("game bug")
+            received.append(message.msg)
+
+    server = pygnetic.Server(
+        "127.0.0.1", 0, handler=Fragile, message_factory=factory, adapter="socket"
+    )
+    client = pygnetic.Client(message_factory=factory, adapter="socket")
+    try:
+        connection = client.connect("127.0.0.1", server.address[1])
+        assert pump(server, client, until=lambda: connection.connected)
+        for text in ("one", "boom", "two", "three"):
+            connection.net_chat_msg("Tom", text)
+        client.update()  # one flush: the four messages travel in one segment
+        with pytest.raises(RuntimeError, match="game bug"):
+            pump(server, timeout=2)
+        assert received == ["one"]
+        server.update()
+        assert received == ["one", "two", "three"]
+    finally:
+        client.close(linger_ms=50)
+        server.close(linger_ms=50)

@@ -349,3 +349,23 @@ def test_no_warnings_for_a_correct_handler(pair):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pair.connection.add_handler(Recorder())
+
+
+def test_a_raising_handler_loses_no_later_messages(network, factory, clock):
+    class Fragile(Recorder):
+        def net_chat_msg(self, message, **kwargs):
+            if message.msg == "boom":
+                raise RuntimeError("game bug")
+            self.received.append(message.msg)
+
+    pair = Pair(network, factory, clock, handler=Fragile)
+    pair.pump()
+    for text in ("one", "boom", "two", "three"):
+        pair.connection.net_chat_msg("Tom", text)
+    pair.client.update()
+    with pytest.raises(RuntimeError, match="game bug"):
+        for _ in range(3):
+            pair.server.update()
+    assert "two" not in pair.remote.received
+    pair.server.update()
+    assert pair.remote.received == ["one", "two", "three"]
