@@ -178,13 +178,14 @@ class Connection:
         Sets ``handler.connection`` to a proxy of this connection. Warns
         (:class:`~pygnetic.errors.PygneticWarning`) about ``net_`` methods that
         match no registered message, and raises ``TypeError`` for one that
-        cannot take a message argument.
+        cannot take a message argument. A handler attached to a connection
+        that is already open does not hear ``on_connect``.
         """
         targets = resolve(handler, self.message_factory)
         handler.connection = weakref.proxy(self)
         self._handlers.append(handler)
         for cls, target in targets.items():
-            self._add_target(cls, target)
+            self._targets[cls].append(target)
 
     def handlers(self) -> list[Handler]:
         """Return the attached handlers, in the order they were added."""
@@ -203,10 +204,7 @@ class Connection:
             self._targets[cls] = []
             self._routes[cls] = self._route(self._targets[cls])
             if self._events:
-                self._add_target(cls, self._post_received)
-
-    def _add_target(self, cls: type[Any], target: Target) -> None:
-        self._targets[cls].append(target)
+                self._targets[cls].append(self._post_received)
 
     def _route(self, targets: list[Target]) -> Callable[[Any, int], None]:
         def deliver(message: Any, channel: int) -> None:

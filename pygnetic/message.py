@@ -54,6 +54,9 @@ DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 PACK_ERRORS = (TypeError, ValueError, OverflowError)
 
 _tuple_new = tuple.__new__
+# Message classes get extra attributes, which a static checker cannot follow
+# through collections.namedtuple's special-casing.
+_namedtuple: Any = collections.namedtuple
 
 
 class SendOptions(NamedTuple):
@@ -100,7 +103,7 @@ def _field_names(name: str, field_names: str | Iterable[str]) -> tuple[str, ...]
 def _message_class(
     name: str, fields: tuple[str, ...], type_id: int, options: SendOptions
 ) -> type[tuple[Any, ...]]:
-    cls = collections.namedtuple(name, fields)  # type: ignore[misc]
+    cls: Any = _namedtuple(name, fields)
     cls.__doc__ = f"Message {name}({', '.join(fields)}), type id {type_id}."
     cls._type_id = type_id
     cls._send_options = options

@@ -53,10 +53,12 @@ class Link(Protocol):
     address: tuple[str, int]
     #: True when :attr:`receiver` gets slices of a byte stream, not whole messages.
     stream: bool
-    #: Number of channels the link offers; channels are ``0 .. channels - 1``.
-    channels: int
     #: Set by the core before the link is accepted or connected.
     receiver: Receiver
+
+    @property
+    def channels(self) -> int:
+        """Number of channels the link offers; channels are ``0 .. channels - 1``."""
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data`` for the peer; never blocks."""

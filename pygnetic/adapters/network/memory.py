@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -95,8 +96,7 @@ class MemoryLink:
         if self.stream:
             step = self.transport.network.chunk
             for start in range(0, len(data), step):
-                piece = data[start : start + step]
-                self._to_peer(lambda piece=piece: peer.deliver(piece, 0))
+                self._to_peer(functools.partial(peer.deliver, data[start : start + step], 0))
         else:
             self._to_peer(lambda: peer.deliver(data, channel))
 
