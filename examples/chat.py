@@ -158,6 +158,10 @@ def on_enter(window, connection):
         window.add("* not sent: not connected", NOTE)
 
 
+HOST_LINES = ["hi, welcome to my game!", "arena starts in a minute", "arrow keys move", "go!"]
+GUEST_LINES = ["hey! thanks for hosting", "ready when you are", "got it", "gg"]
+
+
 def bot(nick, phrases):
     """Self-test player: yield, frame by frame, the events a person typing would make."""
     for text in itertools.chain([nick] if nick else [], itertools.cycle(phrases)):
@@ -204,8 +208,7 @@ def main(argv=None):
         on_enter(window, connection)
     player = None
     if args.selftest:
-        lines = ["hi, welcome to my game!", "arena starts soon", "gg"] if server else []
-        lines = lines or ["hey! thanks for hosting", "ready when you are", "gg"]
+        lines = HOST_LINES if server else GUEST_LINES
         player = bot(None if args.nick else ("Ann" if server else "Bob"), lines)
     pygame.key.start_text_input()  # ask for TEXTINPUT events: typed characters, layout-aware
 
