@@ -1,0 +1,70 @@
+"""Take the screenshots of the pygame examples for the docs, with no display needed.
+
+    python docs/make_screenshots.py
+
+For each example a host and a guest run their self-test bots on 127.0.0.1 with
+``SDL_VIDEODRIVER=dummy``; the guest saves its window (``pygame.image.save``)
+just before it exits, into ``docs/_static/<example>.png``. Nothing is
+downloaded: the examples draw with pygame's built-in font.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "docs" / "_static"
+GUEST_FRAMES = {"chat": 240, "arena": 100}  # how long the guest plays before the shot
+ENV = {
+    **os.environ,
+    "SDL_VIDEODRIVER": "dummy",
+    "SDL_AUDIODRIVER": "dummy",
+    "PYGAME_HIDE_SUPPORT_PROMPT": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def shoot(name: str, frames: int) -> Path:
+    script = str(ROOT / "examples" / f"{name}.py")
+    target = STATIC / f"{name}.png"
+    local = ["--host", "127.0.0.1"]
+    host = subprocess.Popen(
+        [sys.executable, script, "--host-game", *local, "--port", "0", "--selftest", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert host.stdout is not None
+        for line in host.stdout:  # the host says which free port it got
+            match = re.search(r"listening on \S*:(\d+)", line)
+            if match:
+                break
+        else:
+            raise SystemExit(f"{name}: the host did not start (exit {host.wait()})")
+        guest = [script, "--join", *local, "--port", match.group(1), "--selftest", str(frames)]
+        subprocess.run(
+            [sys.executable, *guest, "--screenshot", str(target)], env=ENV, check=True, timeout=60
+        )
+        if host.wait(60) != 0:
+            raise SystemExit(f"{name}: the host's self-test failed")
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+    return target
+
+
+def main() -> int:
+    STATIC.mkdir(parents=True, exist_ok=True)
+    for name, frames in GUEST_FRAMES.items():
+        print(f"wrote {shoot(name, frames).relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

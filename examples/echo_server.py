@@ -1,0 +1,102 @@
+"""Echo server: sends every line a client types straight back to it.
+
+    python examples/echo_server.py                 # listen on port 10000
+    python examples/echo_client.py                 # in another terminal
+
+This is pygnetic's *Handler style*. The server makes one ``EchoHandler`` for
+each client that connects, and calls its methods when something happens to
+that client: ``on_connect``, ``net_<message name>`` for each message that
+arrives, ``on_disconnect``. Everything happens inside ``server.update()``, on
+this thread, so there are no threads or locks to think about.
+
+No pygame needed: a dedicated server runs fine without a display.
+
+``--selftest FRAMES`` serves until the first client leaves (or FRAMES updates
+have passed), prints ``selftest ok: sent=N received=M`` and exits 0, or exits 1
+if no message went back and forth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pygnetic
+
+DEFAULT_PORT = 10000
+FRAME_MS = 16  # update() waits at most this long for network traffic, like a 60 fps frame
+
+# Both programs must register the same messages in the same order (echo_client.py
+# has the same line): only the message's number travels, not its name.
+echo = pygnetic.register("echo", ("text",))
+
+
+class Served:
+    """Totals over every client that has come and gone, for the self-test."""
+
+    clients = 0
+    sent = 0
+    received = 0
+
+
+class EchoHandler(pygnetic.Handler):
+    """One per connected client; pygnetic calls these methods during ``server.update()``."""
+
+    def on_connect(self):
+        host, port = self.connection.address
+        print(f"{host}:{port} connected")
+
+    def net_echo(self, message, **kwargs):
+        # `message` is a namedtuple: echo(text='...'). Send the text back on the
+        # same connection; it leaves during the next update().
+        print(f"{self.connection.address[0]} says: {message.text}")
+        self.connection.net_echo(message.text)
+
+    def on_disconnect(self):
+        connection = self.connection
+        print(f"{connection.address[0]} left ({connection.close_reason})")
+        Served.clients += 1
+        Served.sent += connection.messages_sent
+        Served.received += connection.messages_received
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="pygnetic echo server")
+    parser.add_argument("--host", default="", help="interface to listen on (default: all)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--adapter", choices=["enet", "socket"], help="default: enet if installed")
+    parser.add_argument("--selftest", type=int, metavar="FRAMES", help="exit when a client left")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # init() picks the network adapter (ENet, else TCP) and logs what it chose.
+    if not pygnetic.init(logging_lvl=logging.INFO, n_module=args.adapter or ("enet", "socket")):
+        return 2
+    server = pygnetic.Server(args.host, args.port, conn_limit=8, handler=EchoHandler)
+    host, port = server.address
+    print(f"listening on {host}:{port} ({server.adapter.NAME}); Ctrl-C stops", flush=True)
+
+    frames = 0
+    try:
+        # The whole server is this loop: update() sends, receives and calls handlers.
+        while not (args.selftest and (Served.clients or frames >= args.selftest)):
+            server.update(FRAME_MS)
+            frames += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()  # says goodbye to every client still connected
+
+    if args.selftest is None:
+        return 0
+    if Served.sent and Served.received:
+        print(f"selftest ok: sent={Served.sent} received={Served.received}")
+        return 0
+    print(f"selftest FAILED: sent={Served.sent} received={Served.received}")
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Every example in its self-test mode, as real processes over ENet and TCP on 127.0.0.1.
+
+Servers and hosts are started with ``--port 0`` and report the port they got on
+stdout (``listening on HOST:PORT``), so no port is ever guessed or fixed. Each
+self-test ends with ``selftest ok: sent=N received=M`` only when its peers really
+exchanged messages, and exits non-zero otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ENV = {
+    **os.environ,
+    "SDL_VIDEODRIVER": "dummy",
+    "SDL_AUDIODRIVER": "dummy",
+    "PYGAME_HIDE_SUPPORT_PROMPT": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+START_TIMEOUT = 30  # seconds for a process to start listening
+RUN_TIMEOUT = 60  # seconds for a self-test to finish; they take a few
+SUMMARY = re.compile(r"^selftest ok: sent=(\d+) received=(\d+)(?: peers=(\d+))?$", re.M)
+
+HAVE_ENET = importlib.util.find_spec("enet") is not None
+HAVE_PYGAME = importlib.util.find_spec("pygame") is not None
+ADAPTERS = [
+    pytest.param(
+        "enet", marks=[pytest.mark.enet, pytest.mark.skipif(not HAVE_ENET, reason="no pyenet")]
+    ),
+    "socket",
+]
+
+
+def needs_pygame(test):
+    return pytest.mark.pygame(pytest.mark.skipif(not HAVE_PYGAME, reason="no pygame")(test))
+
+
+class Example:
+    """One example running as a subprocess; stdout is read on a thread, stderr goes to a file."""
+
+    def __init__(self, script: str, args: list[str], stderr_path: Path) -> None:
+        self.name = f"{script} {' '.join(args)}"
+        self.stderr_path = stderr_path
+        with open(stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, str(EXAMPLES / script), *args],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=ENV,
+            )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def transcript(self) -> str:
+        return (
+            f"--- {self.name}: exit {self.process.poll()}\n--- stdout:\n{''.join(self.output)}"
+            f"--- stderr:\n{self.stderr_path.read_text()}"
+        )
+
+    def port(self) -> int:
+        """Wait for the ``listening on HOST:PORT`` line and return PORT."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            match = re.search(r"listening on \S*:(\d+)", line)
+            if match:
+                return int(match.group(1))
+        pytest.fail(f"no 'listening on' line within {START_TIMEOUT} s\n{self.transcript()}")
+
+    def finish(self) -> tuple[int, int, int | None]:
+        """Wait for a successful self-test; return its (sent, received, peers)."""
+        try:
+            self.process.wait(RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"still running after {RUN_TIMEOUT} s\n{self.transcript()}")
+        self.reader.join(5)
+        assert self.process.returncode == 0, self.transcript()
+        match = SUMMARY.search("".join(self.output))
+        assert match, self.transcript()
+        sent, received, peers = match.groups()
+        return int(sent), int(received), None if peers is None else int(peers)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def start(tmp_path):
+    """Start examples as subprocesses; whatever is still running at the end is killed."""
+    started: list[Example] = []
+
+    def start(script: str, *args: str) -> Example:
+        example = Example(script, list(args), tmp_path / f"{len(started)}-{script}.stderr")
+        started.append(example)
+        return example
+
+    yield start
+    for example in started:
+        example.stop()
+
+
+def pair(start, adapter, host_script, host_args, guest_script, guest_args):
+    """Start a host on a free port, then a guest that connects to it; return both."""
+    common = ["--host", "127.0.0.1", "--adapter", adapter]
+    host = start(host_script, *host_args, *common, "--port", "0")
+    guest = start(guest_script, *guest_args, *common, "--port", str(host.port()))
+    return host, guest
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_echo_server_and_client(start, adapter):
+    server, client = pair(
+        start,
+        adapter,
+        "echo_server.py",
+        ["--selftest", "3000"],
+        "echo_client.py",
+        ["--selftest", "50"],
+    )
+    assert client.finish()[:2] == (5, 5)  # a line every 10 frames, each one echoed
+    assert server.finish()[:2] == (5, 5)
+
+
+@needs_pygame
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_chat_host_and_guest(start, adapter):
+    host_args, guest_args = ["--host-game", "--selftest", "60"], ["--join", "--selftest", "60"]
+    host, guest = pair(start, adapter, "chat.py", host_args, "chat.py", guest_args)
+    for example in (guest, host):
+        sent, received, _ = example.finish()
+        assert sent >= 1, example.transcript()  # lines it typed
+        assert received >= 1, example.transcript()  # lines it heard from the other player
+
+
+@needs_pygame
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_arena_host_and_guest(start, adapter):
+    host_args, guest_args = ["--host-game", "--selftest", "60"], ["--join", "--selftest", "60"]
+    host, guest = pair(start, adapter, "arena.py", host_args, "arena.py", guest_args)
+    for example in (guest, host):
+        sent, received, peers = example.finish()
+        assert sent >= 1, example.transcript()  # arrow-key changes
+        assert received >= 5, example.transcript()  # snapshots, 20 a second
+        assert peers == 1, example.transcript()  # it saw the other player's square move
+
+
+def test_selftest_fails_without_a_peer(start):
+    """A self-test can fail: an echo client with no server to talk to exits 1."""
+    with socket.socket() as probe:  # a free port, closed again: nobody listens there
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    args = ["--host", "127.0.0.1", "--port", port, "--adapter", "socket", "--selftest", "50"]
+    client = start("echo_client.py", *args)
+    client.process.wait(RUN_TIMEOUT)
+    client.reader.join(5)
+    assert client.process.returncode == 1, client.transcript()
+    assert "selftest FAILED: sent=0 received=0" in "".join(client.output), client.transcript()
