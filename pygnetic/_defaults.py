@@ -59,7 +59,8 @@ def network(spec: str | ModuleType | None) -> ModuleType:
         return spec
     if spec is None:
         if _chosen["network"] is None:
-            _chosen["network"] = first_available("network", NETWORK_PREFERENCE)[1]
+            name, _chosen["network"] = first_available("network", NETWORK_PREFERENCE)
+            log.info("Using %s network adapter (no adapter chosen by pygnetic.init())", name)
         module: ModuleType = _chosen["network"]
         return module
     from .adapters import network as network_adapters

@@ -125,7 +125,8 @@ class Connection:
         self._senders: dict[type[Any], Sender] = {}
         self._queued: list[tuple[bytes, int, Delivery, bool]] = []
         self._timeout = timeout
-        self._last_heard = self._last_ping = now
+        self._last_heard = now
+        self._last_ping = float("-inf")  # the first tick after opening pings: RTT early
         self._heard_bytes = 0
         self._rtt: float | None = None
         self._on_ended = on_ended

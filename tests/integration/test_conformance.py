@@ -17,3 +17,33 @@ class TestEnet(AdapterConformance):
 
 class TestSocket(AdapterConformance):
     adapter = "socket"
+
+
+@pytest.mark.parametrize(
+    "adapter",
+    ["socket", pytest.param("enet", marks=pytest.mark.skipif(enet is None, reason="no pyenet"))],
+)
+def test_address_of_a_server_on_every_interface(adapter):
+    import pygnetic
+
+    with pygnetic.Server("", 0, adapter=adapter) as server:
+        host, port = server.address
+        assert host == "0.0.0.0"
+        assert port > 0
+
+
+def test_round_trip_time_is_measured_soon_over_tcp():
+    import pygnetic
+    from pygnetic.message import MessageFactory
+    from pygnetic.testing import pump
+
+    factory = MessageFactory("msgpack")
+    with (
+        pygnetic.Server("127.0.0.1", 0, message_factory=factory, adapter="socket") as server,
+        pygnetic.Client(message_factory=factory, adapter="socket") as client,
+    ):
+        connection = client.connect("127.0.0.1", server.address[1])
+        assert pump(
+            server, client, until=lambda: connection.round_trip_time is not None, timeout=1.0
+        )
+        assert 0 <= connection.round_trip_time < 1000

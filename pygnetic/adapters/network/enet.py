@@ -137,9 +137,12 @@ class Transport:
         except MemoryError as exc:  # pyenet's way of saying the bind failed
             raise OSError(f"ENet could not bind to {bind}: address in use or invalid") from exc
         self._links: dict[Any, EnetLink] = {}
-        self.address = (
-            (str(self._host.address.host), int(self._host.address.port)) if bind else None
-        )
+        self.address: tuple[str, int] | None = None
+        if bind is not None:
+            # pyenet spells "every interface" '*'; report it as the socket adapter does.
+            bound = self._host.address
+            host = str(bound.host)
+            self.address = ("0.0.0.0" if host == "*" else host, int(bound.port))
         self._dispatch: dict[int, Callable[[Any], None]] = {
             _CONNECT: self._on_connect,
             enet.EVENT_TYPE_DISCONNECT: self._on_disconnect,
