@@ -114,11 +114,12 @@ class Host:
         self._transport.flush()
 
     def _finish_ended(self) -> None:
-        while self._ended:
-            ended, self._ended = self._ended, []
-            for connection in ended:
-                self._connections.pop(connection._link, None)
-                connection.finish()
+        # The list is drained in place: every connection holds its bound append.
+        ended = self._ended
+        while ended:
+            connection = ended.pop(0)
+            self._connections.pop(connection._link, None)
+            connection.finish()
 
     def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
         """Close every connection, then the transport; handlers hear ``on_disconnect``.

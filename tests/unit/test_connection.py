@@ -377,3 +377,29 @@ def test_a_raising_handler_loses_no_later_messages(network, factory, clock):
     assert "two" not in pair.remote.received
     pair.server.update()
     assert pair.remote.received == ["one", "two", "three"]
+
+
+def test_every_disconnect_is_finished_on_a_busy_server(network, factory, clock):
+    server = pygnetic.Server(
+        handler=Recorder, message_factory=factory, adapter="memory", network=network, conn_limit=3
+    )
+    clients = [
+        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+        for _ in range(3)
+    ]
+    connections = [client.connect("memory", server.address[1]) for client in clients]
+
+    def pump():
+        for _ in range(3):
+            server.update()
+            for client in clients:
+                client.update()
+
+    pump()
+    handlers = server.handlers()
+    for connection in connections:  # one after the other, each finished before the next
+        connection.disconnect()
+        pump()
+    assert [handler.disconnects for handler in handlers] == [1, 1, 1]
+    assert server.connections() == []
+    assert len(server._connections) == 0  # nothing left counting against conn_limit
