@@ -1,7 +1,7 @@
 """pygnetic: easy and fast networking for pygame games.
 
 Declare compact messages once, send them with ``connection.net_<name>(...)``,
-receive them in :class:`Handler` subclasses or as pygame events::
+receive them in :class:`~pygnetic.handler.Handler` subclasses or as pygame events::
 
     import pygnetic
 

@@ -125,7 +125,8 @@ class Host:
         """Close every connection, then the transport; handlers hear ``on_disconnect``.
 
         Args:
-            linger_ms: How long the goodbyes may take to leave, in milliseconds.
+            linger_ms: How long the goodbyes may take to leave, in milliseconds
+                (default 500).
         """
         if self._closed:
             return

@@ -58,9 +58,13 @@ log = logging.getLogger("pygnetic.connection")
 class ConnectionState(enum.Enum):
     """Where a :class:`Connection` is in its life."""
 
-    CONNECTING = "connecting"  # client: waiting for the server to accept
+    #: A client waits for the server to accept; sends are queued meanwhile.
+    CONNECTING = "connecting"
+    #: Messages flow both ways.
     OPEN = "open"
-    CLOSING = "closing"  # ended; on_disconnect comes by the end of the next update()
+    #: Ended; ``on_disconnect`` and the event come by the end of the next ``update()``.
+    CLOSING = "closing"
+    #: Ended, and handlers and the event queue have been told.
     CLOSED = "closed"
 
 

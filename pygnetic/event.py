@@ -1,7 +1,9 @@
 """pygame events for network activity, for games that prefer ``pygame.event.get()``.
 
-Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()``; from
-then on every connection posts one :data:`NETWORK` event per happening::
+Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()`` and
+before creating the :class:`~pygnetic.client.Client` or
+:class:`~pygnetic.server.Server`: their connections then post one
+:data:`NETWORK` event per happening::
 
     import pygnetic.event as event   # not: from pygnetic.event import NETWORK
 
@@ -17,16 +19,17 @@ then on every connection posts one :data:`NETWORK` event per happening::
 
 Event attributes, besides ``type == NETWORK``:
 
-=====================  =====================================================
-``net_type``           attributes
-=====================  =====================================================
-:data:`NET_CONNECTED`  ``connection`` (client side: the server accepted us)
-:data:`NET_ACCEPTED`   ``connection`` (server side: a client was accepted)
-:data:`NET_RECEIVED`   ``connection``, ``message``, ``msg_type`` (the message
-                       class), ``channel``
-:data:`NET_DISCONNECTED` ``connection``, ``code`` (a
-                       :class:`~pygnetic.protocol.CloseCode`), ``reason`` (text)
-=====================  =====================================================
+========================  ==================================================
+``net_type``              attributes
+========================  ==================================================
+:data:`NET_CONNECTED`     ``connection`` (client side: the server accepted us)
+:data:`NET_ACCEPTED`      ``connection`` (server side: a client was accepted)
+:data:`NET_RECEIVED`      ``connection``, ``message``, ``msg_type`` (the
+                          message class), ``channel``
+:data:`NET_DISCONNECTED`  ``connection``, ``code`` (a
+                          :class:`~pygnetic.protocol.CloseCode`), ``reason``
+                          (text)
+========================  ==================================================
 
 Nothing here imports pygame until :func:`init` runs, so dedicated servers
 need neither pygame nor a display. Both ``pygame`` and ``pygame-ce`` work.
@@ -104,7 +107,7 @@ def init(event_val: int | None = None) -> int:
 
 
 def disable() -> None:
-    """Stop posting events (connections made afterwards post none)."""
+    """Stop posting events, from every connection, until :func:`init` runs again."""
     global _pygame
     _pygame = None
 

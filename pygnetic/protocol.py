@@ -50,7 +50,11 @@ class Delivery(str, enum.Enum):
 
 
 class CloseCode(enum.IntEnum):
-    """Why a connection ended; :attr:`Connection.close_code` holds one."""
+    """Why a connection ended.
+
+    :attr:`Connection.close_code <pygnetic.connection.Connection.close_code>`
+    holds one, and so does the ``code`` of a ``NET_DISCONNECTED`` event.
+    """
 
     #: Closed on purpose by one side (``connection.disconnect()``).
     NORMAL = 0
@@ -66,9 +70,9 @@ class CloseCode(enum.IntEnum):
     MESSAGE_TOO_LARGE = 5
     #: Nothing was heard from the peer within the connection timeout.
     TIMEOUT = 6
-    #: The transport failed: connection refused, reset, or lost.
+    #: The transport failed (connection refused, reset, or lost).
     TRANSPORT_ERROR = 7
-    #: The peer reads too slowly: the send buffer limit was exceeded.
+    #: The peer reads too slowly, so the send buffer limit was exceeded.
     SEND_BUFFER_FULL = 8
 
     @property

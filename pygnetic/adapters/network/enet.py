@@ -30,6 +30,7 @@ enet: Any = import_optional("enet", "enet")
 
 __all__ = ["NAME", "WELCOME", "EnetLink", "Transport"]
 
+#: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "enet"
 #: First packet of an accepted connection (not a valid msgpack or JSON message).
 WELCOME = b"\x00pygnetic\x00"

@@ -26,6 +26,7 @@ from . import Receiver, TransportListener
 
 __all__ = ["NAME", "MemoryLink", "MemoryNetwork", "Transport"]
 
+#: The adapter's name, as given to ``adapter=``.
 NAME = "memory"
 
 

@@ -33,9 +33,13 @@ from . import Receiver, TransportListener
 
 __all__ = ["ANSWER", "FLUSH_THRESHOLD", "HELLO", "NAME", "SocketLink", "Transport"]
 
+#: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
+#: The client's handshake, ``MAGIC`` + protocol version (byte) + registry hash (uint32).
 HELLO = struct.Struct("!3sBI")
+#: The server's answer, ``MAGIC`` + 0 to accept or a CloseCode value (byte).
 ANSWER = struct.Struct("!3sB")
+#: First bytes of both handshake halves.
 MAGIC = b"PGN"
 #: Queued bytes that trigger an immediate write attempt.
 FLUSH_THRESHOLD = 64 * 1024
