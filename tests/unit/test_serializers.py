@@ -137,8 +137,14 @@ def test_stream_refuses_an_endless_message_without_buffering_it(name):
 
 @pytest.mark.parametrize(
     "data",
-    [b"\xc1", b"\xdd\xff\xff\xff\xff", b"\x91" * 10000 + b"\x00", b"\x81\x01\x02"],
-    ids=["reserved-byte", "huge-array-header", "deep-nesting", "int-map-key"],
+    [
+        b"\xc1",
+        b"\xdd\xff\xff\xff\xff",
+        b"\x91" * 10000 + b"\x00",
+        b"\x81\xd6\xff\x00\x00\x00\x01\x02",
+        b"\x81\x91\x01\x02",
+    ],
+    ids=["reserved-byte", "huge-array-header", "deep-nesting", "timestamp-key", "array-key"],
 )
 def test_hostile_msgpack_is_a_message_error(data):
     serializer = load("msgpack")
@@ -167,3 +173,15 @@ def test_json_cannot_pack_bytes():
     factory = _factory("json")
     with pytest.raises(TypeError, match="pair"):
         factory.pack(factory.get_by_name("pair")(b"x", 1))
+
+
+def test_msgpack_keeps_scalar_dict_keys():
+    factory = _factory("msgpack")
+    pair = factory.get_by_name("pair")
+    scores = {1: "tom", -2: "ann", 2.5: "half", False: "no", None: "nobody", b"k": "bytes"}
+    message = pair(scores, {"nested": {7: [1, 2]}})
+    assert factory.unpack(factory.pack(message)) == message
+    decoder = factory.new_stream()
+    raws = []
+    decoder.feed(factory.pack(message), raws)
+    assert factory.from_raw(raws[0]) == message

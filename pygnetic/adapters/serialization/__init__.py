@@ -15,7 +15,8 @@ A serializer is any object with this interface (see :class:`Serializer`):
 
 Two are built in: ``msgpack`` (the default: compact and fast) and ``json``
 (human-readable, handy when debugging with a packet capture). Sequences come
-back as lists from both, whatever was sent; dictionary keys must be strings.
+back as lists from both, whatever was sent; JSON turns dictionary keys into
+strings, msgpack keeps ``int``, ``float``, ``bool`` and ``None`` keys too.
 """
 
 from __future__ import annotations

@@ -4,12 +4,16 @@
 ``93 00 a3 'Tom' ac 'Test message'``. Decoding untrusted input is bounded: a
 stream decoder never buffers more than ``max_message_size`` plus one read, and
 msgpack's own length limits reject absurd declared sizes before allocating.
-Map keys must be ``str`` or ``bytes`` (msgpack's ``strict_map_key``), which keeps
-a hostile peer from flooding a dict with colliding integer or tuple keys.
+Map keys may be ``str``, ``bytes``, ``int``, ``float``, ``bool`` or ``None``
+(``{player_id: score}`` works). Other keys, such as msgpack timestamps, are
+refused: their hashes are not randomised and a hostile peer could choose many
+that collide, making one dict cost seconds to build. For the allowed types at
+most a handful of 64-bit values ever share a hash.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +32,23 @@ def _undecodable(exc: Exception) -> MessageError:
     return MessageError(f"undecodable msgpack data ({type(exc).__name__}: {exc})")
 
 
+# Key types whose hashes a peer cannot make collide in bulk (see the module docstring).
+_SAFE_KEYS = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _checked_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    for key, _ in pairs:
+        if type(key) not in _SAFE_KEYS:
+            raise ValueError(f"map key of type {type(key).__name__} is not allowed")
+    return dict(pairs)
+
+
+# Options for every decode; the hook runs only for maps, so messages without
+# dicts pay nothing for it.
+_DECODE_OPTIONS: dict[str, Any] = {"strict_map_key": False, "object_pairs_hook": _checked_map}
+_unpackb = functools.partial(msgpack.unpackb, **_DECODE_OPTIONS)
+
+
 class MsgpackStreamDecoder:
     """Decodes a msgpack byte stream fed in arbitrary slices."""
 
@@ -39,7 +60,7 @@ class MsgpackStreamDecoder:
         # message plus one slice, so BufferFull only fires for oversized input.
         self._slice = min(read_slice, max_message_size)
         self._unpacker = msgpack.Unpacker(
-            max_buffer_size=max_message_size + self._slice, strict_map_key=True
+            max_buffer_size=max_message_size + self._slice, **_DECODE_OPTIONS
         )
         self._end = 0
 
@@ -91,7 +112,7 @@ class MsgpackSerializer:
     def unpack(self, data: bytes) -> Any:
         """Decode exactly one msgpack value from ``data``."""
         try:
-            return msgpack.unpackb(data, strict_map_key=True)
+            return _unpackb(data)
         except _DECODE_ERRORS as exc:
             raise _undecodable(exc) from exc
 
