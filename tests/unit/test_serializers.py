@@ -28,7 +28,11 @@ _msgpack_values = st.recursive(
     _scalars | st.binary(),
     lambda children: (
         st.lists(children, max_size=5)
-        | st.dictionaries(st.text(max_size=8) | st.binary(max_size=8), children, max_size=5)
+        | st.dictionaries(
+            st.text(max_size=8) | st.binary(max_size=8) | st.integers(-(2**63), 2**64 - 1),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=20,
 )
