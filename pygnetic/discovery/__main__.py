@@ -18,7 +18,8 @@ import sys
 from typing import Any
 
 from ._registry import LobbyLimits
-from .lan import DISCOVERY_PORT, search
+from .lan import DISCOVERY_PORT
+from .lan_browser import search
 from .lobby import LOBBY_ADAPTER, LOBBY_PORT, LobbyServer
 
 

@@ -161,9 +161,7 @@ class Browser:
         try:
             packet = decode(data)
         except MessageError as exc:
-            self._throttle(
-                logging.WARNING, "dropped LAN discovery datagram from %s: %s", host, exc
-            )
+            self._throttle(logging.WARNING, "dropped LAN datagram from %s: %s", host, exc)
             return
         if packet is None:
             log.debug(
