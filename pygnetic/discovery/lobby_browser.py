@@ -158,9 +158,15 @@ class LobbyBrowser(_LobbyClient):
             game: Only servers of this game; None for every game.
             page_size: Servers per page (the lobby cuts it to its limit).
             callback: Called with the :class:`PageRequest` once it is done.
+
+        Raises:
+            ValueError: ``page`` or ``page_size`` is out of range.
+            ServerInfoError: ``game`` is not a valid game name.
         """
         if type(page) is not int or page < 0 or type(page_size) is not int or page_size < 1:
             raise ValueError("page must be an int >= 0 and page_size an int >= 1")
+        if game is not None:
+            validate("", game, 1, 0, 0, {})
         now = self._last_used = self._clock()
         request = PageRequest(self, page, game, page_size, callback, now + self.request_timeout)
         problem = self._connect() if self._connection is None else None
@@ -236,9 +242,9 @@ class LobbyBrowser(_LobbyClient):
         request, ref, reason = message
         pending = self._pending.pop(ref, None) if type(ref) is int else None
         if pending is not None:
-            self._finish(pending, None, f"the lobby refused: {reason}")
+            self._finish(pending, None, f"the lobby refused: {str(reason)[:500]}")
         else:
-            self._throttle(logging.WARNING, "the lobby refused %s: %s", request, reason)
+            self._throttle(logging.WARNING, "the lobby refused %.40r: %.500s", request, reason)
 
     def _disconnected(self, reason: str) -> None:
         super()._disconnected(reason)

@@ -89,6 +89,7 @@ class _LobbyClient:
         adapter_options: dict[str, Any],
     ) -> None:
         self.lobby = _lobby_address(lobby)
+        self.timeout = timeout
         self._clock = clock
         self._throttle = LogThrottle(log, clock=clock)
         # Room for a closing connection next to its replacement.
@@ -164,7 +165,8 @@ class LobbyAnnouncer(Described, _LobbyClient):
         max_players: Capacity, overriding ``server.conn_limit``.
         retry: Seconds between attempts after a failure or refusal.
         adapter: Network adapter; must match the lobby's (TCP by default).
-        timeout: Seconds of silence after which the lobby counts as lost.
+        timeout: Seconds of silence after which the lobby counts as lost,
+            and seconds to wait for the answer to a registration.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 
@@ -203,6 +205,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
         self._replies = {REGISTERED: self._registered, REFUSED: self._refused}
         self._listed: tuple[Any, ...] | None = None  # what the lobby lists
         self._asked: tuple[Any, ...] | None = None  # a register in flight
+        self._asked_until = 0.0  # when to give up waiting for its answer
         self._players = 0
         self._next_attempt = float("-inf")
         self._next_ping = self._last_ping = float("-inf")
@@ -227,8 +230,12 @@ class LobbyAnnouncer(Described, _LobbyClient):
             if problem:
                 self._failed(problem)
         self._client.update(timeout)
+        now = self._clock()
+        if self._asked is not None and now >= self._asked_until:
+            self._asked = None
+            self._failed("the lobby did not answer the registration")
         if self._connection is not None and self._asked is None:
-            self._step(self._clock())
+            self._step(now)
 
     def _step(self, now: float) -> None:
         name, game, port, players, max_players, info = self.description()
@@ -236,6 +243,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
         if self.server_id is None or wanted != self._listed:
             if now >= self._next_attempt:
                 self._asked = (*wanted[:4], copy.deepcopy(info))
+                self._asked_until = now + self.timeout
                 self._players = players
                 self._send(REGISTER, name, game, port, players, max_players, info)
         elif now >= self._next_ping or (
@@ -249,6 +257,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
     def _registered(self, message: Any) -> None:
         server_id, ttl = message
         if type(server_id) is not int or type(ttl) not in (int, float) or not ttl > 0:
+            self._asked = None
             self._failed(f"lobby answered register with {message!r:.80}")
             return
         first = self.server_id is None
@@ -264,7 +273,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
         request, ref, reason = message
         if request == "register":
             self._asked = None
-            self._failed(f"lobby refused the registration: {reason}")
+            self._failed(f"lobby refused the registration: {str(reason)[:500]}")
         elif request == "ping" and ref == self.server_id:
             log.info("lobby %s:%d forgot server %s; registering again", *self.lobby, ref)
             self.server_id = self._listed = None

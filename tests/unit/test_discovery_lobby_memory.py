@@ -296,3 +296,42 @@ def test_connections_per_host_are_limited(world):
     world.pump(*clients, rounds=10)
     assert [c.connected for c in connections] == [True, True, False]
     assert "too many lobby connections" in connections[2].close_reason
+
+
+@pytest.mark.parametrize(
+    "reply", [None, ("one", 30.0), (1, -5.0)], ids=["silent", "bad id", "bad ttl"]
+)
+def test_announcer_recovers_from_a_lobby_that_answers_badly(world, reply):
+    class OddLobby(pygnetic.Handler):
+        def net_register(self, message):
+            if reply is not None:
+                self.connection.send(REGISTERED, *reply)
+
+    odd = pygnetic.Server(
+        port=0, message_factory=lobby_messages, handler=OddLobby, **world.options()
+    )
+    world.closing.append(odd)
+    announcer = LobbyAnnouncer(
+        port=10000, lobby=("memory", odd.address[1]), retry=5.0, timeout=8.0, **world.options()
+    )
+    world.closing.append(announcer)
+    world.pump(odd, announcer, rounds=5)
+    if reply is None:
+        assert announcer.last_error is None
+        world.clock.now += 8.0
+        world.pump(odd, announcer, rounds=3)
+        assert announcer.last_error == "the lobby did not answer the registration"
+    else:
+        assert announcer.last_error.startswith("lobby answered register with")
+    assert not announcer.registered
+    sent = odd.connections()[0].messages_received
+    world.clock.now += 5.0  # retry: the announcer asks again rather than stalling
+    world.pump(odd, announcer, rounds=3)
+    assert odd.connections()[0].messages_received > sent
+
+
+def test_browser_checks_its_arguments(world):
+    browser = world.browser()
+    for bad in ({"page": -1}, {"page_size": 0}, {"game": "g" * 100}, {"game": 5}):
+        with pytest.raises(ValueError):
+            browser.get_servers(**bad)
