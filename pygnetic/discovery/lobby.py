@@ -8,18 +8,17 @@ Game servers use :class:`~pygnetic.discovery.LobbyAnnouncer`, players use
 The lobby speaks ordinary pygnetic messages (:data:`lobby_messages`, always
 msgpack, so a game's own serializer choice does not matter) over the TCP
 socket adapter by default, since it is always installed and passes more
-firewalls; both sides must use the same adapter.
+firewalls; both sides must use the same adapter. What a client sends, and
+the answer:
 
-============================================  =====================================
-client sends                                  lobby answers
-============================================  =====================================
-``register(name, game, port, players,         ``registered(server_id, ttl)``
-max_players, info)``
-``ping(server_id, players)``                  nothing, unless the id is unknown
-``unregister(server_id)``                     nothing, unless the id is unknown
-``get_servers(request_id, game, page,         ``server_page(request_id, page, pages,
-page_size)``                                  total, servers)``
-============================================  =====================================
+``register(name, game, port, players, max_players, info)``
+    Answered with ``registered(server_id, ttl)``.
+``ping(server_id, players)``
+    Not answered, unless the id is unknown.
+``unregister(server_id)``
+    Not answered, unless the id is unknown.
+``get_servers(request_id, game, page, page_size)``
+    Answered with ``server_page(request_id, page, pages, total, servers)``.
 
 Any request can instead be answered with ``refused(request, ref, reason)``,
 where ``request`` is the request's name and ``ref`` its ``request_id`` or
