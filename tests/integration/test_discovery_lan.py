@@ -266,3 +266,15 @@ def test_several_browsers_share_the_discovery_port(target, group):
     finally:
         for browser in browsers:
             browser.close()
+
+
+def test_command_line_search_prints_lan_servers(capsys):
+    from pygnetic.discovery.__main__ import main
+
+    port = free_udp_port()
+    announcer = Announcer(port=10005, name="Listed", target=("127.0.0.1", port), interval=0.05)
+    with Pumping(announcer):
+        assert main(["--search-lan", "--seconds", "0.4", "--lan-port", str(port)]) == 0
+    output = capsys.readouterr()
+    assert "127.0.0.1:10005  Listed  0/0  {}" in output.out
+    assert "1 server(s) found" in output.err
