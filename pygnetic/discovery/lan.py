@@ -48,7 +48,7 @@ import msgpack
 
 from ..adapters.serialization.msgpack import serializer as _msgpack
 from ..errors import MessageError
-from ._info import Described, LogThrottle, validate
+from ._info import Described, LogThrottle, ServerInfoError, validate
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -276,6 +276,10 @@ class Announcer(Described):
         """Say goodbye, so browsers drop the server at once, and release the socket."""
         if self._sock.fileno() < 0:
             return
-        if self._sent:
-            self._send(encode_goodbye(self.description()[2]))
-        self._sock.close()
+        try:
+            if self._sent:
+                self._send(encode_goodbye(self.description()[2]))
+        except ServerInfoError:
+            pass  # the port is no longer valid: browsers will time the server out
+        finally:
+            self._sock.close()

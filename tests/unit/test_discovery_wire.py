@@ -188,6 +188,7 @@ def test_announcer_checks_its_description_when_made_and_changed():
         announcer.players = -3
         with pytest.raises(ServerInfoError, match="players"):
             announcer.update()
+    announcer.close()  # closing twice, with a bad description, is fine
 
 
 def test_log_throttle_holds_back_and_counts(caplog):
