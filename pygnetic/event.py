@@ -31,6 +31,15 @@ Event attributes, besides ``type == NETWORK``:
                           (text)
 ========================  ==================================================
 
+LAN discovery posts two more kinds, from a :class:`~pygnetic.discovery.Browser`
+rather than from a connection (they have no ``connection`` attribute):
+
+:data:`NET_SERVER_FOUND`
+    ``server`` (a :class:`~pygnetic.discovery.ServerInfo`), ``browser`` (the
+    browser that heard it): a game server announced itself for the first time.
+:data:`NET_SERVER_LOST`
+    ``server``, ``browser``: the server said goodbye or stopped announcing.
+
 Nothing here imports pygame until :func:`init` runs, so dedicated servers
 need neither pygame nor a display. Both ``pygame`` and ``pygame-ce`` work.
 Call ``pygame.event.get()`` every frame: pygame's queue holds 65535 events,
@@ -52,6 +61,8 @@ __all__ = [
     "NET_CONNECTED",
     "NET_DISCONNECTED",
     "NET_RECEIVED",
+    "NET_SERVER_FOUND",
+    "NET_SERVER_LOST",
     "enabled",
     "init",
     "post",
@@ -67,6 +78,12 @@ NET_CONNECTED = 1
 NET_ACCEPTED = 2
 #: ``net_type`` of the event posted for every received message.
 NET_RECEIVED = 3
+#: ``net_type`` of the event a LAN :class:`~pygnetic.discovery.Browser` posts
+#: when it hears a game server for the first time.
+NET_SERVER_FOUND = 4
+#: ``net_type`` of the event a LAN :class:`~pygnetic.discovery.Browser` posts
+#: when a game server says goodbye or stops announcing itself.
+NET_SERVER_LOST = 5
 
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None

@@ -1,0 +1,296 @@
+"""Game servers' side of the lobby: :class:`LobbyAnnouncer` keeps a server listed.
+
+Like :class:`~pygnetic.discovery.LobbyBrowser` (players' side), it owns a
+private :class:`~pygnetic.client.Client` that posts no pygame events, and does
+all its work in ``update()``, called from the game loop::
+
+    listing = LobbyAnnouncer(server, 'My game', {'map': 'forest'},
+                             lobby='lobby.example.com', game='tanks')
+    while running:
+        server.update(16)
+        listing.update()          # connects, registers, pings, reconnects
+    listing.close()               # unlists at once
+
+A lost or refusing lobby never raises: the announcer logs it (throttled), says
+why in :attr:`LobbyAnnouncer.last_error`, and tries again after ``retry`` seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+from ..client import Client
+from ..connection import Connection
+from ..handler import Handler
+from ..server import Server
+from ._info import Described, LogThrottle
+from .lobby import (
+    LOBBY_ADAPTER,
+    LOBBY_PORT,
+    PING,
+    REFUSED,
+    REGISTER,
+    REGISTERED,
+    UNREGISTER,
+    lobby_messages,
+)
+
+__all__ = ["DEFAULT_RETRY", "MIN_PING_SPACING", "LobbyAnnouncer"]
+
+#: Seconds an announcer waits before reconnecting or registering again.
+DEFAULT_RETRY = 10.0
+#: Least time between two pings sent because the player count changed.
+MIN_PING_SPACING = 1.0
+
+log = logging.getLogger("pygnetic.discovery.lobby")
+
+Lobby = str | tuple[str, int]
+
+
+def _lobby_address(lobby: Lobby) -> tuple[str, int]:
+    if isinstance(lobby, str):
+        return lobby, LOBBY_PORT
+    host, port = lobby
+    return host, int(port)
+
+
+class _Replies(Handler):
+    """Forwards one lobby connection's happenings to its owner, tagged with a generation."""
+
+    def __init__(self, owner: _LobbyClient, generation: int) -> None:
+        self._owner = owner
+        self._generation = generation
+
+    def on_disconnect(self) -> None:
+        if self._generation == self._owner._generation:
+            self._owner._disconnected(self.connection.close_reason or "disconnected")
+
+    def on_receive(self, message: Any, **kwargs: Any) -> None:
+        if self._generation == self._owner._generation:
+            self._owner._replies.get(type(message), self._owner._unexpected)(message)
+
+
+class _LobbyClient:
+    """A lazily made, replaceable connection to a lobby."""
+
+    _replies: dict[type[Any], Callable[[Any], None]]
+
+    def _open_client(
+        self,
+        lobby: Lobby,
+        adapter: str | ModuleType | None,
+        timeout: float,
+        clock: Callable[[], float],
+        adapter_options: dict[str, Any],
+    ) -> None:
+        self.lobby = _lobby_address(lobby)
+        self.timeout = timeout
+        self._clock = clock
+        self._throttle = LogThrottle(log, clock=clock)
+        # Room for a closing connection next to its replacement.
+        self._client = Client(
+            2,
+            lobby_messages,
+            adapter=adapter,
+            timeout=timeout,
+            events=False,
+            clock=clock,
+            **adapter_options,
+        )
+        self._connection: Connection | None = None
+        self._generation = 0
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection to the lobby is open."""
+        return self._connection is not None and self._connection.connected
+
+    def _connect(self) -> str | None:
+        """Start connecting; return why it cannot, or None."""
+        self._generation += 1
+        try:
+            self._connection = self._client.connect(*self.lobby)
+        except OSError as exc:  # e.g. the name does not resolve
+            self._connection = None
+            return f"cannot reach lobby {self.lobby[0]}:{self.lobby[1]}: {exc}"
+        self._connection.add_handler(_Replies(self, self._generation))
+        return None
+
+    def _drop(self, reason: str) -> None:
+        """Close the current connection; its late replies are ignored."""
+        if self._connection is not None:
+            self._generation += 1
+            self._connection.disconnect(reason)
+            self._connection = None
+
+    def _send(self, message: type[Any], *fields: Any) -> bool:
+        return self._connection is not None and self._connection.send(message, *fields)
+
+    def _disconnected(self, reason: str) -> None:
+        self._connection = None
+
+    def _unexpected(self, message: Any) -> None:
+        self._throttle(logging.WARNING, "lobby sent an unexpected %s", type(message).__name__)
+
+    def close(self) -> None:
+        """Close the lobby connection and release the client's sockets."""
+        self._generation += 1
+        self._connection = None
+        self._client.close()
+
+
+class LobbyAnnouncer(Described, _LobbyClient):
+    """Keeps a game server listed in a lobby; call :meth:`update` every frame.
+
+    It connects, registers, pings every third of the lobby's ``ttl`` (sooner,
+    at most once a second, when the player count changes), registers again
+    when the name, game, port, capacity or info change, and reconnects after
+    ``retry`` seconds when the lobby is lost or refuses.
+
+    Args:
+        server: The :class:`~pygnetic.server.Server` to list; its port,
+            player count and ``conn_limit`` are read at each update.
+        name: Server name (default: this machine's host name).
+        info: Game-defined details (see :class:`~pygnetic.discovery.Announcer`).
+        lobby: The lobby's host name, or ``(host, port)``.
+        game: Game name, which players filter on.
+        port: Game port, overriding ``server.address[1]``. The host is
+            always the address the lobby sees the connection come from.
+        players: Player count, overriding the server's.
+        max_players: Capacity, overriding ``server.conn_limit``.
+        retry: Seconds between attempts after a failure or refusal.
+        adapter: Network adapter; must match the lobby's (TCP by default).
+        timeout: Seconds of silence after which the lobby counts as lost,
+            and seconds to wait for the answer to a registration.
+        clock: Monotonic time source in seconds (tests drive it).
+        **adapter_options: Passed on to the adapter's ``Transport``.
+
+    Attributes:
+        server_id: The lobby's id of the listing; None while not listed.
+        ttl: Seconds the lobby keeps a listing without a ping (from the lobby).
+        last_error: Why the last attempt failed, or None.
+
+    Raises:
+        ServerInfoError: The description breaks a limit.
+    """
+
+    def __init__(
+        self,
+        server: Server | None = None,
+        name: str | None = None,
+        info: Mapping[str, Any] | None = None,
+        *,
+        lobby: Lobby,
+        game: str = "",
+        port: int | None = None,
+        players: int | None = None,
+        max_players: int | None = None,
+        retry: float = DEFAULT_RETRY,
+        adapter: str | ModuleType | None = LOBBY_ADAPTER,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        **adapter_options: Any,
+    ) -> None:
+        self._describe(server, name, info, game, port, players, max_players)
+        self._open_client(lobby, adapter, timeout, clock, adapter_options)
+        self.retry = retry
+        self.server_id: int | None = None
+        self.ttl: float | None = None
+        self.last_error: str | None = None
+        self._replies = {REGISTERED: self._registered, REFUSED: self._refused}
+        self._listed: tuple[Any, ...] | None = None  # what the lobby lists
+        self._asked: tuple[Any, ...] | None = None  # a register in flight
+        self._asked_until = 0.0  # when to give up waiting for its answer
+        self._players = 0
+        self._next_attempt = float("-inf")
+        self._next_ping = self._last_ping = float("-inf")
+
+    @property
+    def registered(self) -> bool:
+        """True while the lobby lists the server."""
+        return self.server_id is not None
+
+    def update(self, timeout: int = 0) -> None:
+        """Talk to the lobby: connect, register, ping, as needed.
+
+        Args:
+            timeout: Milliseconds to wait for network activity.
+
+        Raises:
+            ServerInfoError: An attribute was set beyond the limits.
+        """
+        if self._connection is None and self._clock() >= self._next_attempt:
+            self._asked = None
+            problem = self._connect()
+            if problem:
+                self._failed(problem)
+        self._client.update(timeout)
+        now = self._clock()
+        if self._asked is not None and now >= self._asked_until:
+            self._asked = None
+            self._failed("the lobby did not answer the registration")
+        if self._connection is not None and self._asked is None:
+            self._step(now)
+
+    def _step(self, now: float) -> None:
+        name, game, port, players, max_players, info = self.description()
+        wanted = (name, game, port, max_players, info)
+        if self.server_id is None or wanted != self._listed:
+            if now >= self._next_attempt:
+                self._asked = (*wanted[:4], copy.deepcopy(info))
+                self._asked_until = now + self.timeout
+                self._players = players
+                self._send(REGISTER, name, game, port, players, max_players, info)
+        elif now >= self._next_ping or (
+            players != self._players and now - self._last_ping >= MIN_PING_SPACING
+        ):
+            self._players = players
+            self._last_ping = now
+            self._next_ping = now + (self.ttl or 3.0) / 3
+            self._send(PING, self.server_id, players)
+
+    def _registered(self, message: Any) -> None:
+        server_id, ttl = message
+        if type(server_id) is not int or type(ttl) not in (int, float) or not ttl > 0:
+            self._asked = None
+            self._failed(f"lobby answered register with {message!r:.80}")
+            return
+        first = self.server_id is None
+        self.server_id, self.ttl = server_id, float(ttl)
+        self._listed, self._asked = self._asked, None
+        self.last_error = None
+        self._last_ping = now = self._clock()
+        self._next_ping = now + self.ttl / 3
+        if first:
+            log.info("listed in lobby %s:%d as server %d", *self.lobby, server_id)
+
+    def _refused(self, message: Any) -> None:
+        request, ref, reason = message
+        if request == "register":
+            self._asked = None
+            self._failed(f"lobby refused the registration: {str(reason)[:500]}")
+        elif request == "ping" and ref == self.server_id:
+            log.info("lobby %s:%d forgot server %s; registering again", *self.lobby, ref)
+            self.server_id = self._listed = None
+
+    def _failed(self, reason: str) -> None:
+        self.last_error = str(reason)[:500]
+        self._next_attempt = self._clock() + self.retry
+        self._throttle(logging.WARNING, "%s (retrying in %g s)", self.last_error, self.retry)
+
+    def _disconnected(self, reason: str) -> None:
+        super()._disconnected(reason)
+        self.server_id = self._listed = self._asked = None
+        self._failed(f"lost lobby {self.lobby[0]}:{self.lobby[1]}: {reason}")
+
+    def close(self) -> None:
+        """Unlist the server (if listed) and close the lobby connection."""
+        if self.server_id is not None:
+            self._send(UNREGISTER, self.server_id)
+            self.server_id = None
+        super().close()
