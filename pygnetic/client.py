@@ -100,7 +100,8 @@ class Client(Host):
         """
         if self._closed:
             raise RuntimeError("Client is closed")
-        if len(self._connections) >= self.conn_limit:
+        live = (ConnectionState.CONNECTING, ConnectionState.OPEN)
+        if sum(c.state in live for c in self._connections.values()) >= self.conn_limit:
             raise RuntimeError(
                 f"this Client already has {self.conn_limit} connection(s) (its conn_limit)"
             )

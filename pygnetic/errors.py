@@ -10,10 +10,12 @@ The tree splits on who has to act::
     │   ├── PackError              (TypeError) a field value cannot be serialized
     │   ├── MessageTooLargeError   (ValueError) a message over max_message_size
     │   ├── AdapterUnavailableError (ImportError) optional library not installed
-    │   └── EventsError            (RuntimeError) pygame events used before pygame.init()
-    └── RemoteError                the peer sent something pygnetic refuses
-        └── MessageError           (ValueError) bytes that are not a valid message
-            └── RemoteMessageTooLargeError
+    │   ├── EventsError            (RuntimeError) pygame events used before pygame.init()
+    │   └── discovery.ServerInfoError (ValueError) a server description over a limit
+    ├── RemoteError                the peer sent something pygnetic refuses
+    │   └── MessageError           (ValueError) bytes that are not a valid message
+    │       └── RemoteMessageTooLargeError
+    └── discovery.LobbyError       the lobby refused a request or could not be reached
 
 Each class also derives from the built-in exception in brackets, so
 ``except TypeError`` keeps working for code that does not know pygnetic.

@@ -403,3 +403,16 @@ def test_every_disconnect_is_finished_on_a_busy_server(network, factory, clock):
     assert [handler.disconnects for handler in handlers] == [1, 1, 1]
     assert server.connections() == []
     assert len(server._connections) == 0  # nothing left counting against conn_limit
+
+
+def test_a_client_may_reconnect_before_its_old_connection_is_finished(network, factory):
+    client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    old = client.connect("memory", server.address[1])
+    old.disconnect()
+    new = client.connect("memory", server.address[1])  # no update() in between
+    for _ in range(3):
+        server.update()
+        client.update()
+    assert old.state is ConnectionState.CLOSED
+    assert new.connected
