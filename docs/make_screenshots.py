@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,14 @@ def shoot(name: str, frames: int) -> Path:
     script = str(ROOT / "examples" / f"{name}.py")
     target = STATIC / f"{name}.png"
     local = ["--host", "127.0.0.1"]
+    lan = []  # the chat's guest finds its host by LAN discovery, as a player would
+    if name == "chat":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            lan = ["--lan-port", str(probe.getsockname()[1])]
     host = subprocess.Popen(
-        [sys.executable, script, "--host-game", *local, "--port", "0", "--selftest", "60"],
+        [sys.executable, script, "--host-game", *local, "--port", "0", "--selftest", "60"]
+        + (lan and [*lan, "--lan-target", "127.0.0.1"]),
         stdout=subprocess.PIPE,
         text=True,
         env=ENV,
@@ -46,7 +53,8 @@ def shoot(name: str, frames: int) -> Path:
                 break
         else:
             raise SystemExit(f"{name}: the host did not start (exit {host.wait()})")
-        guest = [script, "--join", *local, "--port", match.group(1), "--selftest", str(frames)]
+        where = lan or [*local, "--port", match.group(1)]
+        guest = [script, "--join", *where, "--selftest", str(frames)]
         subprocess.run(
             [sys.executable, *guest, "--screenshot", str(target)], env=ENV, check=True, timeout=60
         )

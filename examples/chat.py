@@ -3,9 +3,12 @@
 One player hosts (their window also runs the server); the others join:
 
     python examples/chat.py --host-game                      # host on port 10000
+    python examples/chat.py --join                           # join the first LAN chat found
     python examples/chat.py --join --host 192.168.1.20       # join that host
 
-Type a nickname and press Enter, then chat. The mouse wheel scrolls back.
+Type a nickname and press Enter, then chat. The mouse wheel scrolls back. A
+host announces its chat on the local network (pygnetic.discovery); the
+"LAN games" panel of everyone else lists the chats it hears: click one to join.
 
 How the networking fits into a pygame loop:
 
@@ -33,8 +36,10 @@ import pygame
 
 import pygnetic
 import pygnetic.event as event  # not `from ... import NETWORK`: init() sets its value
+from pygnetic.discovery import BROADCAST, DISCOVERY_PORT, Announcer, Browser
 
 DEFAULT_PORT = 10000
+GAME = "pygnetic-chat"  # what LAN announcements call this game
 WIDTH, HEIGHT, PANEL = 800, 480, 250  # window size, and the width of the side panel
 FPS = 60
 MAX_TEXT = 120  # longest line a player may send
@@ -70,29 +75,56 @@ class Relay(pygnetic.Handler):
             self.tell_everyone(f"{self.nick} left")
 
 
-# ----------------------------------------------------------------------------
-# LAN GAMES PANEL (placeholder). LAN discovery is being built separately; when
-# it exists, find_lan_games() will return the games announced on the local
-# network, and draw_lan_panel() already lists them.
-# ----------------------------------------------------------------------------
-def find_lan_games():
-    """Return ``[(name, host, port), ...]`` of chats hosted on the LAN. Not yet: []."""
-    return []
+class LanGames:
+    """The LAN games panel: the host announces its chat, everyone else lists those heard.
 
+    An Announcer sends one small UDP broadcast a second describing the server;
+    a Browser listens for them. Both are pumped once per frame, like update().
+    """
 
-def draw_lan_panel(screen, font, rect):
-    screen.blit(font.render("LAN games to join", True, TEXT), (rect.x, rect.y))
-    games = find_lan_games()
-    rows = [f"{name}  {host}:{port}" for name, host, port in games] or ["(none found yet)"]
-    for number, text in enumerate(rows):
-        screen.blit(font.render(text, True, DIM), (rect.x, rect.y + 26 + 22 * number))
+    def __init__(self, server, lan_port, lan_target):
+        self.announcer = self.browser = None
+        self.rows = []  # (rectangle on screen, ServerInfo) of the games drawn, for clicks
+        if server:
+            self.announcer = Announcer(server, "a chat", game=GAME, target=(lan_target, lan_port))
+        else:
+            self.browser = Browser(lan_port, game=GAME)  # only chats, not other games
+
+    def update(self):
+        (self.announcer or self.browser).update()
+
+    def games(self):
+        return self.browser.servers if self.browser else []
+
+    def name_host(self, nick):
+        if self.announcer:
+            self.announcer.name = f"{nick}'s chat"  # the next announcement says so
+
+    def draw(self, screen, font, rect):
+        screen.blit(font.render("LAN games to join", True, TEXT), (rect.x, rect.y))
+        if self.announcer:
+            rows = [f'announcing "{self.announcer.name}"']
+        else:
+            rows = [f"{g.name} ({g.players}/{g.max_players})" for g in self.games()]
+        self.rows = []
+        for number, text in enumerate(rows or ["(none found yet)"]):
+            where = screen.blit(font.render(text, True, DIM), (rect.x, rect.y + 26 + 22 * number))
+            if self.browser and rows:
+                self.rows.append((where, self.games()[number]))
+
+    def clicked(self, position):
+        """Return the game whose row is at ``position`` on screen, if any."""
+        return next((game for where, game in self.rows if where.collidepoint(position)), None)
+
+    def close(self):
+        (self.announcer or self.browser).close()  # an announcer says goodbye to browsers
 
 
 class ChatWindow:
     """What the player sees: the message list, the text box and the side panel."""
 
-    def __init__(self, screen, nick, status):
-        self.screen, self.nick, self.status = screen, nick, status
+    def __init__(self, screen, nick, status, lan):
+        self.screen, self.nick, self.status, self.lan = screen, nick, status, lan
         self.font = pygame.font.Font(None, 24)  # pygame's built-in font
         self.rows = []  # (text, colour), already wrapped to the list's width
         self.scroll = 0  # how many rows the player has scrolled back
@@ -127,7 +159,7 @@ class ChatWindow:
         info = [self.status, f"you: {self.nick or '?'}", f"round trip: {rtt}"]
         for number, text in enumerate(info):
             screen.blit(font.render(text, True, DIM), (panel.x + 12, 15 + 22 * number))
-        draw_lan_panel(screen, font, pygame.Rect(panel.x + 12, 110, PANEL - 24, HEIGHT - 120))
+        self.lan.draw(screen, font, pygame.Rect(panel.x + 12, 110, PANEL - 24, HEIGHT - 120))
 
 
 def on_network(e, window):
@@ -141,6 +173,8 @@ def on_network(e, window):
         window.add(f"<{e.message.nick}> {e.message.text}")
     elif e.net_type == event.NET_RECEIVED and e.msg_type == notice:
         window.add(f"* {e.message.text}", NOTE)
+    elif e.net_type == event.NET_SERVER_FOUND:  # posted by the LAN Browser
+        window.add(f"* found {e.server.name} on the LAN", NOTE)
 
 
 def on_enter(window, connection):
@@ -150,8 +184,10 @@ def on_enter(window, connection):
         return
     if not window.nick:
         window.nick = text[:20]
-        connection.net_hello(window.nick)  # queued if we are still connecting
-    elif connection.net_say(text):  # False when the connection has closed
+        window.lan.name_host(window.nick)
+        if connection:
+            connection.net_hello(window.nick)  # queued if we are still connecting
+    elif connection and connection.net_say(text):  # False when the connection has closed
         window.said += 1
         window.add(f"<{window.nick}> {text}", MINE)
     else:
@@ -172,6 +208,21 @@ def bot(nick, phrases):
         yield from [[]] * 20
 
 
+def join(client, window, connection, game):
+    """Leave the chat we are in, if any, and join ``game`` (a ServerInfo from the LAN)."""
+    if connection is not None:
+        if connection.address[1] == game.port and connection.connected:
+            return connection  # already there
+        connection.disconnect("switching chats")
+    print(f"joining {game.name!r} at {game.host}:{game.port}", flush=True)
+    window.status = f"joined {game.host}:{game.port}"
+    window.add(f"* joining {game.name} at {game.host}:{game.port}", NOTE)
+    connection = client.connect(*game.address)
+    if window.nick:
+        connection.net_hello(window.nick)
+    return connection
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="pygnetic chat (pygame events style)")
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -181,6 +232,8 @@ def parse_args(argv):
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
     parser.add_argument("--adapter", choices=["enet", "socket"], help="default: enet if installed")
     parser.add_argument("--nick", help="nickname (else the window asks)")
+    parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
+    parser.add_argument("--lan-target", default=BROADCAST, help="where the host announces")
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="let a bot chat")
     parser.add_argument("--screenshot", metavar="FILE", help="save the window at the end")
     return parser.parse_args(argv)
@@ -198,11 +251,13 @@ def main(argv=None):
         port = server.address[1]
         print(f"listening on {server.address[0]}:{port}", flush=True)
         host = "127.0.0.1" if args.host in (None, "", "0.0.0.0") else args.host
-    status = f"hosting on port {port}" if server else f"joined {host}:{port}"
-    pygame.display.set_caption(f"pygnetic chat - {status}")
+    lan = LanGames(server, args.lan_port, args.lan_target)
     client = pygnetic.Client()
-    connection = client.connect(host, port)  # the host's own player connects like anyone
-    window = ChatWindow(screen, None, status)
+    connection = None  # a guest without --host waits for a chat on the LAN
+    if server or args.host:
+        connection = client.connect(host, port)  # the host's own player connects like anyone
+    status = f"hosting on port {port}" if server else "searching the LAN..."
+    window = ChatWindow(screen, None, status, lan)
     if args.nick:
         window.typed = args.nick
         on_enter(window, connection)
@@ -217,6 +272,9 @@ def main(argv=None):
         if server:
             server.update()  # relay what the players said (Relay's methods run here)
         client.update()  # send what we said, post what arrived as NETWORK events
+        lan.update()  # announce our chat, or hear the others'
+        if connection is None and lan.games():
+            connection = join(client, window, None, lan.games()[0])
         for e in pygame.event.get():
             if e.type == pygame.QUIT or (e.type == pygame.KEYDOWN and e.key == pygame.K_ESCAPE):
                 running = False
@@ -230,7 +288,10 @@ def main(argv=None):
                 window.typed = window.typed[:-1]
             elif e.type == pygame.MOUSEWHEEL:
                 window.scroll = max(0, min(len(window.rows) - 1, window.scroll + e.y))
-        rtt = connection.round_trip_time
+            elif e.type == pygame.MOUSEBUTTONDOWN and e.button == 1 and lan.clicked(e.pos):
+                connection = join(client, window, connection, lan.clicked(e.pos))
+        pygame.display.set_caption(f"pygnetic chat - {window.status}")
+        rtt = connection.round_trip_time if connection else None
         window.draw("measuring..." if rtt is None else f"{rtt:.0f} ms")
         pygame.display.flip()
         clock.tick(FPS)
@@ -244,6 +305,7 @@ def main(argv=None):
 
     if args.screenshot:
         pygame.image.save(screen, args.screenshot)
+    lan.close()
     client.close()  # close the network before pygame.quit(): closing posts events
     if server:
         server.close()

@@ -162,6 +162,35 @@ def test_chat_host_and_guest(start, adapter):
 
 
 @needs_pygame
+def test_chat_guest_finds_the_host_on_the_lan(start):
+    """A guest started without --host joins the chat it hears announced."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))  # a free UDP port for LAN discovery
+        lan = ["--lan-port", str(probe.getsockname()[1])]
+    host = start(
+        "chat.py",
+        "--host-game",
+        "--selftest",
+        "60",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--adapter",
+        "socket",
+        "--lan-target",
+        "127.0.0.1",
+        *lan,
+    )
+    port = host.port()
+    guest = start("chat.py", "--join", "--selftest", "60", "--adapter", "socket", *lan)
+    for example in (guest, host):
+        sent, received, _ = example.finish()
+        assert sent >= 1 and received >= 1, example.transcript()
+    assert re.search(rf"joining .* at 127\.0\.0\.1:{port}\n", guest.transcript())
+
+
+@needs_pygame
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_arena_host_and_guest(start, adapter):
     host_args, guest_args = ["--host-game", "--selftest", "60"], ["--join", "--selftest", "60"]
