@@ -3,6 +3,8 @@
     python examples/echo_server.py                       # first, in one terminal
     python examples/echo_client.py                       # then here; Ctrl-D quits
     python examples/echo_client.py --host 192.168.1.20   # a server on another machine
+    python examples/echo_client.py --lan                 # the first one announced on the LAN
+    python examples/echo_client.py --lobby localhost     # the first one a lobby lists
 
 The client's side of pygnetic's *Handler style*: an ``EchoPrinter`` attached to
 the connection has its ``net_echo`` method called for every echo that arrives.
@@ -28,8 +30,10 @@ import threading
 
 import pygnetic
 from pygnetic import ConnectionState
+from pygnetic.discovery import DISCOVERY_PORT, LobbyBrowser, search
 
 DEFAULT_PORT = 10000
+GAME = "pygnetic-echo"  # as echo_server.py announces it
 FRAME_MS = 16
 
 # The same registration as in echo_server.py, in the same order.
@@ -89,16 +93,43 @@ def parse_args(argv):
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port")
     parser.add_argument("--adapter", choices=["enet", "socket"], help="as the server uses")
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="let a bot type")
+    parser.add_argument("--lan", action="store_true", help="find the server on the LAN")
+    parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
+    parser.add_argument("--lobby", metavar="HOST[:PORT]", help="find the server in a lobby")
     return parser.parse_args(argv)
+
+
+def find_server(args):
+    """Return (host, port) of an echo server: given, heard on the LAN, or listed in a lobby."""
+    if args.lan:
+        print("listening for echo servers on the LAN...")
+        found = search(timeout=3, port=args.lan_port, game=GAME)  # blocks 3 s: fine here
+    elif args.lobby:
+        host, _, port = args.lobby.partition(":")
+        lobby = LobbyBrowser((host, int(port)) if port else host)
+        try:  # wait() pumps the browser; a game would call lobby.update() every frame
+            found = lobby.get_servers(game=GAME).wait(timeout=5).servers
+        finally:
+            lobby.close()
+    else:
+        return args.host, args.port
+    if not found:
+        return None
+    print(f"found {found[0].name} at {found[0].host}:{found[0].port}")
+    return found[0].address
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not pygnetic.init(logging_lvl=logging.INFO, n_module=args.adapter or ("enet", "socket")):
         return 2
+    address = find_server(args)
+    if address is None:
+        print("no echo server found")
+        return 1
     client = pygnetic.Client()
     # connect() returns at once; the connection opens during a later update().
-    connection = client.connect(args.host, args.port)
+    connection = client.connect(*address)
     printer = EchoPrinter()
     connection.add_handler(printer)
     lines = bot_lines(args.selftest) if args.selftest else keyboard_lines()

@@ -3,6 +3,15 @@
     python examples/echo_server.py                 # listen on port 10000
     python examples/echo_client.py                 # in another terminal
 
+Finding the server without its address (see pygnetic.discovery):
+
+    python examples/echo_server.py --lan           # announce on the local network
+    python examples/echo_client.py --lan           # join the first echo server heard
+
+    python -m pygnetic.discovery                   # a lobby, in a third terminal
+    python examples/echo_server.py --lobby localhost
+    python examples/echo_client.py --lobby localhost
+
 This is pygnetic's *Handler style*. The server makes one ``EchoHandler`` for
 each client that connects, and calls its methods when something happens to
 that client: ``on_connect``, ``net_<message name>`` for each message that
@@ -22,8 +31,10 @@ import argparse
 import logging
 
 import pygnetic
+from pygnetic.discovery import BROADCAST, DISCOVERY_PORT, Announcer, LobbyAnnouncer
 
 DEFAULT_PORT = 10000
+GAME = "pygnetic-echo"  # the game name announced and searched for
 FRAME_MS = 16  # update() waits at most this long for network traffic, like a 60 fps frame
 
 # Both programs must register the same messages in the same order (echo_client.py
@@ -66,7 +77,24 @@ def parse_args(argv):
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--adapter", choices=["enet", "socket"], help="default: enet if installed")
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="exit when a client left")
+    parser.add_argument("--lan", action="store_true", help="announce this server on the LAN")
+    parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
+    parser.add_argument("--lan-target", default=BROADCAST, help="where to announce")
+    parser.add_argument("--lobby", metavar="HOST[:PORT]", help="list this server in a lobby")
     return parser.parse_args(argv)
+
+
+def listings(server, args):
+    """The announcers the options ask for; each is pumped with update() every frame."""
+    found = []
+    if args.lan:  # one small UDP broadcast a second: "an echo server, at this port"
+        target = (args.lan_target, args.lan_port)
+        found.append(Announcer(server, "echo server", game=GAME, target=target))
+    if args.lobby:  # registers with the lobby, then pings it to stay listed
+        host, _, port = args.lobby.partition(":")
+        lobby = (host, int(port)) if port else host
+        found.append(LobbyAnnouncer(server, "echo server", lobby=lobby, game=GAME))
+    return found
 
 
 def main(argv=None):
@@ -78,15 +106,20 @@ def main(argv=None):
     host, port = server.address
     print(f"listening on {host}:{port} ({server.adapter.NAME}); Ctrl-C stops", flush=True)
 
+    announcers = listings(server, args)
     frames = 0
     try:
         # The whole server is this loop: update() sends, receives and calls handlers.
         while not (args.selftest and (Served.clients or frames >= args.selftest)):
             server.update(FRAME_MS)
+            for announcer in announcers:
+                announcer.update()
             frames += 1
     except KeyboardInterrupt:
         pass
     finally:
+        for announcer in announcers:
+            announcer.close()  # say goodbye: the server leaves the lists at once
         server.close()  # says goodbye to every client still connected
 
     if args.selftest is None:

@@ -55,7 +55,11 @@ class Example:
         self.stderr_path = stderr_path
         with open(stderr_path, "w") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, str(EXAMPLES / script), *args],
+                [
+                    sys.executable,
+                    *([script] if script == "-m" else [str(EXAMPLES / script)]),
+                    *args,
+                ],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
@@ -161,12 +165,59 @@ def test_chat_host_and_guest(start, adapter):
         assert received >= 1, example.transcript()  # lines it heard from the other player
 
 
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+def test_echo_client_finds_the_server_on_the_lan(start):
+    lan = ["--lan-port", _free_udp_port()]
+    server = start(
+        "echo_server.py",
+        "--lan",
+        "--lan-target",
+        "127.0.0.1",
+        *lan,
+        "--port",
+        "0",
+        "--adapter",
+        "socket",
+        "--selftest",
+        "3000",
+    )
+    server.port()
+    client = start("echo_client.py", "--lan", *lan, "--adapter", "socket", "--selftest", "50")
+    assert client.finish()[:2] == (5, 5)
+    assert server.finish()[:2] == (5, 5)
+    assert "found echo server at 127.0.0.1:" in client.transcript()
+
+
+def test_echo_client_finds_the_server_in_a_lobby(start):
+    lobby = start("-m", "pygnetic.discovery", "--host", "127.0.0.1", "--port", "0")
+    address = f"127.0.0.1:{lobby.port()}"
+    server = start(
+        "echo_server.py",
+        "--lobby",
+        address,
+        "--port",
+        "0",
+        "--adapter",
+        "socket",
+        "--selftest",
+        "3000",
+    )
+    server.port()
+    client = start("echo_client.py", "--lobby", address, "--adapter", "socket", "--selftest", "50")
+    assert client.finish()[:2] == (5, 5)
+    assert server.finish()[:2] == (5, 5)
+    assert "found echo server at 127.0.0.1:" in client.transcript()
+
+
 @needs_pygame
 def test_chat_guest_finds_the_host_on_the_lan(start):
     """A guest started without --host joins the chat it hears announced."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))  # a free UDP port for LAN discovery
-        lan = ["--lan-port", str(probe.getsockname()[1])]
+    lan = ["--lan-port", _free_udp_port()]
     host = start(
         "chat.py",
         "--host-game",
