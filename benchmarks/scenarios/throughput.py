@@ -1,0 +1,69 @@
+"""Throughput: one client sends reliable chat_msg('Tom', 'Test message') as fast as it can.
+
+The client queues SEND_BATCH messages, pumps the network once, and repeats;
+the server decodes and dispatches every message. The rate is messages over
+the time from the client's first send to the server's handling of the last
+(both read the same monotonic clock).
+"""
+
+from __future__ import annotations
+
+from .. import common, impls
+from ..harness import Group
+from . import Metric, serve_until_stop
+
+NAME = "throughput"
+TITLE = "Throughput, one client"
+METRICS = [
+    Metric("rate", "messages/s", "msg/s", True, target=0.8, primary=True, digits=0),
+    Metric("delivered", "delivered", "fraction", True, ratio=False, digits=3),
+]
+
+
+def params(quick: bool) -> dict:
+    return {"messages": 2000 if quick else 50_000, "timeout": 20.0 if quick else 120.0}
+
+
+def run(impl: str, p: dict) -> dict:
+    result = run_once(impl, p["messages"], p["timeout"])
+    elapsed = result["t_end"] - result["t_start"]
+    return {"rate": result["chats"] / elapsed, "delivered": result["chats"] / p["messages"]}
+
+
+def run_once(impl: str, messages: int, timeout: float) -> dict:
+    with Group() as group:
+        server = group.start(f"{impl} server", serve, impl, messages, timeout)
+        port = server.expect("ready", 30)["port"]
+        client = group.start(f"{impl} client", send, impl, port, messages)
+        done = server.expect("result", timeout + 30)
+        client.send("stop")
+        sent = client.expect("result", 30)
+    return {**done, **sent}
+
+
+def serve(control, impl: str, messages: int, timeout: float) -> None:
+    server = impls.make_server(impl, 1)
+    control.send("ready", port=server.port)
+    common.wait_until(lambda: server.clients, server.pump, 30)
+    deadline = common.now() + timeout
+    pump = server.pump
+    while server.chats < messages and common.now() < deadline:
+        pump(10)
+    control.send("result", chats=server.chats, t_end=common.now())
+    serve_until_stop(control, pump)
+    server.close()
+
+
+def send(control, impl: str, port: int, messages: int) -> None:
+    client = impls.make_client(impl, port, 1)
+    if not common.wait_until(lambda: client.connected, client.pump, 30):
+        raise RuntimeError("could not connect")
+    batch, pump, send_chats = common.SEND_BATCH, client.pump, client.send_chats
+    t_start = common.now()
+    for start in range(0, messages, batch):
+        send_chats(min(batch, messages - start))
+        pump(0)
+    t_sent = common.now()
+    serve_until_stop(control, pump, 1)
+    control.send("result", t_start=t_start, t_sent=t_sent, wire=client.wire())
+    client.close()
