@@ -59,7 +59,10 @@ def _worker_main(pipe, function, args, name) -> None:
     if profile_dir:
         import cProfile
 
-        profiler = cProfile.Profile()
+        import time
+
+        # CPU time, so that blocking waits for the network do not show up as work.
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
     try:
         function(control, *args)

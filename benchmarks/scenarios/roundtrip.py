@@ -2,10 +2,13 @@
 
 Both sides wait in their library's blocking poll (``update(timeout)``,
 ``host.service(timeout)``, ``select``), which returns as soon as data arrives.
-A few warm-up exchanges are not counted.
+A few warm-up exchanges are not counted in the latencies. The CPU time of
+each process per exchange (warm-up included) shows what each side costs.
 """
 
 from __future__ import annotations
+
+import time
 
 from .. import common, impls
 from ..harness import Group
@@ -16,6 +19,8 @@ TITLE = "Round trip (ping-pong)"
 METRICS = [
     Metric("median_us", "median latency", "µs", False, target=1.15, primary=True, digits=0),
     Metric("p99_us", "p99 latency", "µs", False, digits=0),
+    Metric("server_cpu_us", "server CPU per exchange", "µs", False, digits=1),
+    Metric("client_cpu_us", "client CPU per exchange", "µs", False, digits=1),
 ]
 WARMUP = 50
 
@@ -30,17 +35,25 @@ def run(impl: str, p: dict) -> dict:
         port = server.expect("ready", 30)["port"]
         client = group.start(f"{impl} client", ping, impl, port, p["pings"])
         result = client.expect("result", 60 + p["pings"] * 0.05)
+        server.send("stop")
+        served = server.expect("result", 30)
     latencies = result["latencies"]
+    exchanges = WARMUP + p["pings"]
     return {
         "median_us": common.median(latencies) * 1e6,
         "p99_us": common.percentile(latencies, 0.99) * 1e6,
+        "server_cpu_us": served["cpu"] / exchanges * 1e6,
+        "client_cpu_us": result["cpu"] / exchanges * 1e6,
     }
 
 
 def serve(control, impl: str) -> None:
     server = impls.make_server(impl, 1)
     control.send("ready", port=server.port)
-    serve_until_stop(control, server.pump, 100)
+    common.wait_until(lambda: server.clients, server.pump, 30)
+    cpu = time.process_time()
+    serve_until_stop(control, server.pump, 100)  # idle waits cost no CPU
+    control.send("result", cpu=time.process_time() - cpu)
     server.close()
 
 
@@ -51,6 +64,7 @@ def ping(control, impl: str, port: int, pings: int) -> None:
     now, pump, send_ping = common.now, client.pump, client.send_ping
     deadline = now() + 30 + pings * 0.02
     latencies = []
+    cpu = time.process_time()
     for seq in range(WARMUP + pings):
         start = now()
         send_ping(seq)
@@ -59,5 +73,6 @@ def ping(control, impl: str, port: int, pings: int) -> None:
             if now() > deadline:
                 raise RuntimeError(f"pong {seq} never came")
         latencies.append(now() - start)
-    control.send("result", latencies=latencies[WARMUP:])
+    cpu = time.process_time() - cpu
+    control.send("result", latencies=latencies[WARMUP:], cpu=cpu)
     client.close()
