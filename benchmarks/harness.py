@@ -58,7 +58,6 @@ def _worker_main(pipe, function, args, name) -> None:
     profiler = None
     if profile_dir:
         import cProfile
-
         import time
 
         # CPU time, so that blocking waits for the network do not show up as work.

@@ -128,7 +128,43 @@ def cases():
         ("send chat_msg", pygnetic_send, raw_send),
         ("receive packet", pygnetic_packet, raw_packet),
         ("receive stream", pygnetic_stream, raw_stream),
+        *idle_updates(),
     ]
+
+
+def idle_updates():
+    """``client.update(0)`` with nothing to do, against the by-hand pump, per transport.
+
+    The client is connected to a server in this process (real sockets on
+    127.0.0.1); the server is not pumped while timing, so nothing arrives.
+    """
+    from .impls import BY_NAME, make_client, make_server
+
+    out = []
+    for transport in ("enet", "tcp"):
+        if BY_NAME[f"pygnetic-{transport}"].missing():
+            continue
+        pairs = []
+        for name in (f"pygnetic-{transport}", f"raw-{transport}"):
+            server = make_server(name, 1)
+            client = make_client(name, server.port, 1)
+
+            def pump_both(ms, server=server, client=client):
+                server.pump(ms)
+                client.pump(ms)
+
+            common.wait_until(lambda client=client: client.connected, pump_both, 10)
+            pairs.append((server, client))
+
+        def loop(pump):
+            def run():
+                for _ in range(N):
+                    pump(0)
+
+            return run
+
+        out.append((f"idle update {transport}", loop(pairs[0][1].pump), loop(pairs[1][1].pump)))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
