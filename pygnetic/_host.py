@@ -106,7 +106,8 @@ class Host:
             self._next_tick = now + min(0.25, self.timeout / 8)
             for connection in list(self._connections.values()):
                 connection.tick(now)
-        self._finish_ended()
+        if self._ended:
+            self._finish_ended()
         self._transport.flush()
 
     def _finish_ended(self) -> None:

@@ -194,6 +194,8 @@ class Transport:
 
     def flush(self) -> None:
         """Write every queued byte the kernel will take without blocking."""
+        if not self.dirty:  # the usual case between sends: no new set, no loop
+            return
         dirty, self.dirty = self.dirty, set()
         for link in dirty:
             self.write(link)
@@ -382,6 +384,8 @@ class Transport:
     # -- ending ----------------------------------------------------------------
 
     def _expire(self) -> None:
+        if not (self._pending or self.closing):  # nothing with a deadline
+            return
         now = time.monotonic()
         for link in [link for link in self._pending if link.deadline < now]:
             if link.state is LinkState.AWAIT_HELLO:
@@ -402,6 +406,8 @@ class Transport:
             self._failed.append((link, code, detail))
 
     def _report_failures(self) -> None:
+        if not self._failed:
+            return
         failed, self._failed = self._failed, []
         for link, code, detail in failed:
             self._listener.link_closed(link, code, detail)
