@@ -15,6 +15,7 @@ from .message import message_factory as default_factory
 from .protocol import CloseCode
 
 log = logging.getLogger("pygnetic")
+_OPEN = ConnectionState.OPEN
 
 #: How long ``close()`` lets connections deliver their goodbyes, in milliseconds.
 DEFAULT_LINGER_MS = 500
@@ -87,6 +88,8 @@ class Host:
 
     def connections(self, exclude: Connection | None = None) -> list[Connection]:
         """Return the open connections, except ``exclude`` (a connection or its proxy)."""
+        if exclude is None:  # the common case, e.g. a broadcast every frame
+            return [c for c in self._connections.values() if c._state is _OPEN]
         return [c for c in self._connections.values() if c.connected and c != exclude]
 
     def update(self, timeout: int = 0) -> None:
