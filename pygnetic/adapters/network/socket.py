@@ -64,6 +64,10 @@ class LinkState(enum.Enum):
     CLOSED = "closed"
 
 
+_NOT_WRITABLE = (LinkState.CONNECTING, LinkState.CLOSED)
+_CLOSING = LinkState.CLOSING
+
+
 class SocketLink:
     """One TCP connection."""
 
@@ -358,8 +362,9 @@ class Transport:
 
     def write(self, link: SocketLink) -> None:
         """Write as much of ``link``'s queue as the kernel takes now."""
-        if link.out and link.state not in (LinkState.CONNECTING, LinkState.CLOSED):
-            data = link.out[0] if len(link.out) == 1 else b"".join(link.out)
+        out = link.out
+        if out and link.state not in _NOT_WRITABLE:
+            data = out[0] if len(out) == 1 else b"".join(out)
             try:
                 sent = link.sock.send(data)
             except (BlockingIOError, InterruptedError):
@@ -367,20 +372,22 @@ class Transport:
             except OSError as exc:
                 self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
-            link.out = [memoryview(data)[sent:]] if sent < len(data) else []
-            link.out_size = len(data) - sent
+            size = len(data)
+            link.out = out = [memoryview(data)[sent:]] if sent < size else []
+            link.out_size = size - sent
             if link.out_size > self.max_send_buffer:
                 limit = self.max_send_buffer
                 self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
                 return
-        if link.state is LinkState.CLOSING and not link.out and not link.shut:
+        if link.state is _CLOSING and not out and not link.shut:
             link.shut = True
             try:
                 link.sock.shutdown(socket.SHUT_WR)
             except OSError:
                 self._release(link)
                 return
-        self._want_write(link, bool(link.out))
+        if bool(out) != link.writing:  # called for every write: skip the call when unchanged
+            self._want_write(link, bool(out))
 
     def _want_write(self, link: SocketLink, wanted: bool) -> None:
         if wanted != link.writing and link.state is not LinkState.CLOSED:
