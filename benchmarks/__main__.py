@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from . import impls as impls_module
 from . import report
 from .harness import PROFILE_ENV, RunFailed
-from .impls import BY_NAME, IMPLS
+from .impls import VERSUS_ENV
 from .scenarios import all_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +38,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "-i",
         "--impl",
         action="append",
-        choices=[i.name for i in IMPLS],
+        choices=[i.name for i in impls_module.IMPLS if "@" not in i.name],
         help="run only this implementation (repeatable; default: all "
         "available; the raw baselines are added for ratios)",
     )
@@ -58,6 +60,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-chart", action="store_true", help="skip the chart")
     parser.add_argument(
+        "--versus",
+        metavar="DIR[=LABEL]",
+        help="also run the pygnetic in DIR (another checkout, e.g. from git archive) as "
+        "pygnetic-enet@LABEL and pygnetic-tcp@LABEL, interleaved with this one; "
+        "prints the paired ratios of this pygnetic to that one",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -71,15 +80,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def select_impls(wanted: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    chosen = list(wanted or [i.name for i in IMPLS])
+    chosen = list(wanted or [i.name for i in impls_module.IMPLS])
     for name in list(chosen):
-        base = BY_NAME[name].baseline
+        base = impls_module.BY_NAME[name].baseline
         if base not in chosen:
             chosen.append(base)
-    order = [i.name for i in IMPLS if i.name in chosen]
+    for name in list(chosen):  # --versus: the other pygnetic next to this one
+        chosen += [i.name for i in impls_module.IMPLS if i.name.partition("@")[0] == name]
+    order = [i.name for i in impls_module.IMPLS if i.name in chosen]
     skipped = {}
     for name in list(order):
-        why = BY_NAME[name].missing()
+        why = impls_module.BY_NAME[name].missing()
         if why:
             skipped[name] = why
             order.remove(name)
@@ -88,6 +99,12 @@ def select_impls(wanted: list[str] | None) -> tuple[list[str], dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.versus:
+        path, _, label = args.versus.partition("=")
+        if not (Path(path) / "pygnetic" / "__init__.py").is_file():
+            raise SystemExit(f"--versus: no pygnetic package in {path}")
+        os.environ[VERSUS_ENV] = f"{Path(path).resolve()}={label or 'other'}"
+        importlib.reload(impls_module)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         os.environ[PROFILE_ENV] = str(args.profile.resolve())
@@ -137,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(scenarios, analysed))
     print("Targets (median of paired ratios; ahead of PodSixNet on the primary metric):")
     print(report.targets_text(checks))
+    compared = report.versus(scenarios, analysed)
+    if compared:
+        print()
+        print(report.versus_text(scenarios, compared, args.versus.partition("=")[2] or "other"))
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     document = {
         "command": command.strip(),
@@ -148,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": {s.NAME: [m.__dict__ for m in s.METRICS] for s in scenarios},
         "results": analysed,
         "targets": checks,
+        "versus": {"tree": args.versus, "ratios": compared} if compared else None,
         "seconds": round(time.monotonic() - started, 1),
     }
     stamp = time.strftime("%Y%m%d-%H%M%S")

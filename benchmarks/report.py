@@ -12,7 +12,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from .impls import BY_NAME
+from . import impls
 
 PYGNETIC = ("pygnetic-enet", "pygnetic-tcp")
 
@@ -47,7 +47,7 @@ def analyse(scenario, runs: dict[str, list]) -> dict:
             entry["metrics"][metric.key] = summarize(
                 [r.get(metric.key) if r else None for r in impl_runs]
             )
-            base = BY_NAME[impl].baseline
+            base = impls.BY_NAME[impl].baseline
             if metric.ratio and impl != base and base in runs:
                 entry["ratios"][metric.key] = summarize(
                     paired_ratios(impl_runs, runs[base], metric.key)
@@ -149,7 +149,9 @@ def table(scenarios, analysed: dict, markdown: bool = False) -> str:
                 row.append(_cell(entry["metrics"][metric.key], metric.digits))
                 if metric.ratio:
                     ratio = entry["ratios"].get(metric.key)
-                    row.append("1 (baseline)" if BY_NAME[impl].is_raw else _cell(ratio, 2, "×"))
+                    row.append(
+                        "1 (baseline)" if impls.BY_NAME[impl].is_raw else _cell(ratio, 2, "×")
+                    )
             rows.append(row)
         lines.append(f"{'### ' if markdown else '== '}{scenario.TITLE}{'' if markdown else ' =='}")
         lines.append("")
@@ -177,6 +179,36 @@ def _render(header: list[str], rows: list[list[str]], markdown: bool) -> list[st
         fmt.format(*("-" * w for w in widths)),
         *(fmt.format(*row) for row in rows),
     ]
+
+
+def versus(scenarios, analysed: dict) -> dict:
+    """Paired ratios of each pygnetic to its ``@LABEL`` variant (``--versus``), per metric."""
+    out: dict = {}
+    for scenario in scenarios:
+        results = analysed.get(scenario.NAME, {})
+        for impl in results:
+            mine = impl.partition("@")[0]
+            if "@" not in impl or mine not in results:
+                continue
+            for metric in scenario.METRICS:
+                ratios = summarize(
+                    paired_ratios(results[mine]["runs"], results[impl]["runs"], metric.key)
+                )
+                out.setdefault(scenario.NAME, {}).setdefault(mine, {})[metric.key] = ratios
+    return out
+
+
+def versus_text(scenarios, compared: dict, label: str) -> str:
+    lines = [f"This pygnetic / pygnetic@{label}, paired by round (median [min–max]):"]
+    for scenario in scenarios:
+        for impl, metrics in compared.get(scenario.NAME, {}).items():
+            cells = [
+                f"{m.label} {_cell(metrics[m.key], 2, '×')}"
+                for m in scenario.METRICS
+                if metrics.get(m.key) and m.ratio
+            ]
+            lines.append(f"  {scenario.NAME} / {impl}: " + "; ".join(cells))
+    return "\n".join(lines)
 
 
 def targets_text(checks: list[dict], markdown: bool = False) -> str:

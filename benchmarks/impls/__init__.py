@@ -19,6 +19,7 @@ each implementation, written the way that library is meant to be used.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -32,12 +33,18 @@ class Impl:
     transport: str  # "enet" or "tcp"
     baseline: str  # the raw implementation of the same transport
     options: dict[str, Any] = field(default_factory=dict)
+    #: Import pygnetic from this directory instead (``--versus``).
+    path: str | None = None
 
     @property
     def is_raw(self) -> bool:
         return self.name == self.baseline
 
     def load(self):
+        if self.path:  # a worker process, which has not imported pygnetic yet
+            if "pygnetic" in sys.modules:
+                raise RuntimeError("pygnetic was imported before choosing which one")
+            sys.path.insert(0, self.path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # asyncore, asynchat
             return importlib.import_module(f"benchmarks.impls.{self.module}")
@@ -72,6 +79,28 @@ IMPLS = [
     Impl("pygnetic-tcp", "pygnetic_impl", "tcp", "raw-tcp", {"adapter": "socket"}),
     Impl("podsixnet", "podsixnet_impl", "tcp", "raw-tcp"),
 ]
+
+#: ``DIR=LABEL``: also run pygnetic from the checkout in DIR, as ``pygnetic-enet@LABEL``
+#: and ``pygnetic-tcp@LABEL`` (set by ``--versus``; an environment variable so
+#: that worker processes see it however they start).
+VERSUS_ENV = "PYGNETIC_BENCH_VERSUS"
+
+
+def _versus() -> list[Impl]:
+    spec = os.environ.get(VERSUS_ENV)
+    if not spec:
+        return []
+    path, _, label = spec.partition("=")
+    return [
+        Impl(
+            f"{impl.name}@{label}", impl.module, impl.transport, impl.baseline, impl.options, path
+        )
+        for impl in IMPLS
+        if impl.module == "pygnetic_impl"
+    ]
+
+
+IMPLS += _versus()
 BY_NAME = {impl.name: impl for impl in IMPLS}
 
 
