@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipping {name}: {why}")
     info = report.machine()
     print(f"{info['cpu']} × {info['cpus']}, Python {info['python']}, {info['platform']}")
-    print(f"{args.repeats} round(s), implementations interleaved: {', '.join(impls)}\n")
+    print(f"{args.repeats} round(s), each running {', '.join(impls)} (order rotated)\n")
     started = time.monotonic()
     runs: dict = {}
     errors: dict = {}
@@ -123,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         runs[scenario.NAME] = {impl: [] for impl in impls}
         errors[scenario.NAME] = {impl: [] for impl in impls}
         for round_ in range(args.repeats):
-            for impl in impls:
+            # Rotate the order every round, so that no implementation always runs
+            # right after the same one (or first, on a cold machine).
+            shift = round_ % len(impls)
+            for impl in impls[shift:] + impls[:shift]:
                 t0 = time.monotonic()
                 try:
                     result = scenario.run(impl, p)
