@@ -288,7 +288,7 @@ def chart(path: Path, scenarios, analysed: dict) -> bool:
             bars = [
                 (impl, entry["ratios"].get(metric.key))
                 for impl, entry in results.items()
-                if entry["ratios"].get(metric.key)
+                if entry["ratios"].get(metric.key) and "@" not in impl  # not --versus trees
             ]
             if bars and (metric.primary or metric.target):
                 panels.append((scenario, metric, bars))
