@@ -321,10 +321,10 @@ def chart(path: Path, scenarios, analysed: dict) -> bool:
         ax.set_xticks(range(len(bars)), [n.replace("-", "\n", 1) for n in names], fontsize=8)
         better = "higher" if metric.higher_is_better else "lower"
         ax.set_title(f"{scenario.NAME}: {metric.label}\n(× raw, {better} is better)", fontsize=8)
-        for x, value in enumerate(medians):
+        for x, (value, (_, ratio)) in enumerate(zip(medians, bars, strict=True)):
             ax.annotate(
                 f"{value:.2f}",
-                (x, value),
+                (x, ratio["max"]),  # above the whisker
                 ha="center",
                 va="bottom",
                 fontsize=7,
