@@ -15,6 +15,7 @@ from .message import message_factory as default_factory
 from .protocol import CloseCode
 
 log = logging.getLogger("pygnetic")
+_OPEN = ConnectionState.OPEN
 
 #: How long ``close()`` lets connections deliver their goodbyes, in milliseconds.
 DEFAULT_LINGER_MS = 500
@@ -89,6 +90,8 @@ class Host:
 
     def connections(self, exclude: Connection | None = None) -> list[Connection]:
         """Return the open connections, except ``exclude`` (a connection or its proxy)."""
+        if exclude is None:  # the common case, e.g. a broadcast every frame
+            return [c for c in self._connections.values() if c._state is _OPEN]
         return [c for c in self._connections.values() if c.connected and c != exclude]
 
     def update(self, timeout: int = 0) -> None:
@@ -110,7 +113,8 @@ class Host:
             self._next_tick = now + min(0.25, self.timeout / 8)
             for connection in list(self._connections.values()):
                 connection.tick(now)
-        self._finish_ended()
+        if self._ended:
+            self._finish_ended()
         self._transport.flush()
 
     def _finish_ended(self) -> None:

@@ -54,6 +54,16 @@ _CONNECT = enet.EVENT_TYPE_CONNECT
 _NONE = enet.EVENT_TYPE_NONE
 
 
+def _key(peer: Any) -> int:
+    """The dictionary key of a peer: its slot in the host, unique while it is in use.
+
+    pyenet makes a new ``Peer`` object for every event, and ``Peer.__eq__``
+    compares addresses by formatting them as text (microseconds), so a dict
+    keyed by ``Peer`` objects pays that on every packet; the slot number is an int.
+    """
+    return int(peer.incomingPeerID)
+
+
 class LinkState(enum.Enum):
     """Where an :class:`EnetLink` is in its life."""
 
@@ -61,6 +71,9 @@ class LinkState(enum.Enum):
     REQUESTED = "requested"  # server: waiting for accept() or reject()
     OPEN = "open"
     CLOSED = "closed"  # closed locally; ENet may still report its end
+
+
+_OPEN = LinkState.OPEN
 
 
 class EnetLink:
@@ -137,7 +150,7 @@ class Transport:
             self._host = enet.Host(address, peers, channels, 0, 0)
         except MemoryError as exc:  # pyenet's way of saying the bind failed
             raise OSError(f"ENet could not bind to {bind}: address in use or invalid") from exc
-        self._links: dict[Any, EnetLink] = {}
+        self._links: dict[int, EnetLink] = {}  # by _key(peer)
         self.address: tuple[str, int] | None = None
         if bind is not None:
             # pyenet spells "every interface" '*'; report it as the socket adapter does.
@@ -156,7 +169,7 @@ class Transport:
         if peer is None:
             raise OSError("ENet has no free peer slot for another connection")
         link = EnetLink(peer, LinkState.CONNECTING)
-        self._links[peer] = link
+        self._links[_key(peer)] = link
         return link
 
     def poll(self, timeout_ms: int) -> None:
@@ -169,8 +182,8 @@ class Transport:
             if kind == _NONE:
                 return
             if kind == _RECEIVE:
-                link = links.get(event.peer)
-                if link is not None and link.state is LinkState.OPEN:
+                link = links.get(event.peer.incomingPeerID)
+                if link is not None and link.state is _OPEN:
                     link.receiver(event.packet.data, event.channelID)
                 else:
                     self._on_receive_other(event)
@@ -192,7 +205,7 @@ class Transport:
             waited += 10
             while event.type != _NONE:
                 if event.type == enet.EVENT_TYPE_DISCONNECT:
-                    self._links.pop(event.peer, None)
+                    self._links.pop(_key(event.peer), None)
                 event = self._host.service(0)
         for link in self._links.values():
             link.peer.reset()
@@ -204,17 +217,17 @@ class Transport:
 
     def _on_connect(self, event: Any) -> None:
         peer = event.peer
-        link = self._links.get(peer)
+        link = self._links.get(_key(peer))
         if link is not None:
             return  # our own request went through; WELCOME follows if accepted
         link = EnetLink(peer, LinkState.REQUESTED)
-        self._links[peer] = link
+        self._links[_key(peer)] = link
         self._listener.link_requested(link, event.data)
         if link.state is LinkState.REQUESTED:  # the listener must decide
             link.reject(CloseCode.PROTOCOL_ERROR)
 
     def _on_receive_other(self, event: Any) -> None:
-        link = self._links.get(event.peer)
+        link = self._links.get(_key(event.peer))
         if link is None or link.state is not LinkState.CONNECTING:
             return  # a peer we closed, still draining
         data, channel = event.packet.data, event.channelID
@@ -229,7 +242,7 @@ class Transport:
             link.early.append((data, channel))
 
     def _on_disconnect(self, event: Any) -> None:
-        link = self._links.pop(event.peer, None)
+        link = self._links.pop(_key(event.peer), None)
         if link is None or link.state is LinkState.CLOSED:
             return
         code = int(event.data)

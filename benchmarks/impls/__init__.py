@@ -1,0 +1,114 @@
+"""The implementations under test, each one small module with the same two classes.
+
+``Server(max_clients)`` listens on 127.0.0.1 on a port the system picks and has:
+``port``, ``clients`` (connected now), ``chats`` and ``moves`` (messages received),
+``pump(timeout_ms)`` (one round of network work: receive, decode, dispatch on the
+message type, answer each ``ping`` with a ``pong``), ``broadcast_state(values)``
+and ``close()``.
+
+``Client(port, count)`` makes ``count`` connections from one process and has:
+``connected``, ``pongs``, ``last_pong``, ``states``, ``pump(timeout_ms)``,
+``send_chats(n)`` and ``send_ping(seq)`` (on the first connection),
+``send_moves()`` (one on every connection), ``wire()`` (bytes exchanged, or
+None) and ``close()``.
+
+The per-message work (sending loops, receive loops, dispatch) lives inside
+each implementation, written the way that library is meant to be used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Impl:
+    name: str
+    module: str
+    transport: str  # "enet" or "tcp"
+    baseline: str  # the raw implementation of the same transport
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Import pygnetic from this directory instead (``--versus``).
+    path: str | None = None
+
+    @property
+    def is_raw(self) -> bool:
+        return self.name == self.baseline
+
+    def load(self):
+        if self.path:  # a worker process, which has not imported pygnetic yet
+            if "pygnetic" in sys.modules:
+                raise RuntimeError("pygnetic was imported before choosing which one")
+            sys.path.insert(0, self.path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # asyncore, asynchat
+            return importlib.import_module(f"benchmarks.impls.{self.module}")
+
+    def missing(self) -> str | None:
+        """Why this implementation cannot run here, or None."""
+        needs = {
+            "raw_enet": "enet",
+            "pygnetic_impl": None,
+            "raw_tcp": None,
+            "podsixnet_impl": "PodSixNet",
+        }[self.module]
+        if self.transport == "enet":
+            needs = "enet"
+        if self.module == "podsixnet_impl" and sys.version_info >= (3, 12):
+            return "PodSixNet needs asyncore, removed in Python 3.12"
+        if needs is None:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                importlib.import_module(needs)
+        except ImportError as exc:
+            return f"{needs} is not installed ({exc})"
+        return None
+
+
+IMPLS = [
+    Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
+    Impl("pygnetic-enet", "pygnetic_impl", "enet", "raw-enet", {"adapter": "enet"}),
+    Impl("raw-tcp", "raw_tcp", "tcp", "raw-tcp"),
+    Impl("pygnetic-tcp", "pygnetic_impl", "tcp", "raw-tcp", {"adapter": "socket"}),
+    Impl("podsixnet", "podsixnet_impl", "tcp", "raw-tcp"),
+]
+
+#: ``DIR=LABEL``: also run pygnetic from the checkout in DIR, as ``pygnetic-enet@LABEL``
+#: and ``pygnetic-tcp@LABEL`` (set by ``--versus``; an environment variable so
+#: that worker processes see it however they start).
+VERSUS_ENV = "PYGNETIC_BENCH_VERSUS"
+
+
+def _versus() -> list[Impl]:
+    spec = os.environ.get(VERSUS_ENV)
+    if not spec:
+        return []
+    path, _, label = spec.partition("=")
+    return [
+        Impl(
+            f"{impl.name}@{label}", impl.module, impl.transport, impl.baseline, impl.options, path
+        )
+        for impl in IMPLS
+        if impl.module == "pygnetic_impl"
+    ]
+
+
+IMPLS += _versus()
+BY_NAME = {impl.name: impl for impl in IMPLS}
+
+
+def make_server(name: str, max_clients: int):
+    impl = BY_NAME[name]
+    return impl.load().Server(max_clients, **impl.options)
+
+
+def make_client(name: str, port: int, count: int):
+    impl = BY_NAME[name]
+    return impl.load().Client(port, count, **impl.options)

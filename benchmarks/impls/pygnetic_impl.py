@@ -1,0 +1,110 @@
+"""pygnetic, used the way its documentation shows: Handler methods and net_<name>()."""
+
+from __future__ import annotations
+
+import logging
+
+import pygnetic
+from pygnetic.message import MessageFactory
+
+from .. import common
+
+pygnetic.init(logging_lvl=logging.WARNING)
+
+
+def _factory() -> MessageFactory:
+    factory = MessageFactory("msgpack")
+    for name, fields, options in common.MESSAGES:
+        factory.register(name, fields, **options)
+    return factory
+
+
+class Server:
+    def __init__(self, max_clients: int, adapter: str) -> None:
+        counts = self
+        self.chats = self.moves = 0
+
+        class GameHandler(pygnetic.Handler):
+            def net_chat_msg(self, message, **kwargs):
+                counts.chats += 1
+
+            def net_ping(self, message, **kwargs):
+                self.connection.net_pong(message.seq)
+
+            def net_move(self, message, **kwargs):
+                counts.moves += 1
+
+        self.server = pygnetic.Server(
+            "127.0.0.1",
+            0,
+            conn_limit=max_clients,
+            handler=GameHandler,
+            message_factory=_factory(),
+            adapter=adapter,
+            channels=common.CHANNELS,
+        )
+        self.port = self.server.address[1]
+        self.pump = self.server.update
+
+    @property
+    def clients(self) -> int:
+        return len(self.server.connections())
+
+    def broadcast_state(self, values) -> None:
+        for connection in self.server.connections():
+            connection.net_state(*values)
+
+    def close(self) -> None:
+        self.server.close(linger_ms=100)
+
+
+class Client:
+    def __init__(self, port: int, count: int, adapter: str) -> None:
+        counts = self
+        self.pongs = self.states = 0
+        self.last_pong = -1
+
+        class PlayerHandler(pygnetic.Handler):
+            def net_pong(self, message, **kwargs):
+                counts.pongs += 1
+                counts.last_pong = message.seq
+
+            def net_state(self, message, **kwargs):
+                counts.states += 1
+
+        self.client = pygnetic.Client(
+            conn_limit=count, message_factory=_factory(), adapter=adapter, channels=common.CHANNELS
+        )
+        self.connections = []
+        for _ in range(count):
+            connection = self.client.connect("127.0.0.1", port)
+            connection.add_handler(PlayerHandler())
+            self.connections.append(connection)
+        self.pump = self.client.update
+
+    @property
+    def connected(self) -> int:
+        return sum(connection.connected for connection in self.connections)
+
+    def send_chats(self, n: int) -> None:
+        send = self.connections[0].net_chat_msg
+        player, msg = common.CHAT_ARGS
+        for _ in range(n):
+            send(player, msg)
+
+    def send_ping(self, seq: int) -> None:
+        self.connections[0].net_ping(seq)
+
+    def send_moves(self) -> None:
+        for connection in self.connections:
+            connection.net_move(1, -1)
+
+    def wire(self):
+        # Measurement only: read the transport's counters behind the public API.
+        transport = self.client._transport
+        if hasattr(transport, "_host"):
+            return common.enet_wire(transport._host)
+        return common.tcp_wire(self.connections[0]._link.sock)
+
+    def close(self) -> None:
+        self.client.close(linger_ms=100)

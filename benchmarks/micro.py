@@ -1,0 +1,183 @@
+"""In-process cost per message of pygnetic's core against the same work done by hand.
+
+``python -m benchmarks.micro`` times, without any network, the send path
+(``connection.net_chat_msg(...)`` down to the link's ``send``) and the receive
+paths (one packet per message as from ENet; a byte stream as from TCP) of a
+real :class:`~pygnetic.connection.Connection` whose link is a stub, against a
+reused msgpack Packer, ``msgpack.unpackb`` and a streaming ``Unpacker`` with a
+dispatch on the type id. It isolates what the core adds per message; the
+adapters' own costs are in the end-to-end scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+
+import msgpack
+
+import pygnetic
+from pygnetic.connection import Connection
+from pygnetic.message import MessageFactory
+
+from . import common
+
+N = 100_000
+
+
+class StubLink:
+    address = ("127.0.0.1", 1)
+    channels = 2
+    round_trip_time = None
+
+    def __init__(self, stream: bool) -> None:
+        self.stream = stream
+        self.sent = 0
+
+    def send(self, data, channel, delivery) -> None:
+        self.sent += 1
+
+    def close(self, code) -> None:
+        pass
+
+
+class Counter(pygnetic.Handler):
+    chats = 0
+
+    def net_chat_msg(self, message, **kwargs):
+        Counter.chats += 1
+
+
+def _connection(stream: bool) -> Connection:
+    factory = MessageFactory("msgpack")
+    for name, fields, options in common.MESSAGES:
+        factory.register(name, fields, **options)
+    connection = Connection(None, StubLink(stream), factory)
+    connection.add_handler(Counter())
+    return connection
+
+
+def _best(functions, repeats: int) -> list[float]:
+    """Best of ``repeats`` interleaved timings of each function, in CPU ns per message.
+
+    CPU time (``time.process_time``) rather than wall time, so that being
+    descheduled on a shared machine does not count.
+    """
+    best = [float("inf")] * len(functions)
+    for _ in range(repeats):
+        for i, function in enumerate(functions):
+            gc.collect()
+            start = time.process_time()
+            function()
+            best[i] = min(best[i], time.process_time() - start)
+    return [b / N * 1e9 for b in best]
+
+
+def cases():
+    player, msg = common.CHAT_ARGS
+    chat = msgpack.packb((common.CHAT, player, msg))
+    stream = chat * N
+
+    packet_conn = _connection(False)
+    stream_conn = _connection(True)
+    send = packet_conn.net_chat_msg
+
+    def pygnetic_send():
+        for _ in range(N):
+            send(player, msg)
+
+    pack = msgpack.Packer().pack
+    sink = StubLink(False).send
+
+    def raw_send():
+        for _ in range(N):
+            sink(pack((common.CHAT, player, msg)), 0, None)
+
+    receive_packet = packet_conn._receive_packet
+
+    def pygnetic_packet():
+        for _ in range(N):
+            receive_packet(chat, 0)
+
+    class Raw:
+        chats = 0
+
+    def raw_packet():
+        unpackb = msgpack.unpackb
+        for _ in range(N):
+            message = unpackb(chat)
+            if message[0] == common.CHAT:
+                Raw.chats += 1
+
+    receive_stream = stream_conn._receive_stream
+
+    def pygnetic_stream():
+        for start in range(0, len(stream), 65536):
+            receive_stream(stream[start : start + 65536], 0)
+
+    def raw_stream():
+        unpacker = msgpack.Unpacker()
+        for start in range(0, len(stream), 65536):
+            unpacker.feed(stream[start : start + 65536])
+            for message in unpacker:
+                if message[0] == common.CHAT:
+                    Raw.chats += 1
+
+    return [
+        ("send chat_msg", pygnetic_send, raw_send),
+        ("receive packet", pygnetic_packet, raw_packet),
+        ("receive stream", pygnetic_stream, raw_stream),
+        *idle_updates(),
+    ]
+
+
+def idle_updates():
+    """``client.update(0)`` with nothing to do, against the by-hand pump, per transport.
+
+    The client is connected to a server in this process (real sockets on
+    127.0.0.1); the server is not pumped while timing, so nothing arrives.
+    """
+    from .impls import BY_NAME, make_client, make_server
+
+    out = []
+    for transport in ("enet", "tcp"):
+        if BY_NAME[f"pygnetic-{transport}"].missing():
+            continue
+        pairs = []
+        for name in (f"pygnetic-{transport}", f"raw-{transport}"):
+            server = make_server(name, 1)
+            client = make_client(name, server.port, 1)
+
+            def pump_both(ms, server=server, client=client):
+                server.pump(ms)
+                client.pump(ms)
+
+            common.wait_until(lambda client=client: client.connected, pump_both, 10)
+            pairs.append((server, client))
+
+        def loop(pump):
+            def run():
+                for _ in range(N):
+                    pump(0)
+
+            return run
+
+        out.append((f"idle update {transport}", loop(pairs[0][1].pump), loop(pairs[1][1].pump)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__)
+    parser.add_argument("-r", "--repeats", type=int, default=15, help="best of (default 15)")
+    args = parser.parse_args(argv)
+    print(f"CPU ns per message, best of {args.repeats} × {N:,} (no network; stub link)\n")
+    print(f"{'path':<16} {'pygnetic':>9} {'by hand':>9} {'ratio':>7} {'added':>7}")
+    for name, mine, raw in cases():
+        pyg, base = _best([mine, raw], args.repeats)
+        print(f"{name:<16} {pyg:9.0f} {base:9.0f} {pyg / base:6.2f}× {pyg - base:7.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

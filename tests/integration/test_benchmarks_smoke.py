@@ -1,0 +1,29 @@
+"""The benchmarks still run: ``python -m benchmarks --quick`` end to end (no speed asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--no-chart", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "== Throughput, one client ==" in done.stdout
+    assert "pygnetic-tcp" in done.stdout
+    document = json.loads(out.read_text())
+    tcp = document["results"]["throughput"]["pygnetic-tcp"]["metrics"]["rate"]
+    assert tcp is not None and tcp["median"] > 0
