@@ -70,7 +70,15 @@ class ConnectionState(enum.Enum):
 
 _OPEN = ConnectionState.OPEN
 _CONNECTING = ConnectionState.CONNECTING
+_tuple_new = tuple.__new__
 Sender = Callable[..., bool]
+#: What receiving one message type does: (message class, packed array length,
+#: function to call, whether it takes ``channel=``, 1 if counted as a message).
+Route = tuple[type[Any], int, Callable[..., None], bool, int]
+
+
+def _ignore(message: Any) -> None:
+    """Route of a message type nobody listens to."""
 
 
 class Connection:
@@ -140,9 +148,8 @@ class Connection:
         self._events = events
         self._clock = clock
         self._pack = message_factory.serializer.pack
-        self._unpack = message_factory.unpack
-        self._from_raw = message_factory.from_raw
-        self._routes: dict[type[Any], Callable[[Any, int], None]] = {}
+        self._decode = message_factory.serializer.unpack
+        self._limit = message_factory.max_message_size
         self._build_routes()
         if conn_obj.stream:
             self._stream = message_factory.new_stream()
@@ -191,33 +198,49 @@ class Connection:
         self._handlers.append(handler)
         for cls, target in targets.items():
             self._targets[cls].append(target)
+            self._route(cls)
 
     def handlers(self) -> list[Handler]:
         """Return the attached handlers, in the order they were added."""
         return list(self._handlers)
 
     def _build_routes(self) -> None:
-        factory = self.message_factory
-        self._routes = {
-            factory.Ping: self._on_ping,  # type: ignore[attr-defined]
-            factory.Pong: self._on_pong,  # type: ignore[attr-defined]
-            factory.Close: self._on_close,  # type: ignore[attr-defined]
-        }
+        factory: Any = self.message_factory
+        self._routes: dict[int, Route] = {}
+        for cls, handler in (
+            (factory.Ping, self._on_ping),
+            (factory.Pong, self._on_pong),
+            (factory.Close, self._on_close),
+        ):
+            self._routes[cls._type_id] = (cls, cls._arity, handler, True, 0)
         self._targets: dict[type[Any], list[Target]] = {}
         for name in factory.names():
             cls = factory.get_by_name(name)
-            self._targets[cls] = []
-            self._routes[cls] = self._route(self._targets[cls])
-            if self._events:
-                self._targets[cls].append(self._post_received)
+            self._targets[cls] = [(self._post_received, True)] if self._events else []
+            self._route(cls)
 
-    def _route(self, targets: list[Target]) -> Callable[[Any, int], None]:
-        def deliver(message: Any, channel: int) -> None:
-            self.messages_received += 1
-            for target in targets:
-                target(message, channel=channel)
+    def _route(self, cls: type[Any]) -> None:
+        """Decide what receiving a ``cls`` message calls; runs when handlers change.
 
-        return deliver
+        One target is called directly; several go through one function that
+        calls each in turn.
+        """
+        targets = tuple(self._targets[cls])
+        if len(targets) == 1:
+            target, wants_channel = targets[0]
+        elif targets:
+
+            def target(message: Any, channel: int = 0) -> None:
+                for each, each_wants_channel in targets:
+                    if each_wants_channel:
+                        each(message, channel=channel)
+                    else:
+                        each(message)
+
+            wants_channel = True
+        else:
+            target, wants_channel = _ignore, False
+        self._routes[cls._type_id] = (cls, cls._arity, target, wants_channel, 1)
 
     def _post_received(self, message: Any, channel: int = 0) -> None:
         event.post(
@@ -270,21 +293,22 @@ class Connection:
 
     def _sender(self, cls: type[Any]) -> Sender:
         """Build the fast send function for message class ``cls``."""
-        type_id: int = cls._type_id
+        prefix = (cls._type_id,)
         field_count: int = cls._arity - 1
-        options: SendOptions = cls._send_options
-        limit = self.message_factory.max_message_size
+        default_channel, default_delivery = cls._send_options
+        limit = self._limit
         pack = self._pack
-        self._check_channel(options.channel)
+        self._check_channel(default_channel)
 
         def sender(*args: Any, **kwargs: Any) -> bool:
-            channel, delivery = options
             if kwargs:
                 args, (channel, delivery) = self._with_keywords(cls, args, kwargs)
+            else:
+                channel, delivery = default_channel, default_delivery
             if len(args) != field_count:
                 raise arguments_error(cls, args, kwargs)
             try:
-                data = pack((type_id, *args))
+                data = pack(prefix + args)  # (type_id, *fields), without a list in between
             except PACK_ERRORS as exc:
                 raise pack_error(cls, exc) from exc
             if len(data) > limit:
@@ -343,12 +367,43 @@ class Connection:
 
     def _receive_packet(self, data: bytes, channel: int) -> None:
         self.data_received += len(data)
+        if len(data) > self._limit:
+            self._refuse(self._too_large_packet(len(data)))
+            return
         try:
-            message = self._unpack(data)
+            raw = self._decode(data)
         except MessageError as exc:
             self._refuse(exc)
             return
-        self._routes[type(message)](message, channel)
+        if not self._handle(raw, channel):
+            self._refuse(self._invalid(raw))
+
+    def _handle(self, raw: Any, channel: int) -> bool:
+        """Build one decoded ``[type_id, *fields]`` array into a message and deliver it.
+
+        Returns False, without delivering, when ``raw`` is not a message of
+        this registry. Runs once per received message: keep it lean.
+        """
+        try:
+            cls, arity, target, wants_channel, counted = self._routes[raw[0]]
+        except (KeyError, IndexError, TypeError):
+            return False
+        if type(raw) is not list or len(raw) != arity:
+            return False
+        self.messages_received += counted
+        if wants_channel:
+            target(_tuple_new(cls, raw[1:]), channel=channel)
+        else:
+            target(_tuple_new(cls, raw[1:]))
+        return True
+
+    def _invalid(self, raw: Any) -> MessageError:
+        return MessageError(self.message_factory.describe_invalid(raw))
+
+    def _too_large_packet(self, size: int) -> RemoteMessageTooLargeError:
+        return RemoteMessageTooLargeError(
+            f"message of {size} bytes exceeds the {self._limit} byte limit (max_message_size)"
+        )
 
     def _receive_stream(self, data: bytes, channel: int) -> None:
         self.data_received += len(data)
@@ -361,20 +416,16 @@ class Connection:
         self._dispatch_raws(raws, fault)
 
     def _dispatch_raws(self, raws: list[Any], fault: MessageError | None) -> None:
-        routes = self._routes
-        from_raw = self._from_raw
+        handle = self._handle
         done = 0
         try:
             for raw in raws:
                 if self._state is not _OPEN:
                     return
-                try:
-                    message = from_raw(raw)
-                except MessageError as exc:
-                    fault = exc
-                    break
                 done += 1
-                routes[type(message)](message, 0)
+                if not handle(raw, 0):
+                    fault = self._invalid(raw)
+                    break
         except BaseException:
             # A handler raised: what this read brought after its message is kept,
             # in order, for the next update() instead of being lost.

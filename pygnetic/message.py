@@ -348,10 +348,11 @@ class MessageFactory:
         except (KeyError, IndexError, TypeError):
             cls = None
         if cls is None or len(raw) != cls._arity:
-            raise MessageError(self._describe_invalid(raw))
+            raise MessageError(self.describe_invalid(raw))
         return _tuple_new(cls, raw[1:])  # type: ignore[no-any-return]
 
-    def _describe_invalid(self, raw: Any) -> str:
+    def describe_invalid(self, raw: Any) -> str:
+        """Say why a decoded value ``raw`` is not a message of this registry."""
         if type(raw) is not list or not raw:
             return f"expected an array [type_id, *fields], got {type(raw).__name__}"
         cls = self._by_type.get(raw[0]) if isinstance(raw[0], int) else None

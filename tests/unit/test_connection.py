@@ -278,11 +278,11 @@ def test_handler_methods_and_fallbacks(network, factory, clock):
     calls = []
 
     class Handler(pygnetic.Handler):
-        def net_chat_msg(self, message, **kwargs):
+        def net_chat_msg(self, message, **kwargs):  # the seed's signature
             calls.append(("net_chat_msg", message.msg, kwargs))
 
-        def net_tick(self, message):  # no **kwargs: called with the message alone
-            calls.append(("net_tick",))
+        def net_tick(self, message, channel):  # asks for the channel
+            calls.append(("net_tick", channel))
 
         def on_recive(self, message, **kwargs):  # pygnetic 1.0 spelling
             calls.append(("on_recive", type(message).__name__))
@@ -294,8 +294,8 @@ def test_handler_methods_and_fallbacks(network, factory, clock):
     pair.connection.net_move(1, 2)
     pair.pump()
     assert calls == [
-        ("net_chat_msg", "hi", {"channel": 0}),
-        ("net_tick",),
+        ("net_chat_msg", "hi", {}),
+        ("net_tick", 0),
         ("on_recive", "move"),
     ]
 
