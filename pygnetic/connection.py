@@ -39,9 +39,8 @@ from .handler import Handler, Target, resolve
 from .message import (
     PACK_ERRORS,
     MessageFactory,
-    SendOptions,
     arguments_error,
-    check_send_options,
+    merge_send_arguments,
     pack_error,
     too_large,
 )
@@ -298,11 +297,12 @@ class Connection:
         default_channel, default_delivery = cls._send_options
         limit = self._limit
         pack = self._pack
-        self._check_channel(default_channel)
+        self.check_channel(default_channel)
 
         def sender(*args: Any, **kwargs: Any) -> bool:
             if kwargs:
-                args, (channel, delivery) = self._with_keywords(cls, args, kwargs)
+                args, (channel, delivery) = merge_send_arguments(cls, args, kwargs)
+                self.check_channel(channel)
             else:
                 channel, delivery = default_channel, default_delivery
             if len(args) != field_count:
@@ -324,29 +324,27 @@ class Connection:
         sender.__doc__ = f"Send {cls.__name__}({', '.join(cls._fields)})."
         return sender
 
-    def _with_keywords(
-        self, cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[tuple[Any, ...], SendOptions]:
-        fields: tuple[str, ...] = cls._fields
-        named = {k: v for k, v in kwargs.items() if k in fields}
-        options = check_send_options(
-            {k: v for k, v in kwargs.items() if k not in fields}, cls._send_options
-        )
-        self._check_channel(options.channel)
-        if named:
-            if len(args) + len(named) != len(fields) or any(
-                f in named for f in fields[: len(args)]
-            ):
-                raise arguments_error(cls, args, named)
-            args = (*args, *(named[f] for f in fields[len(args) :]))
-        return args, options
-
-    def _check_channel(self, channel: int) -> None:
+    def check_channel(self, channel: int) -> None:
+        """Raise ``ValueError`` unless ``channel`` exists on this connection."""
         if channel >= self._link.channels:
             raise ValueError(
                 f"channel {channel} does not exist: this connection has "
                 f"{self._link.channels} channel(s) (see the channels argument of Server/Client)"
             )
+
+    def send_encoded(self, data: bytes, channel: int, delivery: Delivery) -> bool:
+        """Send bytes already packed; True if queued, False if the connection is closed.
+
+        For one message packed once and sent to many connections, with
+        :meth:`MessageFactory.encode() <pygnetic.message.MessageFactory.encode>`.
+        The channel is not checked here: see :meth:`check_channel`.
+        """
+        if self._state is _OPEN:
+            self._link_send(data, channel, delivery)
+            self.messages_sent += 1
+            self.data_sent += len(data)
+            return True
+        return self._send_later(data, channel, delivery, True)
 
     def _send_later(self, data: bytes, channel: int, delivery: Delivery, counted: bool) -> bool:
         if self._state is _CONNECTING:

@@ -83,6 +83,30 @@ def check_send_options(options: dict[str, Any], base: SendOptions) -> SendOption
     return SendOptions(channel, delivery)
 
 
+def merge_send_arguments(
+    cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], SendOptions]:
+    """Split a send call's keywords into field values and send options.
+
+    Keywords naming a field of ``cls`` are field values, appended to ``args``
+    in field order; the others are send options, merged over the type's own.
+
+    Raises:
+        MessageArgumentsError: A field is given twice or fields are missing.
+        TypeError, ValueError: An unknown or invalid send option.
+    """
+    fields: tuple[str, ...] = cls._fields
+    named = {k: v for k, v in kwargs.items() if k in fields}
+    options = check_send_options(
+        {k: v for k, v in kwargs.items() if k not in fields}, cls._send_options
+    )
+    if named:
+        if len(args) + len(named) != len(fields) or any(f in named for f in fields[: len(args)]):
+            raise arguments_error(cls, args, named)
+        args = (*args, *(named[f] for f in fields[len(args) :]))
+    return args, options
+
+
 def _field_names(name: str, field_names: str | Iterable[str]) -> tuple[str, ...]:
     if isinstance(field_names, str):
         field_names = field_names.replace(",", " ").split()
@@ -321,6 +345,32 @@ class MessageFactory:
         if len(data) > self._max_message_size:
             raise too_large(cls, len(data), self._max_message_size)
         return data
+
+    def encode(
+        self,
+        message: type[Any] | str | tuple[Any, ...],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> tuple[bytes, SendOptions]:
+        """Pack what ``connection.send(message, *args, **kwargs)`` would send.
+
+        Returns the bytes and the :class:`SendOptions` for them, for
+        :meth:`Connection.send_encoded()
+        <pygnetic.connection.Connection.send_encoded>`, which sends bytes
+        packed once to many connections.
+
+        Raises:
+            KeyError: ``message`` is not registered here.
+            MessageArgumentsError, PackError, MessageTooLargeError: as ``send``.
+        """
+        if isinstance(message, tuple):
+            args = (*message, *args)
+            message = type(message)
+        cls = self._resolve(message)
+        args, options = merge_send_arguments(cls, args, kwargs or {})
+        if len(args) != cls._arity - 1:
+            raise arguments_error(cls, args, kwargs or {})
+        return self.pack_fields(cls, args), options
 
     def unpack(self, data: bytes) -> tuple[Any, ...]:
         """Unpack one whole message from ``data``.

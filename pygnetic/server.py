@@ -105,6 +105,37 @@ class Server(Host):
         host, port = self.address
         return f"<Server {host}:{port} {len(self._connections)}/{self.conn_limit}>"
 
+    def broadcast(
+        self,
+        message: type[Any] | str | tuple[Any, ...],
+        *args: Any,
+        exclude: Connection | None = None,
+        **kwargs: Any,
+    ) -> int:
+        """Send one message to every open connection, except ``exclude``; pack it once.
+
+        Takes the arguments of :meth:`Connection.send()
+        <pygnetic.connection.Connection.send>` (fields, and the send options
+        ``channel`` and ``delivery``); a message field named ``exclude`` must
+        be given by position. Cheaper than a loop of ``net_<name>`` calls,
+        since the message is packed only once::
+
+            server.broadcast(state, tick, positions, delivery='unreliable_sequenced')
+            server.broadcast('chat_msg', 'server', 'Tom left', exclude=connection)
+
+        Returns:
+            How many connections the message was queued for.
+
+        Raises:
+            MessageArgumentsError, PackError, MessageTooLargeError: as ``send``
+                does, before anything is sent.
+        """
+        data, (channel, delivery) = self.message_factory.encode(message, args, kwargs)
+        connections = self.connections(exclude)
+        if connections:
+            connections[0].check_channel(channel)
+        return sum([each.send_encoded(data, channel, delivery) for each in connections])
+
     def handlers(self, exclude: Connection | Handler | None = None) -> list[Handler]:
         """Return the handler the server made for each open connection, except ``exclude``.
 

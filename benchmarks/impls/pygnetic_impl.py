@@ -51,8 +51,12 @@ class Server:
         return len(self.server.connections())
 
     def broadcast_state(self, values) -> None:
-        for connection in self.server.connections():
-            connection.net_state(*values)
+        broadcast = getattr(self.server, "broadcast", None)
+        if broadcast is not None:  # packs once for every connection
+            broadcast("state", *values)
+        else:  # a pygnetic from before Server.broadcast (--versus)
+            for connection in self.server.connections():
+                connection.net_state(*values)
 
     def close(self) -> None:
         self.server.close(linger_ms=100)

@@ -416,3 +416,68 @@ def test_a_client_may_reconnect_before_its_old_connection_is_finished(network, f
         client.update()
     assert old.state is ConnectionState.CLOSED
     assert new.connected
+
+
+def _server_with_clients(network, factory, count):
+    server = pygnetic.Server(
+        handler=Recorder,
+        message_factory=factory,
+        adapter="memory",
+        network=network,
+        conn_limit=count,
+    )
+    clients = [
+        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+        for _ in range(count)
+    ]
+    recorders = []
+    for client in clients:
+        connection = client.connect("memory", server.address[1])
+        recorders.append(Recorder())
+        connection.add_handler(recorders[-1])
+
+    def pump():
+        for _ in range(3):
+            server.update()
+            for client in clients:
+                client.update()
+
+    pump()
+    return server, clients, recorders, pump
+
+
+def test_broadcast_reaches_every_client_but_the_excluded(network, factory):
+    server, _, recorders, pump = _server_with_clients(network, factory, 3)
+    chat_msg = factory.get_by_name("chat_msg")
+    assert server.broadcast(chat_msg, "server", "hello all") == 3
+    excluded = server.connections()[0]
+    assert server.broadcast("chat_msg", msg="not you", player="server", exclude=excluded) == 2
+    assert server.broadcast(factory.get_by_name("move")(1, 2), delivery="reliable") == 3
+    pump()
+    received = sorted(tuple(m.msg for m in r.received if type(m) is chat_msg) for r in recorders)
+    assert received == [("hello all",), ("hello all", "not you"), ("hello all", "not you")]
+    assert all(sum(type(m).__name__ == "move" for m in r.received) == 1 for r in recorders)
+    assert sum(c.messages_sent for c in server.connections()) == 3 + 2 + 3
+
+
+def test_broadcast_checks_the_message_before_sending_anything(network, factory):
+    server, _, _, _ = _server_with_clients(network, factory, 2)
+    with pytest.raises(MessageArgumentsError):
+        server.broadcast("chat_msg", "only one field")
+    with pytest.raises(PackError):
+        server.broadcast("chat_msg", "Tom", {1, 2})
+    with pytest.raises(ValueError, match="channel 99"):
+        server.broadcast("chat_msg", "Tom", "x", channel=99)
+    assert sum(c.messages_sent for c in server.connections()) == 0
+    empty = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    assert empty.broadcast("chat_msg", "Tom", "nobody hears") == 0
+    with pytest.raises(MessageArgumentsError):
+        empty.broadcast("chat_msg")  # checked even with nobody connected
+
+
+def test_factory_encode_matches_what_send_packs(factory):
+    chat_msg = factory.get_by_name("chat_msg")
+    data, options = factory.encode("chat_msg", ("Tom",), {"msg": "hi", "channel": 2})
+    assert data == factory.pack(chat_msg("Tom", "hi"))
+    assert options == (2, Delivery.RELIABLE)
+    assert factory.encode(chat_msg("Tom", "hi"))[0] == data
