@@ -138,7 +138,8 @@ class Connection:
         self._timeout = timeout
         self._last_heard = now
         self._last_ping = float("-inf")  # the first tick after opening pings: RTT early
-        self._heard_bytes = 0
+        self._heard_marker: object = 0
+        self._transport_keepalive = conn_obj.keepalive
         self._rtt: float | None = None
         self._on_ended = on_ended
         self._on_backlog = on_backlog
@@ -471,10 +472,14 @@ class Connection:
     def tick(self, now: float) -> None:
         """Ping the peer, and close when it has been silent for ``timeout`` seconds.
 
-        The owner calls this a few times a second from ``update()``.
+        The owner calls this a few times a second from ``update()``. Over a
+        transport with a keepalive of its own (ENet) there are no pings:
+        anything the transport heard, its own pings included, counts.
         """
-        if self.data_received != self._heard_bytes:
-            self._heard_bytes = self.data_received
+        transport_pings = self._transport_keepalive and self._state is _OPEN
+        heard = self._link.last_heard if transport_pings else self.data_received
+        if heard != self._heard_marker:
+            self._heard_marker = heard
             self._last_heard = now
         elif now - self._last_heard >= self._timeout and self._state in (_OPEN, _CONNECTING):
             if self._state is _OPEN:
@@ -484,7 +489,11 @@ class Connection:
             log.info("closing connection to %s:%s: %s", *self.address, reason)
             self.close(CloseCode.TIMEOUT, reason)
             return
-        if self._state is _OPEN and now - self._last_ping >= self._timeout / 4:
+        if (
+            self._state is _OPEN
+            and not transport_pings
+            and now - self._last_ping >= self._timeout / 4
+        ):
             self._last_ping = now
             self._send_control((PING, round(self._clock() * 1000, 3)))
 

@@ -187,6 +187,20 @@ class AdapterConformance:
             assert connection.state is ConnectionState.CLOSED
             assert server.connections() == []
 
+    def test_idle_connection_outlives_its_timeout(self) -> None:
+        """With no messages for twice the timeout, both ends stay connected."""
+        factory, chat, _ = _messages()
+        server = self.make_server(factory, timeout=1.2)
+        with server, self.make_client(factory, timeout=1.2) as client:
+            connection, recorder = self.connect(client, server)
+            assert pump(server, client, until=lambda: len(server.connections()) == 1)
+            pump(server, client, timeout=2.5, step_ms=5)
+            assert connection.connected, connection.close_reason
+            assert server.connections()[0].connected
+            connection.net_chat_msg("Tom", "still here")
+            assert pump(server, client, until=lambda: len(recorder.received) == 1)
+            assert recorder.received == [chat("Tom", "still here")]
+
     def test_server_disconnect_is_seen_by_client(self) -> None:
         """A server kicking a client reaches the client with the reason."""
         factory, _, _ = _messages()

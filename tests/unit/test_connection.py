@@ -1,11 +1,13 @@
 """Connection, Handler and Host behaviour over the in-memory transport.
 
-Every test runs with whole packets and with a stream cut into 5-byte slices,
+Every test runs with whole packets, with a stream cut into 5-byte slices, and
+with packets over a transport that keeps links alive itself (as ENet does),
 and with the client on either side of the behaviour where it matters.
 """
 
 import warnings
 
+import msgpack
 import pytest
 
 import pygnetic
@@ -13,7 +15,7 @@ from pygnetic.adapters.network.memory import MemoryNetwork
 from pygnetic.connection import ConnectionState
 from pygnetic.errors import MessageArgumentsError, MessageTooLargeError, PackError, PygneticWarning
 from pygnetic.message import MessageFactory
-from pygnetic.protocol import CloseCode, Delivery
+from pygnetic.protocol import PING, CloseCode, Delivery
 from pygnetic.testing import Recorder
 
 
@@ -27,9 +29,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["packets", "stream"])
+@pytest.fixture(params=["packets", "stream", "keepalive"])
 def network(request):
-    return MemoryNetwork(stream=request.param == "stream", chunk=5)
+    """Whole packets, a TCP-like stream, or packets with an ENet-like keepalive."""
+    return MemoryNetwork(
+        stream=request.param == "stream", chunk=5, keepalive=request.param == "keepalive"
+    )
 
 
 @pytest.fixture
@@ -232,6 +237,24 @@ def test_keepalive_pings_keep_an_idle_connection_open(pair, clock):
         pair.pump(2)
     assert pair.connection.connected
     assert pair.connection.round_trip_time is not None
+
+
+def _pings(link):
+    return [data for data, _, _ in link.sent if msgpack.unpackb(data)[0] == PING]
+
+
+def test_pings_only_where_the_transport_has_no_keepalive(pair, clock):
+    pair.pump()
+    for _ in range(20):
+        clock.now += 1.0
+        pair.pump(2)
+    assert pair.connection.connected
+    link, remote_link = pair.connection._link, pair.remote.connection._link
+    if link.keepalive:
+        assert _pings(link) == _pings(remote_link) == []
+    else:
+        assert len(_pings(link)) >= 7  # every timeout / 4 = 2.5 s
+        assert len(_pings(remote_link)) >= 7
 
 
 def test_unanswered_connect_times_out(network, factory, clock):

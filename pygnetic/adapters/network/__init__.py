@@ -55,6 +55,10 @@ class Link(Protocol):
     stream: bool
     #: Set by the core before the link is accepted or connected.
     receiver: Receiver
+    #: True when the transport keeps the link alive itself, as ENet does with
+    #: its own pings: the core then sends no keepalive pings of its own and
+    #: watches :attr:`last_heard` instead to notice a dead peer.
+    keepalive: bool
 
     @property
     def channels(self) -> int:
@@ -75,6 +79,14 @@ class Link(Protocol):
     @property
     def round_trip_time(self) -> float | None:
         """Round-trip time in milliseconds if the transport measures it, else None."""
+
+    @property
+    def last_heard(self) -> int:
+        """A value that changes whenever anything arrives from the peer.
+
+        The transport's own keepalive traffic counts. Read only when
+        :attr:`keepalive` is True; other transports may return a constant.
+        """
 
 
 class TransportListener(Protocol):

@@ -80,6 +80,9 @@ class EnetLink:
     """One ENet peer."""
 
     stream = False
+    #: ENet pings a quiet peer every 500 ms and acknowledges everything, so
+    #: pygnetic's own keepalive pings would only add traffic.
+    keepalive = True
 
     def __init__(self, peer: Any, state: LinkState) -> None:
         self.peer = peer
@@ -98,6 +101,11 @@ class EnetLink:
     def round_trip_time(self) -> float | None:
         """ENet's smoothed round-trip time in milliseconds."""
         return float(self.peer.roundTripTime)
+
+    @property
+    def last_heard(self) -> int:
+        """ENet's time of the last packet from the peer, its pings and acks included."""
+        return int(self.peer.lastReceiveTime)
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data`` on ``channel``; it leaves at the next service."""

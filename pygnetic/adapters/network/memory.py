@@ -36,11 +36,16 @@ class MemoryNetwork:
     Args:
         stream: Deliver byte streams (like TCP) instead of whole messages.
         chunk: With ``stream``, the size of the slices delivered.
+        keepalive: Keep links alive in the transport, as ENet does: every
+            ``poll()`` of a transport counts as its peers hearing from it
+            (unless severed), the core sends no keepalive pings, and the
+            round-trip time reads 0.
     """
 
-    def __init__(self, *, stream: bool = False, chunk: int = 7) -> None:
+    def __init__(self, *, stream: bool = False, chunk: int = 7, keepalive: bool = False) -> None:
         self.stream = stream
         self.chunk = chunk
+        self.keepalive = keepalive
         self.listeners: dict[int, Transport] = {}
         self._ports = itertools.count(40000)
 
@@ -72,7 +77,6 @@ class MemoryLink:
     """One end of a memory connection."""
 
     channels = 8
-    round_trip_time = None
 
     def __init__(self, transport: Transport, address: tuple[str, int], state: LinkState) -> None:
         self.transport = transport
@@ -82,7 +86,15 @@ class MemoryLink:
         self.receiver: Receiver = _discard
         self.peer: MemoryLink | None = None
         self.severed = False
+        self.keepalive = transport.network.keepalive
+        #: Counts the peer transport's polls while the link is not severed.
+        self.last_heard = 0
         self.sent: list[tuple[bytes, int, Delivery]] = []  # a record, for tests
+
+    @property
+    def round_trip_time(self) -> float | None:
+        """0.0 with ``keepalive`` (measured by the transport, as over ENet), else None."""
+        return 0.0 if self.keepalive else None
 
     def _to_peer(self, action: Callable[[], None]) -> None:
         if self.peer is not None and not self.severed:
@@ -187,6 +199,10 @@ class Transport:
 
     def poll(self, timeout_ms: int) -> None:
         """Run everything that arrived; never waits."""
+        if self.network.keepalive:
+            for link in self.links:
+                if link.peer is not None and not link.severed:
+                    link.peer.last_heard += 1
         inbox = self.inbox
         for _ in range(len(inbox)):
             inbox.popleft()()

@@ -79,6 +79,8 @@ class SocketLink:
     #: Any channel number is accepted; TCP has a single ordered stream.
     channels = 255
     round_trip_time = None
+    keepalive = False  # TCP notices a silent peer only by pygnetic's pings
+    last_heard = 0
 
     def __init__(self, transport: Transport, sock: socket.socket, state: LinkState) -> None:
         self._transport = transport
