@@ -31,8 +31,10 @@ lost but delivered, in order, by the next ``update()``.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -97,10 +99,28 @@ def as_target(method: Any) -> Target:
     Raises:
         TypeError: ``method`` cannot be called with one positional argument.
     """
+    function = getattr(method, "__func__", None)
+    if function is None:
+        return method, _wants_channel(method)
+    # A server attaches a handler per connection: inspect each class's method once.
+    try:
+        wants_channel = _checked_functions[function]
+    except (KeyError, TypeError):
+        wants_channel = _wants_channel(method)
+        with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
+            _checked_functions[function] = wants_channel
+    return method, wants_channel
+
+
+#: ``wants_channel`` of the functions behind bound methods already checked.
+_checked_functions: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _wants_channel(method: Any) -> bool:
     try:
         signature = inspect.signature(method)
     except (TypeError, ValueError):  # builtins without a signature: trust them
-        return method, False
+        return False
     wants_channel = "channel" in signature.parameters
     try:
         signature.bind(None, **({"channel": 0} if wants_channel else {}))
@@ -109,7 +129,7 @@ def as_target(method: Any) -> Target:
             f"{_where(method)} must accept the received message as its one "
             "positional argument, e.g. def net_chat_msg(self, message, **kwargs)"
         ) from None
-    return method, wants_channel
+    return wants_channel
 
 
 def _fallback(handler: Handler) -> Target | None:

@@ -337,8 +337,42 @@ def test_net_method_without_message_argument_is_refused_when_attached(pair):
         def net_tick(self):
             pass
 
-    with pytest.raises(TypeError, match=r"Broken.net_tick \(.*test_connection.py:\d+\)"):
-        pair.connection.add_handler(Broken())
+    for _ in range(2):  # every attach is checked, not only the first of a class
+        with pytest.raises(TypeError, match=r"Broken.net_tick \(.*test_connection.py:\d+\)"):
+            pair.connection.add_handler(Broken())
+
+
+def test_every_handler_of_a_class_gets_the_channel_it_asks_for(network, factory, clock):
+    calls = []
+
+    class Handler(pygnetic.Handler):
+        def net_tick(self, message, channel):
+            calls.append(("tick", channel))
+
+        def net_chat_msg(self, message, **kwargs):
+            calls.append(("chat", kwargs))
+
+    server = pygnetic.Server(
+        handler=Handler, message_factory=factory, adapter="memory", network=network, conn_limit=3
+    )
+    clients = [
+        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+        for _ in range(3)
+    ]
+    connections = [client.connect("memory", server.address[1]) for client in clients]
+    for _ in range(3):
+        server.update()
+        for client in clients:
+            client.update()
+    for connection in connections:
+        connection.net_tick(channel=2)
+        connection.net_chat_msg("Tom", "hi")
+    for _ in range(3):
+        for client in clients:
+            client.update()
+        server.update()
+    expected_channel = 0 if network.stream else 2  # a stream has one channel
+    assert calls == [("tick", expected_channel), ("chat", {})] * 3
 
 
 def test_connections_and_handlers_exclude(network, factory, clock):
