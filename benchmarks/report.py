@@ -89,10 +89,11 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
             mine = results.get(impl, {}).get("metrics", {}).get(primary.key)
             if impl not in results:
                 continue
+            met: bool | None
             if mine is None:
                 met = False
             elif pod is None:
-                met = True  # PodSixNet failed where pygnetic finished
+                met = None  # PodSixNet failed: nothing to compare with
             elif primary.higher_is_better:
                 met = mine["median"] > pod["median"]
             else:
@@ -215,7 +216,7 @@ def targets_text(checks: list[dict], markdown: bool = False) -> str:
     lines = []
     for check in checks:
         value = "—" if check["value"] is None else f"{check['value']:.2f}"
-        mark = "met" if check["met"] else "MISSED"
+        mark = {True: "met", False: "MISSED", None: "not measured"}[check["met"]]
         prefix = "- " if markdown else "  "
         lines.append(
             f"{prefix}{check['scenario']} / {check['impl']}: {check['what']}: {value} → {mark}"

@@ -1,0 +1,45 @@
+"""The benchmark report judges each target from the medians it is given."""
+
+from benchmarks import report
+from benchmarks.scenarios import throughput
+
+
+def _entry(rate, ratio=None):
+    entry = {"metrics": {"rate": {"median": rate}}, "ratios": {}}
+    if ratio is not None:
+        entry["ratios"]["rate"] = {"median": ratio}
+    return entry
+
+
+def _checks(analysed):
+    return {
+        (check["impl"], check["what"]): check["met"]
+        for check in report.check_targets([throughput], {"throughput": analysed})
+    }
+
+
+def test_ratio_target_and_lead_over_podsixnet():
+    checks = _checks(
+        {
+            "pygnetic-enet": _entry(900.0, ratio=0.9),
+            "pygnetic-tcp": _entry(50.0, ratio=0.3),
+            "podsixnet": _entry(100.0),
+        }
+    )
+    assert checks[("pygnetic-enet", "messages/s ratio ≥ 0.8")] is True
+    assert checks[("pygnetic-tcp", "messages/s ratio ≥ 0.8")] is False
+    assert checks[("pygnetic-enet", "ahead of PodSixNet (messages/s)")] is True
+    assert checks[("pygnetic-tcp", "ahead of PodSixNet (messages/s)")] is False
+
+
+def test_a_failed_podsixnet_run_is_not_counted_as_a_lead():
+    checks = [
+        check
+        for check in report.check_targets(
+            [throughput],
+            {"throughput": {"pygnetic-tcp": _entry(500.0, ratio=0.3), "podsixnet": {}}},
+        )
+        if "PodSixNet" in check["what"]
+    ]
+    assert [check["met"] for check in checks] == [None]
+    assert "not measured" in report.targets_text(checks)
