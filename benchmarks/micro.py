@@ -30,6 +30,8 @@ class StubLink:
     address = ("127.0.0.1", 1)
     channels = 2
     round_trip_time = None
+    keepalive = False
+    last_heard = 0
 
     def __init__(self, stream: bool) -> None:
         self.stream = stream
@@ -58,7 +60,7 @@ def _connection(stream: bool) -> Connection:
     return connection
 
 
-def _best(functions, repeats: int) -> list[float]:
+def _best(functions, repeats: int, n: int) -> list[float]:
     """Best of ``repeats`` interleaved timings of each function, in CPU ns per message.
 
     CPU time (``time.process_time``) rather than wall time, so that being
@@ -71,33 +73,33 @@ def _best(functions, repeats: int) -> list[float]:
             start = time.process_time()
             function()
             best[i] = min(best[i], time.process_time() - start)
-    return [b / N * 1e9 for b in best]
+    return [b / n * 1e9 for b in best]
 
 
-def cases():
+def cases(n: int = N):
     player, msg = common.CHAT_ARGS
     chat = msgpack.packb((common.CHAT, player, msg))
-    stream = chat * N
+    stream = chat * n
 
     packet_conn = _connection(False)
     stream_conn = _connection(True)
     send = packet_conn.net_chat_msg
 
     def pygnetic_send():
-        for _ in range(N):
+        for _ in range(n):
             send(player, msg)
 
     pack = msgpack.Packer().pack
     sink = StubLink(False).send
 
     def raw_send():
-        for _ in range(N):
+        for _ in range(n):
             sink(pack((common.CHAT, player, msg)), 0, None)
 
     receive_packet = packet_conn._receive_packet
 
     def pygnetic_packet():
-        for _ in range(N):
+        for _ in range(n):
             receive_packet(chat, 0)
 
     class Raw:
@@ -105,7 +107,7 @@ def cases():
 
     def raw_packet():
         unpackb = msgpack.unpackb
-        for _ in range(N):
+        for _ in range(n):
             message = unpackb(chat)
             if message[0] == common.CHAT:
                 Raw.chats += 1
@@ -128,11 +130,11 @@ def cases():
         ("send chat_msg", pygnetic_send, raw_send),
         ("receive packet", pygnetic_packet, raw_packet),
         ("receive stream", pygnetic_stream, raw_stream),
-        *idle_updates(),
+        *idle_updates(n),
     ]
 
 
-def idle_updates():
+def idle_updates(n: int):
     """``client.update(0)`` with nothing to do, against the by-hand pump, per transport.
 
     The client is connected to a server in this process (real sockets on
@@ -158,7 +160,7 @@ def idle_updates():
 
         def loop(pump):
             def run():
-                for _ in range(N):
+                for _ in range(n):
                     pump(0)
 
             return run
@@ -170,11 +172,15 @@ def idle_updates():
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__)
     parser.add_argument("-r", "--repeats", type=int, default=15, help="best of (default 15)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke mode: 2,000 messages, one repeat"
+    )
     args = parser.parse_args(argv)
-    print(f"CPU ns per message, best of {args.repeats} × {N:,} (no network; stub link)\n")
+    n, repeats = (2_000, 1) if args.quick else (N, args.repeats)
+    print(f"CPU ns per message, best of {repeats} × {n:,} (no network; stub link)\n")
     print(f"{'path':<16} {'pygnetic':>9} {'by hand':>9} {'ratio':>7} {'added':>7}")
-    for name, mine, raw in cases():
-        pyg, base = _best([mine, raw], args.repeats)
+    for name, mine, raw in cases(n):
+        pyg, base = _best([mine, raw], repeats, n)
         print(f"{name:<16} {pyg:9.0f} {base:9.0f} {pyg / base:6.2f}× {pyg - base:7.0f}")
     return 0
 

@@ -18,11 +18,15 @@ during the next ``update()``; a client may send before its connection is
 accepted, and the messages go out once it is. Sending on a closed connection
 returns False and does nothing, since a peer can vanish between two frames.
 
-The connection also keeps itself alive: it pings its peer every
-``timeout / 4`` seconds and closes with :attr:`CloseCode.TIMEOUT
-<pygnetic.protocol.CloseCode.TIMEOUT>` when nothing at all arrived for
-``timeout`` seconds.
+The connection also keeps itself alive: it closes with
+:attr:`CloseCode.TIMEOUT <pygnetic.protocol.CloseCode.TIMEOUT>` when nothing
+at all arrived for ``timeout`` seconds, and over a transport without a
+keepalive of its own (TCP) it pings its peer every ``timeout / 4`` seconds.
 """
+
+# One class, one state machine: the send and receive paths read the same
+# per-connection state on every message, so they stay together here rather
+# than being spread over mixins in several modules.
 
 from __future__ import annotations
 
@@ -139,7 +143,8 @@ class Connection:
         self._last_heard = now
         self._last_ping = float("-inf")  # the first tick after opening pings: RTT early
         self._heard_marker: object = 0
-        self._transport_keepalive = conn_obj.keepalive
+        # A link that does not say whether it keeps itself alive is pinged, as over TCP.
+        self._transport_keepalive = bool(getattr(conn_obj, "keepalive", False))
         self._rtt: float | None = None
         self._on_ended = on_ended
         self._on_backlog = on_backlog
