@@ -319,6 +319,7 @@ class Connection:
                 raise pack_error(cls, exc) from exc
             if len(data) > limit:
                 raise too_large(cls, len(data), limit)
+            # send_encoded(), inlined: one Python call less on every send.
             if self._state is _OPEN:
                 self._link_send(data, channel, delivery)
                 self.messages_sent += 1

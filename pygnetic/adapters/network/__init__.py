@@ -99,7 +99,10 @@ class TransportListener(Protocol):
         """The server accepted our connection request."""
 
     def link_closed(self, link: Link, code: int, detail: str) -> None:
-        """The link ended other than by our own ``close()``."""
+        """The link ended other than by our own ``close()``.
+
+        ``detail`` may be empty: the core then describes ``code`` itself.
+        """
 
 
 class Transport(Protocol):

@@ -253,12 +253,10 @@ class Transport:
         link = self._links.pop(_key(event.peer), None)
         if link is None or link.state is LinkState.CLOSED:
             return
-        code = int(event.data)
-        if code:
-            detail = CloseCode(code).description if code in CloseCode._value2member_map_ else ""
-        elif link.state is LinkState.CONNECTING:
-            code, detail = CloseCode.TRANSPORT_ERROR, f"no answer from {link.address}"
-        else:
-            code, detail = CloseCode.TRANSPORT_ERROR, "connection lost"
+        code, detail = int(event.data), ""  # a code from the peer: the core describes it
+        if not code:
+            code = CloseCode.TRANSPORT_ERROR
+            connecting = link.state is LinkState.CONNECTING
+            detail = f"no answer from {link.address}" if connecting else "connection lost"
         link.state = LinkState.CLOSED
         self._listener.link_closed(link, code, detail)

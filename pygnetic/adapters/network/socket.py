@@ -346,9 +346,8 @@ class Transport:
         if magic != MAGIC:
             self._fail(link, CloseCode.PROTOCOL_ERROR, "the server is not a pygnetic server")
         elif status:
-            code = CloseCode(status) if status in CloseCode._value2member_map_ else status
-            detail = code.description if isinstance(code, CloseCode) else f"refused ({status})"
-            self._fail(link, code, detail)
+            known = status in CloseCode._value2member_map_
+            self._fail(link, status, "" if known else f"refused ({status})")
         else:
             link.state = LinkState.OPEN
             self._listener.link_connected(link)
