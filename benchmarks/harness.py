@@ -128,6 +128,18 @@ class Group:
         self.workers.append(worker)
         return worker
 
+    def start_clients(self, impl: str, function, port: int, clients: int, processes: int):
+        """Start ``clients`` clients of ``function`` spread evenly over ``processes`` workers.
+
+        Each worker runs ``function(control, impl, port, count)``.
+        """
+        share = [clients // processes] * processes
+        share[0] += clients - sum(share)
+        return [
+            self.start(f"{impl} clients {i}", function, impl, port, count)
+            for i, count in enumerate(share)
+        ]
+
     def __enter__(self) -> Group:
         return self
 

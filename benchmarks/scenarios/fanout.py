@@ -34,11 +34,7 @@ def run(impl: str, p: dict) -> dict:
     with Group() as group:
         server = group.start(f"{impl} server", serve, impl, p)
         port = server.expect("ready", 30)["port"]
-        share = [p["clients"] // p["processes"]] * p["processes"]
-        share[0] += p["clients"] - sum(share)
-        clients = [
-            group.start(f"{impl} clients {i}", receive, impl, port, n) for i, n in enumerate(share)
-        ]
+        clients = group.start_clients(impl, receive, port, p["clients"], p["processes"])
         done = server.expect("result", 60 + p["seconds"])
         time.sleep(0.2)  # let the last frame arrive
         for client in clients:

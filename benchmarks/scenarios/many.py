@@ -38,11 +38,7 @@ def run(impl: str, p: dict) -> dict:
     with Group() as group:
         server = group.start(f"{impl} server", serve, impl, p)
         port = server.expect("ready", 30)["port"]
-        share = [p["clients"] // p["processes"]] * p["processes"]
-        share[0] += p["clients"] - sum(share)
-        clients = [
-            group.start(f"{impl} clients {i}", play, impl, port, n) for i, n in enumerate(share)
-        ]
+        clients = group.start_clients(impl, play, port, p["clients"], p["processes"])
         server.expect("measuring", p["connect"] + 30)
         for client in clients:
             client.send("go")

@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
+def _run(*args: str) -> str:
+    """Run ``python -m <args>`` in the checkout; return its output, failing on an error."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--no-chart", "--json", str(out)],
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -23,22 +23,20 @@ def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "== Throughput, one client ==" in done.stdout
-    assert "pygnetic-tcp" in done.stdout
+    return done.stdout
+
+
+def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    stdout = _run("benchmarks", "--quick", "--no-chart", "--json", str(out))
+    assert "== Throughput, one client ==" in stdout
+    assert "pygnetic-tcp" in stdout
     document = json.loads(out.read_text())
     tcp = document["results"]["throughput"]["pygnetic-tcp"]["metrics"]["rate"]
     assert tcp is not None and tcp["median"] > 0
 
 
 def test_quick_micro_benchmark_times_every_path() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.micro", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    stdout = _run("benchmarks.micro", "--quick")
     for path in ("send chat_msg", "receive packet", "receive stream", "idle update tcp"):
-        assert path in done.stdout
+        assert path in stdout
