@@ -352,43 +352,17 @@ def test_every_handler_of_a_class_gets_the_channel_it_asks_for(network, factory,
         def net_chat_msg(self, message, **kwargs):
             calls.append(("chat", kwargs))
 
-    server = pygnetic.Server(
-        handler=Handler, message_factory=factory, adapter="memory", network=network, conn_limit=3
-    )
-    clients = [
-        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
-        for _ in range(3)
-    ]
-    connections = [client.connect("memory", server.address[1]) for client in clients]
-    for _ in range(3):
-        server.update()
-        for client in clients:
-            client.update()
+    _, connections, _, pump = _server_with_clients(network, factory, 3, handler=Handler)
     for connection in connections:
         connection.net_tick(channel=2)
         connection.net_chat_msg("Tom", "hi")
-    for _ in range(3):
-        for client in clients:
-            client.update()
-        server.update()
+    pump()
     expected_channel = 0 if network.stream else 2  # a stream has one channel
     assert calls == [("tick", expected_channel), ("chat", {})] * 3
 
 
 def test_connections_and_handlers_exclude(network, factory, clock):
-    server = pygnetic.Server(
-        handler=Recorder, message_factory=factory, adapter="memory", network=network, conn_limit=3
-    )
-    clients = [
-        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
-        for _ in range(3)
-    ]
-    for client in clients:
-        client.connect("memory", server.address[1])
-    for _ in range(3):
-        server.update()
-        for client in clients:
-            client.update()
+    server, _, _, _ = _server_with_clients(network, factory, 3)
     first = server.handlers()[0]
     assert len(server.connections()) == 3
     assert len(server.connections(exclude=first.connection)) == 2
@@ -437,22 +411,7 @@ def test_a_raising_handler_loses_no_later_messages(network, factory, clock):
 
 
 def test_every_disconnect_is_finished_on_a_busy_server(network, factory, clock):
-    server = pygnetic.Server(
-        handler=Recorder, message_factory=factory, adapter="memory", network=network, conn_limit=3
-    )
-    clients = [
-        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
-        for _ in range(3)
-    ]
-    connections = [client.connect("memory", server.address[1]) for client in clients]
-
-    def pump():
-        for _ in range(3):
-            server.update()
-            for client in clients:
-                client.update()
-
-    pump()
+    server, connections, _, pump = _server_with_clients(network, factory, 3)
     handlers = server.handlers()
     for connection in connections:  # one after the other, each finished before the next
         connection.disconnect()
@@ -475,9 +434,13 @@ def test_a_client_may_reconnect_before_its_old_connection_is_finished(network, f
     assert new.connected
 
 
-def _server_with_clients(network, factory, count):
+def _server_with_clients(network, factory, count, handler=Recorder):
+    """A memory server with ``count`` connected clients, each with a Recorder.
+
+    Returns ``(server, client_connections, recorders, pump)``.
+    """
     server = pygnetic.Server(
-        handler=Recorder,
+        handler=handler,
         message_factory=factory,
         adapter="memory",
         network=network,
@@ -487,11 +450,10 @@ def _server_with_clients(network, factory, count):
         pygnetic.Client(message_factory=factory, adapter="memory", network=network)
         for _ in range(count)
     ]
-    recorders = []
-    for client in clients:
-        connection = client.connect("memory", server.address[1])
-        recorders.append(Recorder())
-        connection.add_handler(recorders[-1])
+    connections = [client.connect("memory", server.address[1]) for client in clients]
+    recorders = [Recorder() for _ in connections]
+    for connection, recorder in zip(connections, recorders, strict=True):
+        connection.add_handler(recorder)
 
     def pump():
         for _ in range(3):
@@ -500,7 +462,7 @@ def _server_with_clients(network, factory, count):
                 client.update()
 
     pump()
-    return server, clients, recorders, pump
+    return server, connections, recorders, pump
 
 
 def test_broadcast_reaches_every_client_but_the_excluded(network, factory):
