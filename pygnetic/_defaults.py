@@ -53,10 +53,23 @@ def choose(kind: str, adapter: Any) -> None:
     _chosen[kind] = adapter
 
 
+def networks(spec: str | ModuleType | Sequence[str | ModuleType] | None) -> tuple[ModuleType, ...]:
+    """Return the network adapter modules for ``spec``: one, several, or the default.
+
+    Raises:
+        ValueError: An unknown adapter, or an empty or repeated list.
+    """
+    if spec is None or isinstance(spec, (str, ModuleType)):
+        return (network(spec),)
+    modules = tuple(network(each) for each in spec)
+    names = [module.NAME for module in modules]
+    if not modules or len(set(names)) != len(names):
+        raise ValueError(f"adapter must list each network adapter once, not {spec!r}")
+    return modules
+
+
 def network(spec: str | ModuleType | None) -> ModuleType:
     """Return the network adapter module for ``spec`` (a name, a module, or None)."""
-    if isinstance(spec, ModuleType):
-        return spec
     if spec is None:
         if _chosen["network"] is None:
             name, _chosen["network"] = first_available("network", NETWORK_PREFERENCE)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
-from . import event
-from ._host import Host
+from ._host import AdapterSpec, Host, _accepted
 from .connection import Connection, ConnectionState
+from .handshake import encode_hello
 from .message import MessageFactory
 
 __all__ = ["Client"]
@@ -35,8 +34,10 @@ class Client(Host):
         conn_limit: Most connections this client keeps at once.
         message_factory: Default messages for new connections (default: the
             default :data:`~pygnetic.message.message_factory`).
-        adapter: Network adapter name or module; default: the one chosen by
-            :func:`pygnetic.init` (ENet when installed, else TCP).
+        adapter: Network adapter name or module, or several (``('enet',
+            'socket')``), one of which each :meth:`connect` chooses; default:
+            the one chosen by :func:`pygnetic.init` (ENet when installed,
+            else TCP).
         channels: ENet channels to ask for (TCP accepts any channel).
         timeout: Seconds of silence (or of waiting to be accepted) after which
             a connection is closed with :attr:`CloseCode.TIMEOUT
@@ -55,7 +56,7 @@ class Client(Host):
         conn_limit: int = 1,
         message_factory: MessageFactory | None = None,
         *,
-        adapter: str | ModuleType | None = None,
+        adapter: AdapterSpec = None,
         channels: int = 8,
         timeout: float = 10.0,
         events: bool | None = None,
@@ -78,7 +79,14 @@ class Client(Host):
         return f"<Client {len(self._connections)}/{self.conn_limit} connections>"
 
     def connect(
-        self, host: str, port: int, message_factory: MessageFactory | None = None, **kwargs: Any
+        self,
+        host: str,
+        port: int,
+        message_factory: MessageFactory | None = None,
+        *,
+        channels: int | None = None,
+        adapter: str | None = None,
+        **options: Any,
     ) -> Connection:
         """Start connecting to ``host:port`` and return the connection at once.
 
@@ -93,10 +101,17 @@ class Client(Host):
             port: Server port.
             message_factory: Messages for this connection (default: the
                 client's :attr:`message_factory`).
-            **kwargs: Passed on to the adapter's ``connect``.
+            channels: ENet channels to ask the server for (default: the
+                client's ``channels``); TCP takes any channel and ignores it.
+            adapter: Which of the client's adapters to connect with, by name
+                (default: the first).
+            **options: The adapter's own connect options; one it does not
+                take raises ``TypeError``.
 
         Raises:
             RuntimeError: The client already has ``conn_limit`` connections.
+            ValueError: ``adapter`` is not one of the client's.
+            TypeError: An option the adapter does not take.
         """
         if self._closed:
             raise RuntimeError("Client is closed")
@@ -105,16 +120,28 @@ class Client(Host):
             raise RuntimeError(
                 f"this Client already has {self.conn_limit} connection(s) (its conn_limit)"
             )
+        module, transport = self._adapter_named(adapter)
+        if channels is not None and "channels" in _accepted(transport.connect, {"channels": 0}):
+            options["channels"] = channels
+        unknown = sorted(set(options) - set(_accepted(transport.connect, options)))
+        if unknown:
+            raise TypeError(
+                f"the {module.NAME} adapter's connect() takes no option(s) {', '.join(unknown)}"
+            )
         factory = message_factory if message_factory is not None else self.message_factory
         factory.set_frozen()
-        link = self._transport.connect(host, port, factory.get_hash(), **kwargs)
+        link = transport.connect(host, port, **options)
         return self._new_connection(link, factory, ConnectionState.CONNECTING)
 
+    def _adapter_named(self, name: str | None) -> tuple[Any, Any]:
+        for module, transport in zip(self.adapters, self._transports, strict=True):
+            if name in (None, module.NAME):
+                return module, transport
+        names = ", ".join(module.NAME for module in self.adapters)
+        raise ValueError(f"this Client has no {name!r} adapter (it has {names})")
+
     def link_connected(self, link: Any) -> None:
-        """The server accepted a connection: open it and tell its handlers."""
+        """The transport reached the server: say hello; its answer opens the connection."""
         connection = self._connections.get(link)
-        if connection is None:
-            return
-        connection.opened()
-        log.info("connected to %s:%s", *link.address)
-        connection.announce(event.NET_CONNECTED)
+        if connection is not None:
+            connection.start_handshake(encode_hello(connection.message_factory))

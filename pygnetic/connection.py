@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from . import event
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
+from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
 from .message import (
     PACK_ERRORS,
     MessageFactory,
@@ -78,6 +79,8 @@ Sender = Callable[..., bool]
 #: What receiving one message type does: (message class, packed array length,
 #: function to call, whether it takes ``channel=``, 1 if counted as a message).
 Route = tuple[type[Any], int, Callable[..., None], bool, int]
+#: Packets that overtake the server's answer (unreliable ones can) wait, up to this many.
+MAX_EARLY_PACKETS = 256
 
 
 def _ignore(message: Any) -> None:
@@ -158,9 +161,15 @@ class Connection:
         self._build_routes()
         if conn_obj.stream:
             self._stream = message_factory.new_stream()
-            conn_obj.receiver = self._receive_stream
+            self._receiver = self._receive_stream
         else:
-            conn_obj.receiver = self._receive_packet
+            self._receiver = self._receive_packet
+        if state is _CONNECTING:  # the server's answer comes first
+            self._answer = FrameReader(conn_obj.stream)
+            self._early: list[tuple[bytes, int]] = []
+            conn_obj.receiver = self._receive_answer
+        else:
+            conn_obj.receiver = self._receiver
 
     def __repr__(self) -> str:
         host, port = self.address
@@ -471,7 +480,52 @@ class Connection:
         code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
         reason = str(message.reason)[:500] if message.reason else code.description
         log.info("connection to %s:%s closed by peer: %s", *self.address, reason)
-        self._end(code, reason, close_link=True, tell_peer=False)
+        self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
+
+    # -- the handshake, client side (the server's is in server.py) --------------
+
+    def start_handshake(self, hello: bytes) -> None:
+        """The transport connected: send ``hello``; the server's answer opens the connection."""
+        if self._state is _CONNECTING:
+            self._link_send(hello, 0, Delivery.RELIABLE)
+            self.data_sent += len(hello)
+
+    def _receive_answer(self, data: bytes, channel: int) -> None:
+        if not self._answer.stream and not data.startswith(MAGIC):
+            if len(self._early) < MAX_EARLY_PACKETS:  # sent after the answer, came before it
+                self._early.append((data, channel))
+            return
+        try:
+            payload, rest = self._answer.feed(data)
+            self.data_received += len(data) - len(rest)
+            if payload is None:
+                return
+            answer = parse_answer(payload)
+        except HandshakeError as exc:
+            log.warning("closing connection to %s:%s: %s", *self.address, exc.reason)
+            self._end(exc.code, exc.reason, close_link=True, tell_peer=False)
+            return
+        if answer.code:
+            code = close_code(answer.code)
+            reason = answer.reason or code.description
+            log.warning("refused by %s:%s: %s", *self.address, reason)
+            self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
+            return
+        self._link.receiver = receive = self._receiver
+        early, self._early = self._early, []
+        self.opened()
+        log.info("connected to %s:%s", *self.address)
+        self.announce(event.NET_CONNECTED)
+        if rest and self._state is _OPEN:
+            receive(rest, 0)
+        for packet, packet_channel in early:
+            if self._state is _OPEN:
+                receive(packet, packet_channel)
+
+    def receive_after_handshake(self, data: bytes) -> None:
+        """Server side: take stream bytes that arrived along with the client's hello."""
+        if data and self._state is _OPEN:
+            self._receiver(data, 0)
 
     # -- life cycle (driven by the owning Client or Server) ----------------------
 
@@ -532,7 +586,15 @@ class Connection:
             log.info("connection to %s:%s closed: %s", *self.address, reason)
         self._end(known, reason, close_link=False, tell_peer=False)
 
-    def _end(self, code: CloseCode, reason: str, *, close_link: bool, tell_peer: bool) -> None:
+    def _end(
+        self,
+        code: CloseCode,
+        reason: str,
+        *,
+        close_link: bool,
+        tell_peer: bool,
+        peer_closed: bool = False,
+    ) -> None:
         if self._state not in (_OPEN, _CONNECTING):
             return
         if tell_peer and self._state is _OPEN:
@@ -540,7 +602,7 @@ class Connection:
         self.close_code, self.close_reason = code, reason
         self._state = ConnectionState.CLOSING
         if close_link:
-            self._link.close(code)
+            self._link.close(code, peer_closed)
         self._on_ended(self)
 
     def finish(self) -> None:

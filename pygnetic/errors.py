@@ -13,8 +13,9 @@ The tree splits on who has to act::
     │   ├── EventsError            (RuntimeError) pygame events used before pygame.init()
     │   └── discovery.ServerInfoError (ValueError) a server description over a limit
     ├── RemoteError                the peer sent something pygnetic refuses
-    │   └── MessageError           (ValueError) bytes that are not a valid message
-    │       └── RemoteMessageTooLargeError
+    │   ├── MessageError           (ValueError) bytes that are not a valid message
+    │   │   └── RemoteMessageTooLargeError
+    │   └── handshake.HandshakeError (ValueError) a handshake frame that is not valid
     └── discovery.LobbyError       the lobby refused a request or could not be reached
 
 Each class also derives from the built-in exception in brackets, so

@@ -165,6 +165,7 @@ class MessageFactory:
         self._by_type: dict[int, type[Any]] = {}
         self._frozen = False
         self._hash: int | None = None
+        self._digest: bytes | None = None
         self.max_message_size = max_message_size
         self._register_control_messages()
 
@@ -252,8 +253,9 @@ class MessageFactory:
     def set_frozen(self) -> None:
         """Forbid further registration; called when a connection starts using the factory."""
         if not self._frozen:
-            self._hash = self.get_hash()
+            self.registry_digest()
             self._frozen = True
+            self.get_hash()
 
     @property
     def frozen(self) -> bool:
@@ -308,15 +310,26 @@ class MessageFactory:
 
         It covers the pygnetic protocol version, the serializer's name and
         every message's type id, name and fields, in order, through SHA-256,
-        so it never depends on Python's per-process string hashing.
+        so it never depends on Python's per-process string hashing. It is
+        the first four bytes of :meth:`registry_digest`, as an int.
         """
-        if self._hash is not None:
-            return self._hash
+        if self._hash is None or not self._frozen:
+            self._hash = int.from_bytes(self.registry_digest()[:4], "big")
+        return self._hash
+
+    def registry_digest(self) -> bytes:
+        """Return the 16-byte registry digest that the handshake compares.
+
+        See :meth:`get_hash`, which is its first four bytes.
+        """
+        if self._digest is not None and self._frozen:
+            return self._digest
         registry = [[cls._type_id, name, list(cls._fields)] for name, cls in self._by_name.items()]
         canonical = json.dumps(
             [protocol.PROTOCOL_VERSION, self.serializer.name, registry], separators=(",", ":")
         )
-        return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:4], "big")
+        self._digest = hashlib.sha256(canonical.encode()).digest()[:16]
+        return self._digest
 
     # -- packing -------------------------------------------------------------
 

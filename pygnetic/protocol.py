@@ -1,7 +1,8 @@
 """Constants shared by both ends of a connection: delivery modes and close codes.
 
-A pygnetic connection carries, after a transport-level handshake, a sequence
-of messages, each packed by the serializer as the array ``[type_id, *fields]``.
+A pygnetic connection carries, after the handshake (:mod:`pygnetic.handshake`,
+the same on every transport), a sequence of messages, each packed by the
+serializer as the array ``[type_id, *fields]``.
 User messages have type ids ``0, 1, 2, ...`` in registration order. Negative
 type ids are reserved for the few control messages the core itself sends:
 
@@ -13,9 +14,10 @@ type id   fields                 meaning
 ``-3``    ``code, reason``       the sender is closing the connection, and why
 ========  =====================  ==============================================
 
-The registry hash that both sides compare during the handshake covers
-:data:`PROTOCOL_VERSION`, so peers with incompatible wire formats refuse each
-other with :attr:`CloseCode.REGISTRY_MISMATCH` instead of misreading data.
+Every handshake frame carries :data:`PROTOCOL_VERSION`, and the registry
+digest that both sides compare covers it too, so peers with incompatible wire
+formats refuse each other with :attr:`CloseCode.REGISTRY_MISMATCH` instead of
+misreading data.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import enum
 __all__ = ["PROTOCOL_VERSION", "CloseCode", "Delivery"]
 
 #: Version of the wire format; part of every registry hash.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 PING = -1
 PONG = -2

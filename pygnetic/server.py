@@ -12,7 +12,16 @@
 
 A client is refused, with a reason it can read, when the server already has
 ``conn_limit`` connections, or when its message registry (names, fields,
-order, serializer, protocol version) differs from the server's.
+order, serializer, protocol version) differs from the server's. The
+handshake (:mod:`pygnetic.handshake`) runs here, the same over every
+transport: a transport reports each new link, the client's hello arrives over
+it, and the server answers. A link that sends no valid hello within
+``handshake_timeout`` seconds is closed.
+
+One server can listen on several transports at once, on one port number:
+``Server(port=10000, adapter=('enet', 'socket'))`` serves ENet clients on UDP
+port 10000 and TCP clients on TCP port 10000, and every connection is an
+ordinary :class:`~pygnetic.connection.Connection` whatever carries it.
 """
 
 from __future__ import annotations
@@ -21,19 +30,22 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 from . import event
-from ._host import Host
+from ._host import AdapterSpec, Host
 from .connection import Connection, ConnectionState
 from .handler import Handler
+from .handshake import FrameReader, HandshakeError, Hello, encode_answer, parse_hello
 from .message import MessageFactory
-from .protocol import CloseCode
+from .protocol import CloseCode, Delivery
 
 __all__ = ["Server"]
 
 log = logging.getLogger("pygnetic.server")
+
+#: Handshakes under way at once beyond ``conn_limit``; more new links are closed.
+SPARE_HANDSHAKES = 8
 
 
 class Server(Host):
@@ -48,16 +60,23 @@ class Server(Host):
             returning a handler) instantiated for each accepted connection.
         message_factory: The messages clients must speak (default: the
             default :data:`~pygnetic.message.message_factory`).
-        adapter: Network adapter name or module; default: the one chosen by
-            :func:`pygnetic.init` (ENet when installed, else TCP).
+        adapter: Network adapter name or module, or several of them to listen
+            on all at once on the same port number (``('enet', 'socket')``);
+            default: the one chosen by :func:`pygnetic.init` (ENet when
+            installed, else TCP).
         channels: ENet channels per connection (TCP accepts any channel).
         timeout: Seconds of silence after which a client is dropped.
+        handshake_timeout: Seconds a new link may take to complete the
+            handshake before it is closed.
         events: Post pygame events; default: whether ``init(events=True)`` ran.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
-        address: ``(host, port)`` the server really listens on.
+        address: ``(host, port)`` the server really listens on (every
+            transport uses this port number).
+        adapters: The network adapter modules listened on, the first one
+            also as ``adapter``.
         handler: The handler class; may also be set as a class attribute of a
             ``Server`` subclass.
     """
@@ -72,9 +91,10 @@ class Server(Host):
         handler: Callable[[], Handler] | None = None,
         message_factory: MessageFactory | None = None,
         *,
-        adapter: str | ModuleType | None = None,
+        adapter: AdapterSpec = None,
         channels: int = 8,
         timeout: float = 10.0,
+        handshake_timeout: float = 5.0,
         events: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         **adapter_options: Any,
@@ -90,14 +110,17 @@ class Server(Host):
             clock=clock,
             adapter_options=adapter_options,
         )
+        if handshake_timeout <= 0:
+            raise ValueError(f"handshake_timeout must be > 0 seconds, not {handshake_timeout!r}")
+        self.handshake_timeout = handshake_timeout
         if handler is not None:
             self.handler = handler
         self.address: tuple[str, int] = self._transport.address
         self.message_factory.set_frozen()
         log.info(
-            "server listening on %s:%d (%s adapter, %s)",
+            "server listening on %s:%d (%s, %s)",
             *self.address,
-            self.adapter.NAME,
+            " and ".join(module.NAME for module in self.adapters),
             self.message_factory.serializer.name,
         )
 
@@ -151,27 +174,89 @@ class Server(Host):
     def _closing_reason(self) -> tuple[CloseCode, str]:
         return CloseCode.SERVER_CLOSING, CloseCode.SERVER_CLOSING.description
 
-    def link_requested(self, link: Any, connect_data: int) -> None:
-        """Accept or refuse a client that completed the transport handshake."""
-        code = self._refusal(connect_data)
-        if code is not None:
-            log.warning("refused %s:%s: %s", *link.address, code.description)
-            link.reject(code)
+    # -- the handshake -----------------------------------------------------------
+
+    def link_opened(self, link: Any) -> None:
+        """A transport has a new peer: wait for its hello."""
+        if self._closed:
+            link.close(CloseCode.SERVER_CLOSING)
             return
+        if len(self._handshakes) >= self.conn_limit + SPARE_HANDSHAKES:
+            log.warning("refused %s:%s: too many connections in handshake", *link.address)
+            link.close(CloseCode.SERVER_FULL)
+            return
+        self._handshakes[link] = self._clock() + self.handshake_timeout
+        link.receiver = self._hello_receiver(link)
+
+    def _hello_receiver(self, link: Any) -> Callable[[bytes, int], None]:
+        reader = FrameReader(link.stream)
+
+        def receive(data: bytes, channel: int) -> None:
+            try:
+                payload, rest = reader.feed(data)
+                if payload is None:
+                    return
+                hello = parse_hello(payload)
+            except HandshakeError as exc:
+                self._refuse(link, exc.code, exc.reason, answer=exc.answer)
+                return
+            self._admit(link, hello, rest, reader.size)
+
+        return receive
+
+    def _admit(self, link: Any, hello: Hello, rest: bytes, hello_size: int) -> None:
+        """Accept or refuse a client that said hello."""
+        refusal = self._refusal(hello)
+        if refusal is not None:
+            self._refuse(link, *refusal)
+            return
+        self._handshakes.pop(link, None)
         connection = self._new_connection(link, self.message_factory, ConnectionState.OPEN)
-        link.accept()
+        answer = encode_answer(0)
+        link.send(answer, 0, Delivery.RELIABLE)  # before anything a handler sends
+        connection.data_sent += len(answer)
+        connection.data_received += hello_size
         if self.handler is not None:
             handler = self.handler()
             handler.server = weakref.proxy(self)
             connection.add_handler(handler)
         log.info("accepted %s:%s", *link.address)
         connection.announce(event.NET_ACCEPTED)
+        connection.receive_after_handshake(rest)
 
-    def _refusal(self, connect_data: int) -> CloseCode | None:
+    def _refuse(self, link: Any, code: CloseCode, reason: str, *, answer: bool = True) -> None:
+        self._handshakes.pop(link, None)
+        log.warning("refused %s:%s: %s", *link.address, reason)
+        if answer:
+            link.send(encode_answer(code, reason), 0, Delivery.RELIABLE)
+        link.close(code)
+
+    def _refusal(self, hello: Hello) -> tuple[CloseCode, str] | None:
         if self._closed:
-            return CloseCode.SERVER_CLOSING
+            return CloseCode.SERVER_CLOSING, CloseCode.SERVER_CLOSING.description
         if len(self._connections) >= self.conn_limit:
-            return CloseCode.SERVER_FULL
-        if connect_data != self.message_factory.get_hash():
-            return CloseCode.REGISTRY_MISMATCH
+            return CloseCode.SERVER_FULL, CloseCode.SERVER_FULL.description
+        factory = self.message_factory
+        if hello.registry != factory.registry_digest():
+            theirs = f"{hello.messages} message(s), {hello.serializer}"
+            ours = f"{len(factory.names())} message(s), {factory.serializer.name}"
+            return CloseCode.REGISTRY_MISMATCH, (
+                f"{CloseCode.REGISTRY_MISMATCH.description}; client: {theirs}, server: {ours}"
+            )
         return None
+
+    def _expire_handshakes(self, now: float) -> None:
+        for link, deadline in list(self._handshakes.items()):
+            if now >= deadline:
+                del self._handshakes[link]
+                log.info(
+                    "dropped %s:%s: no handshake within %g s",
+                    *link.address,
+                    self.handshake_timeout,
+                )
+                link.close(CloseCode.TIMEOUT)
+
+    def link_closed(self, link: Any, code: int, detail: str) -> None:
+        """The transport ended a link: forget its handshake, or end its connection."""
+        if self._handshakes.pop(link, None) is None:
+            super().link_closed(link, code, detail)

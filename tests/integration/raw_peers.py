@@ -3,8 +3,7 @@
 import socket
 import time
 
-from pygnetic.adapters.network.socket import ANSWER, HELLO, MAGIC
-from pygnetic.protocol import PROTOCOL_VERSION
+from pygnetic.handshake import MAGIC, FrameReader, encode_hello, parse_answer
 
 try:
     import enet
@@ -15,32 +14,35 @@ except ImportError:
 class RawTcpPeer:
     """A TCP client that can skip or complete the handshake, then send anything."""
 
-    def __init__(self, port, connect_data=None, pump=None):
-        """Connect; with ``connect_data``, also say HELLO and read the answer.
+    def __init__(self, port, factory=None, pump=None):
+        """Connect; with a message ``factory``, also say hello and read the answer.
 
         ``pump`` is called while waiting, so a server in this same thread can answer.
         """
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.answer = None
-        if connect_data is not None:
-            self.sock.sendall(HELLO.pack(MAGIC, PROTOCOL_VERSION, connect_data))
-            self.answer = ANSWER.unpack(self._read_exactly(ANSWER.size, pump))
+        self.leftover = b""
+        if factory is not None:
+            self.sock.sendall(encode_hello(factory))
+            self.answer = self._read_answer(pump)
 
-    def _read_exactly(self, size, pump):
+    def _read_answer(self, pump):
         self.sock.settimeout(0.005)
-        data = b""
+        reader = FrameReader(stream=True)
         deadline = time.monotonic() + 5
-        while len(data) < size and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             if pump is not None:
                 pump()
             try:
-                chunk = self.sock.recv(size - len(data))
+                chunk = self.sock.recv(65536)
             except TimeoutError:
                 continue
             if not chunk:
                 raise ConnectionError("closed during the handshake")
-            data += chunk
-        return data
+            payload, self.leftover = reader.feed(chunk)
+            if payload is not None:
+                return parse_answer(payload)
+        raise TimeoutError("no answer from the server")
 
     def send(self, data):
         self.sock.sendall(data)
@@ -61,12 +63,16 @@ class RawTcpPeer:
 
 
 class RawEnetPeer:
-    """A bare pyenet host connected to a pygnetic server."""
+    """A bare pyenet host connected to a pygnetic server; says hello with ``factory``."""
 
-    def __init__(self, port, connect_data):
+    def __init__(self, port, factory=None):
+        from pygnetic.adapters.network.enet import CONNECT_DATA
+
         self.host = enet.Host(None, 1, 8, 0, 0)
-        self.peer = self.host.connect(enet.Address(b"127.0.0.1", port), 8, connect_data)
+        self.peer = self.host.connect(enet.Address(b"127.0.0.1", port), 8, CONNECT_DATA)
+        self.hello = encode_hello(factory) if factory is not None else None
         self.received = []
+        self.answer = None
         self.disconnect_data = None
 
     def service(self, duration=0.05):
@@ -74,8 +80,14 @@ class RawEnetPeer:
         while time.monotonic() < deadline:
             event = self.host.service(5)
             while event.type != enet.EVENT_TYPE_NONE:
-                if event.type == enet.EVENT_TYPE_RECEIVE:
-                    self.received.append(event.packet.data)
+                if event.type == enet.EVENT_TYPE_CONNECT and self.hello is not None:
+                    self.send(self.hello)
+                elif event.type == enet.EVENT_TYPE_RECEIVE:
+                    data = event.packet.data
+                    if data.startswith(MAGIC) and self.answer is None:
+                        self.answer = parse_answer(FrameReader(stream=False).feed(data)[0])
+                    else:
+                        self.received.append(data)
                 elif event.type == enet.EVENT_TYPE_DISCONNECT:
                     self.disconnect_data = event.data
                 event = self.host.service(0)

@@ -14,10 +14,11 @@ import msgpack
 import pytest
 
 import pygnetic
-from pygnetic.adapters.network.socket import ANSWER, HELLO, MAGIC
 from pygnetic.discovery import LobbyAnnouncer, LobbyBrowser, LobbyError
 from pygnetic.discovery.lobby import REGISTER, lobby_messages
-from pygnetic.protocol import PING, PONG, PROTOCOL_VERSION, CloseCode
+from pygnetic.handshake import FrameReader, encode_hello, parse_answer
+from pygnetic.message import MessageFactory
+from pygnetic.protocol import PING, PONG, CloseCode
 from pygnetic.testing import Recorder
 
 
@@ -149,21 +150,19 @@ def test_pinging_keeps_a_listing_which_expires_when_pings_stop(lobby, closing):
 class RawClient:
     """Speaks the lobby protocol by hand, from any loopback address."""
 
-    def __init__(self, lobby, source="127.0.0.1", registry_hash=None):
+    def __init__(self, lobby, source="127.0.0.1", messages=lobby_messages):
         self.sock = socket.create_connection(lobby.address, timeout=5, source_address=(source, 0))
-        registry_hash = lobby_messages.get_hash() if registry_hash is None else registry_hash
-        self.sock.sendall(HELLO.pack(MAGIC, PROTOCOL_VERSION, registry_hash))
-        self.answer = ANSWER.unpack(self._read(ANSWER.size))
+        self.sock.sendall(encode_hello(messages))
         self.unpacker = msgpack.Unpacker()
-
-    def _read(self, size):
-        data = b""
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
+        reader = FrameReader(stream=True)
+        payload = None
+        while payload is None:
+            chunk = self.sock.recv(65536)
             if not chunk:
-                break
-            data += chunk
-        return data
+                raise ConnectionError("closed during the handshake")
+            payload, rest = reader.feed(chunk)
+        self.answer = parse_answer(payload)
+        self.unpacker.feed(rest)
 
     def send(self, message_class, *fields):
         self.sock.sendall(lobby_messages.pack(message_class(*fields)))
@@ -204,8 +203,11 @@ def test_registrations_cannot_claim_another_address(lobby, closing):
 def test_bad_input_is_refused_and_never_takes_the_lobby_down(lobby, closing):
     with socket.create_connection(lobby.address, timeout=5) as junk:
         junk.sendall(os.urandom(4096))  # not even a handshake
-    mismatch = RawClient(lobby, registry_hash=12345)
-    assert mismatch.answer == (MAGIC, CloseCode.REGISTRY_MISMATCH)
+    other = MessageFactory("msgpack")
+    other.register("not_the_lobby", ("x",))
+    mismatch = RawClient(lobby, messages=other)
+    assert mismatch.answer.code == CloseCode.REGISTRY_MISMATCH
+    assert "registry" in mismatch.answer.reason
     mismatch.close()
 
     raw = RawClient(lobby)

@@ -26,7 +26,7 @@ def _factory():
 class World:
     """A server with one well-behaved client that must keep working."""
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, **server_options):
         import pygnetic
 
         self.factory = _factory()
@@ -38,6 +38,7 @@ class World:
             handler=EchoRecorder,
             message_factory=self.factory,
             adapter=adapter,
+            **server_options,
         )
         self.port = self.server.address[1]
         self.client = pygnetic.Client(message_factory=self.factory, adapter=adapter)
@@ -96,8 +97,8 @@ def test_bad_message_after_handshake_closes_only_that_connection(world, name, ca
     caplog.set_level(logging.WARNING, logger="pygnetic")
     data, reason = _bad_bytes(name, world.factory)
     if world.server.adapter.NAME == "socket":
-        attacker = RawTcpPeer(world.port, world.factory.get_hash(), pump=world.server.update)
-        assert attacker.answer == (b"PGN", 0)
+        attacker = RawTcpPeer(world.port, world.factory, pump=world.server.update)
+        assert attacker.answer.code == 0
         pump(world.server, world.client, until=lambda: len(world.server.connections()) == 2)
         attacker.send(data)
         pump(world.server, until=lambda: len(world.server.connections()) == 1)
@@ -105,10 +106,13 @@ def test_bad_message_after_handshake_closes_only_that_connection(world, name, ca
         assert reason.encode()[:20] in goodbye  # the CLOSE message carries the reason
         attacker.close()
     else:
-        attacker = RawEnetPeer(world.port, world.factory.get_hash())
-        for _ in range(40):
+        attacker = RawEnetPeer(world.port, world.factory)
+        for _ in range(100):
             attacker.service(0.01)
             world.server.update(1)
+            if attacker.answer is not None:
+                break
+        assert attacker.answer.code == 0
         attacker.send(data)
         for _ in range(100):
             attacker.service(0.01)
@@ -122,20 +126,56 @@ def test_bad_message_after_handshake_closes_only_that_connection(world, name, ca
     world.good_client_still_works()
 
 
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
 @pytest.mark.parametrize(
-    "garbage",
-    [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(64), b"PGN"],
-    ids=["http", "random", "truncated-hello"],
+    ("garbage", "reason", "answered"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a pygnetic peer", False),
+        (b"\x00" + os.urandom(63), "not a pygnetic peer", False),
+        (b"PGN", "no handshake within 5 s", False),
+        (b"PGN\x02\x00\x10partial", "no handshake within 5 s", False),
+        (b"PGN\x02\xff\xff", "too large", True),
+        (b"PGN\x02\x00\x01\xc1", "undecodable handshake", True),
+        (b"PGN\x02\x00\x01\x90", "not a map", True),
+        (b"PGN\x02\x00\x01\x80", "malformed hello", True),
+        (b"PGN\x09\x00\x01\x80", "protocol version 9", True),
+    ],
+    ids=[
+        "http",
+        "random",
+        "magic-only",
+        "truncated",
+        "oversized",
+        "undecodable",
+        "list",
+        "empty",
+        "version",
+    ],
 )
-def test_tcp_garbage_before_handshake_is_dropped(garbage, caplog):
+def test_tcp_garbage_before_handshake_is_dropped(garbage, reason, answered, caplog):
     caplog.set_level(logging.INFO, logger="pygnetic")
-    world = World("socket")
+    clock = Clock()
+    world = World("socket", clock=clock)
     try:
         attacker = RawTcpPeer(world.port)
         attacker.send(garbage)
-        if garbage != b"PGN":
-            pump(world.server, timeout=0.3)
-            assert attacker.closed_by_server(timeout=3) == b""
+        pump(world.server, until=lambda: world.server._handshakes, timeout=2)
+        pump(world.server, timeout=0.1)
+        clock.now += 5.1  # past the handshake deadline
+        assert pump(world.server, until=lambda: not world.server._handshakes, timeout=2)
+        goodbye = attacker.closed_by_server(timeout=3)
+        assert any(reason in record.getMessage() for record in caplog.records)
+        # Only a peer that spoke the handshake's framing is worth an answer.
+        assert goodbye.startswith(b"PGN") == answered
         attacker.close()
         world.good_client_still_works()
     finally:
@@ -146,12 +186,23 @@ def test_tcp_silent_connection_is_dropped_after_the_handshake_timeout():
     import pygnetic
 
     factory = _factory()
+    clock = Clock()
     server = pygnetic.Server(
-        "127.0.0.1", 0, message_factory=factory, adapter="socket", handshake_timeout=0.3
+        "127.0.0.1",
+        0,
+        message_factory=factory,
+        adapter="socket",
+        handshake_timeout=0.3,
+        clock=clock,
     )
     try:
         attacker = RawTcpPeer(server.address[1])
-        pump(server, timeout=0.6)
+        assert pump(server, until=lambda: server._handshakes)
+        clock.now += 0.2
+        pump(server, timeout=0.05)
+        assert server._handshakes  # not yet
+        clock.now += 0.2
+        assert pump(server, until=lambda: not server._handshakes)
         assert attacker.closed_by_server(timeout=3) == b""
         attacker.close()
     finally:
@@ -174,16 +225,44 @@ def test_enet_udp_garbage_at_the_port_is_ignored():
 
 
 @pytest.mark.skipif(enet is None, reason="no pyenet")
-def test_enet_wrong_connect_data_is_refused_with_the_code():
+def test_enet_hello_with_another_registry_is_refused_with_the_code_and_reason():
     world = World("enet")
+    other = MessageFactory("msgpack")
+    other.register("chat_msg", ("player", "text"))
     try:
-        attacker = RawEnetPeer(world.port, world.factory.get_hash() ^ 1)
+        attacker = RawEnetPeer(world.port, other)
         for _ in range(100):
             attacker.service(0.01)
             world.server.update(1)
             if attacker.disconnect_data is not None:
                 break
+        assert attacker.answer.code == CloseCode.REGISTRY_MISMATCH
+        assert "client: 1 message(s), msgpack" in attacker.answer.reason
         assert attacker.disconnect_data == CloseCode.REGISTRY_MISMATCH
+        world.good_client_still_works()
+    finally:
+        world.close()
+
+
+@pytest.mark.skipif(enet is None, reason="no pyenet")
+def test_enet_peer_that_never_says_hello_is_dropped_at_the_deadline():
+    clock = Clock()
+    world = World("enet", clock=clock)
+    try:
+        attacker = RawEnetPeer(world.port)  # connects, then says nothing
+        for _ in range(100):
+            attacker.service(0.01)
+            world.server.update(1)
+            if world.server._handshakes:
+                break
+        assert world.server._handshakes
+        clock.now += 5.1
+        for _ in range(100):
+            attacker.service(0.01)
+            world.server.update(1)
+            if attacker.disconnect_data is not None:
+                break
+        assert attacker.disconnect_data == CloseCode.TIMEOUT
         world.good_client_still_works()
     finally:
         world.close()

@@ -1,30 +1,40 @@
 """Network adapters: thin layers that move bytes for the sans-I/O core.
 
-An adapter module provides a :class:`Transport` class. A
+An adapter module provides a :class:`Transport` class and a ``NAME``. A
 :class:`~pygnetic.server.Server` or :class:`~pygnetic.client.Client` owns one
-transport and is its :class:`TransportListener`; each peer is a :class:`Link`.
+transport per adapter it uses and is their :class:`TransportListener`; each
+peer is a :class:`Link`. A transport knows nothing of messages, registries or
+handshakes: the core runs the handshake (:mod:`pygnetic.handshake`) over the
+link once the transport has opened it.
 
 Life of a link:
 
-1. *Client*: ``transport.connect(host, port, connect_data)`` returns a link at
-   once; ``connect_data`` is the registry hash. *Server*: the transport calls
-   ``listener.link_requested(link, connect_data)`` and the listener answers
-   with ``link.accept()`` or ``link.reject(code)`` before returning.
-2. The client side hears ``listener.link_connected(link)`` once the server
-   accepted. From then on the adapter hands received bytes to
-   ``link.receiver(data, channel)``: one whole message per call when
-   ``link.stream`` is false (ENet), arbitrary slices of a byte stream when it
-   is true (TCP).
-3. ``link.send(data, channel, delivery)`` queues bytes; they leave during
+1. *Client*: ``transport.connect(host, port, **options)`` returns a link at
+   once; when the transport-level connection is up the transport calls
+   ``listener.link_connected(link)``. *Server*: the transport calls
+   ``listener.link_opened(link)`` for each new peer. From then on the adapter
+   hands received bytes to ``link.receiver(data, channel)``: one whole packet
+   per call when ``link.stream`` is false (ENet), arbitrary slices of a byte
+   stream when it is true (TCP). The core sets ``receiver`` before returning
+   from either callback.
+2. ``link.send(data, channel, delivery)`` queues bytes; they leave during
    ``transport.poll()`` or ``transport.flush()``, never blocking the caller.
-4. ``link.close(code)`` ends a link gracefully (queued data still goes out) and
-   no callback follows. Anything else that ends a link (the peer closed, the
-   transport failed, the server refused) is reported once with
+3. ``link.close(code)`` ends a link gracefully (queued data still goes out)
+   and no callback follows. ``link.close(code, peer_closed=True)`` says the
+   peer already announced its close (it sent a goodbye, or refused us): the
+   transport should let the peer's own close finish rather than start one,
+   and give up after a short while. Anything else that ends a link (the peer
+   closed, the transport failed, nothing listens) is reported once with
    ``listener.link_closed(link, code, detail)``.
 
-Every callback happens inside ``transport.poll()``. Adding an adapter (a
-WebSocket one, say) means writing one module with this interface and passing
-the conformance tests in :mod:`pygnetic.testing`; the core does not change.
+Every callback happens inside ``transport.poll()``. A transport may offer
+``fileno()``, a file descriptor that becomes readable when it has work, so
+that a host with several transports can wait on all of them at once.
+
+Adding an adapter (a WebSocket one, say) means writing one module with this
+interface and passing the conformance tests in :mod:`pygnetic.testing`; the
+core does not change. Pass the module itself, or its dotted import path, as
+``adapter=``.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...errors import AdapterUnavailableError
 from ...protocol import Delivery
@@ -67,14 +77,11 @@ class Link(Protocol):
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data`` for the peer; never blocks."""
 
-    def accept(self) -> None:
-        """Server side: admit a requested link."""
+    def close(self, code: int, peer_closed: bool = False) -> None:
+        """Close gracefully after queued data; no ``link_closed`` callback follows.
 
-    def reject(self, code: int) -> None:
-        """Server side: refuse a requested link, telling the peer ``code``."""
-
-    def close(self, code: int) -> None:
-        """Close gracefully after queued data; no ``link_closed`` callback follows."""
+        ``peer_closed`` is true when the peer already said it is closing.
+        """
 
     @property
     def round_trip_time(self) -> float | None:
@@ -92,11 +99,11 @@ class Link(Protocol):
 class TransportListener(Protocol):
     """What a transport reports to its owner (a Server or Client)."""
 
-    def link_requested(self, link: Link, connect_data: int) -> None:
-        """A peer asks to connect; call ``link.accept()`` or ``link.reject(code)``."""
+    def link_opened(self, link: Link) -> None:
+        """Server side: a new peer connected; the core handshakes with it."""
 
     def link_connected(self, link: Link) -> None:
-        """The server accepted our connection request."""
+        """Client side: the transport-level connection to the server is up."""
 
     def link_closed(self, link: Link, code: int, detail: str) -> None:
         """The link ended other than by our own ``close()``.
@@ -109,14 +116,20 @@ class Transport(Protocol):
     """One network endpoint: a listening server or a client's set of connections.
 
     Constructed as ``Transport(listener, bind=(host, port) or None,
-    max_links=..., channels=..., max_message_size=...)``.
+    max_links=..., channels=..., max_message_size=..., clock=...)``, plus
+    the adapter's own keyword options. ``clock`` is the owner's monotonic
+    time source in seconds; a transport reads the time only through it.
     """
 
     #: ``(host, port)`` actually bound (the real port when 0 was asked), or None.
     address: tuple[str, int] | None
 
-    def connect(self, host: str, port: int, connect_data: int) -> Link:
-        """Start connecting to a server; returns at once."""
+    def connect(self, host: str, port: int, **options: Any) -> Link:
+        """Start connecting to a server; returns at once.
+
+        ``options`` are the adapter's own (ENet takes ``channels``); an
+        unknown one raises ``TypeError``.
+        """
 
     def poll(self, timeout_ms: int) -> None:
         """Wait up to ``timeout_ms`` for activity, then move bytes and report events."""
@@ -128,19 +141,42 @@ class Transport(Protocol):
         """Close every link with ``code``, flushing for up to ``linger_ms``, and release."""
 
 
-def load(name: str) -> ModuleType:
-    """Return the network adapter module called ``name``.
+def load(spec: str | ModuleType) -> ModuleType:
+    """Return the network adapter module for ``spec``.
+
+    ``spec`` is a built-in name (see :data:`BUILTIN`), the dotted import path
+    of an adapter module outside pygnetic, or such a module itself.
 
     Raises:
-        ValueError: ``name`` is not a built-in adapter.
+        ValueError: ``spec`` is neither a built-in name nor an importable
+            module with a ``Transport`` class and a ``NAME``.
         AdapterUnavailableError: the library behind it is not installed; the
             message says which ``pip install`` fixes it.
     """
-    if name not in BUILTIN:
-        raise ValueError(f"unknown network adapter {name!r}; built in: {', '.join(BUILTIN)}")
+    if isinstance(spec, ModuleType):
+        return _checked(spec)
+    if spec not in BUILTIN and "." not in spec:
+        raise ValueError(
+            f"unknown network adapter {spec!r}; built in: {', '.join(BUILTIN)} "
+            "(or pass an adapter module, or its dotted import path)"
+        )
+    path = f"{__name__}.{spec}" if spec in BUILTIN else spec
     try:
-        return importlib.import_module(f"{__name__}.{name}")
+        module = importlib.import_module(path)
     except AdapterUnavailableError:
         raise
-    except ImportError as exc:  # pragma: no cover - adapters convert their own
-        raise AdapterUnavailableError(f"network adapter {name!r} failed to import: {exc}") from exc
+    except ImportError as exc:
+        if spec not in BUILTIN:
+            raise ValueError(f"network adapter module {spec!r} cannot be imported: {exc}") from exc
+        raise AdapterUnavailableError(  # pragma: no cover - adapters convert their own
+            f"network adapter {spec!r} failed to import: {exc}"
+        ) from exc
+    return _checked(module)
+
+
+def _checked(module: ModuleType) -> ModuleType:
+    if not (hasattr(module, "Transport") and isinstance(getattr(module, "NAME", None), str)):
+        raise ValueError(
+            f"{module.__name__} is not a network adapter: it needs a Transport class and a NAME"
+        )
+    return module

@@ -5,12 +5,18 @@ three delivery modes that map one-to-one onto
 :class:`~pygnetic.protocol.Delivery`. It fragments large packets itself, so a
 message is never refused for exceeding a datagram. pyenet is IPv4-only.
 
-Handshake: the client's registry hash travels as ENet *connect data*. A server
-that refuses answers with an ENet disconnect whose data is the
-:class:`~pygnetic.protocol.CloseCode`; one that accepts sends :data:`WELCOME` as
-the first reliable packet on channel 0, and only then does the client report
-the connection as made. Garbage datagrams at the port are discarded by ENet
-itself.
+A link is reported to the core once ENet's own connect has completed; the
+core's handshake (:mod:`pygnetic.handshake`) then travels as the first
+reliable packet on channel 0 each way. Garbage datagrams at the port are
+discarded by ENet itself. An ENet disconnect carries the
+:class:`~pygnetic.protocol.CloseCode` as its data.
+
+Closing: the side that closes first sends its goodbye and an ENet
+``disconnect_later``; the side that hears the goodbye does not disconnect in
+turn but waits for that disconnect (up to :data:`PEER_CLOSE_WAIT` seconds,
+then drops the peer silently). Two disconnects racing each other would leave
+one lingering, and a client that reconnected at once would lose its new
+connection to it.
 
 Install with ``pip install 'pygnetic[enet]'`` (wheels exist up to Python 3.12).
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,18 +35,20 @@ from . import Receiver, TransportListener
 
 enet: Any = import_optional("enet", "enet")
 
-__all__ = ["NAME", "WELCOME", "EnetLink", "Transport"]
+__all__ = ["CONNECT_DATA", "NAME", "PEER_CLOSE_WAIT", "EnetLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "enet"
-#: First packet of an accepted connection (not a valid msgpack or JSON message).
-WELCOME = b"\x00pygnetic\x00"
+#: ENet connect data of a pygnetic client (``b"PGN"`` and the protocol version).
+CONNECT_DATA = 0x50474E02
 #: Events handled per poll at most, so a flood cannot freeze the game loop.
 MAX_EVENTS_PER_POLL = 65536
-# Packets that overtake WELCOME (unsequenced ones can) wait, up to this many.
-MAX_EARLY_PACKETS = 1024
-# Spare peer slots beyond max_links, so that a full server can still say so.
+#: Seconds to wait for a peer that said goodbye to disconnect before dropping it.
+PEER_CLOSE_WAIT = 2.0
+# Spare peer slots beyond max_links: a full server can still say so, and a
+# client can reconnect while its previous peer finishes disconnecting.
 SPARE_PEERS = 8
+SPARE_CLIENT_PEERS = 2
 
 log = logging.getLogger("pygnetic.enet")
 
@@ -67,9 +76,9 @@ def _key(peer: Any) -> int:
 class LinkState(enum.Enum):
     """Where an :class:`EnetLink` is in its life."""
 
-    CONNECTING = "connecting"  # client: waiting for ENet's connect, then WELCOME
-    REQUESTED = "requested"  # server: waiting for accept() or reject()
+    CONNECTING = "connecting"  # client: waiting for ENet's connect
     OPEN = "open"
+    PEER_CLOSING = "peer closing"  # the peer said goodbye; waiting for its disconnect
     CLOSED = "closed"  # closed locally; ENet may still report its end
 
 
@@ -90,7 +99,8 @@ class EnetLink:
         address = peer.address
         self.address = (str(address.host), int(address.port))
         self.receiver: Receiver = _unset_receiver
-        self.early: list[tuple[bytes, int]] = []
+        self.deadline = 0.0  # while PEER_CLOSING: when to give up waiting
+        self.transport: Transport | None = None
 
     @property
     def channels(self) -> int:
@@ -112,26 +122,27 @@ class EnetLink:
         if self.peer.send(channel, _Packet(data, _FLAGS[delivery])) < 0:
             log.warning("ENet refused a packet to %s on channel %d", self.address, channel)
 
-    def accept(self) -> None:
-        """Admit the peer and tell it so with WELCOME."""
-        self.state = LinkState.OPEN
-        self.peer.send(0, _Packet(WELCOME, enet.PACKET_FLAG_RELIABLE))
-
-    def reject(self, code: int) -> None:
-        """Refuse the peer; its disconnect event carries ``code``."""
+    def close(self, code: int, peer_closed: bool = False) -> None:
+        """Disconnect once queued packets are out, or wait for the peer's disconnect."""
+        if self.state in (LinkState.CLOSED, LinkState.PEER_CLOSING):
+            return
+        transport = self.transport
+        if peer_closed and self.state is _OPEN and transport is not None:
+            self.state = LinkState.PEER_CLOSING
+            self.deadline = transport.clock() + PEER_CLOSE_WAIT
+            transport.peer_closing.add(self)
+            return
         self.state = LinkState.CLOSED
-        self.peer.disconnect(int(code))
-
-    def close(self, code: int) -> None:
-        """Disconnect once queued packets are out."""
-        if self.state is not LinkState.CLOSED:
-            self.state = LinkState.CLOSED
-            self.peer.disconnect_later(int(code))
+        self.peer.disconnect_later(int(code))
 
 
 def _address(host: str, port: int) -> Any:
     """Build an ``enet.Address``; ``''`` means every interface."""
     return enet.Address(host.encode() if host else None, port)
+
+
+def _ignore(event: Any) -> None:
+    """Handle an event that needs nothing done."""
 
 
 def _unset_receiver(data: bytes, channel: int) -> None:  # pragma: no cover - a core bug
@@ -149,11 +160,14 @@ class Transport:
         max_links: int = 1,
         channels: int = 8,
         max_message_size: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._listener = listener
         self._channels = channels
+        self.clock = clock
+        self.peer_closing: set[EnetLink] = set()
         address = _address(bind[0], bind[1]) if bind is not None else None
-        peers = max_links + SPARE_PEERS if bind is not None else max_links
+        peers = max_links + (SPARE_PEERS if bind is not None else SPARE_CLIENT_PEERS)
         try:
             self._host = enet.Host(address, peers, channels, 0, 0)
         except MemoryError as exc:  # pyenet's way of saying the bind failed
@@ -168,22 +182,35 @@ class Transport:
         self._dispatch: dict[int, Callable[[Any], None]] = {
             _CONNECT: self._on_connect,
             enet.EVENT_TYPE_DISCONNECT: self._on_disconnect,
-            _RECEIVE: self._on_receive_other,
+            _RECEIVE: _ignore,
         }
 
-    def connect(self, host: str, port: int, connect_data: int) -> EnetLink:
-        """Ask ``host:port`` for a connection, sending ``connect_data``."""
-        peer = self._host.connect(_address(host, port), self._channels, connect_data)
+    def connect(self, host: str, port: int, channels: int | None = None) -> EnetLink:
+        """Ask ``host:port`` for a connection with ``channels`` channels (default: the host's)."""
+        if channels is not None and not (type(channels) is int and 1 <= channels <= 255):
+            raise ValueError(f"channels must be an int between 1 and 255, not {channels!r}")
+        count = self._channels if channels is None else channels
+        peer = self._host.connect(_address(host, port), count, CONNECT_DATA)
         if peer is None:
             raise OSError("ENet has no free peer slot for another connection")
-        link = EnetLink(peer, LinkState.CONNECTING)
+        return self._new_link(peer, LinkState.CONNECTING)
+
+    def _new_link(self, peer: Any, state: LinkState) -> EnetLink:
+        link = EnetLink(peer, state)
+        link.transport = self
         self._links[_key(peer)] = link
         return link
+
+    def fileno(self) -> int:
+        """The UDP socket's descriptor, readable when a datagram arrived."""
+        return int(self._host.socket.fileno())
 
     def poll(self, timeout_ms: int) -> None:
         """Service the host: wait up to ``timeout_ms``, then handle every pending event."""
         host = self._host
         links = self._links
+        if self.peer_closing:
+            self._expire()
         event = host.service(timeout_ms)
         for _ in range(MAX_EVENTS_PER_POLL):
             kind = event.type
@@ -193,11 +220,18 @@ class Transport:
                 link = links.get(event.peer.incomingPeerID)
                 if link is not None and link.state is _OPEN:
                     link.receiver(event.packet.data, event.channelID)
-                else:
-                    self._on_receive_other(event)
+                # else a peer we closed, still draining
             else:
                 self._dispatch[kind](event)
             event = host.service(0)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for link in [link for link in self.peer_closing if link.deadline <= now]:
+            self.peer_closing.discard(link)
+            link.state = LinkState.CLOSED
+            self._links.pop(_key(link.peer), None)
+            link.peer.reset()  # silently: a disconnect now could hit a reconnected peer
 
     def flush(self) -> None:
         """Send queued packets now."""
@@ -226,32 +260,23 @@ class Transport:
     def _on_connect(self, event: Any) -> None:
         peer = event.peer
         link = self._links.get(_key(peer))
-        if link is not None:
-            return  # our own request went through; WELCOME follows if accepted
-        link = EnetLink(peer, LinkState.REQUESTED)
-        self._links[_key(peer)] = link
-        self._listener.link_requested(link, event.data)
-        if link.state is LinkState.REQUESTED:  # the listener must decide
-            link.reject(CloseCode.PROTOCOL_ERROR)
-
-    def _on_receive_other(self, event: Any) -> None:
-        link = self._links.get(_key(event.peer))
-        if link is None or link.state is not LinkState.CONNECTING:
-            return  # a peer we closed, still draining
-        data, channel = event.packet.data, event.channelID
-        if channel == 0 and data == WELCOME:
-            link.state = LinkState.OPEN
-            self._listener.link_connected(link)
-            early, link.early = link.early, []
-            for early_data, early_channel in early:
-                if link.state is LinkState.OPEN:
-                    link.receiver(early_data, early_channel)
-        elif len(link.early) < MAX_EARLY_PACKETS:
-            link.early.append((data, channel))
+        if link is not None:  # our own request went through
+            if link.state is LinkState.CONNECTING:
+                link.state = _OPEN
+                self._listener.link_connected(link)
+            return
+        link = self._new_link(peer, _OPEN)
+        self._listener.link_opened(link)
 
     def _on_disconnect(self, event: Any) -> None:
         link = self._links.pop(_key(event.peer), None)
-        if link is None or link.state is LinkState.CLOSED:
+        if link is None:
+            return
+        if link.state is LinkState.PEER_CLOSING:
+            self.peer_closing.discard(link)
+            link.state = LinkState.CLOSED
+            return
+        if link.state is LinkState.CLOSED:
             return
         code, detail = int(event.data), ""  # a code from the peer: the core describes it
         if not code:

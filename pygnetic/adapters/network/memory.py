@@ -68,7 +68,6 @@ class LinkState(enum.Enum):
     """Where a :class:`MemoryLink` is in its life."""
 
     CONNECTING = "connecting"
-    REQUESTED = "requested"
     OPEN = "open"
     CLOSED = "closed"
 
@@ -118,22 +117,19 @@ class MemoryLink:
         if self.state is LinkState.OPEN:
             self.receiver(data, channel)
 
-    def accept(self) -> None:
-        """Admit the requested link."""
+    def opened(self) -> None:
+        """Server side: the link is up; tell the core, and the peer that it is connected."""
         self.state = LinkState.OPEN
+        self.transport.listener.link_opened(self)
         self._to_peer(self.peer.connected if self.peer else _nothing)
 
     def connected(self) -> None:
-        """The server accepted us."""
+        """Client side: the listener took our link."""
         if self.state is LinkState.CONNECTING:
             self.state = LinkState.OPEN
             self.transport.listener.link_connected(self)
 
-    def reject(self, code: int) -> None:
-        """Refuse the requested link with ``code``."""
-        self.close(code)
-
-    def close(self, code: int) -> None:
+    def close(self, code: int, peer_closed: bool = False) -> None:
         """Close; the peer hears ``link_closed`` with ``code``."""
         if self.state is not LinkState.CLOSED:
             self.state = LinkState.CLOSED
@@ -167,6 +163,7 @@ class Transport:
         max_links: int = 1,
         channels: int = 8,
         max_message_size: int = 0,
+        clock: Callable[[], float] | None = None,
         network: MemoryNetwork | None = None,
     ) -> None:
         self.listener = listener
@@ -181,7 +178,7 @@ class Transport:
             self.network.listeners[port] = self
             self.address = ("memory", port)
 
-    def connect(self, host: str, port: int, connect_data: int) -> MemoryLink:
+    def connect(self, host: str, port: int) -> MemoryLink:
         """Ask the listener at ``port`` for a connection."""
         link = MemoryLink(self, ("memory", port), LinkState.CONNECTING)
         self.links.append(link)
@@ -191,10 +188,10 @@ class Transport:
                 lambda: link.closed(CloseCode.TRANSPORT_ERROR, f"nothing listens on port {port}")
             )
             return link
-        remote = MemoryLink(server, ("memory", self.network.port()), LinkState.REQUESTED)
+        remote = MemoryLink(server, ("memory", self.network.port()), LinkState.CONNECTING)
         link.peer, remote.peer = remote, link
         server.links.append(remote)
-        server.inbox.append(lambda: server.listener.link_requested(remote, connect_data))
+        server.inbox.append(remote.opened)
         return link
 
     def poll(self, timeout_ms: int) -> None:

@@ -8,12 +8,9 @@ than :data:`FLUSH_THRESHOLD` bytes waiting, so the game loop never blocks on a
 slow peer; a peer that falls more than ``max_send_buffer`` bytes behind is
 disconnected with :attr:`~pygnetic.protocol.CloseCode.SEND_BUFFER_FULL`.
 
-Handshake: the client sends the 8-byte :data:`HELLO` (``b"PGN"``, protocol
-version, registry hash); the server answers with the 4-byte :data:`ANSWER`
-(``b"PGN"``, 0 to accept or a :class:`~pygnetic.protocol.CloseCode`). After
-that the stream carries serializer-encoded messages. Anything else at the port
-(a port scanner, an HTTP request) is closed at the first bytes, and a peer
-that says nothing is dropped after the handshake timeout.
+A link is reported to the core as soon as TCP has connected (client) or
+accepted (server); the core's handshake (:mod:`pygnetic.handshake`) is the
+first thing on the stream, and the core closes a peer that does not speak it.
 """
 
 from __future__ import annotations
@@ -24,23 +21,17 @@ import logging
 import os
 import selectors
 import socket
-import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
-from ...protocol import PROTOCOL_VERSION, CloseCode, Delivery
+from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
-__all__ = ["ANSWER", "FLUSH_THRESHOLD", "HELLO", "NAME", "SocketLink", "Transport"]
+__all__ = ["FLUSH_THRESHOLD", "NAME", "SocketLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
-#: The client's handshake, ``MAGIC`` + protocol version (byte) + registry hash (uint32).
-HELLO = struct.Struct("!3sBI")
-#: The server's answer, ``MAGIC`` + 0 to accept or a CloseCode value (byte).
-ANSWER = struct.Struct("!3sB")
-#: First bytes of both handshake halves.
-MAGIC = b"PGN"
 #: Queued bytes that trigger an immediate write attempt.
 FLUSH_THRESHOLD = 64 * 1024
 RECV_SIZE = 256 * 1024
@@ -48,7 +39,6 @@ RECV_SIZE = 256 * 1024
 MAX_READS = 4
 #: How long a closing connection may take to deliver its last bytes.
 LINGER_SECONDS = 2.0
-SPARE_PENDING = 8
 
 log = logging.getLogger("pygnetic.socket")
 # What a non-blocking connect_ex returns while the connection is under way.
@@ -61,8 +51,6 @@ class LinkState(enum.Enum):
     """Where a :class:`SocketLink` is in its life."""
 
     CONNECTING = "connecting"  # client: TCP connect in progress
-    AWAIT_ANSWER = "await answer"  # client: HELLO sent
-    AWAIT_HELLO = "await hello"  # server: accepted socket, nothing read yet
     OPEN = "open"
     CLOSING = "closing"  # flushing, then draining until EOF or the deadline
     CLOSED = "closed"
@@ -90,8 +78,7 @@ class SocketLink:
         self.receiver: Receiver = _discard
         self.out: list[bytes | memoryview] = []
         self.out_size = 0
-        self.inbox = b""  # handshake bytes read so far
-        self.deadline = time.monotonic() + transport.handshake_timeout
+        self.deadline = 0.0  # while closing: when to give up on the peer
         self.candidates: list[Any] = []  # further addresses to try when connecting
         self.writing = False
         self.shut = False  # our side of the stream is shut down
@@ -105,22 +92,15 @@ class SocketLink:
         else:
             self._transport.dirty.add(self)
 
-    def accept(self) -> None:
-        """Admit the client: answer 0 and start the message stream."""
-        self.state = LinkState.OPEN
-        self.send(ANSWER.pack(MAGIC, 0), 0, Delivery.RELIABLE)
+    def close(self, code: int, peer_closed: bool = False) -> None:
+        """Flush, then shut down writing and drain until the peer closes too.
 
-    def reject(self, code: int) -> None:
-        """Refuse the client, answering ``code``."""
-        self.send(ANSWER.pack(MAGIC, int(code)), 0, Delivery.RELIABLE)
-        self.close(code)
-
-    def close(self, code: int) -> None:
-        """Flush, then shut down writing and drain until the peer closes too."""
+        TCP closes the same way whoever started, so ``peer_closed`` changes nothing.
+        """
         if self.state in (LinkState.CLOSING, LinkState.CLOSED):
             return
         self.state = LinkState.CLOSING
-        self.deadline = time.monotonic() + LINGER_SECONDS
+        self.deadline = self._transport.clock() + LINGER_SECONDS
         self._transport.closing.add(self)
         self._transport.dirty.add(self)
 
@@ -140,19 +120,17 @@ class Transport:
         max_links: int = 1,
         channels: int = 1,
         max_message_size: int = 0,
+        clock: Callable[[], float] = time.monotonic,
         max_send_buffer: int | None = None,
-        handshake_timeout: float = 10.0,
     ) -> None:
         self._listener = listener
-        self._max_pending = max_links + SPARE_PENDING
+        self.clock = clock
         self.max_send_buffer = max_send_buffer or max(4 * max_message_size, 16 * 1024 * 1024)
-        self.handshake_timeout = handshake_timeout
         self._selector = selectors.DefaultSelector()
         self._buffer = bytearray(RECV_SIZE)  # every read lands here first
         self._view = memoryview(self._buffer)
         self.dirty: set[SocketLink] = set()
         self.closing: set[SocketLink] = set()
-        self._pending: set[SocketLink] = set()
         self._failed: list[tuple[SocketLink, int, str]] = []
         self._server: socket.socket | None = None
         self.address: tuple[str, int] | None = None
@@ -176,16 +154,18 @@ class Transport:
 
     # -- the Transport interface ----------------------------------------------
 
-    def connect(self, host: str, port: int, connect_data: int) -> SocketLink:
-        """Start a non-blocking connect to ``host:port``; HELLO follows."""
+    def connect(self, host: str, port: int) -> SocketLink:
+        """Start a non-blocking connect to ``host:port``; returns at once."""
         candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         link = SocketLink(self, _new_socket(candidates[0][0]), LinkState.CONNECTING)
         link.candidates = candidates
-        link.out.append(HELLO.pack(MAGIC, PROTOCOL_VERSION, connect_data))
-        link.out_size = HELLO.size
-        self._pending.add(link)
         self._try_next_address(link, "")
         return link
+
+    def fileno(self) -> int | None:
+        """The selector's descriptor, readable when a socket has work; None if it has none."""
+        fileno = getattr(self._selector, "fileno", None)
+        return fileno() if fileno is not None else None
 
     def poll(self, timeout_ms: int) -> None:
         """Write what is queued, wait up to ``timeout_ms``, then read and report."""
@@ -200,7 +180,8 @@ class Transport:
                 self._on_writable(link)
             if mask & _READ and link.state is not LinkState.CLOSED:
                 self._on_readable(link)
-        self._expire()
+        if self.closing:
+            self._expire()
         self._report_failures()
         self.flush()
 
@@ -217,6 +198,7 @@ class Transport:
         for key in list(self._selector.get_map().values()):
             if key.data is not None:
                 key.data.close(code)
+        # Real time, not the clock: this waits on the kernel, even under a test clock.
         deadline = time.monotonic() + linger_ms / 1000
         while any(link.out for link in self.closing) and time.monotonic() < deadline:
             self.poll(5)
@@ -258,16 +240,12 @@ class Transport:
             except OSError as exc:  # e.g. out of file descriptors: keep serving
                 log.warning("accept failed: %s", exc)
                 return
-            if len(self._pending) >= self._max_pending:
-                log.warning("refusing %s: too many connections in handshake", address)
-                sock.close()
-                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            link = SocketLink(self, sock, LinkState.AWAIT_HELLO)
+            link = SocketLink(self, sock, LinkState.OPEN)
             link.address = address[:2]
-            self._pending.add(link)
             self._selector.register(sock, _READ, link)
+            self._listener.link_opened(link)
 
     def _on_writable(self, link: SocketLink) -> None:
         if link.state is LinkState.CONNECTING:
@@ -280,8 +258,9 @@ class Transport:
                 where = f"{link.address[0]}:{link.address[1]}"
                 self._try_next_address(link, f"{where}: {os.strerror(error)}")
                 return
-            link.state = LinkState.AWAIT_ANSWER
+            link.state = LinkState.OPEN
             self._selector.register(link.sock, _READ, link)
+            self._listener.link_connected(link)
         self.write(link)
 
     # -- reading ---------------------------------------------------------------
@@ -301,56 +280,11 @@ class Transport:
             if not size:
                 self._on_eof(link)
                 return
-            data = self._view[:size].tobytes()
             if link.state is LinkState.OPEN:
-                link.receiver(data, 0)
-            elif link.state is LinkState.CLOSING:
-                pass  # draining until the peer closes
-            else:
-                self._on_handshake_bytes(link, data)
+                link.receiver(self._view[:size].tobytes(), 0)
+            # else closing: drained until the peer closes too
             if size < RECV_SIZE or link.state is not LinkState.OPEN:
                 return
-
-    def _on_handshake_bytes(self, link: SocketLink, data: bytes) -> None:
-        link.inbox += data
-        size = HELLO.size if link.state is LinkState.AWAIT_HELLO else ANSWER.size
-        if len(link.inbox) < size:
-            return
-        head, rest = link.inbox[:size], link.inbox[size:]
-        link.inbox = b""
-        self._pending.discard(link)
-        if link.state is LinkState.AWAIT_HELLO:
-            self._on_hello(link, head)
-        else:
-            self._on_answer(link, head)
-        if rest and link.state is LinkState.OPEN:
-            link.receiver(rest, 0)
-
-    def _on_hello(self, link: SocketLink, head: bytes) -> None:
-        magic, version, connect_data = HELLO.unpack(head)
-        if magic != MAGIC:
-            log.info("closed connection from %s: not a pygnetic client", link.address)
-            self._release(link)
-        elif version != PROTOCOL_VERSION:
-            log.info(
-                "refused %s: protocol version %d, ours %d", link.address, version, PROTOCOL_VERSION
-            )
-            link.reject(CloseCode.REGISTRY_MISMATCH)
-        else:
-            self._listener.link_requested(link, connect_data)
-            if link.state is LinkState.AWAIT_HELLO:  # the listener must decide
-                link.reject(CloseCode.PROTOCOL_ERROR)
-
-    def _on_answer(self, link: SocketLink, head: bytes) -> None:
-        magic, status = ANSWER.unpack(head)
-        if magic != MAGIC:
-            self._fail(link, CloseCode.PROTOCOL_ERROR, "the server is not a pygnetic server")
-        elif status:
-            known = status in CloseCode._value2member_map_
-            self._fail(link, status, "" if known else f"refused ({status})")
-        else:
-            link.state = LinkState.OPEN
-            self._listener.link_connected(link)
 
     def _on_eof(self, link: SocketLink) -> None:
         state = link.state
@@ -359,9 +293,6 @@ class Transport:
             self._listener.link_closed(
                 link, CloseCode.TRANSPORT_ERROR, "connection closed by peer"
             )
-        elif state is LinkState.AWAIT_ANSWER:
-            detail = "the server closed the connection during the handshake"
-            self._listener.link_closed(link, CloseCode.TRANSPORT_ERROR, detail)
 
     # -- writing ---------------------------------------------------------------
 
@@ -402,23 +333,13 @@ class Transport:
     # -- ending ----------------------------------------------------------------
 
     def _expire(self) -> None:
-        if not (self._pending or self.closing):  # nothing with a deadline
-            return
-        now = time.monotonic()
-        for link in [link for link in self._pending if link.deadline < now]:
-            if link.state is LinkState.AWAIT_HELLO:
-                log.info(
-                    "dropped %s: no handshake within %.1f s", link.address, self.handshake_timeout
-                )
-                self._release(link)
-            else:
-                self._fail(link, CloseCode.TIMEOUT, f"no answer from {link.address} (handshake)")
+        now = self.clock()
         for link in [link for link in self.closing if link.deadline < now]:
             self._release(link)
 
     def _fail(self, link: SocketLink, code: int, detail: str) -> None:
         """End ``link`` at once; report it at the end of the current poll."""
-        reported = link.state not in (LinkState.AWAIT_HELLO, LinkState.CLOSING)
+        reported = link.state not in (LinkState.CLOSING, LinkState.CLOSED)
         self._release(link)
         if reported:
             self._failed.append((link, code, detail))
@@ -434,7 +355,6 @@ class Transport:
         if link.state is LinkState.CLOSED:
             return
         link.state = LinkState.CLOSED
-        self._pending.discard(link)
         self.closing.discard(link)
         self.dirty.discard(link)
         link.out = []

@@ -1,0 +1,247 @@
+"""The handshake every connection starts with, whatever transport carries it.
+
+Transports only open links and move bytes; the first thing the core sends on
+a new link is a *hello* (client to server) and the first thing it expects back
+is an *answer* (server to client). Both are one frame::
+
+    b"PGN"   protocol version (uint8)   payload length (uint16, big-endian)   payload
+
+The payload is a msgpack map with string keys, whatever serializer the
+messages use (msgpack is always installed, and the server must read a hello
+before it knows whether the client's serializer matches its own). A frame is
+one packet on a packet transport (ENet) and the first bytes of the stream on
+a stream transport (TCP); the messages follow it.
+
+Hello fields:
+
+=================  ===========================================================
+``registry``       16-byte digest of the message registry and serializer
+``serializer``     the serializer's name (for a readable refusal)
+``messages``       how many messages are registered (the same)
+``credentials``    what the client passed to ``connect(credentials=...)``, or None
+``session``        a session token to resume, or None (reserved for reconnection)
+=================  ===========================================================
+
+Answer fields: ``code`` (0 accepts, otherwise a
+:class:`~pygnetic.protocol.CloseCode`), ``reason`` (text, refusals only).
+Newer peers may add fields; unknown fields are ignored.
+
+Everything read here comes from an unauthenticated peer: the frame size is
+bounded before anything is decoded, msgpack's length limits bound what the
+payload may allocate, and no remote value is formatted without a size cap.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgpack
+
+from .errors import RemoteError
+from .protocol import PROTOCOL_VERSION, CloseCode
+
+if TYPE_CHECKING:
+    from .message import MessageFactory
+
+__all__ = [
+    "HEADER",
+    "MAGIC",
+    "MAX_PAYLOAD",
+    "Answer",
+    "FrameReader",
+    "HandshakeError",
+    "Hello",
+    "encode_answer",
+    "encode_hello",
+    "parse_answer",
+    "parse_hello",
+]
+
+#: First bytes of every handshake frame.
+MAGIC = b"PGN"
+#: Frame header: magic, protocol version, payload length.
+HEADER = struct.Struct("!3sBH")
+#: Largest payload accepted, in bytes: room for credentials such as a web token.
+MAX_PAYLOAD = 8192
+#: Longest refusal reason kept from a peer, in characters.
+MAX_REASON = 500
+
+# A payload is one small map: cap what msgpack may allocate for it.
+_LIMITS = {
+    "max_str_len": MAX_PAYLOAD,
+    "max_bin_len": MAX_PAYLOAD,
+    "max_array_len": 256,
+    "max_map_len": 64,
+    "max_ext_len": 0,
+}
+
+
+class HandshakeError(RemoteError, ValueError):
+    """A peer's handshake frame is not acceptable; the link closes with ``code``.
+
+    Raised inside ``update()`` and handled there: the link is closed, with an
+    answer that says why when the peer spoke the handshake's framing at all.
+    """
+
+    def __init__(self, code: CloseCode, reason: str, *, answer: bool = True) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        #: Whether the peer is a pygnetic peer worth an answer (not a port scanner).
+        self.answer = answer
+
+
+class Hello(NamedTuple):
+    """What a client says when it connects."""
+
+    registry: bytes
+    serializer: str
+    messages: int
+    credentials: Any
+    session: bytes | None
+
+
+class Answer(NamedTuple):
+    """What the server answers: code 0 to accept, else why it refuses."""
+
+    code: int
+    reason: str
+
+
+def _frame(payload: dict[str, Any]) -> bytes:
+    body = msgpack.packb(payload, use_bin_type=True)
+    if len(body) > MAX_PAYLOAD:
+        raise ValueError(f"handshake payload of {len(body)} bytes exceeds {MAX_PAYLOAD}")
+    return HEADER.pack(MAGIC, PROTOCOL_VERSION, len(body)) + body
+
+
+def encode_hello(
+    factory: MessageFactory, credentials: Any = None, session: bytes | None = None
+) -> bytes:
+    """Return the hello frame a client using ``factory`` sends.
+
+    Raises:
+        ValueError: ``credentials`` cannot be packed or is too large.
+    """
+    payload = {
+        "registry": factory.registry_digest(),
+        "serializer": factory.serializer.name,
+        "messages": len(factory.names()),
+        "credentials": credentials,
+        "session": session,
+    }
+    try:
+        return _frame(payload)
+    except (TypeError, OverflowError) as exc:
+        raise ValueError(f"credentials cannot be sent: {exc}") from exc
+
+
+def encode_answer(code: int, reason: str = "") -> bytes:
+    """Return the answer frame: ``code`` 0 accepts, any other refuses for ``reason``."""
+    payload: dict[str, Any] = {"code": int(code)}
+    if code:
+        payload["reason"] = reason[:MAX_REASON]
+    return _frame(payload)
+
+
+class FrameReader:
+    """Collects one handshake frame from packets or from the start of a stream."""
+
+    __slots__ = ("_inbox", "size", "stream")
+
+    def __init__(self, stream: bool) -> None:
+        self.stream = stream
+        #: Bytes of the frame, once it is complete.
+        self.size = 0
+        self._inbox = b""
+
+    def feed(self, data: bytes) -> tuple[dict[str, Any] | None, bytes]:
+        """Return ``(payload, rest)`` once a whole frame arrived, else ``(None, b"")``.
+
+        ``rest`` holds stream bytes that followed the frame (messages).
+
+        Raises:
+            HandshakeError: The bytes are not a pygnetic handshake frame.
+        """
+        inbox = self._inbox + data if self._inbox else data
+        if len(inbox) < HEADER.size:
+            if not self.stream or not MAGIC.startswith(inbox[:3]):
+                raise _not_pygnetic()
+            self._inbox = inbox
+            return None, b""
+        magic, version, size = HEADER.unpack_from(inbox)
+        if magic != MAGIC:
+            raise _not_pygnetic()
+        if version != PROTOCOL_VERSION:
+            raise HandshakeError(
+                CloseCode.REGISTRY_MISMATCH,
+                f"peer speaks pygnetic protocol version {version}, this side {PROTOCOL_VERSION} "
+                "(run the same pygnetic version on both sides)",
+            )
+        if size > MAX_PAYLOAD:
+            raise HandshakeError(
+                CloseCode.PROTOCOL_ERROR, f"handshake of {size} bytes is too large"
+            )
+        end = HEADER.size + size
+        if len(inbox) < end:
+            if not self.stream:
+                raise HandshakeError(CloseCode.PROTOCOL_ERROR, "truncated handshake")
+            self._inbox = inbox
+            return None, b""
+        if not self.stream and len(inbox) > end:
+            raise HandshakeError(CloseCode.PROTOCOL_ERROR, "bytes after the handshake frame")
+        self._inbox = b""
+        self.size = end
+        return _decode(inbox[HEADER.size : end]), inbox[end:]
+
+
+def _not_pygnetic() -> HandshakeError:
+    return HandshakeError(CloseCode.PROTOCOL_ERROR, "not a pygnetic peer", answer=False)
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    try:
+        payload = msgpack.unpackb(body, raw=False, strict_map_key=True, **_LIMITS)
+    except (msgpack.UnpackException, ValueError, TypeError) as exc:
+        detail = type(exc).__name__
+        raise HandshakeError(
+            CloseCode.PROTOCOL_ERROR, f"undecodable handshake ({detail})"
+        ) from exc
+    if type(payload) is not dict:
+        raise HandshakeError(CloseCode.PROTOCOL_ERROR, "handshake payload is not a map")
+    return payload
+
+
+def parse_hello(payload: dict[str, Any]) -> Hello:
+    """Check a hello payload's field types and return it as a :class:`Hello`.
+
+    Raises:
+        HandshakeError: A field is missing or of the wrong type.
+    """
+    registry = payload.get("registry")
+    serializer = payload.get("serializer")
+    messages = payload.get("messages")
+    session = payload.get("session")
+    if (
+        type(registry) is not bytes
+        or type(serializer) is not str
+        or type(messages) is not int
+        or not (session is None or type(session) is bytes)
+    ):
+        raise HandshakeError(CloseCode.PROTOCOL_ERROR, "malformed hello")
+    return Hello(registry, serializer[:40], messages, payload.get("credentials"), session)
+
+
+def parse_answer(payload: dict[str, Any]) -> Answer:
+    """Check an answer payload and return it as an :class:`Answer`.
+
+    Raises:
+        HandshakeError: The code is missing or not an int.
+    """
+    code = payload.get("code")
+    if type(code) is not int:
+        raise HandshakeError(CloseCode.PROTOCOL_ERROR, "malformed answer from the server")
+    reason = payload.get("reason")
+    text = reason[:MAX_REASON] if type(reason) is str else ""
+    return Answer(code, text)
