@@ -60,9 +60,7 @@ def test_hello_round_trips_through_a_stream_fed_one_byte_at_a_time():
 
 
 def test_answer_round_trips_and_caps_a_long_reason():
-    payload, rest = FrameReader(stream=False).feed(
-        encode_answer(CloseCode.SERVER_FULL, "x" * 9000)
-    )
+    payload, _ = FrameReader(stream=False).feed(encode_answer(CloseCode.SERVER_FULL, "x" * 9000))
     answer = parse_answer(payload)
     assert answer.code == CloseCode.SERVER_FULL
     assert answer.reason == "x" * 500
