@@ -40,7 +40,7 @@ class StubLink:
     def send(self, data, channel, delivery) -> None:
         self.sent += 1
 
-    def close(self, code) -> None:
+    def close(self, code, peer_closed=False) -> None:
         pass
 
 

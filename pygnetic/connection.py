@@ -41,14 +41,7 @@ from . import event
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
-from .message import (
-    PACK_ERRORS,
-    MessageFactory,
-    arguments_error,
-    merge_send_arguments,
-    pack_error,
-    too_large,
-)
+from .message import MessageFactory, Sender, make_sender
 from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
 
 if TYPE_CHECKING:
@@ -74,8 +67,8 @@ class ConnectionState(enum.Enum):
 
 _OPEN = ConnectionState.OPEN
 _CONNECTING = ConnectionState.CONNECTING
+_SEQUENCED = Delivery.UNRELIABLE_SEQUENCED
 _tuple_new = tuple.__new__
-Sender = Callable[..., bool]
 #: What receiving one message type does: (message class, packed array length,
 #: function to call, whether it takes ``channel=``, 1 if counted as a message).
 Route = tuple[type[Any], int, Callable[..., None], bool, int]
@@ -138,10 +131,16 @@ class Connection:
         self.close_reason: str | None = None
         self._link = conn_obj
         self._link_send = conn_obj.send
+        # Where the transport queues (TCP), sequenced state can replace a stale copy.
+        self._link_send_latest: Callable[[bytes, int, int], int] | None = getattr(
+            conn_obj, "send_latest", None
+        )
+        self._debug = log.isEnabledFor(logging.DEBUG)
         self._state = state
         self._handlers: list[Handler] = []
         self._senders: dict[type[Any], Sender] = {}
-        self._queued: list[tuple[bytes, int, Delivery, bool]] = []
+        self._queued: list[tuple[bytes, int, Delivery, int | None, bool]] = []
+        self._transmit = self._make_transmit()
         self._timeout = timeout
         self._last_heard = now
         self._last_ping = float("-inf")  # the first tick after opening pings: RTT early
@@ -307,35 +306,8 @@ class Connection:
 
     def _sender(self, cls: type[Any]) -> Sender:
         """Build the fast send function for message class ``cls``."""
-        prefix = (cls._type_id,)
-        field_count: int = cls._arity - 1
-        default_channel, default_delivery = cls._send_options
-        limit = self._limit
-        pack = self._pack
-        self.check_channel(default_channel)
-
-        def sender(*args: Any, **kwargs: Any) -> bool:
-            if kwargs:
-                args, (channel, delivery) = merge_send_arguments(cls, args, kwargs)
-                self.check_channel(channel)
-            else:
-                channel, delivery = default_channel, default_delivery
-            if len(args) != field_count:
-                raise arguments_error(cls, args, kwargs)
-            try:
-                data = pack(prefix + args)  # (type_id, *fields), without a list in between
-            except PACK_ERRORS as exc:
-                raise pack_error(cls, exc) from exc
-            if len(data) > limit:
-                raise too_large(cls, len(data), limit)
-            # send_encoded(), inlined: one Python call less on every send.
-            if self._state is _OPEN:
-                self._link_send(data, channel, delivery)
-                self.messages_sent += 1
-                self.data_sent += len(data)
-                return True
-            return self._send_later(data, channel, delivery, True)
-
+        self.check_channel(cls._send_options.channel)
+        sender = make_sender(cls, self._pack, self._limit, self._transmit, self.check_channel)
         sender.__name__ = sender.__qualname__ = f"net_{cls.__name__}"
         sender.__doc__ = f"Send {cls.__name__}({', '.join(cls._fields)})."
         return sender
@@ -348,34 +320,85 @@ class Connection:
                 f"{self._link.channels} channel(s) (see the channels argument of Server/Client)"
             )
 
-    def send_encoded(self, data: bytes, channel: int, delivery: Delivery) -> bool:
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes waiting to leave: queued before acceptance, or in the transport's queue.
+
+        Over TCP this is what the peer has not taken yet, so it grows when the
+        peer reads too slowly; a game can send less to such a peer, or skip a
+        frame's state update. Over ENet it is reliable data sent but not yet
+        acknowledged.
+        """
+        queued = sum(len(item[0]) for item in self._queued)
+        return queued + int(getattr(self._link, "pending_bytes", 0))
+
+    def send_encoded(
+        self,
+        data: bytes,
+        channel: int,
+        delivery: Delivery,
+        key: int | None = None,
+        counted: bool = True,
+    ) -> bool:
         """Send bytes already packed; True if queued, False if the connection is closed.
 
-        For one message packed once and sent to many connections, with
+        Every send goes through here: ``net_<name>()``, :meth:`send`, and one
+        message packed once and sent to many connections with
         :meth:`MessageFactory.encode() <pygnetic.message.MessageFactory.encode>`.
         The channel is not checked here: see :meth:`check_channel`.
-        """
-        if self._state is _OPEN:
-            self._link_send(data, channel, delivery)
-            self.messages_sent += 1
-            self.data_sent += len(data)
-            return True
-        return self._send_later(data, channel, delivery, True)
 
-    def _send_later(self, data: bytes, channel: int, delivery: Delivery, counted: bool) -> bool:
-        if self._state is _CONNECTING:
-            self._queued.append((data, channel, delivery, counted))
-            return True
-        log.debug("not sent on closed connection %r", self)
-        return False
+        Args:
+            data: One packed message.
+            channel: The channel to send it on.
+            delivery: How to deliver it.
+            key: The message's type id. An ``UNRELIABLE_SEQUENCED`` message
+                with a key replaces a queued one with the same key that has
+                not started to leave, where the transport queues (TCP): a
+                slow peer gets the newest state, not a backlog of old ones.
+            counted: Whether it counts in :attr:`messages_sent`; pygnetic's
+                own control messages do not.
+        """
+        return self._transmit(data, channel, delivery, key, counted)
+
+    def _make_transmit(self) -> Callable[..., bool]:
+        """Build the one function every send goes through (see :meth:`send_encoded`).
+
+        A closure rather than a method: it runs for every message sent, and
+        calling it costs a third fewer instructions than a bound method that
+        reads the link's ``send`` from the instance.
+        """
+        link_send = self._link_send
+        send_latest = self._link_send_latest
+        queued = self._queued
+
+        def transmit(
+            data: bytes,
+            channel: int,
+            delivery: Delivery,
+            key: int | None = None,
+            counted: bool = True,
+        ) -> bool:
+            if self._state is _OPEN:
+                if delivery is _SEQUENCED and send_latest is not None and key is not None:
+                    replaced = send_latest(data, channel, key)
+                    self.messages_sent += counted and not replaced
+                    self.data_sent += len(data) - replaced
+                    return True
+                link_send(data, channel, delivery)
+                self.messages_sent += counted
+                self.data_sent += len(data)
+                return True
+            if self._state is _CONNECTING:
+                queued.append((data, channel, delivery, key, counted))
+                return True
+            if self._debug:
+                log.debug("not sent on closed connection %r", self)
+            return False
+
+        return transmit
 
     def _send_control(self, fields: tuple[Any, ...]) -> None:
-        data = self._pack(fields)
-        if self._state is _OPEN:
-            self._link_send(data, 0, Delivery.RELIABLE)
-            self.data_sent += len(data)
-        else:
-            self._send_later(data, 0, Delivery.RELIABLE, False)
+        self._transmit(self._pack(fields), 0, Delivery.RELIABLE, None, False)
 
     # -- receiving -----------------------------------------------------------
 
@@ -487,7 +510,7 @@ class Connection:
     def start_handshake(self, hello: bytes) -> None:
         """The transport connected: send ``hello``; the server's answer opens the connection."""
         if self._state is _CONNECTING:
-            self._link_send(hello, 0, Delivery.RELIABLE)
+            self._link_send(hello, 0, Delivery.RELIABLE)  # ahead of what waits in _queued
             self.data_sent += len(hello)
 
     def _receive_answer(self, data: bytes, channel: int) -> None:
@@ -560,11 +583,10 @@ class Connection:
     def opened(self) -> None:
         """The server accepted: send what was queued while connecting."""
         self._state = _OPEN
-        queued, self._queued = self._queued, []
-        for data, channel, delivery, counted in queued:
-            self._link_send(data, channel, delivery)
-            self.data_sent += len(data)
-            self.messages_sent += counted
+        queued = self._queued[:]
+        self._queued.clear()  # the list object stays: the transmit closure holds it
+        for data, channel, delivery, key, counted in queued:
+            self._transmit(data, channel, delivery, key, counted)
 
     def disconnect(self, reason: str = "") -> None:
         """Close the connection; ``on_disconnect`` and the event follow in ``update()``.

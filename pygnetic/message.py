@@ -29,7 +29,7 @@ import collections
 import hashlib
 import json
 import keyword
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from . import _defaults, protocol
@@ -54,6 +54,10 @@ DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 PACK_ERRORS = (TypeError, ValueError, OverflowError)
 
 _tuple_new = tuple.__new__
+#: A send function: ``net_<name>(*fields, **options)``.
+Sender = Callable[..., Any]
+#: Where a sender hands the packed bytes: ``(data, channel, delivery, type_id)``.
+Transmit = Callable[[bytes, int, Delivery, int], Any]
 # Message classes get extra attributes, which a static checker cannot follow
 # through collections.namedtuple's special-casing.
 _namedtuple: Any = collections.namedtuple
@@ -105,6 +109,56 @@ def merge_send_arguments(
             raise arguments_error(cls, args, named)
         args = (*args, *(named[f] for f in fields[len(args) :]))
     return args, options
+
+
+def make_sender(
+    cls: type[Any],
+    pack: Callable[[Any], bytes],
+    limit: int,
+    transmit: Transmit,
+    check_channel: Callable[[int], None] | None = None,
+) -> Sender:
+    """Build the function that checks, packs and hands on one message type's fields.
+
+    The one place where field values become bytes: every
+    ``connection.net_<name>()`` is one of these, and so is
+    :meth:`MessageFactory.encode`. It returns what ``transmit(data, channel,
+    delivery, type_id)`` returns. Runs once per sent message: keep it lean.
+
+    Raises (from the sender):
+        MessageArgumentsError: Fields missing, extra or unknown.
+        PackError: A field value cannot be serialized.
+        MessageTooLargeError: The message packs to more than ``limit`` bytes.
+        TypeError, ValueError: An unknown or invalid send option.
+    """
+    type_id: int = cls._type_id
+    prefix = (type_id,)
+    field_count: int = cls._arity - 1
+    default_channel, default_delivery = cls._send_options
+
+    def sender(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args, (channel, delivery) = merge_send_arguments(cls, args, kwargs)
+            if check_channel is not None:
+                check_channel(channel)
+        else:
+            channel, delivery = default_channel, default_delivery
+        if len(args) != field_count:
+            raise arguments_error(cls, args, kwargs)
+        try:
+            data = pack(prefix + args)  # (type_id, *fields), without a list in between
+        except PACK_ERRORS as exc:
+            raise pack_error(cls, exc) from exc
+        if len(data) > limit:
+            raise too_large(cls, len(data), limit)
+        return transmit(data, channel, delivery, type_id)
+
+    return sender
+
+
+def _with_options(data: bytes, channel: int, delivery: Delivery, type_id: int) -> Any:
+    """Transmit of the factory's own encoders: keep the bytes and their send options."""
+    return data, SendOptions(channel, delivery)
 
 
 def _field_names(name: str, field_names: str | Iterable[str]) -> tuple[str, ...]:
@@ -166,6 +220,7 @@ class MessageFactory:
         self._frozen = False
         self._hash: int | None = None
         self._digest: bytes | None = None
+        self._encoders: dict[type[Any], Sender] = {}
         self.max_message_size = max_message_size
         self._register_control_messages()
 
@@ -198,6 +253,7 @@ class MessageFactory:
         if type(value) is not int or value < 16:
             raise ValueError(f"max_message_size must be an int >= 16, not {value!r}")
         self._max_message_size = value
+        self._encoders = {}  # they hold the limit
 
     def use_default_serializer(self, serializer: Serializer) -> None:
         """Adopt ``serializer`` unless one was given explicitly or the factory is frozen.
@@ -206,6 +262,7 @@ class MessageFactory:
         """
         if not (self._explicit_serializer or self._frozen):
             self._serializer = serializer
+            self._encoders = {}  # they hold the serializer's pack
 
     # -- registration --------------------------------------------------------
 
@@ -351,13 +408,15 @@ class MessageFactory:
 
     def pack_fields(self, cls: type[Any], fields: tuple[Any, ...]) -> bytes:
         """Pack the field values of message class ``cls`` without building an instance."""
-        try:
-            data = self.serializer.pack((cls._type_id, *fields))
-        except PACK_ERRORS as exc:
-            raise pack_error(cls, exc) from exc
-        if len(data) > self._max_message_size:
-            raise too_large(cls, len(data), self._max_message_size)
+        data: bytes = self._encoder(cls)(*fields)[0]
         return data
+
+    def _encoder(self, cls: type[Any]) -> Sender:
+        encoder = self._encoders.get(cls)
+        if encoder is None:
+            pack, limit = self.serializer.pack, self._max_message_size
+            encoder = self._encoders[cls] = make_sender(cls, pack, limit, _with_options)
+        return encoder
 
     def encode(
         self,
@@ -379,11 +438,10 @@ class MessageFactory:
         if isinstance(message, tuple):
             args = (*message, *args)
             message = type(message)
-        cls = self._resolve(message)
-        args, options = merge_send_arguments(cls, args, kwargs or {})
-        if len(args) != cls._arity - 1:
-            raise arguments_error(cls, args, kwargs or {})
-        return self.pack_fields(cls, args), options
+        result: tuple[bytes, SendOptions] = self._encoder(self._resolve(message))(
+            *args, **(kwargs or {})
+        )
+        return result
 
     def unpack(self, data: bytes) -> tuple[Any, ...]:
         """Unpack one whole message from ``data``.

@@ -113,6 +113,11 @@ class EnetLink:
         return float(self.peer.roundTripTime)
 
     @property
+    def pending_bytes(self) -> int:
+        """Reliable bytes sent and not yet acknowledged by the peer."""
+        return int(self.peer.reliableDataInTransit)
+
+    @property
     def last_heard(self) -> int:
         """ENet's time of the last packet from the peer, its pings and acks included."""
         return int(self.peer.lastReceiveTime)

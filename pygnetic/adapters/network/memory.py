@@ -76,6 +76,8 @@ class MemoryLink:
     """One end of a memory connection."""
 
     channels = 8
+    #: Nothing waits: sends are handed to the peer's transport at once.
+    pending_bytes = 0
 
     def __init__(self, transport: Transport, address: tuple[str, int], state: LinkState) -> None:
         self.transport = transport

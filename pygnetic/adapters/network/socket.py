@@ -8,6 +8,13 @@ than :data:`FLUSH_THRESHOLD` bytes waiting, so the game loop never blocks on a
 slow peer; a peer that falls more than ``max_send_buffer`` bytes behind is
 disconnected with :attr:`~pygnetic.protocol.CloseCode.SEND_BUFFER_FULL`.
 
+A send costs the same however much is queued: once the kernel refuses more,
+nothing is written until the selector says the socket is writable again, and
+a write joins at most :data:`WRITE_CHUNK` bytes from the head of the queue.
+An ``UNRELIABLE_SEQUENCED`` message (see :meth:`SocketLink.send_latest`)
+replaces the copy of its type still waiting in the queue, so a slow peer gets
+the newest state rather than a backlog of stale ones.
+
 A link is reported to the core as soon as TCP has connected (client) or
 accepted (server); the core's handshake (:mod:`pygnetic.handshake`) is the
 first thing on the stream, and the core closes a peer that does not speak it.
@@ -22,18 +29,21 @@ import os
 import selectors
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
-__all__ = ["FLUSH_THRESHOLD", "NAME", "SocketLink", "Transport"]
+__all__ = ["FLUSH_THRESHOLD", "NAME", "WRITE_CHUNK", "SocketLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
 #: Queued bytes that trigger an immediate write attempt.
 FLUSH_THRESHOLD = 64 * 1024
+#: Most bytes one write joins from the head of a queue.
+WRITE_CHUNK = 256 * 1024
 RECV_SIZE = 256 * 1024
 #: Reads per socket per poll, so one busy peer cannot starve the others.
 MAX_READS = 4
@@ -76,21 +86,50 @@ class SocketLink:
         self.state = state
         self.address: tuple[str, int] = ("", 0)
         self.receiver: Receiver = _discard
-        self.out: list[bytes | memoryview] = []
+        # Bytes to write, oldest first; a list item is a [data, key] slot that
+        # a newer message with the same key may overwrite (see send_latest).
+        self.out: deque[Any] = deque()
         self.out_size = 0
+        self.latest: dict[int, list[Any]] = {}
         self.deadline = 0.0  # while closing: when to give up on the peer
         self.candidates: list[Any] = []  # further addresses to try when connecting
         self.writing = False
         self.shut = False  # our side of the stream is shut down
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes queued that the kernel has not taken yet."""
+        return self.out_size
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data``; write at once when much is waiting."""
         self.out.append(data)
         self.out_size += len(data)
         if self.out_size >= FLUSH_THRESHOLD:
-            self._transport.write(self)
+            self._transport.backlog(self)
         else:
             self._transport.dirty.add(self)
+
+    def send_latest(self, data: bytes, channel: int, key: int) -> int:
+        """Queue ``data``, replacing the queued message with ``key`` that has not left yet.
+
+        Returns:
+            The size of the message replaced, 0 if none was waiting.
+        """
+        slot = self.latest.get(key)
+        if slot is not None:
+            replaced = len(slot[0])
+            slot[0] = data
+            self.out_size += len(data) - replaced
+            return replaced
+        self.latest[key] = slot = [data, key]
+        self.out.append(slot)
+        self.out_size += len(data)
+        if self.out_size >= FLUSH_THRESHOLD:
+            self._transport.backlog(self)
+        else:
+            self._transport.dirty.add(self)
+        return 0
 
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Flush, then shut down writing and drain until the peer closes too.
@@ -191,7 +230,8 @@ class Transport:
             return
         dirty, self.dirty = self.dirty, set()
         for link in dirty:
-            self.write(link)
+            if not link.writing:  # else the selector says when the kernel takes more
+                self.write(link)
 
     def close(self, code: int, linger_ms: int) -> None:
         """Close every connection, letting queued bytes leave for up to ``linger_ms``."""
@@ -200,7 +240,7 @@ class Transport:
                 key.data.close(code)
         # Real time, not the clock: this waits on the kernel, even under a test clock.
         deadline = time.monotonic() + linger_ms / 1000
-        while any(link.out for link in self.closing) and time.monotonic() < deadline:
+        while any(link.out_size for link in self.closing) and time.monotonic() < deadline:
             self.poll(5)
         for key in list(self._selector.get_map().values()):
             if key.data is not None:
@@ -296,11 +336,19 @@ class Transport:
 
     # -- writing ---------------------------------------------------------------
 
+    def backlog(self, link: SocketLink) -> None:
+        """Much is queued for ``link``: write now, unless the kernel is known to be full."""
+        if link.out_size > self.max_send_buffer:
+            limit = self.max_send_buffer
+            self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+        elif not link.writing:
+            self.write(link)
+
     def write(self, link: SocketLink) -> None:
         """Write as much of ``link``'s queue as the kernel takes now."""
         out = link.out
-        if out and link.state not in _NOT_WRITABLE:
-            data = out[0] if len(out) == 1 else b"".join(out)
+        while out and link.state not in _NOT_WRITABLE:
+            data = _take(link, WRITE_CHUNK)
             try:
                 sent = link.sock.send(data)
             except (BlockingIOError, InterruptedError):
@@ -308,13 +356,14 @@ class Transport:
             except OSError as exc:
                 self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
-            size = len(data)
-            link.out = out = [memoryview(data)[sent:]] if sent < size else []
-            link.out_size = size - sent
-            if link.out_size > self.max_send_buffer:
-                limit = self.max_send_buffer
-                self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
-                return
+            link.out_size -= sent
+            if sent < len(data):
+                out.appendleft(memoryview(data)[sent:])
+                break
+        if link.out_size > self.max_send_buffer:
+            limit = self.max_send_buffer
+            self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+            return
         if link.state is _CLOSING and not out and not link.shut:
             link.shut = True
             try:
@@ -357,11 +406,28 @@ class Transport:
         link.state = LinkState.CLOSED
         self.closing.discard(link)
         self.dirty.discard(link)
-        link.out = []
+        link.out = deque()
+        link.out_size = 0
+        link.latest = {}
         if self._selector.get_map().get(link.sock) is not None:
             self._selector.unregister(link.sock)
         _drain(link.sock)
         link.sock.close()
+
+
+def _take(link: SocketLink, limit: int) -> bytes | memoryview:
+    """Remove up to about ``limit`` bytes from the head of ``link``'s queue and return them."""
+    out = link.out
+    pieces = []
+    size = 0
+    while out and size < limit:
+        item = out.popleft()
+        if type(item) is list:  # a replaceable slot leaves now: later sends queue anew
+            del link.latest[item[1]]
+            item = item[0]
+        pieces.append(item)
+        size += len(item)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _drain(sock: socket.socket) -> None:
