@@ -648,7 +648,8 @@ class Request:
         """Pump the host's ``update()`` until the request is done; return the answer.
 
         For scripts and tests; a game loop checks :attr:`done` instead.
-        Time is measured with the requester's clock.
+        Time is measured with the requester's clock: with a hand-driven
+        clock, let the requester's ``pump`` advance it, or nothing ends the wait.
 
         Args:
             timeout: Seconds to wait at most; None waits until the request's
@@ -695,6 +696,9 @@ class _AnswerRouter(Handler):
 
 class Requester:
     """Asks requests on one connection and completes them; at most one per connection.
+
+    It attaches a handler of its own to the connection for the answers and
+    refusals; a handler of yours with ``on_receive`` sees them as well.
 
     Args:
         connection: The connection to ask on (open or still connecting).
