@@ -42,6 +42,14 @@ from .errors import (
 from .handler import Handler
 from .message import MessageFactory, message_factory
 from .protocol import CloseCode, Delivery
+from .request import (
+    RequestAborted,
+    Requester,
+    RequestError,
+    RequestRefused,
+    RequestTimeout,
+    RequestTypes,
+)
 from .server import Server
 
 __version__ = "2.0.0.dev0"
@@ -65,6 +73,12 @@ __all__ = [
     "PygneticWarning",
     "RegistryError",
     "RemoteError",
+    "RequestAborted",
+    "RequestError",
+    "RequestRefused",
+    "RequestTimeout",
+    "RequestTypes",
+    "Requester",
     "Server",
     "__version__",
     "init",

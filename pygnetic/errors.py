@@ -16,7 +16,11 @@ The tree splits on who has to act::
     │   ├── MessageError           (ValueError) bytes that are not a valid message
     │   │   └── RemoteMessageTooLargeError
     │   └── handshake.HandshakeError (ValueError) a handshake frame that is not valid
-    └── discovery.LobbyError       the lobby refused a request or could not be reached
+    ├── discovery.LobbyError       the lobby refused a request or could not be reached
+    └── request.RequestError       a request got no usable answer
+        ├── request.RequestRefused the peer refused it, with a reason and maybe a code
+        ├── request.RequestTimeout (TimeoutError) no answer before its deadline
+        └── request.RequestAborted the connection closed before the answer
 
 Each class also derives from the built-in exception in brackets, so
 ``except TypeError`` keeps working for code that does not know pygnetic.

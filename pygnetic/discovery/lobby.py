@@ -8,22 +8,24 @@ Game servers use :class:`~pygnetic.discovery.LobbyAnnouncer`, players use
 The lobby speaks ordinary pygnetic messages (:data:`lobby_messages`, always
 msgpack, so a game's own serializer choice does not matter) over the TCP
 socket adapter by default, since it is always installed and passes more
-firewalls; both sides must use the same adapter. What a client sends, and
-the answer:
+firewalls; both sides must use the same adapter. Requests and answers go
+through :mod:`pygnetic.request` (:data:`lobby_requests`). What a client
+sends, and the answer:
 
-``register(name, game, port, players, max_players, info)``
-    Answered with ``registered(server_id, ttl)``.
-``ping(server_id, players)``
-    Not answered, unless the id is unknown.
-``unregister(server_id)``
-    Not answered, unless the id is unknown.
+``register(request_id, name, game, port, players, max_players, info)``
+    Answered with ``registered(request_id, server_id, ttl)``.
+``ping(request_id, server_id, players)``
+    Answered with ``pinged(request_id)``.
 ``get_servers(request_id, game, page, page_size)``
     Answered with ``server_page(request_id, page, pages, total, servers)``.
+``unregister(server_id)``
+    Never answered.
 
-Any request can instead be answered with ``refused(request, ref, reason)``,
-where ``request`` is the request's name and ``ref`` its ``request_id`` or
-``server_id`` (None for ``register``). Each server in a page is the array
-``[name, game, host, port, players, max_players, info]``.
+Any request can instead be answered with ``refused(request_id, code,
+reason)``; the codes are :data:`FULL` (a capacity limit), :data:`NOT_LISTED`
+(no such listing of this connection) and :data:`~pygnetic.request.INVALID`
+(a malformed request). Each server in a page is the array ``[name, game,
+host, port, players, max_players, info]``.
 
 The registered host is always the connection's own source address: only the
 port comes from the message. Invalid requests are refused with a reason and
@@ -33,27 +35,32 @@ closed. See :class:`LobbyLimits` for the capacity limits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 from ..errors import MessageError
 from ..handler import Handler
 from ..message import MessageFactory
+from ..request import RequestRefused, RequestTypes
 from ..server import Server
 from ._info import LobbyError, LogThrottle, ServerInfo
 from ._registry import LobbyLimits, Registry
 
 __all__ = [
+    "FULL",
     "LOBBY_ADAPTER",
     "LOBBY_PORT",
     "MAX_INVALID_REQUESTS",
+    "NOT_LISTED",
     "LobbyHandler",
     "LobbyLimits",
     "LobbyServer",
     "lobby_messages",
+    "lobby_requests",
 ]
 
 #: Port a lobby listens on unless told otherwise (next to the LAN discovery port).
@@ -64,22 +71,32 @@ LOBBY_ADAPTER = "socket"
 MAX_INVALID_REQUESTS = 16
 #: Largest lobby message; a full page of the largest listings fits.
 MAX_LOBBY_MESSAGE_SIZE = 256 * 1024
+#: Refusal code: the lobby, or this host's share of it, is full.
+FULL = "full"
+#: Refusal code: no listing with that id belongs to this connection (it expired?).
+NOT_LISTED = "not_listed"
 
 log = logging.getLogger("pygnetic.discovery.lobby")
 
 #: The lobby protocol. Frozen when first used; register nothing in it.
 lobby_messages = MessageFactory("msgpack", max_message_size=MAX_LOBBY_MESSAGE_SIZE)
 REGISTER = lobby_messages.register(
-    "register", ("name", "game", "port", "players", "max_players", "info")
+    "register", ("request_id", "name", "game", "port", "players", "max_players", "info")
 )
-PING = lobby_messages.register("ping", ("server_id", "players"))
+PING = lobby_messages.register("ping", ("request_id", "server_id", "players"))
 UNREGISTER = lobby_messages.register("unregister", ("server_id",))
 GET_SERVERS = lobby_messages.register("get_servers", ("request_id", "game", "page", "page_size"))
-REGISTERED = lobby_messages.register("registered", ("server_id", "ttl"))
+REGISTERED = lobby_messages.register("registered", ("request_id", "server_id", "ttl"))
+PINGED = lobby_messages.register("pinged", ("request_id",))
 SERVER_PAGE = lobby_messages.register(
     "server_page", ("request_id", "page", "pages", "total", "servers")
 )
-REFUSED = lobby_messages.register("refused", ("request", "ref", "reason"))
+#: Which lobby messages are requests, and their answers; registers ``refused``.
+lobby_requests = RequestTypes(lobby_messages, max_invalid=MAX_INVALID_REQUESTS)
+REFUSED = lobby_requests.refusal
+lobby_requests.add(REGISTER, REGISTERED)
+lobby_requests.add(PING, PINGED)
+lobby_requests.add(GET_SERVERS, SERVER_PAGE)
 
 
 def server_row(server: ServerInfo) -> list[Any]:
@@ -99,9 +116,6 @@ class LobbyHandler(Handler):
     """Serves one lobby connection; a :class:`LobbyServer` makes one per client."""
 
     server: LobbyServer  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        self.invalid = 0
 
     @property
     def _registry(self) -> Registry:
@@ -126,66 +140,63 @@ class LobbyHandler(Handler):
         """Leave this connection's listings to expire."""
         self._registry.disown(self)
 
-    def net_register(self, message: Any) -> None:
-        """List (or update) the game server at this connection's address."""
-        try:
-            entry = self._registry.register(self, self._host, *message)
-        except (MessageError, LobbyError) as exc:
-            self._refuse("register", None, exc)
-            return
-        log.info("listed %d: %s:%d %r", entry.id, self._host, entry.server.port, entry.server.name)
-        self.connection.send(REGISTERED, entry.id, self.server.limits.ttl)
+    @contextlib.contextmanager
+    def _refusing(self, request: str, code: str) -> Iterator[None]:
+        """Log what the registry refuses, and refuse it with ``code``.
 
-    def net_ping(self, message: Any) -> None:
-        """Keep a listing alive."""
+        A :class:`~pygnetic.errors.MessageError` (an invalid field) goes on to
+        :mod:`pygnetic.request`, which refuses it as invalid and counts it.
+        """
+        throttle = self.server.log_throttle
         try:
+            yield
+        except LobbyError as exc:
+            throttle(logging.INFO, "refused %s from %s: %s", request, self._host, exc)
+            raise RequestRefused(str(exc), code) from exc
+        except MessageError as exc:
+            throttle(logging.WARNING, "invalid %s from %s: %s", request, self._host, exc)
+            raise
+
+    @lobby_requests.answers(REGISTER)
+    def net_register(self, message: Any) -> tuple[Any, ...]:
+        """List (or update) the game server at this connection's address."""
+        with self._refusing("register", FULL):
+            entry = self._registry.register(self, self._host, *message[1:])
+        log.info("listed %d: %s:%d %r", entry.id, self._host, entry.server.port, entry.server.name)
+        return entry.id, self.server.limits.ttl
+
+    @lobby_requests.answers(PING)
+    def net_ping(self, message: Any) -> tuple[Any, ...]:
+        """Keep a listing alive."""
+        with self._refusing("ping", NOT_LISTED):
             self._registry.ping(self, message.server_id, message.players)
-        except (MessageError, LobbyError) as exc:
-            self._refuse("ping", message.server_id, exc)
+        return ()
 
     def net_unregister(self, message: Any) -> None:
-        """Remove a listing."""
+        """Remove a listing; an unknown id is only logged, since nobody waits for an answer."""
         try:
             entry = self._registry.unregister(self, message.server_id)
         except LobbyError as exc:
-            self._refuse("unregister", message.server_id, exc)
+            self.server.log_throttle(
+                logging.INFO, "ignored unregister from %s: %s", self._host, exc
+            )
             return
         log.info("unlisted %d: %s:%d", entry.id, entry.server.host, entry.server.port)
 
-    def net_get_servers(self, message: Any) -> None:
+    @lobby_requests.answers(GET_SERVERS)
+    def net_get_servers(self, message: Any) -> tuple[Any, ...]:
         """Send one page of listings."""
-        request_id = message.request_id
-        if type(request_id) is not int:
-            self._refuse("get_servers", None, MessageError("request_id must be an int"))
-            return
-        try:
+        with self._refusing("get_servers", FULL):
             servers, pages, total = self._registry.page(
                 message.game, message.page, message.page_size
             )
-        except MessageError as exc:
-            self._refuse("get_servers", request_id, exc)
-            return
-        rows = [server_row(server) for server in servers]
-        self.connection.send(SERVER_PAGE, request_id, message.page, pages, total, rows)
+        return message.page, pages, total, [server_row(server) for server in servers]
 
     def on_receive(self, message: Any, **kwargs: Any) -> None:
-        """Refuse the messages only a lobby sends."""
+        """Refuse the messages only a lobby sends, as invalid requests."""
         name = type(message).__name__
-        self._refuse(name, None, MessageError(f"{name} is not a request"))
-
-    def _refuse(self, request: str, ref: Any, error: Exception) -> None:
-        if type(ref) is not int:
-            ref = None
-        self.connection.send(REFUSED, request, ref, str(error))
-        throttle = self.server.log_throttle
-        if isinstance(error, LobbyError):
-            throttle(logging.INFO, "refused %s from %s: %s", request, self._host, error)
-            return
-        self.invalid += 1
-        throttle(logging.WARNING, "invalid %s from %s: %s", request, self._host, error)
-        if self.invalid >= MAX_INVALID_REQUESTS and self.connection.connected:
-            log.warning("closing the connection from %s: too many invalid requests", self._host)
-            self.connection.disconnect("too many invalid lobby requests")
+        self.server.log_throttle(logging.WARNING, "invalid %s from %s", name, self._host)
+        lobby_requests.refuse_invalid(self, None, f"{name} is not a request")
 
 
 class LobbyServer(Server):

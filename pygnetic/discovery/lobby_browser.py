@@ -24,8 +24,9 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 from ..errors import MessageError
+from ..request import Request, RequestAborted, RequestRefused, RequestTimeout
 from ._info import LobbyError, ServerInfo, validate
-from .lobby import GET_SERVERS, LOBBY_ADAPTER, REFUSED, SERVER_PAGE
+from .lobby import GET_SERVERS, LOBBY_ADAPTER
 from .lobby_client import Lobby, _LobbyClient
 
 __all__ = ["DEFAULT_PAGE_SIZE", "LobbyBrowser", "PageRequest", "ServerPage"]
@@ -67,7 +68,6 @@ class PageRequest:
         game: str | None,
         page_size: int,
         callback: Callable[[PageRequest], Any] | None,
-        deadline: float,
     ) -> None:
         self.page, self.game, self.page_size = page, game, page_size
         self.callback = callback
@@ -75,7 +75,6 @@ class PageRequest:
         self.result: ServerPage | None = None
         self.error: str | None = None
         self._browser = browser
-        self._deadline = deadline
 
     def __repr__(self) -> str:
         state = "pending" if not self.done else self.error or f"{len(self.servers)} server(s)"
@@ -138,10 +137,7 @@ class LobbyBrowser(_LobbyClient):
         self.handler = handler
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout
-        self._replies = {SERVER_PAGE: self._page, REFUSED: self._refused}
-        self._pending: dict[int, PageRequest] = {}
         self._finished: list[PageRequest] = []
-        self._next_id = 1
         self._last_used = clock()
 
     def get_servers(
@@ -167,15 +163,21 @@ class LobbyBrowser(_LobbyClient):
             raise ValueError("page must be an int >= 0 and page_size an int >= 1")
         if game is not None:
             validate("", game, 1, 0, 0, {})
-        now = self._last_used = self._clock()
-        request = PageRequest(self, page, game, page_size, callback, now + self.request_timeout)
+        self._last_used = self._clock()
+        request = PageRequest(self, page, game, page_size, callback)
         problem = self._connect() if self._connection is None else None
         if problem:
             self._finish(request, None, problem)
             return request
-        request_id, self._next_id = self._next_id, self._next_id + 1
-        self._pending[request_id] = request
-        self._send(GET_SERVERS, request_id, game, page, page_size)
+        generation = self._generation
+        self._ask(
+            GET_SERVERS,
+            game,
+            page,
+            page_size,
+            timeout=self.request_timeout,
+            callback=lambda answer: self._answered(request, answer, generation),
+        )
         return request
 
     def update(self, timeout: int = 0) -> None:
@@ -185,13 +187,10 @@ class LobbyBrowser(_LobbyClient):
             timeout: Milliseconds to wait for network activity.
         """
         self._client.update(timeout)
-        now = self._clock()
-        for request_id, request in list(self._pending.items()):
-            if now >= request._deadline:
-                del self._pending[request_id]
-                self._finish(request, None, "the lobby did not answer in time")
-        idle = now - self._last_used >= self.idle_timeout
-        if idle and self._connection is not None and not self._pending:
+        self._poll()
+        idle = self._clock() - self._last_used >= self.idle_timeout
+        pending = self._requests is not None and self._requests.pending
+        if idle and self._connection is not None and not pending:
             self._drop("idle")
         finished, self._finished = self._finished, []
         for request in finished:
@@ -213,11 +212,24 @@ class LobbyBrowser(_LobbyClient):
             request.callback(request)
         self.on_server_page(request)
 
-    def _page(self, message: Any) -> None:
-        request_id, page, pages, total, rows = message
-        request = self._pending.pop(request_id, None) if type(request_id) is int else None
-        if request is None:
-            return  # answered after it timed out
+    def _answered(self, request: PageRequest, answer: Request, generation: int) -> None:
+        if generation != self._generation:
+            return  # abandoned by close()
+        error = answer.error
+        if error is None:
+            self._page(request, answer.result())
+        elif isinstance(error, RequestTimeout):
+            self._finish(request, None, "the lobby did not answer in time")
+        elif isinstance(error, RequestRefused):
+            self._finish(request, None, f"the lobby refused: {error.reason}")
+        elif isinstance(error, RequestAborted):
+            reason = error.close_reason or "disconnected"
+            self._finish(request, None, f"lost the lobby connection: {reason}")
+        else:
+            self._finish(request, None, "the lobby sent a malformed page")
+
+    def _page(self, request: PageRequest, message: Any) -> None:
+        _, page, pages, total, rows = message
         counts_ok = all(type(n) is int and n >= 0 for n in (page, pages, total))
         if not counts_ok or type(rows) is not list:
             self._finish(request, None, "the lobby sent a malformed page")
@@ -238,21 +250,6 @@ class LobbyBrowser(_LobbyClient):
             return None
         return ServerInfo(name, host, port, players, max_players, info, game)
 
-    def _refused(self, message: Any) -> None:
-        request, ref, reason = message
-        pending = self._pending.pop(ref, None) if type(ref) is int else None
-        if pending is not None:
-            self._finish(pending, None, f"the lobby refused: {str(reason)[:500]}")
-        else:
-            self._throttle(logging.WARNING, "the lobby refused %.40r: %.500s", request, reason)
-
-    def _disconnected(self, reason: str) -> None:
-        super()._disconnected(reason)
-        pending, self._pending = self._pending, {}
-        for request in pending.values():
-            self._finish(request, None, f"lost the lobby connection: {reason}")
-
     def close(self) -> None:
         """Close the lobby connection; pending requests are abandoned."""
-        self._pending.clear()
         super().close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import reprlib
 import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -27,17 +28,21 @@ from typing import Any
 from ..client import Client
 from ..connection import Connection
 from ..handler import Handler
+from ..request import Request, Requester, RequestRefused, RequestTimeout
 from ..server import Server
 from ._info import Described, LogThrottle
 from .lobby import (
     LOBBY_ADAPTER,
     LOBBY_PORT,
     PING,
+    PINGED,
     REFUSED,
     REGISTER,
     REGISTERED,
+    SERVER_PAGE,
     UNREGISTER,
     lobby_messages,
+    lobby_requests,
 )
 
 __all__ = ["DEFAULT_RETRY", "MIN_PING_SPACING", "LobbyAnnouncer"]
@@ -50,6 +55,8 @@ MIN_PING_SPACING = 1.0
 log = logging.getLogger("pygnetic.discovery.lobby")
 
 Lobby = str | tuple[str, int]
+#: What a lobby sends a client; the connection's Requester takes these.
+_ANSWERS = frozenset((REGISTERED, PINGED, SERVER_PAGE, REFUSED))
 
 
 def _lobby_address(lobby: Lobby) -> tuple[str, int]:
@@ -60,7 +67,11 @@ def _lobby_address(lobby: Lobby) -> tuple[str, int]:
 
 
 class _Replies(Handler):
-    """Forwards one lobby connection's happenings to its owner, tagged with a generation."""
+    """Tells one lobby connection's owner of its end, and of messages no request expects.
+
+    Answers and refusals go to the connection's
+    :class:`~pygnetic.request.Requester`, attached after this handler.
+    """
 
     def __init__(self, owner: _LobbyClient, generation: int) -> None:
         self._owner = owner
@@ -71,14 +82,12 @@ class _Replies(Handler):
             self._owner._disconnected(self.connection.close_reason or "disconnected")
 
     def on_receive(self, message: Any, **kwargs: Any) -> None:
-        if self._generation == self._owner._generation:
-            self._owner._replies.get(type(message), self._owner._unexpected)(message)
+        if self._generation == self._owner._generation and type(message) not in _ANSWERS:
+            self._owner._unexpected(message)
 
 
 class _LobbyClient:
-    """A lazily made, replaceable connection to a lobby."""
-
-    _replies: dict[type[Any], Callable[[Any], None]]
+    """A lazily made, replaceable connection to a lobby, and its requester."""
 
     def _open_client(
         self,
@@ -103,6 +112,7 @@ class _LobbyClient:
             **adapter_options,
         )
         self._connection: Connection | None = None
+        self._requests: Requester | None = None
         self._generation = 0
 
     @property
@@ -116,23 +126,36 @@ class _LobbyClient:
         try:
             self._connection = self._client.connect(*self.lobby)
         except OSError as exc:  # e.g. the name does not resolve
-            self._connection = None
+            self._connection = self._requests = None
             return f"cannot reach lobby {self.lobby[0]}:{self.lobby[1]}: {exc}"
         self._connection.add_handler(_Replies(self, self._generation))
+        self._requests = Requester(
+            self._connection, lobby_requests, timeout=self.timeout, clock=self._clock
+        )
         return None
+
+    def _ask(self, request: type[Any], *fields: Any, **kwargs: Any) -> Request:
+        """Ask the lobby on the current connection (there must be one)."""
+        assert self._requests is not None
+        return self._requests.ask(request, *fields, **kwargs)
+
+    def _poll(self) -> None:
+        """Time out the requests whose deadline passed; their callbacks run now."""
+        if self._requests is not None:
+            self._requests.poll()
 
     def _drop(self, reason: str) -> None:
         """Close the current connection; its late replies are ignored."""
         if self._connection is not None:
             self._generation += 1
             self._connection.disconnect(reason)
-            self._connection = None
+            self._connection = self._requests = None
 
     def _send(self, message: type[Any], *fields: Any) -> bool:
         return self._connection is not None and self._connection.send(message, *fields)
 
     def _disconnected(self, reason: str) -> None:
-        self._connection = None
+        self._connection = None  # self._requests fails its pending requests next
 
     def _unexpected(self, message: Any) -> None:
         self._throttle(logging.WARNING, "lobby sent an unexpected %s", type(message).__name__)
@@ -140,7 +163,7 @@ class _LobbyClient:
     def close(self) -> None:
         """Close the lobby connection and release the client's sockets."""
         self._generation += 1
-        self._connection = None
+        self._connection = self._requests = None
         self._client.close()
 
 
@@ -166,7 +189,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
         retry: Seconds between attempts after a failure or refusal.
         adapter: Network adapter; must match the lobby's (TCP by default).
         timeout: Seconds of silence after which the lobby counts as lost,
-            and seconds to wait for the answer to a registration.
+            and seconds to wait for the answer to a registration or a ping.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 
@@ -202,10 +225,9 @@ class LobbyAnnouncer(Described, _LobbyClient):
         self.server_id: int | None = None
         self.ttl: float | None = None
         self.last_error: str | None = None
-        self._replies = {REGISTERED: self._registered, REFUSED: self._refused}
         self._listed: tuple[Any, ...] | None = None  # what the lobby lists
-        self._asked: tuple[Any, ...] | None = None  # a register in flight
-        self._asked_until = 0.0  # when to give up waiting for its answer
+        self._asked: tuple[Any, ...] | None = None  # what the register in flight asks
+        self._registering: Request | None = None  # the register in flight
         self._players = 0
         self._next_attempt = float("-inf")
         self._next_ping = self._last_ping = float("-inf")
@@ -225,17 +247,14 @@ class LobbyAnnouncer(Described, _LobbyClient):
             ServerInfoError: An attribute was set beyond the limits.
         """
         if self._connection is None and self._clock() >= self._next_attempt:
-            self._asked = None
+            self._registering = None
             problem = self._connect()
             if problem:
                 self._failed(problem)
         self._client.update(timeout)
-        now = self._clock()
-        if self._asked is not None and now >= self._asked_until:
-            self._asked = None
-            self._failed("the lobby did not answer the registration")
-        if self._connection is not None and self._asked is None:
-            self._step(now)
+        self._poll()
+        if self._connection is not None and self._registering is None:
+            self._step(self._clock())
 
     def _step(self, now: float) -> None:
         name, game, port, players, max_players, info = self.description()
@@ -243,40 +262,62 @@ class LobbyAnnouncer(Described, _LobbyClient):
         if self.server_id is None or wanted != self._listed:
             if now >= self._next_attempt:
                 self._asked = (*wanted[:4], copy.deepcopy(info))
-                self._asked_until = now + self.timeout
                 self._players = players
-                self._send(REGISTER, name, game, port, players, max_players, info)
+                self._registering = self._ask(
+                    REGISTER,
+                    name,
+                    game,
+                    port,
+                    players,
+                    max_players,
+                    info,
+                    callback=self._registered,
+                )
         elif now >= self._next_ping or (
             players != self._players and now - self._last_ping >= MIN_PING_SPACING
         ):
             self._players = players
             self._last_ping = now
             self._next_ping = now + (self.ttl or 3.0) / 3
-            self._send(PING, self.server_id, players)
+            server_id = self.server_id
+            self._ask(
+                PING, server_id, players, callback=lambda ping: self._pinged(ping, server_id)
+            )
 
-    def _registered(self, message: Any) -> None:
-        server_id, ttl = message
+    def _registered(self, request: Request) -> None:
+        if request is not self._registering:
+            return  # from a connection since replaced
+        self._registering = None
+        error = request.error
+        if isinstance(error, RequestTimeout):
+            self._failed("the lobby did not answer the registration")
+        elif isinstance(error, RequestRefused):
+            self._failed(f"lobby refused the registration: {error.reason}")
+        elif error is None:
+            self._listing(request.result())
+        # RequestAborted: _disconnected() says why
+
+    def _listing(self, answer: Any) -> None:
+        _, server_id, ttl = answer
         if type(server_id) is not int or type(ttl) not in (int, float) or not ttl > 0:
-            self._asked = None
-            self._failed(f"lobby answered register with {message!r:.80}")
+            self._failed(f"lobby answered register with {reprlib.repr(answer)}")
             return
         first = self.server_id is None
         self.server_id, self.ttl = server_id, float(ttl)
-        self._listed, self._asked = self._asked, None
+        self._listed = self._asked
         self.last_error = None
         self._last_ping = now = self._clock()
         self._next_ping = now + self.ttl / 3
         if first:
             log.info("listed in lobby %s:%d as server %d", *self.lobby, server_id)
 
-    def _refused(self, message: Any) -> None:
-        request, ref, reason = message
-        if request == "register":
-            self._asked = None
-            self._failed(f"lobby refused the registration: {str(reason)[:500]}")
-        elif request == "ping" and ref == self.server_id:
-            log.info("lobby %s:%d forgot server %s; registering again", *self.lobby, ref)
+    def _pinged(self, request: Request, server_id: int | None) -> None:
+        error = request.error
+        if isinstance(error, RequestRefused) and server_id == self.server_id:
+            log.info("lobby %s:%d forgot server %s; registering again", *self.lobby, server_id)
             self.server_id = self._listed = None
+        elif isinstance(error, RequestTimeout) and server_id == self.server_id:
+            self._throttle(logging.WARNING, "lobby %s:%d did not answer a ping", *self.lobby)
 
     def _failed(self, reason: str) -> None:
         self.last_error = str(reason)[:500]
@@ -285,7 +326,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
 
     def _disconnected(self, reason: str) -> None:
         super()._disconnected(reason)
-        self.server_id = self._listed = self._asked = None
+        self.server_id = self._listed = self._asked = self._registering = None
         self._failed(f"lost lobby {self.lobby[0]}:{self.lobby[1]}: {reason}")
 
     def close(self) -> None:

@@ -190,7 +190,7 @@ def test_registrations_cannot_claim_another_address(lobby, closing):
     except OSError:
         pytest.skip("cannot connect from 127.0.0.2 here")
     closing.append(attacker)
-    attacker.send(REGISTER, "evil", "hijack", 10003, 0, 1, {})
+    attacker.send(REGISTER, 1, "evil", "hijack", 10003, 0, 1, {})
     reply = attacker.receive()
     assert type(reply).__name__ == "registered"
     servers = listed(lobby, closing, game="hijack").servers
@@ -212,10 +212,10 @@ def test_bad_input_is_refused_and_never_takes_the_lobby_down(lobby, closing):
 
     raw = RawClient(lobby)
     closing.append(raw)
-    raw.send(REGISTER, "big", "", 10004, 0, 1, {"blob": "x" * 5000})
+    raw.send(REGISTER, 1, "big", "", 10004, 0, 1, {"blob": "x" * 5000})
     refused = raw.receive()
-    assert (refused.request, "info encodes to" in refused.reason) == ("register", True)
-    raw.send(REGISTER, "neg", "", 10004, -5, 1, {})
+    assert (refused.request_id, "info encodes to" in refused.reason) == (1, True)
+    raw.send(REGISTER, 2, "neg", "", 10004, -5, 1, {})
     assert "players" in raw.receive().reason
     raw.sock.sendall(msgpack.packb([REGISTER._type_id, "too", "few"]))  # wrong field count
     closed = raw.receive()
@@ -224,12 +224,14 @@ def test_bad_input_is_refused_and_never_takes_the_lobby_down(lobby, closing):
 
     huge = RawClient(lobby)
     closing.append(huge)
-    huge.sock.sendall(msgpack.packb([REGISTER._type_id, "x" * 400_000, "", 1, 0, 1, {}]))
+    huge.sock.sendall(msgpack.packb([REGISTER._type_id, 3, "x" * 400_000, "", 1, 0, 1, {}]))
     closed = huge.receive()
     assert closed is None or closed.code == CloseCode.MESSAGE_TOO_LARGE
 
     assert lobby.process.poll() is None
-    assert listed(lobby, closing).total >= 0
+    page = listed(lobby, closing, page_size=50)  # the lobby still answers
+    assert len(page.servers) == page.total  # (the whole list, to check it)
+    assert 10004 not in [server.port for server in page.servers]  # and listed nothing refused
 
 
 def test_limits_come_from_the_command_line(tmp_path, closing):

@@ -15,11 +15,17 @@ from pygnetic.discovery import (
 from pygnetic.discovery.lobby import (
     GET_SERVERS,
     MAX_INVALID_REQUESTS,
+    NOT_LISTED,
+    PING,
+    REFUSED,
     REGISTER,
     REGISTERED,
     SERVER_PAGE,
+    UNREGISTER,
     lobby_messages,
 )
+from pygnetic.protocol import CloseCode
+from pygnetic.request import INVALID
 from pygnetic.testing import Recorder
 
 
@@ -272,20 +278,43 @@ def test_invalid_requests_are_refused_then_the_connection_closed(world):
     connection = client.connect("memory", world.port)
     recorder = Recorder()
     connection.add_handler(recorder)
-    connection.send(REGISTER, "x" * 500, "", 1, 0, 1, {})
-    connection.send(GET_SERVERS, 1, None, 0, 0)
-    connection.send(REGISTERED, 1, 1.0)  # only the lobby sends this
+    connection.send(REGISTER, 1, "x" * 500, "", 1, 0, 1, {})
+    connection.send(GET_SERVERS, 2, None, 0, 0)
+    connection.send(REGISTERED, 3, 1, 1.0)  # only the lobby sends this
     world.pump(client, until=lambda: len(recorder.received) == 3)
     reasons = [message.reason for message in recorder.received]
     assert "name is 500 characters" in reasons[0]
     assert "page_size" in reasons[1]
     assert "registered is not a request" in reasons[2]
-    assert [m.request for m in recorder.received] == ["register", "get_servers", "registered"]
-    for _ in range(MAX_INVALID_REQUESTS):
+    assert [m.request_id for m in recorder.received] == [1, 2, None]
+    assert {m.code for m in recorder.received} == {INVALID}
+    invalid = 3
+    while invalid < MAX_INVALID_REQUESTS - 1:
         connection.send(GET_SERVERS, "not an int", None, 0, 1)
+        invalid += 1
+    connection.send(PING, 4, 12345, 0)  # unknown server id: refused, but not invalid
+    connection.send(UNREGISTER, 12345)  # never answered
+    world.pump(client, until=lambda: len(recorder.received) == invalid + 1)
+    assert recorder.received[-1] == REFUSED(
+        4, NOT_LISTED, "server 12345 is not listed by this connection"
+    )
+    assert connection.connected  # one invalid request short of the limit
+    connection.send(GET_SERVERS, "not an int", None, 0, 1)
     world.pump(client, until=lambda: recorder.disconnects)
-    assert connection.close_reason == "too many invalid lobby requests"
+    assert connection.close_reason == "too many invalid requests"
+    assert connection.close_code is CloseCode.PROTOCOL_ERROR
     assert len(world.lobby.registry) == 0
+
+
+def test_a_listing_the_lobby_forgot_is_registered_again(world):
+    announcer = world.announcer()
+    world.pump(announcer, until=lambda: announcer.registered)
+    first_id = announcer.server_id
+    world.lobby.registry.unregister(world.lobby.registry.get(first_id).owner, first_id)
+    world.clock.now += 3.0  # a ping is due: refused as not listed
+    world.pump(announcer, until=lambda: announcer.server_id not in (None, first_id))
+    assert len(world.listed(announcer)) == 1
+    assert announcer.last_error is None
 
 
 def test_connections_per_host_are_limited(world):
@@ -305,7 +334,7 @@ def test_announcer_recovers_from_a_lobby_that_answers_badly(world, reply):
     class OddLobby(pygnetic.Handler):
         def net_register(self, message):
             if reply is not None:
-                self.connection.send(REGISTERED, *reply)
+                self.connection.send(REGISTERED, message.request_id, *reply)
 
     odd = pygnetic.Server(
         port=0, message_factory=lobby_messages, handler=OddLobby, **world.options()

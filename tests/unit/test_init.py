@@ -90,6 +90,7 @@ def test_every_exported_name_exists_and_is_documented():
         "pygnetic.event",
         "pygnetic.errors",
         "pygnetic.protocol",
+        "pygnetic.request",
         "pygnetic.testing",
         "pygnetic.adapters.network",
         "pygnetic.adapters.serialization",
