@@ -44,6 +44,7 @@ from .message import (
     PACK_ERRORS,
     MessageFactory,
     arguments_error,
+    find_route,
     merge_send_arguments,
     pack_error,
     too_large,
@@ -380,27 +381,18 @@ class Connection:
         except MessageError as exc:
             self._refuse(exc)
             return
-        if not self._handle(raw, channel):
+        # Build the message and deliver it; the same lines as in _dispatch_raws(),
+        # repeated so that a message costs one Python call less.
+        route = find_route(self._routes, raw)
+        if route is None:
             self._refuse(self._invalid(raw))
-
-    def _handle(self, raw: Any, channel: int) -> bool:
-        """Build one decoded ``[type_id, *fields]`` array into a message and deliver it.
-
-        Returns False, without delivering, when ``raw`` is not a message of
-        this registry. Runs once per received message: keep it lean.
-        """
-        try:
-            cls, arity, target, wants_channel, counted = self._routes[raw[0]]
-        except (KeyError, IndexError, TypeError):
-            return False
-        if type(raw) is not list or len(raw) != arity:
-            return False
+            return
+        cls, _, target, wants_channel, counted = route
         self.messages_received += counted
         if wants_channel:
             target(_tuple_new(cls, raw[1:]), channel=channel)
         else:
             target(_tuple_new(cls, raw[1:]))
-        return True
 
     def _invalid(self, raw: Any) -> MessageError:
         return MessageError(self.message_factory.describe_invalid(raw))
@@ -421,16 +413,24 @@ class Connection:
         self._dispatch_raws(raws, fault)
 
     def _dispatch_raws(self, raws: list[Any], fault: MessageError | None) -> None:
-        handle = self._handle
+        routes = self._routes  # a handler may change an entry, never the dict itself
         done = 0
         try:
             for raw in raws:
                 if self._state is not _OPEN:
                     return
                 done += 1
-                if not handle(raw, 0):
+                # As in _receive_packet(), on channel 0: a stream has one.
+                route = find_route(routes, raw)
+                if route is None:
                     fault = self._invalid(raw)
                     break
+                cls, _, target, wants_channel, counted = route
+                self.messages_received += counted
+                if wants_channel:
+                    target(_tuple_new(cls, raw[1:]), channel=0)
+                else:
+                    target(_tuple_new(cls, raw[1:]))
         except BaseException:
             # A handler raised: what this read brought after its message is kept,
             # in order, for the next update() instead of being lost.
