@@ -153,7 +153,7 @@ class Connection:
         self._backlog_fault: MessageError | None = None
         self._events = events
         self._clock = clock
-        self._pack = message_factory.serializer.pack
+        self._pack = message_factory.packer()
         self._decode = message_factory.serializer.unpack
         self._limit = message_factory.max_message_size
         self._build_routes()

@@ -30,7 +30,8 @@ import hashlib
 import itertools
 import json
 import keyword
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from . import _defaults, protocol
@@ -212,8 +213,10 @@ class MessageFactory:
             packs or accepts from the network.
 
     Create more factories when different connections speak different sets of
-    messages; each numbers its messages from 0. Not thread-safe: use it from
-    the thread that runs the game loop.
+    messages; each numbers its messages from 0. Register every message
+    before connecting. Then one factory may serve hosts in several threads
+    (one host per thread): each thread packs with its own packer (see
+    :meth:`packer`).
     """
 
     def __init__(
@@ -232,6 +235,7 @@ class MessageFactory:
         self._routes: dict[int, tuple[type[Any], int]] = {}
         self._frozen = False
         self._hash: int | None = None
+        self._local = threading.local()  # .pack: this thread's, from packer()
         self.max_message_size = max_message_size
         self._register_control_messages()
 
@@ -276,6 +280,7 @@ class MessageFactory:
         """
         if not (self._explicit_serializer or self._frozen):
             self._serializer = serializer
+            self._local = threading.local()  # packers of the old serializer go
 
     # -- registration --------------------------------------------------------
 
@@ -407,10 +412,27 @@ class MessageFactory:
             )
         return self.pack_fields(cls, tuple(message))
 
+    def packer(self) -> Callable[[Any], bytes]:
+        """Return the calling thread's function that packs a ``(type_id, *fields)`` tuple.
+
+        Each thread gets its own, made by the serializer's ``packer()`` on first
+        use (or the serializer's ``pack`` if it has no ``packer()``), so that no
+        stateful encoder, such as msgpack's ``Packer``, is used by two threads
+        at once. A :class:`~pygnetic.connection.Connection` takes the one of the
+        thread that makes it: run a host, from ``connect()`` on, in one thread.
+        """
+        try:
+            pack: Callable[[Any], bytes] = self._local.pack
+        except AttributeError:
+            serializer = self.serializer
+            make = getattr(serializer, "packer", None)
+            pack = self._local.pack = make() if make is not None else serializer.pack
+        return pack
+
     def pack_fields(self, cls: type[Any], fields: tuple[Any, ...]) -> bytes:
         """Pack the field values of message class ``cls`` without building an instance."""
         try:
-            data = self.serializer.pack((cls._type_id, *fields))
+            data = self.packer()((cls._type_id, *fields))
         except PACK_ERRORS as exc:
             raise pack_error(cls, exc) from exc
         if len(data) > self._max_message_size:
