@@ -1,6 +1,8 @@
-"""One host per thread: packing shares nothing between threads."""
+"""One host per thread: packing and the memory network share nothing between threads."""
 
 import threading
+
+import pytest
 
 import pygnetic
 from pygnetic.adapters.network.memory import MemoryNetwork
@@ -161,3 +163,12 @@ def test_a_new_default_serializer_drops_the_packers_of_the_old_one():
     factory.use_default_serializer(load("json"))
     chat_msg = factory.register("chat_msg", ("player", "msg"))
     assert factory.pack(chat_msg("Tom", "hi")) == b'[0,"Tom","hi"]\n'
+
+
+@pytest.mark.parametrize("role", ["server", "client"])
+def test_memory_transports_need_a_network(role):
+    with pytest.raises(TypeError, match=r"network=MemoryNetwork\(\)"):
+        if role == "server":
+            pygnetic.Server(adapter="memory")
+        else:
+            pygnetic.Client(adapter="memory")
