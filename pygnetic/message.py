@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import keyword
-from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from . import _defaults, protocol
 from .adapters.serialization import Serializer, StreamDecoder
@@ -58,6 +60,7 @@ _tuple_new = tuple.__new__
 Sender = Callable[..., Any]
 #: Where a sender hands the packed bytes: ``(data, channel, delivery, type_id)``.
 Transmit = Callable[[bytes, int, Delivery, int], Any]
+_Route = TypeVar("_Route", bound=tuple[Any, ...])
 # Message classes get extra attributes, which a static checker cannot follow
 # through collections.namedtuple's special-casing.
 _namedtuple: Any = collections.namedtuple
@@ -189,6 +192,69 @@ def _message_class(
     return cls  # type: ignore[no-any-return]
 
 
+def find_route(routes: Mapping[int, _Route], raw: Any) -> _Route | None:
+    """Return the entry of ``routes`` for a decoded ``[type_id, *fields]`` array, or None.
+
+    The one check of what a peer sent, used by :meth:`MessageFactory.from_raw`
+    and by every :class:`~pygnetic.connection.Connection`. ``raw`` matches when
+    it is a ``list`` whose first item is an ``int`` keying ``routes`` and whose
+    length is the entry's second item. A ``bool`` or a ``float`` is never a type
+    id, although ``False == 0.0 == 0`` for a dict.
+
+    Args:
+        routes: Type id to a tuple ``(message class, packed array length, ...)``;
+            the items after those two are the caller's.
+        raw: What the serializer decoded.
+    """
+    try:
+        route = routes[type_id := raw[0]]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if type(type_id) is int and type(raw) is list and len(raw) == route[1]:
+        return route
+    return None
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """Return a short ``repr``-like text of ``value`` received from a peer, for a reason.
+
+    At most ``limit`` characters, containers shown two levels deep and four
+    items wide, whatever the size or depth of ``value``; it never calls the
+    ``repr`` of a type other than the built-in scalars.
+    """
+    text = _brief(value, 2, limit)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_BRACKETS: dict[type, str] = {list: "[]", tuple: "()", dict: "{}"}
+
+
+def _brief(value: Any, depth: int, limit: int) -> str:
+    kind = type(value)
+    if kind in (str, bytes):
+        return repr(value[:limit])
+    if kind is int:
+        return repr(value) if value.bit_length() <= 128 else f"<int of {value.bit_length()} bits>"
+    if kind in (float, bool) or value is None:
+        return repr(value)
+    brackets = _BRACKETS.get(kind)
+    if brackets is None:
+        return f"<{kind.__name__}>"
+    if not value:
+        return brackets
+    if depth == 0:
+        return f"{brackets[0]}...{brackets[1]}"
+    if kind is dict:
+        shown = [
+            f"{_brief(k, depth - 1, limit)}: {_brief(v, depth - 1, limit)}"
+            for k, v in itertools.islice(value.items(), 4)
+        ]
+    else:
+        shown = [_brief(item, depth - 1, limit) for item in itertools.islice(value, 4)]
+    more = ", ..." if len(value) > 4 else ""
+    return f"{brackets[0]}{', '.join(shown)}{more}{brackets[1]}"
+
+
 class MessageFactory:
     """A registry of message types, and their packing and unpacking.
 
@@ -201,8 +267,10 @@ class MessageFactory:
             packs or accepts from the network.
 
     Create more factories when different connections speak different sets of
-    messages; each numbers its messages from 0. Not thread-safe: use it from
-    the thread that runs the game loop.
+    messages; each numbers its messages from 0. Register every message
+    before connecting. Then one factory may serve hosts in several threads
+    (one host per thread): each thread packs with its own packer (see
+    :meth:`packer`).
     """
 
     def __init__(
@@ -217,10 +285,13 @@ class MessageFactory:
         self._explicit_serializer = s_adapter is not None
         self._by_name: dict[str, type[Any]] = {}
         self._by_type: dict[int, type[Any]] = {}
+        # What from_raw() looks up through find_route(): (class, packed array length).
+        self._routes: dict[int, tuple[type[Any], int]] = {}
         self._frozen = False
         self._hash: int | None = None
         self._digest: bytes | None = None
-        self._encoders: dict[type[Any], Sender] = {}
+        # This thread's .pack (from packer()) and .encoders (from _encoder()).
+        self._local = threading.local()
         self.max_message_size = max_message_size
         self._register_control_messages()
 
@@ -230,7 +301,11 @@ class MessageFactory:
         self.Pong = _message_class("_pong", ("stamp",), protocol.PONG, control)
         self.Close = _message_class("_close", ("code", "reason"), protocol.CLOSE, control)
         for cls in (self.Ping, self.Pong, self.Close):
-            self._by_type[cls._type_id] = cls  # type: ignore[attr-defined]
+            self._add(cls)
+
+    def _add(self, cls: type[Any]) -> None:
+        self._by_type[cls._type_id] = cls
+        self._routes[cls._type_id] = (cls, cls._arity)
 
     # -- configuration -------------------------------------------------------
 
@@ -253,7 +328,7 @@ class MessageFactory:
         if type(value) is not int or value < 16:
             raise ValueError(f"max_message_size must be an int >= 16, not {value!r}")
         self._max_message_size = value
-        self._encoders = {}  # they hold the limit
+        self._local = threading.local()  # encoders hold the limit
 
     def use_default_serializer(self, serializer: Serializer) -> None:
         """Adopt ``serializer`` unless one was given explicitly or the factory is frozen.
@@ -262,7 +337,7 @@ class MessageFactory:
         """
         if not (self._explicit_serializer or self._frozen):
             self._serializer = serializer
-            self._encoders = {}  # they hold the serializer's pack
+            self._local = threading.local()  # packers and encoders of the old serializer go
 
     # -- registration --------------------------------------------------------
 
@@ -304,7 +379,7 @@ class MessageFactory:
         options = check_send_options(send_options, SendOptions())
         cls = _message_class(name, fields, len(self._by_name), options)
         self._by_name[name] = cls
-        self._by_type[cls._type_id] = cls  # type: ignore[attr-defined]
+        self._add(cls)
         return cls
 
     def set_frozen(self) -> None:
@@ -338,10 +413,10 @@ class MessageFactory:
         Raises:
             KeyError: No message has that id.
         """
-        try:
-            return self._by_type[type_id]
-        except KeyError:
-            raise KeyError(f"no message has type id {type_id!r}") from None
+        cls = self._by_type.get(type_id) if type(type_id) is int else None
+        if cls is None:
+            raise KeyError(f"no message has type id {type_id!r}")
+        return cls
 
     def get_type_id(self, message: type[Any] | str) -> int:
         """Return the type id of a message class (or message name)."""
@@ -406,16 +481,38 @@ class MessageFactory:
             )
         return self.pack_fields(cls, tuple(message))
 
+    def packer(self) -> Callable[[Any], bytes]:
+        """Return the calling thread's function that packs a ``(type_id, *fields)`` tuple.
+
+        Each thread gets its own, made by the serializer's ``packer()`` on first
+        use (or the serializer's ``pack`` if it has no ``packer()``), so that no
+        stateful encoder, such as msgpack's ``Packer``, is used by two threads
+        at once. A :class:`~pygnetic.connection.Connection` takes the one of the
+        thread that makes it: run a host, from ``connect()`` on, in one thread.
+        """
+        try:
+            pack: Callable[[Any], bytes] = self._local.pack
+        except AttributeError:
+            serializer = self.serializer
+            make = getattr(serializer, "packer", None)
+            pack = self._local.pack = make() if make is not None else serializer.pack
+        return pack
+
     def pack_fields(self, cls: type[Any], fields: tuple[Any, ...]) -> bytes:
         """Pack the field values of message class ``cls`` without building an instance."""
         data: bytes = self._encoder(cls)(*fields)[0]
         return data
 
     def _encoder(self, cls: type[Any]) -> Sender:
-        encoder = self._encoders.get(cls)
+        """This thread's encoder of ``cls`` messages (packers are per thread)."""
+        try:
+            encoders: dict[type[Any], Sender] = self._local.encoders
+        except AttributeError:
+            encoders = self._local.encoders = {}
+        encoder = encoders.get(cls)
         if encoder is None:
-            pack, limit = self.serializer.pack, self._max_message_size
-            encoder = self._encoders[cls] = make_sender(cls, pack, limit, _with_options)
+            pack, limit = self.packer(), self._max_message_size
+            encoder = encoders[cls] = make_sender(cls, pack, limit, _with_options)
         return encoder
 
     def encode(
@@ -464,21 +561,24 @@ class MessageFactory:
         Raises:
             MessageError: ``raw`` is not a valid message of this registry.
         """
-        try:
-            cls = self._by_type[raw[0]] if type(raw) is list else None
-        except (KeyError, IndexError, TypeError):
-            cls = None
-        if cls is None or len(raw) != cls._arity:
+        route = find_route(self._routes, raw)
+        if route is None:
             raise MessageError(self.describe_invalid(raw))
-        return _tuple_new(cls, raw[1:])  # type: ignore[no-any-return]
+        return _tuple_new(route[0], raw[1:])  # type: ignore[no-any-return]
 
     def describe_invalid(self, raw: Any) -> str:
-        """Say why a decoded value ``raw`` is not a message of this registry."""
+        """Say why a decoded value ``raw`` is not a message of this registry.
+
+        The text stays short whatever ``raw`` holds (see :func:`brief`).
+        """
         if type(raw) is not list or not raw:
             return f"expected an array [type_id, *fields], got {type(raw).__name__}"
-        cls = self._by_type.get(raw[0]) if isinstance(raw[0], int) else None
+        type_id = raw[0]
+        if type(type_id) is not int:
+            return f"message type id must be an int, got {type(type_id).__name__} {brief(type_id)}"
+        cls = self._by_type.get(type_id)
         if cls is None:
-            return f"unknown message type id {raw[0]!r}"
+            return f"unknown message type id {brief(type_id)}"
         return (
             f"message {cls.__name__} has {cls._arity - 1} field(s) "
             f"({', '.join(cls._fields)}), got {len(raw) - 1}"

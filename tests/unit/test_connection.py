@@ -128,15 +128,15 @@ def test_send_options_come_from_registration_and_calls(pair, network):
     pair.connection.net_chat_msg("Tom", "x", delivery=Delivery.UNRELIABLE)
     link = pair.connection._link
     sent = [(channel, delivery) for _, channel, delivery in link.sent[-3:]]
-    if network.stream:
-        return  # stream links record every slice; the options are checked on packets
     assert sent == [
         (1, Delivery.UNRELIABLE_SEQUENCED),
         (2, Delivery.RELIABLE),
         (0, Delivery.UNRELIABLE),
     ]
     pair.pump()
-    assert pair.remote.channels[-3:] == [1, 2, 0]
+    assert [type(m).__name__ for m in pair.remote.received[-3:]] == ["move", "move", "chat_msg"]
+    # A stream has one channel: every message arrives on 0 whatever it was sent on.
+    assert pair.remote.channels[-3:] == ([0, 0, 0] if network.stream else [1, 2, 0])
 
 
 def test_wrong_field_count_is_a_type_error_naming_the_message(pair):
@@ -297,6 +297,46 @@ def test_protocol_error_closes_only_the_offending_connection(network, factory, c
     assert [h.received for h in server.handlers()] == [
         [factory.get_by_name("chat_msg")("Tom", "still here")]
     ]
+
+
+def _two_messages(serializer):
+    factory = MessageFactory(serializer)
+    factory.register("chat_msg", ("player", "msg"))  # type id 0
+    factory.register("move", ("x", "y"))  # type id 1
+    return factory
+
+
+def _send_raw_and_pump(pair, value):
+    """Send ``value`` packed, bypassing the sender's checks; return the server's connection."""
+    pair.pump()
+    remote = pair.remote
+    pair.connection._link.send(pair.connection.message_factory.serializer.pack(value), 0, 0)
+    pair.pump()
+    return remote
+
+
+@pytest.mark.parametrize("serializer", ["msgpack", "json"])
+@pytest.mark.parametrize("type_id", [False, True, 0.0, 1.0], ids=repr)
+def test_a_bool_or_float_type_id_closes_the_connection(network, clock, serializer, type_id):
+    pair = Pair(network, _two_messages(serializer), clock)
+    remote = _send_raw_and_pump(pair, (type_id, 1, 2))
+    assert remote.received == []
+    assert remote.connection.messages_received == 0
+    assert remote.connection.close_code is CloseCode.PROTOCOL_ERROR
+    expected = f"message type id must be an int, got {type(type_id).__name__} {type_id!r}"
+    assert remote.connection.close_reason == expected
+    assert pair.connection.close_code is CloseCode.PROTOCOL_ERROR  # the peer said why
+
+
+@pytest.mark.parametrize("serializer", ["msgpack", "json"])
+def test_a_hostile_type_id_gets_a_short_reason(network, clock, serializer):
+    nested = []
+    for _ in range(900):  # as deep as both serializers encode and decode
+        nested = [nested]
+    pair = Pair(network, _two_messages(serializer), clock)
+    remote = _send_raw_and_pump(pair, (nested, "x" * 10_000, 2))
+    assert remote.connection.close_code is CloseCode.PROTOCOL_ERROR
+    assert remote.connection.close_reason == "message type id must be an int, got list [[[...]]]"
 
 
 def test_handler_methods_and_fallbacks(network, factory, clock):

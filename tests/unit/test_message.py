@@ -1,5 +1,7 @@
 """MessageFactory: registration, lookup, packing, unpacking and their errors."""
 
+import re
+
 import pytest
 
 import pygnetic
@@ -11,7 +13,7 @@ from pygnetic.errors import (
     RegistryError,
     RemoteError,
 )
-from pygnetic.message import MessageFactory
+from pygnetic.message import MessageFactory, brief
 from pygnetic.protocol import Delivery
 
 SERIALIZERS = ["msgpack", "json"]
@@ -190,7 +192,9 @@ def _garbage(factory):
         (pack(()), "expected an array"),
         (pack("just a string"), "expected an array"),
         (pack({"a": 1}), "expected an array"),
-        (pack(([0], "a", "b")), "unknown message type id"),
+        (pack(([0], "a", "b")), "message type id must be an int, got list [0]"),
+        (pack((True, "a", "b")), "message type id must be an int, got bool True"),
+        (pack((0.0, "a", "b")), "message type id must be an int, got float 0.0"),
         (b"", "undecodable"),
         (b"\xc1\xc1\xc1", "undecodable"),
         (pack((0, "a", "b")) + b"extra", "undecodable"),
@@ -202,8 +206,91 @@ def test_unpacking_garbage_raises_message_error_with_reason(serializer):
     factory = MessageFactory(serializer)
     _, cases = _garbage(factory)
     for data, reason in cases:
-        with pytest.raises(MessageError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(MessageError, match=re.escape(reason)):
             factory.unpack(data)
+
+
+def _two_messages(serializer):
+    factory = MessageFactory(serializer)
+    chat_msg = factory.register("chat_msg", ("player", "msg"))  # type id 0
+    move = factory.register("move", ("x", "y"))  # type id 1
+    return factory, chat_msg, move
+
+
+# Equal to the type ids 0 and 1 for a dict or a list index, but not ints.
+NOT_INT_IDS = [False, True, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest.mark.parametrize("type_id", NOT_INT_IDS, ids=repr)
+def test_a_bool_or_float_is_not_a_type_id(serializer, type_id):
+    factory, _, _ = _two_messages(serializer)
+    data = factory.serializer.pack((type_id, "a", "b"))
+    reason = re.escape(f"message type id must be an int, got {type(type_id).__name__} {type_id!r}")
+    with pytest.raises(MessageError, match=reason):
+        factory.unpack(data)
+    with pytest.raises(MessageError, match=reason):
+        factory.from_raw([type_id, "a", "b"])
+
+    class Context:
+        pass
+
+    context = Context()
+    factory.reset_context(context)
+    with pytest.raises(MessageError, match=reason):
+        factory.unpack_all(data, context)
+    with pytest.raises(KeyError):
+        factory.get_by_type(type_id)
+
+
+def test_int_type_ids_still_decode(factory):
+    chat_msg = factory.register("chat_msg", ("player", "msg"))
+    move = factory.register("move", ("x", "y"))
+    pack = factory.serializer.pack
+    assert factory.unpack(pack((0, False, 0.0))) == chat_msg(False, 0.0)
+    assert factory.unpack(pack((1, True, 1.0))) == move(True, 1.0)
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "type_id",
+    [
+        _nested(100_000),
+        list(range(1_000_000)),
+        "x" * 1_000_000,
+        b"\xff" * 1_000_000,
+        {str(i): [i] * 10 for i in range(10_000)},
+        10**20_000,
+    ],
+    ids=["deep", "long-list", "long-str", "long-bytes", "big-dict", "huge-int"],
+)
+def test_the_reason_for_a_hostile_type_id_stays_short(type_id):
+    factory, _, _ = _two_messages("msgpack")
+    reason = factory.describe_invalid([type_id, "a", "b"])
+    assert reason.startswith(("message type id must be an int", "unknown message type id"))
+    assert len(reason) <= 120, reason
+
+
+def test_brief_shows_two_levels_of_scalars_and_names_other_types():
+    assert brief({"a": [1, [2, [3]]], "b": None}) == "{'a': [1, [...]], 'b': None}"
+    assert brief([True, 1.5, b"x", [], {}, ()]) == "[True, 1.5, b'x', [], ...]"
+    assert brief(object()) == "<object>"
+    assert brief(-(2**64)) == "-18446744073709551616"
+    assert brief(2**200) == "<int of 201 bits>"
+    assert brief("x" * 100, limit=10) == "'xxxxxx..."  # 10 characters
+
+
+def test_a_deeply_nested_type_id_off_the_wire_is_a_message_error():
+    factory, _, _ = _two_messages("msgpack")
+    data = factory.serializer.pack((_nested(1000), "a", "b"))  # as deep as msgpack decodes
+    with pytest.raises(MessageError, match=r"got list \[\[\[\.\.\.\]\]\]$"):
+        factory.unpack(data)
 
 
 def test_message_error_is_a_remote_error_and_a_value_error():

@@ -10,6 +10,12 @@ pulled cable, to test keepalive timeouts::
     server = Server(adapter='memory', network=network)
     client = Client(adapter='memory', network=network)
     connection = client.connect('memory', server.address[1])
+
+Every transport names its network (``network=``): there is no process-wide
+default, so hosts in different tests or threads never share ports or meet by
+accident, and nothing needs resetting between tests. A network and its
+transports are not locked: use one network from one thread, and give each
+thread (each host pair under test) a network of its own.
 """
 
 from __future__ import annotations
@@ -58,10 +64,6 @@ class MemoryNetwork:
         link.severed = True
         if link.peer is not None:
             link.peer.severed = True
-
-
-#: Used by transports not given a network of their own.
-default_network = MemoryNetwork()
 
 
 class LinkState(enum.Enum):
@@ -169,7 +171,12 @@ class Transport:
         network: MemoryNetwork | None = None,
     ) -> None:
         self.listener = listener
-        self.network = network if network is not None else default_network
+        if network is None:
+            raise TypeError(
+                "the memory adapter needs network=MemoryNetwork(): transports on the "
+                "same MemoryNetwork object reach each other, and there is no default one"
+            )
+        self.network = network
         self.inbox: collections.deque[Callable[[], None]] = collections.deque()
         self.links: list[MemoryLink] = []
         self.address: tuple[str, int] | None = None

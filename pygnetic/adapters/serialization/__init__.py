@@ -12,6 +12,13 @@ A serializer is any object with this interface (see :class:`Serializer`):
     anything that is not exactly one valid encoded value.
 ``stream(max_message_size) -> StreamDecoder``
     A decoder for a byte stream (TCP), fed arbitrary slices.
+``packer() -> pack`` (optional)
+    A new function that packs like ``pack``, for one user at a time: the core
+    takes one for each thread that packs with a
+    :class:`~pygnetic.message.MessageFactory`, so a serializer that packs with
+    a reusable, stateful encoder (msgpack's ``Packer``) is never entered by two
+    threads at once. Without it, the core uses ``pack`` from every thread,
+    which then must be thread-safe itself.
 
 Two are built in: ``msgpack`` (the default: compact and fast) and ``json``
 (human-readable, handy when debugging with a packet capture). Sequences come
@@ -47,12 +54,17 @@ class StreamDecoder(Protocol):
 
 @runtime_checkable
 class Serializer(Protocol):
-    """The interface every serialization adapter provides."""
+    """The interface every serialization adapter provides.
+
+    A serializer may also have ``packer()``, returning a new pack function for
+    one thread (see the module documentation); it is optional, so it is not
+    part of this protocol's ``isinstance`` check.
+    """
 
     name: str
 
     def pack(self, obj: Any) -> bytes:
-        """Encode ``obj`` into bytes."""
+        """Encode ``obj`` into bytes; safe to call from several threads at once."""
 
     def unpack(self, data: bytes) -> Any:
         """Decode exactly one value from ``data``."""

@@ -9,6 +9,7 @@ newline, which frames messages on a byte stream.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import MessageError, RemoteMessageTooLargeError
@@ -71,6 +72,10 @@ class JsonSerializer:
     def pack(self, obj: Any) -> bytes:
         """Encode ``obj`` as one line of JSON."""
         return (_encode(obj) + "\n").encode()
+
+    def packer(self) -> Callable[[Any], bytes]:
+        """Return :meth:`pack` itself: the JSON encoder keeps no state between calls."""
+        return self.pack
 
     def unpack(self, data: bytes) -> Any:
         """Decode exactly one JSON value from ``data``."""
