@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeAlias
 
 from . import _defaults, event
 from .connection import Connection, ConnectionState
+from .handler import Handler
 from .message import MessageFactory
 from .message import message_factory as default_factory
 from .protocol import CloseCode
@@ -19,6 +20,24 @@ _OPEN = ConnectionState.OPEN
 
 #: How long ``close()`` lets connections deliver their goodbyes, in milliseconds.
 DEFAULT_LINGER_MS = 500
+
+#: What ``exclude`` arguments take: one connection or handler (or a
+#: :func:`weakref.proxy` of one, such as ``Handler.connection``), or, as in
+#: pygnetic 1.0, a list, set, tuple or any other collection of them.
+Exclude: TypeAlias = Connection | Handler | Iterable[Connection | Handler] | None
+
+
+def excluded(exclude: Exclude) -> Container[Any]:
+    """Return ``exclude`` (not None) as a container to test connections or handlers against.
+
+    ``in`` compares with ``==``, which for a proxy compares its referent, so
+    ``connection in excluded(handler.connection)`` holds for the proxy's connection.
+    """
+    if isinstance(exclude, (Connection, Handler)):  # true for their proxies too
+        return (exclude,)
+    if isinstance(exclude, Container):
+        return exclude
+    return list(exclude)  # type: ignore[arg-type]  # an iterator is consumed once
 
 
 class Host:
@@ -88,11 +107,18 @@ class Host:
         self._connections[link] = connection
         return connection
 
-    def connections(self, exclude: Connection | None = None) -> list[Connection]:
-        """Return the open connections, except ``exclude`` (a connection or its proxy)."""
+    def connections(self, exclude: Exclude = None) -> list[Connection]:
+        """Return the open connections, except those in ``exclude``.
+
+        Args:
+            exclude: A connection (or a proxy of one, such as a handler's
+                ``self.connection``), or a list, set or other collection of
+                them, as in pygnetic 1.0: ``connections([self.connection])``.
+        """
         if exclude is None:  # the common case, e.g. a broadcast every frame
             return [c for c in self._connections.values() if c._state is _OPEN]
-        return [c for c in self._connections.values() if c.connected and c != exclude]
+        skip = excluded(exclude)
+        return [c for c in self._connections.values() if c._state is _OPEN and c not in skip]
 
     def update(self, timeout: int = 0) -> None:
         """Do all network work: send, receive, call handlers, post events.

@@ -25,8 +25,8 @@ from types import ModuleType
 from typing import Any
 
 from . import event
-from ._host import Host
-from .connection import Connection, ConnectionState
+from ._host import Exclude, Host, excluded
+from .connection import ConnectionState
 from .handler import Handler
 from .message import MessageFactory
 from .protocol import CloseCode
@@ -109,7 +109,7 @@ class Server(Host):
         self,
         message: type[Any] | str | tuple[Any, ...],
         *args: Any,
-        exclude: Connection | None = None,
+        exclude: Exclude = None,
         **kwargs: Any,
     ) -> int:
         """Send one message to every open connection, except ``exclude``; pack it once.
@@ -117,11 +117,14 @@ class Server(Host):
         Takes the arguments of :meth:`Connection.send()
         <pygnetic.connection.Connection.send>` (fields, and the send options
         ``channel`` and ``delivery``); a message field named ``exclude`` must
-        be given by position. Cheaper than a loop of ``net_<name>`` calls,
-        since the message is packed only once::
+        be given by position. ``exclude`` takes what :meth:`connections`
+        takes: a connection, a handler's ``self.connection``, or a list of
+        them. Cheaper than a loop of ``net_<name>`` calls, since the message
+        is packed only once::
 
             server.broadcast(state, tick, positions, delivery='unreliable_sequenced')
             server.broadcast('chat_msg', 'server', 'Tom left', exclude=connection)
+            server.broadcast('chat_msg', 'Tom', 'hi', exclude=[self.connection])
 
         Returns:
             How many connections the message was queued for.
@@ -136,17 +139,23 @@ class Server(Host):
             connections[0].check_channel(channel)
         return sum([each.send_encoded(data, channel, delivery) for each in connections])
 
-    def handlers(self, exclude: Connection | Handler | None = None) -> list[Handler]:
-        """Return the handler the server made for each open connection, except ``exclude``.
+    def handlers(self, exclude: Exclude = None) -> list[Handler]:
+        """Return the handler the server made for each open connection, except excluded ones.
 
-        ``exclude`` may be a connection or a handler (or a proxy of either).
+        Args:
+            exclude: A connection or a handler (or a proxy of either), or a
+                list, set or other collection of them, as in pygnetic 1.0:
+                ``handlers(exclude=[self])`` in a handler leaves it out, and
+                so does ``handlers(exclude=[self.connection])``.
         """
-        result = []
-        for connection in self.connections():
-            handlers = connection.handlers()
-            if handlers and connection != exclude and handlers[0] != exclude:
-                result.append(handlers[0])
-        return result
+        if exclude is None:
+            return [c._handlers[0] for c in self.connections() if c._handlers]
+        skip = excluded(exclude)
+        return [
+            c._handlers[0]
+            for c in self.connections()
+            if c._handlers and c not in skip and c._handlers[0] not in skip
+        ]
 
     def _closing_reason(self) -> tuple[CloseCode, str]:
         return CloseCode.SERVER_CLOSING, CloseCode.SERVER_CLOSING.description
