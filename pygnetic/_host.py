@@ -65,7 +65,8 @@ class Host:
         self.conn_limit = conn_limit
         self.message_factory = message_factory if message_factory is not None else default_factory
         self.timeout = timeout
-        self.events = event.enabled() if events is None else events
+        self._events_option = events
+        self._events_seen = event._changes
         self._clock = clock
         self._connections: dict[Any, Connection] = {}
         self._ended: list[Connection] = []
@@ -107,6 +108,30 @@ class Host:
         self._connections[link] = connection
         return connection
 
+    @property
+    def events(self) -> bool:
+        """Whether connections post pygame events.
+
+        The ``events`` argument when it was True or False; when it was None,
+        whether events are enabled (``pygnetic.init(events=True)``) now:
+        turning them on or off takes effect at the next :meth:`update`.
+        Setting it works the same way.
+        """
+        option = self._events_option
+        return event.enabled() if option is None else option
+
+    @events.setter
+    def events(self, on: bool | None) -> None:
+        self._events_option = on
+        self._follow_events()
+
+    def _follow_events(self) -> None:
+        """Tell every connection whether to post events; runs when that may have changed."""
+        self._events_seen = event._changes
+        on = self.events
+        for connection in self._connections.values():
+            connection.set_events(on)
+
     def connections(self, exclude: Exclude = None) -> list[Connection]:
         """Return the open connections, except those in ``exclude``.
 
@@ -131,6 +156,8 @@ class Host:
         """
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
+        if self._events_seen != event._changes:  # init(events=True) or disable() ran
+            self._follow_events()
         while self._backlogged:
             self._backlogged.pop(0).deliver_backlog()
         self._transport.poll(timeout)
@@ -161,6 +188,8 @@ class Host:
         if self._closed:
             return
         self._closed = True
+        if self._events_seen != event._changes:
+            self._follow_events()
         code, reason = self._closing_reason()
         for connection in list(self._connections.values()):
             connection.close(code, reason)

@@ -41,7 +41,9 @@ class Client(Host):
         timeout: Seconds of silence (or of waiting to be accepted) after which
             a connection is closed with :attr:`CloseCode.TIMEOUT
             <pygnetic.protocol.CloseCode.TIMEOUT>`.
-        events: Post pygame events; default: whether ``init(events=True)`` ran.
+        events: Post pygame events (True) or not (False); None, the default,
+            follows ``pygnetic.init(events=True)`` and
+            :func:`pygnetic.event.disable`, also when they run later.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 

@@ -247,6 +247,23 @@ class Connection:
             target, wants_channel = _ignore, False
         self._routes[cls._type_id] = (cls, cls._arity, target, wants_channel, 1)
 
+    def set_events(self, on: bool) -> None:
+        """Start or stop posting pygame events; the owning Client or Server calls this.
+
+        Rebuilds the receive routes, so a connection that posts no events
+        pays nothing for them per message.
+        """
+        if on == self._events:
+            return
+        self._events = on
+        post: Target = (self._post_received, True)
+        for cls, targets in self._targets.items():
+            if on:
+                targets.insert(0, post)
+            else:
+                targets.remove(post)  # bound methods of one object compare equal
+            self._route(cls)
+
     def _post_received(self, message: Any, channel: int = 0) -> None:
         event.post(
             event.NET_RECEIVED,

@@ -1,9 +1,10 @@
 """pygame events for network activity, for games that prefer ``pygame.event.get()``.
 
-Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()`` and
-before creating the :class:`~pygnetic.client.Client` or
-:class:`~pygnetic.server.Server`: their connections then post one
-:data:`NETWORK` event per happening::
+Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()``,
+before or after creating the :class:`~pygnetic.client.Client` or
+:class:`~pygnetic.server.Server`: from their next ``update()`` on, their
+connections post one :data:`NETWORK` event per happening (unless a host was
+made with ``events=False``)::
 
     import pygnetic.event as event   # not: from pygnetic.event import NETWORK
 
@@ -88,6 +89,9 @@ NET_SERVER_LOST = 5
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None
 _dropped = 0
+#: Bumped by every :func:`init` and :func:`disable`: a Client or Server compares
+#: it once per ``update()`` to notice that events were turned on or off.
+_changes = 0
 
 
 def enabled() -> bool:
@@ -109,7 +113,7 @@ def init(event_val: int | None = None) -> int:
         EventsError: pygame's display (and so its event queue) is not
             initialised yet; call ``pygame.init()`` first.
     """
-    global NETWORK, _pygame
+    global NETWORK, _pygame, _changes
     pygame = import_optional("pygame", "pygame")
     if not pygame.display.get_init():
         raise EventsError(
@@ -120,13 +124,15 @@ def init(event_val: int | None = None) -> int:
     elif NETWORK is None or _pygame is None:
         NETWORK = pygame.event.custom_type()
     _pygame = pygame
+    _changes += 1
     return NETWORK
 
 
 def disable() -> None:
     """Stop posting events, from every connection, until :func:`init` runs again."""
-    global _pygame
+    global _pygame, _changes
     _pygame = None
+    _changes += 1
 
 
 def post(net_type: int, **attributes: Any) -> None:

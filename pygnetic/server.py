@@ -52,7 +52,9 @@ class Server(Host):
             :func:`pygnetic.init` (ENet when installed, else TCP).
         channels: ENet channels per connection (TCP accepts any channel).
         timeout: Seconds of silence after which a client is dropped.
-        events: Post pygame events; default: whether ``init(events=True)`` ran.
+        events: Post pygame events (True) or not (False); None, the default,
+            follows ``pygnetic.init(events=True)`` and
+            :func:`pygnetic.event.disable`, also when they run later.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 

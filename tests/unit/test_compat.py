@@ -3,6 +3,7 @@
 import pytest
 
 import pygnetic
+import pygnetic.event as event
 from pygnetic.adapters.network.memory import MemoryNetwork
 from pygnetic.message import MessageFactory
 from pygnetic.testing import Recorder
@@ -95,3 +96,60 @@ def test_a_1_0_chat_relay_does_not_echo_to_the_sender(network, factory):
     assert recorders[0].received == []
     for recorder in recorders[1:]:
         assert [m.player for m in recorder.received] == ["Tom", "echo", "all"]
+
+
+# -- 2. events follow pygnetic.init(events=True) made after the hosts ------------
+
+
+@pytest.fixture
+def pygame_display():
+    pygame = pytest.importorskip("pygame")
+    pygame.init()
+    pygame.event.clear()
+    yield pygame
+    event.disable()
+    pygame.quit()
+
+
+def _network_events(pygame):
+    return [(e.net_type, e) for e in pygame.event.get() if e.type == event.NETWORK]
+
+
+def test_init_events_after_creating_the_hosts_posts_events(network, factory, pygame_display):
+    pygame = pygame_display
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+    quiet = pygnetic.Client(
+        message_factory=factory, adapter="memory", network=network, events=False
+    )
+    connection = client.connect("memory", server.address[1])
+    quiet.connect("memory", server.address[1])
+    assert not server.events and not client.events
+    assert pygnetic.init(events=True, logging_lvl=None)  # as a 1.0 program may do it
+    assert server.events and client.events and not quiet.events
+    connection.net_chat_msg("Tom", "hi")
+    _pump(server, client, quiet)
+    seen = _network_events(pygame)
+    kinds = [net_type for net_type, _ in seen]
+    assert kinds.count(event.NET_CONNECTED) == 1  # the quiet client posts nothing
+    assert kinds.count(event.NET_ACCEPTED) == 2
+    received = [e for net_type, e in seen if net_type == event.NET_RECEIVED]
+    assert [(e.connection.address, e.message) for e in received] == [
+        (server.connections()[0].address, ("Tom", "hi"))
+    ]
+    event.disable()
+    connection.net_chat_msg("Tom", "unheard")
+    connection.disconnect()
+    _pump(server, client, quiet)
+    assert _network_events(pygame) == []
+    assert not server.events
+
+
+def test_an_explicit_events_argument_wins(network, factory, pygame_display):
+    event.init()
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+    client.events = False
+    client.connect("memory", server.address[1])
+    _pump(server, client)
+    assert [net_type for net_type, _ in _network_events(pygame_display)] == [event.NET_ACCEPTED]
