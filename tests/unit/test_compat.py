@@ -1,5 +1,10 @@
 """pygnetic 1.0 programs ported to Python 3 keep working, over the in-memory transport."""
 
+import contextlib
+import io
+import logging
+import sys
+
 import pytest
 
 import pygnetic
@@ -153,3 +158,61 @@ def test_an_explicit_events_argument_wins(network, factory, pygame_display):
     client.connect("memory", server.address[1])
     _pump(server, client)
     assert [net_type for net_type, _ in _network_events(pygame_display)] == [event.NET_ACCEPTED]
+
+
+# -- 3. init(logging_lvl=...) configures the root logger, as 1.0 did -------------
+
+
+@contextlib.contextmanager
+def bare_root_logger():
+    """The root logger without handlers (pytest's own come back afterwards)."""
+    root = logging.getLogger()
+    ours = logging.getLogger("pygnetic")
+    saved = root.handlers[:], root.level, ours.handlers[:], ours.level
+    root.handlers.clear()
+    try:
+        yield root
+    finally:
+        for handler in root.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        root.handlers[:], ours.handlers[:] = saved[0], saved[2]
+        root.setLevel(saved[1])
+        ours.setLevel(saved[3])
+
+
+def test_init_logging_shows_the_programs_own_lines_once(monkeypatch):
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)  # where a new StreamHandler writes
+    with bare_root_logger() as root:
+        assert pygnetic.init()
+        assert pygnetic.init()  # a second call adds no second handler
+        logging.info("the game started")
+        logging.getLogger("game.world").debug("below the level")
+        assert len(root.handlers) == 1
+        assert not logging.getLogger("pygnetic").handlers
+    lines = stderr.getvalue().splitlines()
+    assert [line[9:] for line in lines if "game" in line] == ["INFO     the game started"]
+    assert sum("network adapter" in line for line in lines) == 2  # once per init()
+
+
+def test_init_logging_uses_a_handler_the_program_set_up(monkeypatch):
+    stream, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    with bare_root_logger() as root:
+        logging.basicConfig(level=logging.WARNING, stream=stream, format="%(name)s: %(message)s")
+        assert pygnetic.init(logging_lvl=logging.INFO)
+        logging.info("not shown: the program chose WARNING")
+        assert len(root.handlers) == 1 and root.level == logging.WARNING
+    lines = stream.getvalue().splitlines()
+    assert len([line for line in lines if "network adapter" in line]) == 1
+    assert all(line.startswith("pygnetic: ") for line in lines)
+    assert stderr.getvalue() == ""  # printed once, by the program's handler only
+
+
+def test_logging_lvl_none_leaves_the_root_logger_alone():
+    with bare_root_logger() as root:
+        level = root.level
+        assert pygnetic.init(logging_lvl=None)
+        assert root.handlers == []
+        assert root.level == level
