@@ -43,6 +43,10 @@ def excluded(exclude: Exclude) -> Container[Any]:
 class Host:
     """Base of :class:`~pygnetic.client.Client` and :class:`~pygnetic.server.Server`."""
 
+    #: The messages spoken unless the constructor is given others; a subclass
+    #: may set its own, as pygnetic 1.0 allowed.
+    message_factory: MessageFactory = default_factory
+
     def __init__(
         self,
         *,
@@ -63,7 +67,8 @@ class Host:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
         self.conn_limit = conn_limit
-        self.message_factory = message_factory if message_factory is not None else default_factory
+        if message_factory is not None:
+            self.message_factory = message_factory
         self.timeout = timeout
         self._events_option = events
         self._events_seen = event._changes

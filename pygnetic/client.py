@@ -34,7 +34,7 @@ class Client(Host):
     Args:
         conn_limit: Most connections this client keeps at once.
         message_factory: Default messages for new connections (default: the
-            default :data:`~pygnetic.message.message_factory`).
+            class's :attr:`message_factory`).
         adapter: Network adapter name or module; default: the one chosen by
             :func:`pygnetic.init` (ENet when installed, else TCP).
         channels: ENet channels to ask for (TCP accepts any channel).
@@ -49,7 +49,9 @@ class Client(Host):
 
     Attributes:
         message_factory: Default :class:`~pygnetic.message.MessageFactory`
-            for new connections.
+            for new connections. A ``Client`` subclass may set it as a class
+            attribute, as in pygnetic 1.0; the default is the default
+            :data:`~pygnetic.message.message_factory`.
     """
 
     def __init__(

@@ -47,7 +47,7 @@ class Server(Host):
         handler: :class:`~pygnetic.handler.Handler` subclass (or any callable
             returning a handler) instantiated for each accepted connection.
         message_factory: The messages clients must speak (default: the
-            default :data:`~pygnetic.message.message_factory`).
+            class's :attr:`message_factory`).
         adapter: Network adapter name or module; default: the one chosen by
             :func:`pygnetic.init` (ENet when installed, else TCP).
         channels: ENet channels per connection (TCP accepts any channel).
@@ -62,6 +62,10 @@ class Server(Host):
         address: ``(host, port)`` the server really listens on.
         handler: The handler class; may also be set as a class attribute of a
             ``Server`` subclass.
+        message_factory: The :class:`~pygnetic.message.MessageFactory` in
+            use. A ``Server`` subclass may set it as a class attribute, as in
+            pygnetic 1.0; the default is the default
+            :data:`~pygnetic.message.message_factory`.
     """
 
     handler: Callable[[], Handler] | None = None

@@ -216,3 +216,36 @@ def test_logging_lvl_none_leaves_the_root_logger_alone():
         assert pygnetic.init(logging_lvl=None)
         assert root.handlers == []
         assert root.level == level
+
+
+# -- 4. a message_factory class attribute is honoured ----------------------------
+
+
+def test_message_factory_class_attribute_of_subclasses(network, factory):
+    class GameServer(pygnetic.Server):
+        message_factory = factory
+
+    class GameClient(pygnetic.Client):
+        message_factory = factory
+
+    server = GameServer(handler=Recorder, adapter="memory", network=network)
+    client = GameClient(adapter="memory", network=network)
+    assert server.message_factory is factory and client.message_factory is factory
+    connection = client.connect("memory", server.address[1])
+    connection.net_chat_msg("Tom", "hi")  # no such message in the default factory
+    _pump(server, client)
+    assert connection.connected
+    assert server.handlers()[0].received == [("Tom", "hi")]
+
+
+def test_message_factory_argument_beats_the_class_attribute(network, factory):
+    other = MessageFactory("json")
+
+    class GameClient(pygnetic.Client):
+        message_factory = factory
+
+    client = GameClient(message_factory=other, adapter="memory", network=network)
+    assert client.message_factory is other
+    assert pygnetic.Client(adapter="memory", network=network).message_factory is (
+        pygnetic.message.message_factory
+    )
