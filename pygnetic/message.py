@@ -131,6 +131,7 @@ def _message_class(
     cls.__doc__ = f"Message {name}({', '.join(fields)}), type id {type_id}."
     cls._type_id = type_id
     cls._send_options = options
+    cls._register_kwargs = {}  # the keyword arguments register() was given
     cls._arity = len(fields) + 1  # length of the packed array
     return cls  # type: ignore[no-any-return]
 
@@ -245,6 +246,7 @@ class MessageFactory:
         fields = _field_names(name, field_names)
         options = check_send_options(send_options, SendOptions())
         cls = _message_class(name, fields, len(self._by_name), options)
+        cls._register_kwargs = dict(send_options)  # type: ignore[attr-defined]
         self._by_name[name] = cls
         self._by_type[cls._type_id] = cls  # type: ignore[attr-defined]
         return cls
@@ -288,10 +290,18 @@ class MessageFactory:
         """Return the type id of a message class (or message name)."""
         return self._resolve(message)._type_id  # type: ignore[no-any-return]
 
-    def get_params(self, message: type[Any] | str) -> tuple[tuple[str, ...], dict[str, Any]]:
-        """Return ``(field_names, send_options)`` of a message class or name."""
+    def get_params(self, message: type[Any] | str) -> tuple[int, dict[str, Any]]:
+        """Return ``(type_id, kwargs)`` of a message class or name, as pygnetic 1.0 did.
+
+        ``kwargs`` is a copy of the keyword arguments given to :meth:`register`,
+        as given: after ``register('position', ('x', 'y'), channel=1)`` it is
+        ``{'channel': 1}``. The field names are the class's ``_fields``.
+
+        Raises:
+            KeyError: ``message`` is not registered here.
+        """
         cls = self._resolve(message)
-        return cls._fields, cls._send_options._asdict()  # type: ignore[no-any-return]
+        return cls._type_id, dict(cls._register_kwargs)
 
     def names(self) -> list[str]:
         """Return the registered message names in type-id order."""
