@@ -19,10 +19,12 @@ reported with a :class:`~pygnetic.errors.PygneticWarning` (a typo would
 otherwise fail silently), and a method that cannot take the message as its
 first argument raises ``TypeError`` naming its file and line.
 
-A method that declares a ``channel`` parameter (``def net_move(self,
-message, channel)``) is told the channel the message came on; every other
-method is called with the message alone, which is the fastest call. The
-``**kwargs`` of the seed's signature stay accepted and receive nothing.
+A method with ``**kwargs`` (``def net_move(self, message, **kwargs)``, the
+1.0 signature) or a ``channel`` parameter (``def net_move(self, message,
+channel)``) receives the network adapter's keyword arguments: ``channel``,
+the channel the message came on. A method with neither (``def
+net_move(self, message)``) is called with the message alone, which is the
+fastest call Python has.
 
 Handler methods run inside ``update()``. An exception they raise propagates
 out of it; the messages that arrived after the one being handled are not
@@ -75,7 +77,12 @@ class Handler:
         """
 
     def on_receive(self, message: Any, **kwargs: Any) -> None:
-        """Called for a received message that has no ``net_<name>`` method here."""
+        """Called for a received message that has no ``net_<name>`` method here.
+
+        Args:
+            message: The received message.
+            **kwargs: The network adapter's keyword arguments: ``channel``.
+        """
 
     def on_recive(self, message: Any, **kwargs: Any) -> None:
         """The pygnetic 1.0 spelling of :meth:`on_receive`; override either one."""
@@ -93,8 +100,9 @@ def as_target(method: Any) -> Target:
     """Describe how to call a handler method: ``(method, wants_channel)``.
 
     ``wants_channel`` is true when the method has a parameter named
-    ``channel``; it is then called as ``method(message, channel=channel)``,
-    otherwise as ``method(message)``, the cheapest call Python has.
+    ``channel`` or a ``**kwargs`` parameter; it is then called as
+    ``method(message, channel=channel)``, otherwise as ``method(message)``,
+    the cheapest call Python has.
 
     Raises:
         TypeError: ``method`` cannot be called with one positional argument.
@@ -121,7 +129,10 @@ def _wants_channel(method: Any) -> bool:
         signature = inspect.signature(method)
     except (TypeError, ValueError):  # builtins without a signature: trust them
         return False
-    wants_channel = "channel" in signature.parameters
+    parameters = signature.parameters
+    wants_channel = "channel" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
     try:
         signature.bind(None, **({"channel": 0} if wants_channel else {}))
     except TypeError:

@@ -249,3 +249,36 @@ def test_message_factory_argument_beats_the_class_attribute(network, factory):
     assert pygnetic.Client(adapter="memory", network=network).message_factory is (
         pygnetic.message.message_factory
     )
+
+
+# -- 6. **kwargs handler methods receive the adapter's keyword arguments ---------
+
+
+def test_kwargs_handler_methods_receive_the_channel(network, factory):
+    calls = []
+
+    class Handler(pygnetic.Handler):
+        def net_chat_msg(self, message, **kwargs):  # the 1.0 signature
+            calls.append(("chat_msg", kwargs))
+
+        def on_recive(self, message, **kwargs):  # 1.0's catch-all
+            calls.append(("on_recive", kwargs))
+
+    class Plain(pygnetic.Handler):
+        def net_chat_msg(self, message):  # neither: the message alone
+            calls.append(("plain", message.msg))
+
+        def on_receive(self, message, *, channel):
+            calls.append(("on_receive", channel))
+
+    server, clients, (connection,) = _server_with_clients(network, factory, 1, handler=Handler)
+    server.connections()[0].add_handler(Plain())
+    connection.net_chat_msg("Tom", "hi", channel=2)
+    connection.net_move(1, 2)  # registered on channel 1
+    _pump(server, *clients)
+    assert calls == [
+        ("chat_msg", {"channel": 2}),
+        ("plain", "hi"),
+        ("on_recive", {"channel": 1}),
+        ("on_receive", 1),
+    ]
