@@ -13,10 +13,11 @@ Sending::
     connection.net_position(x, y, delivery='unreliable_sequenced', channel=1)
 
 Keyword arguments that are not fields of the message are send options
-(``channel``, ``delivery``) for this call only. Sends are queued and leave
-during the next ``update()``; a client may send before its connection is
-accepted, and the messages go out once it is. Sending on a closed connection
-returns False and does nothing, since a peer can vanish between two frames.
+(``channel``, and ``delivery`` or 1.0's ENet ``flags``) for this call only.
+Sends are queued and leave during the next ``update()``; a client may send
+before its connection is accepted, and the messages go out once it is.
+Sending on a closed connection returns False and does nothing, since a peer
+can vanish between two frames.
 
 The connection also keeps itself alive: it closes with
 :attr:`CloseCode.TIMEOUT <pygnetic.protocol.CloseCode.TIMEOUT>` when nothing
@@ -297,7 +298,8 @@ class Connection:
                 give no field arguments).
             *args: Field values, in order.
             **kwargs: Field values by name, and the send options ``channel``
-                and ``delivery`` for this call.
+                and ``delivery`` (or, as in pygnetic 1.0, ENet's packet
+                ``flags``) for this call.
 
         Raises:
             MessageArgumentsError: Fields missing, extra or unknown (a ``TypeError``).

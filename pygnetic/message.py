@@ -42,7 +42,7 @@ from .errors import (
     RegistryError,
     RemoteMessageTooLargeError,
 )
-from .protocol import Delivery, as_delivery
+from .protocol import Delivery, as_delivery, delivery_from_flags
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message_factory"]
 
@@ -68,17 +68,33 @@ class SendOptions(NamedTuple):
     delivery: Delivery = Delivery.RELIABLE
 
 
+#: Send options a call or ``register()`` may give; ``flags`` (ENet's packet
+#: flags, as in pygnetic 1.0) is another way of giving ``delivery``.
+_OPTION_NAMES = ("channel", "delivery", "flags")
+
+
 def check_send_options(options: dict[str, Any], base: SendOptions) -> SendOptions:
-    """Validate send options given as keywords and merge them over ``base``."""
-    unknown = set(options) - set(SendOptions._fields)
+    """Validate send options given as keywords and merge them over ``base``.
+
+    Raises:
+        TypeError: An unknown option, or both ``delivery`` and ``flags``.
+        ValueError: An invalid value.
+    """
+    unknown = set(options).difference(_OPTION_NAMES)
     if unknown:
         raise TypeError(
             f"unknown send option(s) {', '.join(sorted(unknown))}; "
-            f"valid ones: {', '.join(SendOptions._fields)}"
+            f"valid ones: {', '.join(_OPTION_NAMES)}"
         )
     channel = options.get("channel", base.channel)
     if type(channel) is not int or channel < 0:
         raise ValueError(f"channel must be an int >= 0, not {channel!r}")
+    if "flags" in options:
+        if "delivery" in options:
+            raise TypeError(
+                "give delivery or flags (ENet's packet flags, as in pygnetic 1.0), not both"
+            )
+        return SendOptions(channel, delivery_from_flags(options["flags"]))
     delivery = as_delivery(options.get("delivery", base.delivery))
     return SendOptions(channel, delivery)
 
@@ -220,12 +236,16 @@ class MessageFactory:
             field_names: The fields, as a sequence or a ``'a, b'`` string.
             **send_options: Defaults for sending this type: ``channel`` (int)
                 and ``delivery`` (:class:`~pygnetic.protocol.Delivery` or its
-                string value). Calls may override them.
+                string value), or, in place of ``delivery``, pygnetic 1.0's
+                ``flags`` (ENet's packet flags, see
+                :func:`~pygnetic.protocol.delivery_from_flags`). Calls may
+                override them. They are not part of the registry hash.
 
         Raises:
             RegistryError: The factory is frozen, the name is taken or not an
                 identifier, or a field name is invalid.
-            TypeError, ValueError: An unknown or invalid send option.
+            TypeError, ValueError: An unknown or invalid send option, or both
+                ``delivery`` and ``flags``.
 
         Example::
 

@@ -122,11 +122,11 @@ class Server(Host):
 
         Takes the arguments of :meth:`Connection.send()
         <pygnetic.connection.Connection.send>` (fields, and the send options
-        ``channel`` and ``delivery``); a message field named ``exclude`` must
-        be given by position. ``exclude`` takes what :meth:`connections`
-        takes: a connection, a handler's ``self.connection``, or a list of
-        them. Cheaper than a loop of ``net_<name>`` calls, since the message
-        is packed only once::
+        ``channel`` and ``delivery`` or ``flags``); a message field named
+        ``exclude`` must be given by position. ``exclude`` takes what
+        :meth:`connections` takes: a connection, a handler's
+        ``self.connection``, or a list of them. Cheaper than a loop of
+        ``net_<name>`` calls, since the message is packed only once::
 
             server.broadcast(state, tick, positions, delivery='unreliable_sequenced')
             server.broadcast('chat_msg', 'server', 'Tom left', exclude=connection)

@@ -11,6 +11,13 @@ import pygnetic
 import pygnetic.event as event
 from pygnetic.adapters.network.memory import MemoryNetwork
 from pygnetic.message import MessageFactory
+from pygnetic.protocol import (
+    PACKET_FLAG_NO_ALLOCATE,
+    PACKET_FLAG_RELIABLE,
+    PACKET_FLAG_UNRELIABLE_FRAGMENT,
+    PACKET_FLAG_UNSEQUENCED,
+    Delivery,
+)
 from pygnetic.testing import Recorder
 
 
@@ -282,3 +289,72 @@ def test_kwargs_handler_methods_receive_the_channel(network, factory):
         ("on_recive", {"channel": 1}),
         ("on_receive", 1),
     ]
+
+
+# -- 7. ENet packet flags, as 1.0 took them --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "delivery"),
+    [
+        (PACKET_FLAG_RELIABLE, Delivery.RELIABLE),
+        (PACKET_FLAG_UNSEQUENCED, Delivery.UNRELIABLE),
+        (0, Delivery.UNRELIABLE_SEQUENCED),
+        (PACKET_FLAG_RELIABLE | PACKET_FLAG_UNSEQUENCED, Delivery.RELIABLE),  # as ENet does
+        (PACKET_FLAG_NO_ALLOCATE, Delivery.UNRELIABLE_SEQUENCED),  # ignored bits
+        (PACKET_FLAG_UNSEQUENCED | PACKET_FLAG_UNRELIABLE_FRAGMENT, Delivery.UNRELIABLE),
+    ],
+)
+def test_flags_map_onto_delivery_modes(flags, delivery):
+    factory = MessageFactory("msgpack")
+    position = factory.register("position", ("x", "y"), channel=1, flags=flags)
+    assert position._send_options == (1, delivery)
+    assert factory.get_params(position) == (0, {"channel": 1, "flags": flags})
+
+
+def test_flags_per_call_reach_the_transport(network, factory):
+    server, _, (connection,) = _server_with_clients(network, factory, 1)
+    connection.net_move(1, 2, flags=0)
+    connection.send("chat_msg", "Tom", "hi", flags=PACKET_FLAG_UNSEQUENCED)
+    connection.net_chat_msg("Tom", "hi", flags=PACKET_FLAG_RELIABLE, channel=3)
+    assert server.broadcast("chat_msg", "all", "hi", flags=0) == 1
+    assert [(c, d) for _, c, d in connection._link.sent[-3:]] == [
+        (1, Delivery.UNRELIABLE_SEQUENCED),
+        (0, Delivery.UNRELIABLE),
+        (3, Delivery.RELIABLE),
+    ]
+    assert server.connections()[0]._link.sent[-1][1:] == (0, Delivery.UNRELIABLE_SEQUENCED)
+
+
+def test_flags_and_delivery_together_or_bad_flags_are_errors(network, factory):
+    with pytest.raises(TypeError, match="not both"):
+        factory.register("position", ("x", "y"), flags=0, delivery="reliable")
+    for bad in (16, -1, 1.0, "1", True, None):
+        with pytest.raises(ValueError, match="PACKET_FLAG_RELIABLE"):
+            factory.register("position", ("x", "y"), flags=bad)
+    with pytest.raises(TypeError, match="valid ones: channel, delivery, flags"):
+        factory.register("position", ("x", "y"), flag=0)
+    _, _, (connection,) = _server_with_clients(network, factory, 1)
+    with pytest.raises(TypeError, match="not both"):
+        connection.net_move(1, 2, flags=0, delivery="unreliable")
+
+
+def test_flags_leave_the_registry_hash_alone():
+    hashes = set()
+    for options in ({}, {"flags": 0}, {"delivery": "unreliable"}, {"flags": 3, "channel": 2}):
+        factory = MessageFactory("msgpack")
+        factory.register("position", ("x", "y"), **options)
+        hashes.add(factory.get_hash())
+    assert len(hashes) == 1
+
+
+def test_flag_values_are_enets():
+    enet = pytest.importorskip("enet")
+    assert (PACKET_FLAG_RELIABLE, PACKET_FLAG_UNSEQUENCED) == (
+        enet.PACKET_FLAG_RELIABLE,
+        enet.PACKET_FLAG_UNSEQUENCED,
+    )
+    assert (PACKET_FLAG_NO_ALLOCATE, PACKET_FLAG_UNRELIABLE_FRAGMENT) == (
+        enet.PACKET_FLAG_NO_ALLOCATE,
+        enet.PACKET_FLAG_UNRELIABLE_FRAGMENT,
+    )
