@@ -43,8 +43,8 @@ def excluded(exclude: Exclude) -> Container[Any]:
 class Host:
     """Base of :class:`~pygnetic.client.Client` and :class:`~pygnetic.server.Server`."""
 
-    #: The messages spoken unless the constructor is given others; a subclass
-    #: may set its own, as pygnetic 1.0 allowed.
+    # The messages spoken unless the constructor is given others; a subclass
+    # may set its own, as pygnetic 1.0 allowed (documented on Server and Client).
     message_factory: MessageFactory = default_factory
 
     def __init__(
