@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import warnings
 import weakref
 from collections.abc import Callable
@@ -152,19 +153,53 @@ def _fallback(handler: Handler) -> Target | None:
     return None
 
 
+def _warn_at(member: Any, cls: type, text: str) -> None:
+    """Warn with ``text`` at the definition of ``member`` (else of ``cls``).
+
+    The location is the offending code itself, wherever the handler was
+    attached from: by the game, or by a Server accepting a client. Repeats
+    are shown once, as :func:`warnings.warn` would (one registry per module).
+    """
+    function = getattr(member, "__func__", member)
+    with contextlib.suppress(ValueError):  # a __wrapped__ cycle
+        function = inspect.unwrap(function)
+    code = getattr(function, "__code__", None)
+    if code is not None:
+        filename, lineno = code.co_filename, code.co_firstlineno
+        module_globals = getattr(function, "__globals__", {})
+    else:  # not a function (net_x = 5): point at the class
+        try:
+            filename, lineno = inspect.getsourcefile(cls) or "", inspect.getsourcelines(cls)[1]
+        except (OSError, TypeError):
+            warnings.warn(text, PygneticWarning, stacklevel=4)
+            return
+        module = sys.modules.get(cls.__module__)
+        module_globals = vars(module) if module is not None else {}
+    warnings.warn_explicit(
+        text,
+        PygneticWarning,
+        filename,
+        lineno,
+        module=module_globals.get("__name__"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals,
+    )
+
+
 def resolve(handler: Handler, factory: MessageFactory) -> dict[type[Any], Target]:
     """Return, per message class of ``factory``, the method of ``handler`` that receives it.
 
     Warns about ``net_`` methods that match no registered message.
     """
     names = set(factory.names())
-    for attribute in dir(type(handler)):
+    cls = type(handler)
+    for attribute in dir(cls):
         if attribute.startswith("net_") and attribute[4:] not in names:
-            warnings.warn(
-                f"{type(handler).__qualname__}.{attribute} matches no registered message "
+            _warn_at(
+                getattr(cls, attribute, None),
+                cls,
+                f"{cls.__qualname__}.{attribute} matches no registered message "
                 f"(registered: {', '.join(sorted(names)) or 'none'})",
-                PygneticWarning,
-                stacklevel=4,
             )
     fallback = _fallback(handler)
     targets: dict[type[Any], Target] = {}

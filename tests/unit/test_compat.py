@@ -1,6 +1,7 @@
 """pygnetic 1.0 programs ported to Python 3 keep working, over the in-memory transport."""
 
 import contextlib
+import inspect
 import io
 import logging
 import sys
@@ -10,6 +11,7 @@ import pytest
 import pygnetic
 import pygnetic.event as event
 from pygnetic.adapters.network.memory import MemoryNetwork
+from pygnetic.errors import PygneticWarning
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import (
     PACKET_FLAG_NO_ALLOCATE,
@@ -358,3 +360,29 @@ def test_flag_values_are_enets():
         enet.PACKET_FLAG_NO_ALLOCATE,
         enet.PACKET_FLAG_UNRELIABLE_FRAGMENT,
     )
+
+
+# -- 8. a misspelt net_ method is reported at its own definition -----------------
+
+
+class Misspelt(Recorder):
+    def net_chat_mgs(self, message, **kwargs):
+        pass
+
+    net_mvoe = 5  # not even a method: reported at the class
+
+
+def _where(warning):
+    return warning.filename, warning.lineno
+
+
+def test_the_unknown_net_method_warning_points_at_its_definition(network, factory):
+    definition = (__file__, Misspelt.net_chat_mgs.__code__.co_firstlineno)
+    with pytest.warns(PygneticWarning, match="matches no registered message") as by_server:
+        _, _, (connection,) = _server_with_clients(network, factory, 1, handler=Misspelt)
+    with pytest.warns(PygneticWarning, match="matches no registered message") as by_game:
+        connection.add_handler(Misspelt())
+    for record in (by_server, by_game):
+        where = {w.message.args[0].split()[0]: _where(w) for w in record}
+        assert where["Misspelt.net_chat_mgs"] == definition
+        assert where["Misspelt.net_mvoe"] == (__file__, inspect.getsourcelines(Misspelt)[1])
