@@ -350,6 +350,11 @@ class Connection:
         sender.__doc__ = f"Send {cls.__name__}({', '.join(cls._fields)})."
         return sender
 
+    @property
+    def channels(self) -> int:
+        """Number of channels this connection has (``0 .. channels - 1``), agreed with the peer."""
+        return self._link.channels
+
     def check_channel(self, channel: int) -> None:
         """Raise ``ValueError`` unless ``channel`` exists on this connection."""
         if channel >= self._link.channels:

@@ -132,17 +132,30 @@ class Server(Host):
             server.broadcast('chat_msg', 'server', 'Tom left', exclude=connection)
             server.broadcast('chat_msg', 'Tom', 'hi', exclude=[self.connection])
 
+        A connection without the message's channel (an ENet client that
+        asked for fewer ``channels``) is skipped: it does not get the
+        message and is not counted.
+
         Returns:
             How many connections the message was queued for.
 
         Raises:
             MessageArgumentsError, PackError, MessageTooLargeError: as ``send``
                 does, before anything is sent.
+            ValueError: Connections are open but none of them has the
+                channel, as ``send`` raises for a channel that does not exist.
         """
         data, (channel, delivery) = self.message_factory.encode(message, args, kwargs)
         connections = self.connections(exclude)
-        if connections:
-            connections[0].check_channel(channel)
+        if channel and connections:  # channel 0 exists everywhere
+            reachable = [c for c in connections if channel < c.channels]
+            if not reachable:
+                raise ValueError(
+                    f"channel {channel} does not exist on any connection: they have at most "
+                    f"{max(c.channels for c in connections)} channel(s) "
+                    "(see the channels argument of Server/Client)"
+                )
+            connections = reachable
         return sum([each.send_encoded(data, channel, delivery) for each in connections])
 
     def handlers(self, exclude: Exclude = None) -> list[Handler]:

@@ -386,3 +386,34 @@ def test_the_unknown_net_method_warning_points_at_its_definition(network, factor
         where = {w.message.args[0].split()[0]: _where(w) for w in record}
         assert where["Misspelt.net_chat_mgs"] == definition
         assert where["Misspelt.net_mvoe"] == (__file__, inspect.getsourcelines(Misspelt)[1])
+
+
+# -- 9. broadcast checks each connection's channels ------------------------------
+
+
+def test_broadcast_skips_and_does_not_count_clients_without_the_channel(network, factory):
+    server, clients, connections = _server_with_clients(network, factory, 3)
+    recorders = [Recorder() for _ in connections]
+    for connection, recorder in zip(connections, recorders, strict=True):
+        connection.add_handler(recorder)
+    few = server.connections()[0]
+    few._link.channels = 2  # as a client that asked ENet for two channels
+    assert few.channels == 2
+    assert server.broadcast("chat_msg", "all", "on 3", channel=3) == 2
+    assert server.broadcast("chat_msg", "all", "on 1", channel=1) == 3
+    _pump(server, *clients)
+    assert [[m.msg for m in r.received] for r in recorders] == [
+        ["on 1"],
+        ["on 3", "on 1"],
+        ["on 3", "on 1"],
+    ]
+    assert [c.messages_sent for c in server.connections()] == [1, 2, 2]
+
+
+def test_broadcast_on_a_channel_no_connection_has_is_an_error(network, factory):
+    server, _, _ = _server_with_clients(network, factory, 2)
+    for connection in server.connections():
+        connection._link.channels = 2
+    with pytest.raises(ValueError, match="channel 2 does not exist on any connection"):
+        server.broadcast("chat_msg", "all", "hi", channel=2)
+    assert server.broadcast("chat_msg", "all", "hi", channel=2, exclude=server.connections()) == 0
