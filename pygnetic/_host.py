@@ -195,14 +195,15 @@ class Host:
         self._closed = True
         if self._events_seen != event._changes:
             self._follow_events()
-        code, reason = self._closing_reason()
+        code, reason, local_reason = self._closing_reason()
         for connection in list(self._connections.values()):
-            connection.close(code, reason)
+            connection.close(code, reason, local_reason=local_reason)
         self._transport.close(code, linger_ms)
         self._finish_ended()
 
-    def _closing_reason(self) -> tuple[CloseCode, str]:
-        return CloseCode.NORMAL, "disconnected by peer"
+    def _closing_reason(self) -> tuple[CloseCode, str, str]:
+        """Why ``close()`` ends the connections: code, the peers' reason, ours."""
+        return CloseCode.NORMAL, "disconnected by peer", CloseCode.NORMAL.description
 
     # -- TransportListener -----------------------------------------------------
 

@@ -74,6 +74,8 @@ class ConnectionState(enum.Enum):
 
 _OPEN = ConnectionState.OPEN
 _CONNECTING = ConnectionState.CONNECTING
+#: What a peer reads as ``close_reason`` when we disconnect without a reason.
+_BY_PEER = "disconnected by peer"
 _tuple_new = tuple.__new__
 Sender = Callable[..., bool]
 #: What receiving one message type does: (message class, packed array length,
@@ -540,13 +542,25 @@ class Connection:
         """Close the connection; ``on_disconnect`` and the event follow in ``update()``.
 
         Args:
-            reason: Text the peer sees as its ``close_reason``.
+            reason: Text both sides then read as ``close_reason``. Without it
+                the peer reads ``'disconnected by peer'`` and this side
+                ``'disconnected'``.
         """
-        self.close(CloseCode.NORMAL, reason or "disconnected by peer")
+        if reason:
+            self.close(CloseCode.NORMAL, reason)
+        else:
+            self.close(CloseCode.NORMAL, _BY_PEER, local_reason=CloseCode.NORMAL.description)
 
-    def close(self, code: CloseCode, reason: str) -> None:
-        """Close with ``code``, telling the peer ``reason`` if it is connected."""
+    def close(self, code: CloseCode, reason: str, *, local_reason: str | None = None) -> None:
+        """Close with ``code``, telling the peer ``reason`` if it is connected.
+
+        ``reason`` becomes this side's ``close_reason`` too, unless
+        ``local_reason`` is given.
+        """
+        live = self._state in (_OPEN, _CONNECTING)
         self._end(code, reason, close_link=True, tell_peer=True)
+        if live and local_reason is not None:
+            self.close_reason = local_reason
 
     def transport_closed(self, code: int, detail: str) -> None:
         """The transport ended the link: the peer left or failed, or refused us."""

@@ -176,8 +176,9 @@ class Server(Host):
             if c._handlers and c not in skip and c._handlers[0] not in skip
         ]
 
-    def _closing_reason(self) -> tuple[CloseCode, str]:
-        return CloseCode.SERVER_CLOSING, CloseCode.SERVER_CLOSING.description
+    def _closing_reason(self) -> tuple[CloseCode, str, str]:
+        reason = CloseCode.SERVER_CLOSING.description
+        return CloseCode.SERVER_CLOSING, reason, reason
 
     def link_requested(self, link: Any, connect_data: int) -> None:
         """Accept or refuse a client that completed the transport handshake."""

@@ -18,6 +18,7 @@ from pygnetic.protocol import (
     PACKET_FLAG_RELIABLE,
     PACKET_FLAG_UNRELIABLE_FRAGMENT,
     PACKET_FLAG_UNSEQUENCED,
+    CloseCode,
     Delivery,
 )
 from pygnetic.testing import Recorder
@@ -417,3 +418,30 @@ def test_broadcast_on_a_channel_no_connection_has_is_an_error(network, factory):
     with pytest.raises(ValueError, match="channel 2 does not exist on any connection"):
         server.broadcast("chat_msg", "all", "hi", channel=2)
     assert server.broadcast("chat_msg", "all", "hi", channel=2, exclude=server.connections()) == 0
+
+
+# -- 10. close_reason says who disconnected -----------------------------------------
+
+
+@pytest.mark.parametrize("how", ["disconnect", "client.close"])
+def test_the_side_that_disconnects_reads_disconnected(network, factory, how):
+    server, (client,), (connection,) = _server_with_clients(network, factory, 1)
+    remote = server.connections()[0]
+    if how == "disconnect":
+        connection.disconnect()
+        _pump(server, client)
+    else:
+        client.close()
+        _pump(server)
+    assert (connection.close_code, connection.close_reason) == (CloseCode.NORMAL, "disconnected")
+    assert (remote.close_code, remote.close_reason) == (CloseCode.NORMAL, "disconnected by peer")
+
+
+def test_a_disconnect_reason_is_read_on_both_sides(network, factory):
+    server, clients, (connection,) = _server_with_clients(network, factory, 1)
+    remote = server.connections()[0]
+    remote.disconnect("kicked: cheating")
+    _pump(server, *clients)
+    assert connection.close_reason == remote.close_reason == "kicked: cheating"
+    server.close()
+    assert remote.close_reason == "kicked: cheating"  # an ended connection keeps its reason
