@@ -538,15 +538,18 @@ class Connection:
             self.data_sent += len(data)
             self.messages_sent += counted
 
-    def disconnect(self, reason: str = "") -> None:
+    def disconnect(self, reason: str | int = "") -> None:
         """Close the connection; ``on_disconnect`` and the event follow in ``update()``.
+
+        What was sent before still goes out first.
 
         Args:
             reason: Text both sides then read as ``close_reason``. Without it
                 the peer reads ``'disconnected by peer'`` and this side
-                ``'disconnected'``.
+                ``'disconnected'``. An int is pygnetic 1.0's ``when`` (ENet's
+                disconnect modes) and counts as no reason.
         """
-        if reason:
+        if isinstance(reason, str) and reason:
             self.close(CloseCode.NORMAL, reason)
         else:
             self.close(CloseCode.NORMAL, _BY_PEER, local_reason=CloseCode.NORMAL.description)

@@ -445,3 +445,14 @@ def test_a_disconnect_reason_is_read_on_both_sides(network, factory):
     assert connection.close_reason == remote.close_reason == "kicked: cheating"
     server.close()
     assert remote.close_reason == "kicked: cheating"  # an ended connection keeps its reason
+
+
+def test_disconnect_takes_1_0s_when_argument(network, factory):
+    server, clients, (connection,) = _server_with_clients(network, factory, 1)
+    remote, handler = server.connections()[0], server.handlers()[0]
+    connection.net_chat_msg("Tom", "bye")
+    connection.disconnect(1)  # 1.0: ENet's disconnect_later()
+    _pump(server, *clients)
+    assert handler.received == [("Tom", "bye")]
+    assert remote.close_reason == "disconnected by peer"
+    assert connection.close_reason == "disconnected"
