@@ -29,6 +29,13 @@ fastest call Python has.
 Handler methods run inside ``update()``. An exception they raise propagates
 out of it; the messages that arrived after the one being handled are not
 lost but delivered, in order, by the next ``update()``.
+
+Process-wide state: what a method's signature says (whether it takes
+``channel``) is cached per function, process-wide, since a server attaches
+one handler of the same class per connection. The answer depends only on
+the function, so every thread may share it; the cache holds its functions
+weakly (it never keeps a class alive) and is written under a lock, so
+programs running one Server per thread can attach handlers concurrently.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable
@@ -116,13 +124,15 @@ def as_target(method: Any) -> Target:
         wants_channel = _checked_functions[function]
     except (KeyError, TypeError):
         wants_channel = _wants_channel(method)
-        with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
+        with _cache_lock, contextlib.suppress(TypeError):  # not weak-referenceable: no cache
             _checked_functions[function] = wants_channel
     return method, wants_channel
 
 
 #: ``wants_channel`` of the functions behind bound methods already checked.
 _checked_functions: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+#: Serialises writes to ``_checked_functions`` (see the module docstring).
+_cache_lock = threading.Lock()
 
 
 def _wants_channel(method: Any) -> bool:
