@@ -104,8 +104,13 @@ def init(
     Args:
         events: Post network events to pygame's queue (see :mod:`pygnetic.event`).
         event_val: Event type choice, passed to :func:`pygnetic.event.init`.
-        logging_lvl: Level for pygnetic's log messages, printed to stderr;
-            None leaves logging configuration alone.
+        logging_lvl: Logging level. If the root logger has no handler yet, it
+            gets this level and one handler printing to stderr, as
+            :func:`logging.basicConfig` would give it, so the program's own
+            ``logging.info()`` lines show too, as in pygnetic 1.0. The
+            ``'pygnetic'`` logger gets the level in any case, and no handler
+            of its own, so no line is printed twice. None leaves logging
+            alone.
         n_module: Network adapter name, or names in order of preference. The
             first one that can be loaded is used: ``('enet', 'socket')``
             falls back to TCP where pyenet is not installed.
@@ -121,7 +126,7 @@ def init(
     """
     log = logging.getLogger("pygnetic")
     if logging_lvl is not None:
-        _configure_logging(log, logging_lvl)
+        _configure_logging(logging_lvl)
     try:
         n_name, network = _defaults.first_available("network", _defaults.names(n_module))
         s_name, serializer = _defaults.first_available("serializer", _defaults.names(s_module))
@@ -138,12 +143,14 @@ def init(
     return True
 
 
-def _configure_logging(log: logging.Logger, level: int) -> None:
-    log.setLevel(level)
-    if not log.handlers:
+def _configure_logging(level: int) -> None:
+    root = logging.getLogger()
+    if not root.handlers:  # what logging.basicConfig() does, which 1.0 called
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(_LOG_FORMAT, "%H:%M:%S"))
-        log.addHandler(handler)
+        root.addHandler(handler)
+        root.setLevel(level)
+    logging.getLogger("pygnetic").setLevel(level)
 
 
 def register(name: str, field_names: str | Iterable[str] = (), **send_options: Any) -> type[Any]:

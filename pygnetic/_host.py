@@ -6,12 +6,13 @@ import inspect
 import logging
 import selectors
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeAlias
 
 from . import _defaults, event
 from .connection import Connection, ConnectionState
+from .handler import Handler
 from .message import MessageFactory
 from .message import message_factory as default_factory
 from .protocol import CloseCode
@@ -26,9 +27,31 @@ BIND_ATTEMPTS = 20
 
 AdapterSpec = str | ModuleType | Sequence[str | ModuleType] | None
 
+#: What ``exclude`` arguments take: one connection or handler (or a
+#: :func:`weakref.proxy` of one, such as ``Handler.connection``), or, as in
+#: pygnetic 1.0, a list, set, tuple or any other collection of them.
+Exclude: TypeAlias = Connection | Handler | Iterable[Connection | Handler] | None
+
+
+def excluded(exclude: Exclude) -> Container[Any]:
+    """Return ``exclude`` (not None) as a container to test connections or handlers against.
+
+    ``in`` compares with ``==``, which for a proxy compares its referent, so
+    ``connection in excluded(handler.connection)`` holds for the proxy's connection.
+    """
+    if isinstance(exclude, (Connection, Handler)):  # true for their proxies too
+        return (exclude,)
+    if isinstance(exclude, Container):
+        return exclude
+    return list(exclude)  # type: ignore[arg-type]  # an iterator is consumed once
+
 
 class Host:
     """Base of :class:`~pygnetic.client.Client` and :class:`~pygnetic.server.Server`."""
+
+    # The messages spoken unless the constructor is given others; a subclass
+    # may set its own, as pygnetic 1.0 allowed (documented on Server and Client).
+    message_factory: MessageFactory = default_factory
 
     def __init__(
         self,
@@ -50,9 +73,11 @@ class Host:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
         self.conn_limit = conn_limit
-        self.message_factory = message_factory if message_factory is not None else default_factory
+        if message_factory is not None:
+            self.message_factory = message_factory
         self.timeout = timeout
-        self.events = event.enabled() if events is None else events
+        self._events_option = events
+        self._events_seen = event._changes
         self._clock = clock
         self._connections: dict[Any, Connection] = {}
         self._ended: list[Connection] = []
@@ -99,11 +124,42 @@ class Host:
         self._connections[link] = connection
         return connection
 
-    def connections(self, exclude: Connection | None = None) -> list[Connection]:
-        """Return the open connections, except ``exclude`` (a connection or its proxy)."""
+    @property
+    def events(self) -> bool:
+        """Whether connections post pygame events.
+
+        The ``events`` argument when it was True or False; when it was None,
+        whether events are enabled (``pygnetic.init(events=True)``) now:
+        turning them on or off takes effect at the next :meth:`update`.
+        Setting it works the same way.
+        """
+        option = self._events_option
+        return event.enabled() if option is None else option
+
+    @events.setter
+    def events(self, on: bool | None) -> None:
+        self._events_option = on
+        self._follow_events()
+
+    def _follow_events(self) -> None:
+        """Tell every connection whether to post events; runs when that may have changed."""
+        self._events_seen = event._changes
+        on = self.events
+        for connection in self._connections.values():
+            connection.set_events(on)
+
+    def connections(self, exclude: Exclude = None) -> list[Connection]:
+        """Return the open connections, except those in ``exclude``.
+
+        Args:
+            exclude: A connection (or a proxy of one, such as a handler's
+                ``self.connection``), or a list, set or other collection of
+                them, as in pygnetic 1.0: ``connections([self.connection])``.
+        """
         if exclude is None:  # the common case, e.g. a broadcast every frame
             return [c for c in self._connections.values() if c._state is _OPEN]
-        return [c for c in self._connections.values() if c.connected and c != exclude]
+        skip = excluded(exclude)
+        return [c for c in self._connections.values() if c._state is _OPEN and c not in skip]
 
     def update(self, timeout: int = 0) -> None:
         """Do all network work: send, receive, call handlers, post events.
@@ -116,6 +172,8 @@ class Host:
         """
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
+        if self._events_seen != event._changes:  # init(events=True) or disable() ran
+            self._follow_events()
         while self._backlogged:
             self._backlogged.pop(0).deliver_backlog()
         if self._several:
@@ -164,9 +222,11 @@ class Host:
         if self._closed:
             return
         self._closed = True
-        code, reason = self._closing_reason()
+        if self._events_seen != event._changes:
+            self._follow_events()
+        code, reason, local_reason = self._closing_reason()
         for connection in list(self._connections.values()):
-            connection.close(code, reason)
+            connection.close(code, reason, local_reason=local_reason)
         for link in list(self._handshakes):
             link.close(code)
         self._handshakes.clear()
@@ -176,8 +236,9 @@ class Host:
             self._waiter.close()
         self._finish_ended()
 
-    def _closing_reason(self) -> tuple[CloseCode, str]:
-        return CloseCode.NORMAL, "disconnected by peer"
+    def _closing_reason(self) -> tuple[CloseCode, str, str]:
+        """Why ``close()`` ends the connections: code, the peers' reason, ours."""
+        return CloseCode.NORMAL, "disconnected by peer", CloseCode.NORMAL.description
 
     # -- TransportListener -----------------------------------------------------
 

@@ -33,7 +33,7 @@ class Client(Host):
     Args:
         conn_limit: Most connections this client keeps at once.
         message_factory: Default messages for new connections (default: the
-            default :data:`~pygnetic.message.message_factory`).
+            class's :attr:`message_factory`).
         adapter: Network adapter name or module, or several (``('enet',
             'socket')``), one of which each :meth:`connect` chooses; default:
             the one chosen by :func:`pygnetic.init` (ENet when installed,
@@ -42,13 +42,17 @@ class Client(Host):
         timeout: Seconds of silence (or of waiting to be accepted) after which
             a connection is closed with :attr:`CloseCode.TIMEOUT
             <pygnetic.protocol.CloseCode.TIMEOUT>`.
-        events: Post pygame events; default: whether ``init(events=True)`` ran.
+        events: Post pygame events (True) or not (False); None, the default,
+            follows ``pygnetic.init(events=True)`` and
+            :func:`pygnetic.event.disable`, also when they run later.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
         message_factory: Default :class:`~pygnetic.message.MessageFactory`
-            for new connections.
+            for new connections. A ``Client`` subclass may set it as a class
+            attribute, as in pygnetic 1.0; the default is the default
+            :data:`~pygnetic.message.message_factory`.
     """
 
     def __init__(

@@ -13,10 +13,11 @@ Sending::
     connection.net_position(x, y, delivery='unreliable_sequenced', channel=1)
 
 Keyword arguments that are not fields of the message are send options
-(``channel``, ``delivery``) for this call only. Sends are queued and leave
-during the next ``update()``; a client may send before its connection is
-accepted, and the messages go out once it is. Sending on a closed connection
-returns False and does nothing, since a peer can vanish between two frames.
+(``channel``, and ``delivery`` or 1.0's ENet ``flags``) for this call only.
+Sends are queued and leave during the next ``update()``; a client may send
+before its connection is accepted, and the messages go out once it is.
+Sending on a closed connection returns False and does nothing, since a peer
+can vanish between two frames.
 
 The connection also keeps itself alive: it closes with
 :attr:`CloseCode.TIMEOUT <pygnetic.protocol.CloseCode.TIMEOUT>` when nothing
@@ -68,6 +69,8 @@ class ConnectionState(enum.Enum):
 _OPEN = ConnectionState.OPEN
 _CONNECTING = ConnectionState.CONNECTING
 _SEQUENCED = Delivery.UNRELIABLE_SEQUENCED
+#: What a peer reads as ``close_reason`` when we disconnect without a reason.
+_BY_PEER = "disconnected by peer"
 _tuple_new = tuple.__new__
 #: What receiving one message type does: (message class, packed array length,
 #: function to call, whether it takes ``channel=``, 1 if counted as a message).
@@ -255,6 +258,23 @@ class Connection:
             target, wants_channel = _ignore, False
         self._routes[cls._type_id] = (cls, cls._arity, target, wants_channel, 1)
 
+    def set_events(self, on: bool) -> None:
+        """Start or stop posting pygame events; the owning Client or Server calls this.
+
+        Rebuilds the receive routes, so a connection that posts no events
+        pays nothing for them per message.
+        """
+        if on == self._events:
+            return
+        self._events = on
+        post: Target = (self._post_received, True)
+        for cls, targets in self._targets.items():
+            if on:
+                targets.insert(0, post)
+            else:
+                targets.remove(post)  # bound methods of one object compare equal
+            self._route(cls)
+
     def _post_received(self, message: Any, channel: int = 0) -> None:
         event.post(
             event.NET_RECEIVED,
@@ -288,7 +308,8 @@ class Connection:
                 give no field arguments).
             *args: Field values, in order.
             **kwargs: Field values by name, and the send options ``channel``
-                and ``delivery`` for this call.
+                and ``delivery`` (or, as in pygnetic 1.0, ENet's packet
+                ``flags``) for this call.
 
         Raises:
             MessageArgumentsError: Fields missing, extra or unknown (a ``TypeError``).
@@ -311,6 +332,11 @@ class Connection:
         sender.__name__ = sender.__qualname__ = f"net_{cls.__name__}"
         sender.__doc__ = f"Send {cls.__name__}({', '.join(cls._fields)})."
         return sender
+
+    @property
+    def channels(self) -> int:
+        """Number of channels this connection has (``0 .. channels - 1``), agreed with the peer."""
+        return self._link.channels
 
     def check_channel(self, channel: int) -> None:
         """Raise ``ValueError`` unless ``channel`` exists on this connection."""
@@ -587,17 +613,32 @@ class Connection:
         for data, channel, delivery, key, counted in queued:
             self._transmit(data, channel, delivery, key, counted)
 
-    def disconnect(self, reason: str = "") -> None:
+    def disconnect(self, reason: str | int = "") -> None:
         """Close the connection; ``on_disconnect`` and the event follow in ``update()``.
 
-        Args:
-            reason: Text the peer sees as its ``close_reason``.
-        """
-        self.close(CloseCode.NORMAL, reason or "disconnected by peer")
+        What was sent before still goes out first.
 
-    def close(self, code: CloseCode, reason: str) -> None:
-        """Close with ``code``, telling the peer ``reason`` if it is connected."""
+        Args:
+            reason: Text both sides then read as ``close_reason``. Without it
+                the peer reads ``'disconnected by peer'`` and this side
+                ``'disconnected'``. An int is pygnetic 1.0's ``when`` (ENet's
+                disconnect modes) and counts as no reason.
+        """
+        if isinstance(reason, str) and reason:
+            self.close(CloseCode.NORMAL, reason)
+        else:
+            self.close(CloseCode.NORMAL, _BY_PEER, local_reason=CloseCode.NORMAL.description)
+
+    def close(self, code: CloseCode, reason: str, *, local_reason: str | None = None) -> None:
+        """Close with ``code``, telling the peer ``reason`` if it is connected.
+
+        ``reason`` becomes this side's ``close_reason`` too, unless
+        ``local_reason`` is given.
+        """
+        live = self._state in (_OPEN, _CONNECTING)
         self._end(code, reason, close_link=True, tell_peer=True)
+        if live and local_reason is not None:
+            self.close_reason = local_reason
 
     def transport_closed(self, code: int, detail: str) -> None:
         """The transport ended the link: the peer left or failed, or refused us."""

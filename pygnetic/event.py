@@ -1,9 +1,10 @@
 """pygame events for network activity, for games that prefer ``pygame.event.get()``.
 
-Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()`` and
-before creating the :class:`~pygnetic.client.Client` or
-:class:`~pygnetic.server.Server`: their connections then post one
-:data:`NETWORK` event per happening::
+Enable them with ``pygnetic.init(events=True)`` after ``pygame.init()``,
+before or after creating the :class:`~pygnetic.client.Client` or
+:class:`~pygnetic.server.Server`: from their next ``update()`` on, their
+connections post one :data:`NETWORK` event per happening (unless a host was
+made with ``events=False``)::
 
     import pygnetic.event as event   # not: from pygnetic.event import NETWORK
 
@@ -44,11 +45,20 @@ Nothing here imports pygame until :func:`init` runs, so dedicated servers
 need neither pygame nor a display. Both ``pygame`` and ``pygame-ce`` work.
 Call ``pygame.event.get()`` every frame: pygame's queue holds 65535 events,
 and events that do not fit are dropped with a logged error.
+
+Process-wide state: pygame has one event queue per process, so whether
+events are enabled, :data:`NETWORK` and the count of dropped events are
+module globals, shared by every Client and Server in every thread; turning
+events on or off affects them all. They change under a lock, so that a
+program running one Server per thread can call :func:`init` from several
+threads at once and every caller gets the same :data:`NETWORK`, and posting
+(``pygame.event.post`` is thread-safe) counts dropped events exactly.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -88,6 +98,11 @@ NET_SERVER_LOST = 5
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None
 _dropped = 0
+#: Bumped by every :func:`init` and :func:`disable`: a Client or Server compares
+#: it once per ``update()`` to notice that events were turned on or off.
+_changes = 0
+#: Guards the globals above (see the module docstring).
+_lock = threading.Lock()
 
 
 def enabled() -> bool:
@@ -109,24 +124,28 @@ def init(event_val: int | None = None) -> int:
         EventsError: pygame's display (and so its event queue) is not
             initialised yet; call ``pygame.init()`` first.
     """
-    global NETWORK, _pygame
+    global NETWORK, _pygame, _changes
     pygame = import_optional("pygame", "pygame")
     if not pygame.display.get_init():
         raise EventsError(
             "pygame is not initialised: call pygame.init() before pygnetic.init(events=True)"
         )
-    if event_val is not None:
-        NETWORK = pygame.USEREVENT + int(event_val)
-    elif NETWORK is None or _pygame is None:
-        NETWORK = pygame.event.custom_type()
-    _pygame = pygame
-    return NETWORK
+    with _lock:  # threads racing here must not each reserve an event type
+        if event_val is not None:
+            NETWORK = pygame.USEREVENT + int(event_val)
+        elif NETWORK is None or _pygame is None:
+            NETWORK = pygame.event.custom_type()
+        _pygame = pygame
+        _changes += 1
+        return NETWORK
 
 
 def disable() -> None:
     """Stop posting events, from every connection, until :func:`init` runs again."""
-    global _pygame
-    _pygame = None
+    global _pygame, _changes
+    with _lock:
+        _pygame = None
+        _changes += 1
 
 
 def post(net_type: int, **attributes: Any) -> None:
@@ -147,10 +166,12 @@ def post(net_type: int, **attributes: Any) -> None:
                 "pygame was shut down while pygnetic events are enabled; "
                 "close the Server/Client before pygame.quit()"
             ) from exc
-        _dropped += 1
-        if _dropped in (1, 10, 100) or _dropped % 1000 == 0:
+        with _lock:
+            _dropped += 1
+            dropped = _dropped
+        if dropped in (1, 10, 100) or dropped % 1000 == 0:
             log.error(
                 "pygame event queue full: %d network event(s) dropped so far; "
                 "call pygame.event.get() every frame",
-                _dropped,
+                dropped,
             )

@@ -19,20 +19,31 @@ reported with a :class:`~pygnetic.errors.PygneticWarning` (a typo would
 otherwise fail silently), and a method that cannot take the message as its
 first argument raises ``TypeError`` naming its file and line.
 
-A method that declares a ``channel`` parameter (``def net_move(self,
-message, channel)``) is told the channel the message came on; every other
-method is called with the message alone, which is the fastest call. The
-``**kwargs`` of the seed's signature stay accepted and receive nothing.
+A method with ``**kwargs`` (``def net_move(self, message, **kwargs)``, the
+1.0 signature) or a ``channel`` parameter (``def net_move(self, message,
+channel)``) receives the network adapter's keyword arguments: ``channel``,
+the channel the message came on. A method with neither (``def
+net_move(self, message)``) is called with the message alone, which is the
+fastest call Python has.
 
 Handler methods run inside ``update()``. An exception they raise propagates
 out of it; the messages that arrived after the one being handled are not
 lost but delivered, in order, by the next ``update()``.
+
+Process-wide state: what a method's signature says (whether it takes
+``channel``) is cached per function, process-wide, since a server attaches
+one handler of the same class per connection. The answer depends only on
+the function, so every thread may share it; the cache holds its functions
+weakly (it never keeps a class alive) and is written under a lock, so
+programs running one Server per thread can attach handlers concurrently.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable
@@ -75,7 +86,12 @@ class Handler:
         """
 
     def on_receive(self, message: Any, **kwargs: Any) -> None:
-        """Called for a received message that has no ``net_<name>`` method here."""
+        """Called for a received message that has no ``net_<name>`` method here.
+
+        Args:
+            message: The received message.
+            **kwargs: The network adapter's keyword arguments: ``channel``.
+        """
 
     def on_recive(self, message: Any, **kwargs: Any) -> None:
         """The pygnetic 1.0 spelling of :meth:`on_receive`; override either one."""
@@ -93,8 +109,9 @@ def as_target(method: Any) -> Target:
     """Describe how to call a handler method: ``(method, wants_channel)``.
 
     ``wants_channel`` is true when the method has a parameter named
-    ``channel``; it is then called as ``method(message, channel=channel)``,
-    otherwise as ``method(message)``, the cheapest call Python has.
+    ``channel`` or a ``**kwargs`` parameter; it is then called as
+    ``method(message, channel=channel)``, otherwise as ``method(message)``,
+    the cheapest call Python has.
 
     Raises:
         TypeError: ``method`` cannot be called with one positional argument.
@@ -107,13 +124,15 @@ def as_target(method: Any) -> Target:
         wants_channel = _checked_functions[function]
     except (KeyError, TypeError):
         wants_channel = _wants_channel(method)
-        with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
+        with _cache_lock, contextlib.suppress(TypeError):  # not weak-referenceable: no cache
             _checked_functions[function] = wants_channel
     return method, wants_channel
 
 
 #: ``wants_channel`` of the functions behind bound methods already checked.
 _checked_functions: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+#: Serialises writes to ``_checked_functions`` (see the module docstring).
+_cache_lock = threading.Lock()
 
 
 def _wants_channel(method: Any) -> bool:
@@ -121,7 +140,10 @@ def _wants_channel(method: Any) -> bool:
         signature = inspect.signature(method)
     except (TypeError, ValueError):  # builtins without a signature: trust them
         return False
-    wants_channel = "channel" in signature.parameters
+    parameters = signature.parameters
+    wants_channel = "channel" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
     try:
         signature.bind(None, **({"channel": 0} if wants_channel else {}))
     except TypeError:
@@ -141,19 +163,53 @@ def _fallback(handler: Handler) -> Target | None:
     return None
 
 
+def _warn_at(member: Any, cls: type, text: str) -> None:
+    """Warn with ``text`` at the definition of ``member`` (else of ``cls``).
+
+    The location is the offending code itself, wherever the handler was
+    attached from: by the game, or by a Server accepting a client. Repeats
+    are shown once, as :func:`warnings.warn` would (one registry per module).
+    """
+    function = getattr(member, "__func__", member)
+    with contextlib.suppress(ValueError):  # a __wrapped__ cycle
+        function = inspect.unwrap(function)
+    code = getattr(function, "__code__", None)
+    if code is not None:
+        filename, lineno = code.co_filename, code.co_firstlineno
+        module_globals = getattr(function, "__globals__", {})
+    else:  # not a function (net_x = 5): point at the class
+        try:
+            filename, lineno = inspect.getsourcefile(cls) or "", inspect.getsourcelines(cls)[1]
+        except (OSError, TypeError):
+            warnings.warn(text, PygneticWarning, stacklevel=4)
+            return
+        module = sys.modules.get(cls.__module__)
+        module_globals = vars(module) if module is not None else {}
+    warnings.warn_explicit(
+        text,
+        PygneticWarning,
+        filename,
+        lineno,
+        module=module_globals.get("__name__"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals,
+    )
+
+
 def resolve(handler: Handler, factory: MessageFactory) -> dict[type[Any], Target]:
     """Return, per message class of ``factory``, the method of ``handler`` that receives it.
 
     Warns about ``net_`` methods that match no registered message.
     """
     names = set(factory.names())
-    for attribute in dir(type(handler)):
+    cls = type(handler)
+    for attribute in dir(cls):
         if attribute.startswith("net_") and attribute[4:] not in names:
-            warnings.warn(
-                f"{type(handler).__qualname__}.{attribute} matches no registered message "
+            _warn_at(
+                getattr(cls, attribute, None),
+                cls,
+                f"{cls.__qualname__}.{attribute} matches no registered message "
                 f"(registered: {', '.join(sorted(names)) or 'none'})",
-                PygneticWarning,
-                stacklevel=4,
             )
     fallback = _fallback(handler)
     targets: dict[type[Any], Target] = {}

@@ -44,7 +44,7 @@ from .errors import (
     RegistryError,
     RemoteMessageTooLargeError,
 )
-from .protocol import Delivery, as_delivery
+from .protocol import Delivery, as_delivery, delivery_from_flags
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message_factory"]
 
@@ -75,17 +75,33 @@ class SendOptions(NamedTuple):
     delivery: Delivery = Delivery.RELIABLE
 
 
+#: Send options a call or ``register()`` may give; ``flags`` (ENet's packet
+#: flags, as in pygnetic 1.0) is another way of giving ``delivery``.
+_OPTION_NAMES = ("channel", "delivery", "flags")
+
+
 def check_send_options(options: dict[str, Any], base: SendOptions) -> SendOptions:
-    """Validate send options given as keywords and merge them over ``base``."""
-    unknown = set(options) - set(SendOptions._fields)
+    """Validate send options given as keywords and merge them over ``base``.
+
+    Raises:
+        TypeError: An unknown option, or both ``delivery`` and ``flags``.
+        ValueError: An invalid value.
+    """
+    unknown = set(options).difference(_OPTION_NAMES)
     if unknown:
         raise TypeError(
             f"unknown send option(s) {', '.join(sorted(unknown))}; "
-            f"valid ones: {', '.join(SendOptions._fields)}"
+            f"valid ones: {', '.join(_OPTION_NAMES)}"
         )
     channel = options.get("channel", base.channel)
     if type(channel) is not int or channel < 0:
         raise ValueError(f"channel must be an int >= 0, not {channel!r}")
+    if "flags" in options:
+        if "delivery" in options:
+            raise TypeError(
+                "give delivery or flags (ENet's packet flags, as in pygnetic 1.0), not both"
+            )
+        return SendOptions(channel, delivery_from_flags(options["flags"]))
     delivery = as_delivery(options.get("delivery", base.delivery))
     return SendOptions(channel, delivery)
 
@@ -188,6 +204,7 @@ def _message_class(
     cls.__doc__ = f"Message {name}({', '.join(fields)}), type id {type_id}."
     cls._type_id = type_id
     cls._send_options = options
+    cls._register_kwargs = {}  # the keyword arguments register() was given
     cls._arity = len(fields) + 1  # length of the packed array
     return cls  # type: ignore[no-any-return]
 
@@ -352,12 +369,16 @@ class MessageFactory:
             field_names: The fields, as a sequence or a ``'a, b'`` string.
             **send_options: Defaults for sending this type: ``channel`` (int)
                 and ``delivery`` (:class:`~pygnetic.protocol.Delivery` or its
-                string value). Calls may override them.
+                string value), or, in place of ``delivery``, pygnetic 1.0's
+                ``flags`` (ENet's packet flags, see
+                :func:`~pygnetic.protocol.delivery_from_flags`). Calls may
+                override them. They are not part of the registry hash.
 
         Raises:
             RegistryError: The factory is frozen, the name is taken or not an
                 identifier, or a field name is invalid.
-            TypeError, ValueError: An unknown or invalid send option.
+            TypeError, ValueError: An unknown or invalid send option, or both
+                ``delivery`` and ``flags``.
 
         Example::
 
@@ -378,6 +399,7 @@ class MessageFactory:
         fields = _field_names(name, field_names)
         options = check_send_options(send_options, SendOptions())
         cls = _message_class(name, fields, len(self._by_name), options)
+        cls._register_kwargs = dict(send_options)  # type: ignore[attr-defined]
         self._by_name[name] = cls
         self._add(cls)
         return cls
@@ -422,10 +444,18 @@ class MessageFactory:
         """Return the type id of a message class (or message name)."""
         return self._resolve(message)._type_id  # type: ignore[no-any-return]
 
-    def get_params(self, message: type[Any] | str) -> tuple[tuple[str, ...], dict[str, Any]]:
-        """Return ``(field_names, send_options)`` of a message class or name."""
+    def get_params(self, message: type[Any] | str) -> tuple[int, dict[str, Any]]:
+        """Return ``(type_id, kwargs)`` of a message class or name, as pygnetic 1.0 did.
+
+        ``kwargs`` is a copy of the keyword arguments given to :meth:`register`,
+        as given: after ``register('position', ('x', 'y'), channel=1)`` it is
+        ``{'channel': 1}``. The field names are the class's ``_fields``.
+
+        Raises:
+            KeyError: ``message`` is not registered here.
+        """
         cls = self._resolve(message)
-        return cls._fields, cls._send_options._asdict()  # type: ignore[no-any-return]
+        return cls._type_id, dict(cls._register_kwargs)
 
     def names(self) -> list[str]:
         """Return the registered message names in type-id order."""

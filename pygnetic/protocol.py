@@ -24,7 +24,16 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["PROTOCOL_VERSION", "CloseCode", "Delivery"]
+__all__ = [
+    "PACKET_FLAG_NO_ALLOCATE",
+    "PACKET_FLAG_RELIABLE",
+    "PACKET_FLAG_UNRELIABLE_FRAGMENT",
+    "PACKET_FLAG_UNSEQUENCED",
+    "PROTOCOL_VERSION",
+    "CloseCode",
+    "Delivery",
+    "delivery_from_flags",
+]
 
 #: Version of the wire format; part of every registry hash.
 PROTOCOL_VERSION = 2
@@ -49,6 +58,50 @@ class Delivery(str, enum.Enum):
     UNRELIABLE_SEQUENCED = "unreliable_sequenced"
     #: May be lost or arrive out of order. For independent one-off events.
     UNRELIABLE = "unreliable"
+
+
+# ENet's packet flags, with pyenet's values, so that pyenet is not needed to name them.
+#: ``flags`` bit: reliable delivery (:attr:`Delivery.RELIABLE`).
+PACKET_FLAG_RELIABLE = 1
+#: ``flags`` bit: unsequenced, unreliable delivery (:attr:`Delivery.UNRELIABLE`).
+PACKET_FLAG_UNSEQUENCED = 2
+#: ``flags`` bit: accepted and ignored (a memory hint of ENet's C API).
+PACKET_FLAG_NO_ALLOCATE = 4
+#: ``flags`` bit: accepted and ignored (see :func:`delivery_from_flags`).
+PACKET_FLAG_UNRELIABLE_FRAGMENT = 8
+_KNOWN_FLAGS = 15
+
+
+def delivery_from_flags(flags: int) -> Delivery:
+    """Map ENet packet flags, pygnetic 1.0's ``flags`` send option, onto a :class:`Delivery`.
+
+    ``register(..., flags=...)`` and ``net_<name>(..., flags=...)`` take them,
+    as 1.0 did, in place of ``delivery``. The mapping is ENet's own:
+
+    * :data:`PACKET_FLAG_RELIABLE` set: :attr:`Delivery.RELIABLE` (also with
+      :data:`PACKET_FLAG_UNSEQUENCED`, which ENet then ignores);
+    * :data:`PACKET_FLAG_UNSEQUENCED` alone: :attr:`Delivery.UNRELIABLE`;
+    * neither (``flags=0``): :attr:`Delivery.UNRELIABLE_SEQUENCED`.
+
+    :data:`PACKET_FLAG_NO_ALLOCATE` and :data:`PACKET_FLAG_UNRELIABLE_FRAGMENT`
+    are accepted and ignored: the first concerns how ENet's C API holds the
+    data, and without the second ENet sends an unreliable message larger
+    than a datagram as reliable fragments, so it arrives whole or not at all.
+
+    Raises:
+        ValueError: ``flags`` is not an int made of the four flags above.
+    """
+    if type(flags) is bool or not isinstance(flags, int) or flags < 0 or flags & ~_KNOWN_FLAGS:
+        raise ValueError(
+            f"flags must be an int made of ENet's PACKET_FLAG_RELIABLE (1), "
+            f"PACKET_FLAG_UNSEQUENCED (2), PACKET_FLAG_NO_ALLOCATE (4) and "
+            f"PACKET_FLAG_UNRELIABLE_FRAGMENT (8), not {flags!r}"
+        )
+    if flags & PACKET_FLAG_RELIABLE:
+        return Delivery.RELIABLE
+    if flags & PACKET_FLAG_UNSEQUENCED:
+        return Delivery.UNRELIABLE
+    return Delivery.UNRELIABLE_SEQUENCED
 
 
 class CloseCode(enum.IntEnum):

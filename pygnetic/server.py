@@ -33,8 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import event
-from ._host import AdapterSpec, Host
-from .connection import Connection, ConnectionState
+from ._host import AdapterSpec, Exclude, Host, excluded
+from .connection import ConnectionState
 from .handler import Handler
 from .handshake import FrameReader, HandshakeError, Hello, encode_answer, parse_hello
 from .message import MessageFactory
@@ -59,7 +59,7 @@ class Server(Host):
         handler: :class:`~pygnetic.handler.Handler` subclass (or any callable
             returning a handler) instantiated for each accepted connection.
         message_factory: The messages clients must speak (default: the
-            default :data:`~pygnetic.message.message_factory`).
+            class's :attr:`message_factory`).
         adapter: Network adapter name or module, or several of them to listen
             on all at once on the same port number (``('enet', 'socket')``);
             default: the one chosen by :func:`pygnetic.init` (ENet when
@@ -68,7 +68,9 @@ class Server(Host):
         timeout: Seconds of silence after which a client is dropped.
         handshake_timeout: Seconds a new link may take to complete the
             handshake before it is closed.
-        events: Post pygame events; default: whether ``init(events=True)`` ran.
+        events: Post pygame events (True) or not (False); None, the default,
+            follows ``pygnetic.init(events=True)`` and
+            :func:`pygnetic.event.disable`, also when they run later.
         clock: Monotonic time source in seconds (tests drive it).
         **adapter_options: Passed on to the adapter's ``Transport``.
 
@@ -79,6 +81,10 @@ class Server(Host):
             also as ``adapter``.
         handler: The handler class; may also be set as a class attribute of a
             ``Server`` subclass.
+        message_factory: The :class:`~pygnetic.message.MessageFactory` in
+            use. A ``Server`` subclass may set it as a class attribute, as in
+            pygnetic 1.0; the default is the default
+            :data:`~pygnetic.message.message_factory`.
     """
 
     handler: Callable[[], Handler] | None = None
@@ -132,19 +138,26 @@ class Server(Host):
         self,
         message: type[Any] | str | tuple[Any, ...],
         *args: Any,
-        exclude: Connection | None = None,
+        exclude: Exclude = None,
         **kwargs: Any,
     ) -> int:
         """Send one message to every open connection, except ``exclude``; pack it once.
 
         Takes the arguments of :meth:`Connection.send()
         <pygnetic.connection.Connection.send>` (fields, and the send options
-        ``channel`` and ``delivery``); a message field named ``exclude`` must
-        be given by position. Cheaper than a loop of ``net_<name>`` calls,
-        since the message is packed only once::
+        ``channel`` and ``delivery`` or ``flags``); a message field named
+        ``exclude`` must be given by position. ``exclude`` takes what
+        :meth:`connections` takes: a connection, a handler's
+        ``self.connection``, or a list of them. Cheaper than a loop of
+        ``net_<name>`` calls, since the message is packed only once::
 
             server.broadcast(state, tick, positions, delivery='unreliable_sequenced')
             server.broadcast('chat_msg', 'server', 'Tom left', exclude=connection)
+            server.broadcast('chat_msg', 'Tom', 'hi', exclude=[self.connection])
+
+        A connection without the message's channel (an ENet client that
+        asked for fewer ``channels``) is skipped: it does not get the
+        message and is not counted.
 
         Returns:
             How many connections the message was queued for.
@@ -152,27 +165,45 @@ class Server(Host):
         Raises:
             MessageArgumentsError, PackError, MessageTooLargeError: as ``send``
                 does, before anything is sent.
+            ValueError: Connections are open but none of them has the
+                channel, as ``send`` raises for a channel that does not exist.
         """
         data, (channel, delivery) = self.message_factory.encode(message, args, kwargs)
         connections = self.connections(exclude)
-        if connections:
-            connections[0].check_channel(channel)
-        return sum([each.send_encoded(data, channel, delivery) for each in connections])
+        if channel and connections:  # channel 0 exists everywhere
+            reachable = [c for c in connections if channel < c.channels]
+            if not reachable:
+                raise ValueError(
+                    f"channel {channel} does not exist on any connection: they have at most "
+                    f"{max(c.channels for c in connections)} channel(s) "
+                    "(see the channels argument of Server/Client)"
+                )
+            connections = reachable
+        kind = type(message) if isinstance(message, tuple) else message
+        key = self.message_factory.get_type_id(kind)  # sequenced state replaces a stale copy
+        return sum([each._transmit(data, channel, delivery, key) for each in connections])
 
-    def handlers(self, exclude: Connection | Handler | None = None) -> list[Handler]:
-        """Return the handler the server made for each open connection, except ``exclude``.
+    def handlers(self, exclude: Exclude = None) -> list[Handler]:
+        """Return the handler the server made for each open connection, except excluded ones.
 
-        ``exclude`` may be a connection or a handler (or a proxy of either).
+        Args:
+            exclude: A connection or a handler (or a proxy of either), or a
+                list, set or other collection of them, as in pygnetic 1.0:
+                ``handlers(exclude=[self])`` in a handler leaves it out, and
+                so does ``handlers(exclude=[self.connection])``.
         """
-        result = []
-        for connection in self.connections():
-            handlers = connection.handlers()
-            if handlers and connection != exclude and handlers[0] != exclude:
-                result.append(handlers[0])
-        return result
+        if exclude is None:
+            return [c._handlers[0] for c in self.connections() if c._handlers]
+        skip = excluded(exclude)
+        return [
+            c._handlers[0]
+            for c in self.connections()
+            if c._handlers and c not in skip and c._handlers[0] not in skip
+        ]
 
-    def _closing_reason(self) -> tuple[CloseCode, str]:
-        return CloseCode.SERVER_CLOSING, CloseCode.SERVER_CLOSING.description
+    def _closing_reason(self) -> tuple[CloseCode, str, str]:
+        reason = CloseCode.SERVER_CLOSING.description
+        return CloseCode.SERVER_CLOSING, reason, reason
 
     # -- the handshake -----------------------------------------------------------
 

@@ -359,7 +359,7 @@ def test_handler_methods_and_fallbacks(network, factory, clock):
     pair.connection.net_move(1, 2)
     pair.pump()
     assert calls == [
-        ("net_chat_msg", "hi", {}),
+        ("net_chat_msg", "hi", {"channel": 0}),
         ("net_tick", 0),
         ("on_recive", "move"),
     ]
@@ -400,7 +400,7 @@ def test_every_handler_of_a_class_gets_the_channel_it_asks_for(network, factory,
         connection.net_chat_msg("Tom", "hi")
     pump()
     expected_channel = 0 if network.stream else 2  # a stream has one channel
-    assert calls == [("tick", expected_channel), ("chat", {})] * 3
+    assert calls == [("tick", expected_channel), ("chat", {"channel": 0})] * 3
 
 
 def test_connections_and_handlers_exclude(network, factory, clock):

@@ -14,7 +14,6 @@ from pygnetic.errors import (
     RemoteError,
 )
 from pygnetic.message import MessageFactory, brief
-from pygnetic.protocol import Delivery
 
 SERIALIZERS = ["msgpack", "json"]
 
@@ -61,12 +60,14 @@ def test_register_returns_a_namedtuple_class(factory):
     assert chat_msg._make(["a", "b"]).msg == "b"
 
 
-def test_get_params_returns_fields_and_send_options(factory):
+def test_get_params_returns_the_type_id_and_register_kwargs_as_1_0_did(factory):
+    factory.register("chat_msg", ("player", "msg"))
     position = factory.register("position", ("x", "y"), channel=2, delivery="unreliable")
-    fields, options = factory.get_params(position)
-    assert fields == ("x", "y")
-    assert options == {"channel": 2, "delivery": Delivery.UNRELIABLE}
-    assert factory.get_params("position") == (fields, options)
+    assert factory.get_params(position) == (1, {"channel": 2, "delivery": "unreliable"})
+    assert factory.get_params("position") == (1, {"channel": 2, "delivery": "unreliable"})
+    assert factory.get_params("chat_msg") == (0, {})
+    factory.get_params(position)[1]["channel"] = 5  # a copy: the registry is unchanged
+    assert factory.get_params(position)[1]["channel"] == 2
 
 
 def test_round_trip(factory):
@@ -128,7 +129,7 @@ def test_registering_after_freeze_is_an_error(factory):
 @pytest.mark.parametrize(
     ("options", "error"),
     [
-        ({"flags": 1}, TypeError),
+        ({"priority": 1}, TypeError),  # flags is 1.0's ENet option, accepted
         ({"channel": -1}, ValueError),
         ({"channel": "1"}, ValueError),
         ({"delivery": "sometimes"}, ValueError),
