@@ -8,12 +8,13 @@ than :data:`FLUSH_THRESHOLD` bytes waiting, so the game loop never blocks on a
 slow peer; a peer that falls more than ``max_send_buffer`` bytes behind is
 disconnected with :attr:`~pygnetic.protocol.CloseCode.SEND_BUFFER_FULL`.
 
-A send costs the same however much is queued: once the kernel refuses more,
-nothing is written until the selector says the socket is writable again, and
-a write joins at most :data:`WRITE_CHUNK` bytes from the head of the queue.
-An ``UNRELIABLE_SEQUENCED`` message (see :meth:`SocketLink.send_latest`)
-replaces the copy of its type still waiting in the queue, so a slow peer gets
-the newest state rather than a backlog of stale ones.
+A send costs the same however much is queued: the queue is one
+:class:`bytearray` (appending and dropping what was written are both cheap),
+and once the kernel refuses more, nothing is written until the selector says
+the socket is writable again. An ``UNRELIABLE_SEQUENCED`` message (see
+:meth:`SocketLink.send_latest`) waits beside the queue while the kernel is
+full, where a newer one of its type replaces it, so a slow peer gets the
+newest state rather than a backlog of stale ones.
 
 A link is reported to the core as soon as TCP has connected (client) or
 accepted (server); the core's handshake (:mod:`pygnetic.handshake`) is the
@@ -29,21 +30,18 @@ import os
 import selectors
 import socket
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
-__all__ = ["FLUSH_THRESHOLD", "NAME", "WRITE_CHUNK", "SocketLink", "Transport"]
+__all__ = ["FLUSH_THRESHOLD", "NAME", "SocketLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
 #: Queued bytes that trigger an immediate write attempt.
 FLUSH_THRESHOLD = 64 * 1024
-#: Most bytes one write joins from the head of a queue.
-WRITE_CHUNK = 256 * 1024
 RECV_SIZE = 256 * 1024
 #: Reads per socket per poll, so one busy peer cannot starve the others.
 MAX_READS = 4
@@ -86,11 +84,10 @@ class SocketLink:
         self.state = state
         self.address: tuple[str, int] = ("", 0)
         self.receiver: Receiver = _discard
-        # Bytes to write, oldest first; a list item is a [data, key] slot that
-        # a newer message with the same key may overwrite (see send_latest).
-        self.out: deque[Any] = deque()
-        self.out_size = 0
-        self.latest: dict[int, list[Any]] = {}
+        self.out = bytearray()  # to write, oldest first
+        # Sequenced messages by key, waiting beside `out` while the kernel is full.
+        self.latest: dict[int, bytes] = {}
+        self.latest_size = 0
         self.deadline = 0.0  # while closing: when to give up on the peer
         self.candidates: list[Any] = []  # further addresses to try when connecting
         self.writing = False
@@ -99,37 +96,40 @@ class SocketLink:
     @property
     def pending_bytes(self) -> int:
         """Bytes queued that the kernel has not taken yet."""
-        return self.out_size
+        return len(self.out) + self.latest_size
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data``; write at once when much is waiting."""
-        self.out.append(data)
-        self.out_size += len(data)
-        if self.out_size >= FLUSH_THRESHOLD:
+        if self.latest and not self.writing:
+            self.commit_latest()  # the kernel takes more: keep the order things were sent in
+        out = self.out
+        out += data
+        if len(out) >= FLUSH_THRESHOLD:
             self._transport.backlog(self)
         else:
             self._transport.dirty.add(self)
 
     def send_latest(self, data: bytes, channel: int, key: int) -> int:
-        """Queue ``data``, replacing the queued message with ``key`` that has not left yet.
+        """Queue ``data``, replacing the message with ``key`` that waits to leave, if any.
 
         Returns:
             The size of the message replaced, 0 if none was waiting.
         """
-        slot = self.latest.get(key)
-        if slot is not None:
-            replaced = len(slot[0])
-            slot[0] = data
-            self.out_size += len(data) - replaced
-            return replaced
-        self.latest[key] = slot = [data, key]
-        self.out.append(slot)
-        self.out_size += len(data)
-        if self.out_size >= FLUSH_THRESHOLD:
-            self._transport.backlog(self)
-        else:
+        old = self.latest.get(key)
+        replaced = len(old) if old is not None else 0
+        self.latest[key] = data
+        self.latest_size += len(data) - replaced
+        if not self.writing:
             self._transport.dirty.add(self)
-        return 0
+        return replaced
+
+    def commit_latest(self) -> None:
+        """Move the waiting sequenced messages into the queue; newer ones queue anew."""
+        out = self.out
+        for data in self.latest.values():
+            out += data
+        self.latest.clear()
+        self.latest_size = 0
 
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Flush, then shut down writing and drain until the peer closes too.
@@ -240,7 +240,7 @@ class Transport:
                 key.data.close(code)
         # Real time, not the clock: this waits on the kernel, even under a test clock.
         deadline = time.monotonic() + linger_ms / 1000
-        while any(link.out_size for link in self.closing) and time.monotonic() < deadline:
+        while any(link.pending_bytes for link in self.closing) and time.monotonic() < deadline:
             self.poll(5)
         for key in list(self._selector.get_map().values()):
             if key.data is not None:
@@ -338,7 +338,7 @@ class Transport:
 
     def backlog(self, link: SocketLink) -> None:
         """Much is queued for ``link``: write now, unless the kernel is known to be full."""
-        if link.out_size > self.max_send_buffer:
+        if len(link.out) > self.max_send_buffer:
             limit = self.max_send_buffer
             self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
         elif not link.writing:
@@ -346,24 +346,22 @@ class Transport:
 
     def write(self, link: SocketLink) -> None:
         """Write as much of ``link``'s queue as the kernel takes now."""
+        if link.latest:
+            link.commit_latest()
         out = link.out
-        while out and link.state not in _NOT_WRITABLE:
-            data = _take(link, WRITE_CHUNK)
+        if out and link.state not in _NOT_WRITABLE:
             try:
-                sent = link.sock.send(data)
+                sent = link.sock.send(out)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:
                 self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
-            link.out_size -= sent
-            if sent < len(data):
-                out.appendleft(memoryview(data)[sent:])
-                break
-        if link.out_size > self.max_send_buffer:
-            limit = self.max_send_buffer
-            self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
-            return
+            del out[:sent]  # cheap: a bytearray drops its head by moving its start
+            if len(out) > self.max_send_buffer:
+                limit = self.max_send_buffer
+                self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+                return
         if link.state is _CLOSING and not out and not link.shut:
             link.shut = True
             try:
@@ -406,28 +404,13 @@ class Transport:
         link.state = LinkState.CLOSED
         self.closing.discard(link)
         self.dirty.discard(link)
-        link.out = deque()
-        link.out_size = 0
+        link.out = bytearray()
         link.latest = {}
+        link.latest_size = 0
         if self._selector.get_map().get(link.sock) is not None:
             self._selector.unregister(link.sock)
         _drain(link.sock)
         link.sock.close()
-
-
-def _take(link: SocketLink, limit: int) -> bytes | memoryview:
-    """Remove up to about ``limit`` bytes from the head of ``link``'s queue and return them."""
-    out = link.out
-    pieces = []
-    size = 0
-    while out and size < limit:
-        item = out.popleft()
-        if type(item) is list:  # a replaceable slot leaves now: later sends queue anew
-            del link.latest[item[1]]
-            item = item[0]
-        pieces.append(item)
-        size += len(item)
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _drain(sock: socket.socket) -> None:
