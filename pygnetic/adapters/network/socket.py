@@ -11,10 +11,10 @@ disconnected with :attr:`~pygnetic.protocol.CloseCode.SEND_BUFFER_FULL`.
 A send costs the same however much is queued: the queue is one
 :class:`bytearray` (appending and dropping what was written are both cheap),
 and once the kernel refuses more, nothing is written until the selector says
-the socket is writable again. An ``UNRELIABLE_SEQUENCED`` message (see
-:meth:`SocketLink.send_latest`) waits beside the queue while the kernel is
-full, where a newer one of its type replaces it, so a slow peer gets the
-newest state rather than a backlog of stale ones.
+the socket is writable again. While the kernel is full, an
+``UNRELIABLE_SEQUENCED`` message (see :meth:`SocketLink.send_latest`) waits
+beside the queue, where a newer one of its type replaces it, so a slow peer
+gets the newest state rather than a backlog of stale ones.
 
 A link is reported to the core as soon as TCP has connected (client) or
 accepted (server); the core's handshake (:mod:`pygnetic.handshake`) is the
@@ -100,8 +100,8 @@ class SocketLink:
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data``; write at once when much is waiting."""
-        if self.latest and not self.writing:
-            self.commit_latest()  # the kernel takes more: keep the order things were sent in
+        # No need to commit `latest` first: it only fills while the kernel is
+        # full (writing), and write() commits it before anything else leaves.
         out = self.out
         out += data
         if len(out) >= FLUSH_THRESHOLD:
@@ -115,12 +115,18 @@ class SocketLink:
         Returns:
             The size of the message replaced, 0 if none was waiting.
         """
+        if not self.writing:  # the kernel takes more: nothing to replace, queue as send() does
+            out = self.out
+            out += data
+            if len(out) >= FLUSH_THRESHOLD:
+                self._transport.backlog(self)
+            else:
+                self._transport.dirty.add(self)
+            return 0
         old = self.latest.get(key)
         replaced = len(old) if old is not None else 0
         self.latest[key] = data
         self.latest_size += len(data) - replaced
-        if not self.writing:
-            self._transport.dirty.add(self)
         return replaced
 
     def commit_latest(self) -> None:
