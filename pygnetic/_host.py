@@ -13,9 +13,10 @@ from typing import Any, TypeAlias
 from . import _defaults, event
 from .connection import Connection, ConnectionState
 from .handler import Handler
+from .handshake import encode_answer
 from .message import MessageFactory
 from .message import message_factory as default_factory
-from .protocol import CloseCode
+from .protocol import CloseCode, Delivery
 
 log = logging.getLogger("pygnetic")
 _OPEN = ConnectionState.OPEN
@@ -194,10 +195,14 @@ class Host:
 
     def _poll_all(self, timeout: int) -> None:
         """Wait on every transport at once, then let each do its work."""
+        transports = self._transports
         if timeout and self._waiter is not None:
-            self._waiter.select(timeout / 1000)
+            for transport in transports:  # what was sent since the last update leaves now
+                transport.flush()
+            if not any(getattr(t, "has_reports", False) for t in transports):
+                self._waiter.select(timeout / 1000)
             timeout = 0
-        for transport in self._transports:
+        for transport in transports:
             transport.poll(timeout)
             timeout = 0  # without a waiter, only the first transport waits
 
@@ -227,7 +232,9 @@ class Host:
         code, reason, local_reason = self._closing_reason()
         for connection in list(self._connections.values()):
             connection.close(code, reason, local_reason=local_reason)
-        for link in list(self._handshakes):
+        answer = encode_answer(code, reason)
+        for link in list(self._handshakes):  # a client mid-handshake reads why, too
+            link.send(answer, 0, Delivery.RELIABLE)
             link.close(code)
         self._handshakes.clear()
         for transport in self._transports:
@@ -282,10 +289,10 @@ def _open_transports(
                 transports.append(transport)
                 if where is not None:
                     where = (where[0], transport.address[1])
-        except OSError:
+        except BaseException as exc:
             for transport in transports:
                 transport.close(CloseCode.NORMAL, 0)
-            if attempt == attempts - 1:
+            if not isinstance(exc, OSError) or attempt == attempts - 1:
                 raise
             continue
         return transports

@@ -35,14 +35,14 @@ import enum
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import event
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
-from .message import MessageFactory, Sender, find_route, make_sender
+from .message import MessageFactory, Sender, find_route, make_sender, remote_text
 from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
 
 if TYPE_CHECKING:
@@ -81,6 +81,15 @@ MAX_EARLY_PACKETS = 256
 
 def _ignore(message: Any) -> None:
     """Route of a message type nobody listens to."""
+
+
+def _discard(data: bytes, channel: int) -> None:
+    """Receiver of a finished connection's link: anything late is dropped."""
+
+
+def _closed_transmit(*args: Any) -> bool:
+    """Transmit of a finished connection: nothing is sent."""
+    return False
 
 
 class Connection:
@@ -155,6 +164,8 @@ class Connection:
         self._on_backlog = on_backlog
         self._backlog: list[Any] = []
         self._backlog_fault: MessageError | None = None
+        #: (stream rest, early packets) kept when an on_connect handler raised.
+        self._after_open: tuple[bytes, list[tuple[bytes, int]]] | None = None
         self._events = events
         self._clock = clock
         self._pack = message_factory.packer()
@@ -169,6 +180,7 @@ class Connection:
         if state is _CONNECTING:  # the server's answer comes first
             self._answer = FrameReader(conn_obj.stream)
             self._early: list[tuple[bytes, int]] = []
+            self._early_bytes = 0
             conn_obj.receiver = self._receive_answer
         else:
             conn_obj.receiver = self._receiver
@@ -500,6 +512,10 @@ class Connection:
 
     def deliver_backlog(self) -> None:
         """Deliver messages left over when a handler raised during the last read."""
+        if self._after_open is not None:
+            (rest, early), self._after_open = self._after_open, None
+            self._deliver_after_open(rest, early)
+            return
         raws, self._backlog = self._backlog, []
         self._dispatch_raws(raws, self._backlog_fault)
 
@@ -526,7 +542,7 @@ class Connection:
 
     def _on_close(self, message: Any, channel: int) -> None:
         code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
-        reason = str(message.reason)[:500] if message.reason else code.description
+        reason = remote_text(message.reason) or code.description
         log.info("connection to %s:%s closed by peer: %s", *self.address, reason)
         self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
 
@@ -540,8 +556,7 @@ class Connection:
 
     def _receive_answer(self, data: bytes, channel: int) -> None:
         if not self._answer.stream and not data.startswith(MAGIC):
-            if len(self._early) < MAX_EARLY_PACKETS:  # sent after the answer, came before it
-                self._early.append((data, channel))
+            self._keep_early(data, channel)  # sent after the answer, came before it
             return
         try:
             payload, rest = self._answer.feed(data)
@@ -559,21 +574,53 @@ class Connection:
             log.warning("refused by %s:%s: %s", *self.address, reason)
             self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
             return
-        self._link.receiver = receive = self._receiver
+        self._link.receiver = self._receiver
         early, self._early = self._early, []
         self.opened()
         log.info("connected to %s:%s", *self.address)
-        self.announce(event.NET_CONNECTED)
+        self.open_and_deliver(event.NET_CONNECTED, rest, early)
+
+    def _keep_early(self, data: bytes, channel: int) -> None:
+        """Hold a packet that overtook the answer, within a count and a byte budget."""
+        self._early_bytes += len(data)
+        if len(self._early) >= MAX_EARLY_PACKETS or self._early_bytes > self._limit:
+            reason = (
+                f"more than {MAX_EARLY_PACKETS} packets or {self._limit} bytes "
+                "before the server's answer"
+            )
+            log.warning("closing connection to %s:%s: %s", *self.address, reason)
+            self._end(CloseCode.PROTOCOL_ERROR, reason, close_link=True, tell_peer=False)
+            return
+        self._early.append((data, channel))
+
+    def open_and_deliver(
+        self,
+        net_type: int,
+        rest: bytes,
+        early: Sequence[tuple[bytes, int]] = (),
+    ) -> None:
+        """Announce the opened connection, then deliver what came along with the handshake.
+
+        ``rest`` is stream bytes that followed the handshake frame, ``early``
+        packets that overtook it. If an ``on_connect`` handler raises, they are
+        kept for the next ``update()``, like messages after a raising handler.
+        """
+        try:
+            self.announce(net_type)
+        except BaseException:
+            if rest or early:
+                self._after_open = (rest, list(early))
+                self._on_backlog(self)
+            raise
+        self._deliver_after_open(rest, early)
+
+    def _deliver_after_open(self, rest: bytes, early: Sequence[tuple[bytes, int]]) -> None:
+        receive = self._receiver
         if rest and self._state is _OPEN:
             receive(rest, 0)
-        for packet, packet_channel in early:
+        for packet, channel in early:
             if self._state is _OPEN:
-                receive(packet, packet_channel)
-
-    def receive_after_handshake(self, data: bytes) -> None:
-        """Server side: take stream bytes that arrived along with the client's hello."""
-        if data and self._state is _OPEN:
-            self._receiver(data, 0)
+                receive(packet, channel)
 
     # -- life cycle (driven by the owning Client or Server) ----------------------
 
@@ -670,6 +717,13 @@ class Connection:
     def finish(self) -> None:
         """Tell handlers and the event queue that the connection has ended."""
         self._state = ConnectionState.CLOSED
+        # Break the cycles through the link and the send closures, so that a
+        # closed connection is freed at once rather than by the cyclic GC.
+        self._link.receiver = _discard
+        self._transmit = _closed_transmit
+        self._senders.clear()
+        for name in [name for name in self.__dict__ if name.startswith("net_")]:
+            del self.__dict__[name]
         for handler in self._handlers:
             handler.on_disconnect()
         if self._events:

@@ -18,7 +18,7 @@ Hello fields:
 ``registry``       16-byte digest of the message registry and serializer
 ``serializer``     the serializer's name (for a readable refusal)
 ``messages``       how many messages are registered (the same)
-``credentials``    what the client passed to ``connect(credentials=...)``, or None
+``credentials``    reserved for authentication: None until servers check credentials
 ``session``        a session token to resume, or None (reserved for reconnection)
 =================  ===========================================================
 
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgpack
 
 from .errors import RemoteError
+from .message import remote_text
 from .protocol import PROTOCOL_VERSION, CloseCode
 
 if TYPE_CHECKING:
@@ -230,7 +231,8 @@ def parse_hello(payload: dict[str, Any]) -> Hello:
         or not (session is None or type(session) is bytes)
     ):
         raise HandshakeError(CloseCode.PROTOCOL_ERROR, "malformed hello")
-    return Hello(registry, serializer[:40], messages, payload.get("credentials"), session)
+    name = remote_text(serializer, 40)
+    return Hello(registry, name, messages, payload.get("credentials"), session)
 
 
 def parse_answer(payload: dict[str, Any]) -> Answer:
@@ -242,6 +244,4 @@ def parse_answer(payload: dict[str, Any]) -> Answer:
     code = payload.get("code")
     if type(code) is not int:
         raise HandshakeError(CloseCode.PROTOCOL_ERROR, "malformed answer from the server")
-    reason = payload.get("reason")
-    text = reason[:MAX_REASON] if type(reason) is str else ""
-    return Answer(code, text)
+    return Answer(code, remote_text(payload.get("reason"), MAX_REASON))

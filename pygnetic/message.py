@@ -243,6 +243,20 @@ def brief(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def remote_text(value: Any, limit: int = 500) -> str:
+    """Return a text a peer sent as a printable str of at most ``limit`` characters.
+
+    A value that is not a ``str`` gives ``''``: a reason from the network is
+    kept, logged and shown only as short, single-line text.
+    """
+    if type(value) is not str:
+        return ""
+    text = value[:limit]
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else "?" for char in text)
+    return text
+
+
 _BRACKETS: dict[type, str] = {list: "[]", tuple: "()", dict: "{}"}
 
 

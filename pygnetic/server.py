@@ -105,6 +105,8 @@ class Server(Host):
         clock: Callable[[], float] = time.monotonic,
         **adapter_options: Any,
     ) -> None:
+        if not handshake_timeout > 0:  # before any port is bound
+            raise ValueError(f"handshake_timeout must be > 0 seconds, not {handshake_timeout!r}")
         super().__init__(
             bind=(host, port),
             conn_limit=conn_limit,
@@ -116,8 +118,6 @@ class Server(Host):
             clock=clock,
             adapter_options=adapter_options,
         )
-        if handshake_timeout <= 0:
-            raise ValueError(f"handshake_timeout must be > 0 seconds, not {handshake_timeout!r}")
         self.handshake_timeout = handshake_timeout
         if handler is not None:
             self.handler = handler
@@ -252,8 +252,7 @@ class Server(Host):
             handler.server = weakref.proxy(self)
             connection.add_handler(handler)
         log.info("accepted %s:%s", *link.address)
-        connection.announce(event.NET_ACCEPTED)
-        connection.receive_after_handshake(rest)
+        connection.open_and_deliver(event.NET_ACCEPTED, rest)
 
     def _refuse(self, link: Any, code: CloseCode, reason: str, *, answer: bool = True) -> None:
         self._handshakes.pop(link, None)

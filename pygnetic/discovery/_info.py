@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from ..errors import LocalError, PygneticError
+from ..message import brief
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -133,13 +134,13 @@ def _text_problem(what: str, value: Any, limit: int) -> str | None:
     if len(value) > limit:
         return f"{what} is {len(value)} characters long, over the limit of {limit}"
     if any(unicodedata.category(char) in _UNPRINTABLE for char in value):
-        return f"{what} {value!r} contains control characters or line breaks"
+        return f"{what} {brief(value, 40)} contains control characters or line breaks"
     return None
 
 
 def _int_problem(what: str, value: Any, low: int, high: int) -> str | None:
     if type(value) is not int or not low <= value <= high:
-        return f"{what} must be an int from {low} to {high}, not {value!r:.40}"
+        return f"{what} must be an int from {low} to {high}, not {brief(value, 40)}"
     return None
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MessageError
+from ..message import brief
 from ._info import MAX_GAME_LENGTH, LobbyError, ServerInfo, check_count, validate
 
 __all__ = ["Entry", "LobbyLimits", "Registry"]
@@ -168,7 +169,7 @@ class Registry:
     def _owned(self, owner: object, entry_id: Any) -> Entry:
         entry = self._entries.get(entry_id) if type(entry_id) is int else None
         if entry is None or entry.owner is not owner:
-            raise LobbyError(f"server {entry_id!r:.20} is not listed by this connection")
+            raise LobbyError(f"server {brief(entry_id, 20)} is not listed by this connection")
         return entry
 
     def ping(self, owner: object, entry_id: Any, players: Any) -> Entry:
@@ -251,9 +252,9 @@ class Registry:
                 f"game must be None or a str of at most {MAX_GAME_LENGTH} characters"
             )
         if type(page) is not int or not 0 <= page < 2**31:
-            raise MessageError(f"page must be an int >= 0, not {page!r:.20}")
+            raise MessageError(f"page must be an int >= 0, not {brief(page, 20)}")
         if type(page_size) is not int or page_size < 1:
-            raise MessageError(f"page_size must be an int >= 1, not {page_size!r:.20}")
+            raise MessageError(f"page_size must be an int >= 1, not {brief(page_size, 20)}")
         page_size = min(page_size, self.limits.max_page_size)
         group = self._by_game.get(game, {}) if game else self._entries
         total = len(group)

@@ -48,6 +48,7 @@ import msgpack
 
 from ..adapters.serialization.msgpack import serializer as _msgpack
 from ..errors import MessageError
+from ..message import brief
 from ._info import Described, LogThrottle, ServerInfoError, validate
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def decode(data: bytes) -> Packet | None:
     _, name, game, port, players, max_players, interval, info = body[:8]
     validate(name, game, port, players, max_players, info, error=MessageError)
     if type(interval) not in (int, float) or not interval > 0:
-        raise MessageError(f"interval must be a positive number, not {interval!r:.40}")
+        raise MessageError(f"interval must be a positive number, not {brief(interval, 40)}")
     interval = min(max(float(interval), _MIN_INTERVAL), _MAX_INTERVAL)
     return Packet(_ANNOUNCE, port, name, game, players, max_players, interval, info)
 

@@ -137,7 +137,14 @@ class EnetLink:
             self.deadline = transport.clock() + PEER_CLOSE_WAIT
             transport.peer_closing.add(self)
             return
+        connecting = self.state is LinkState.CONNECTING
         self.state = LinkState.CLOSED
+        if connecting and transport is not None:
+            # ENet drops a peer that is still connecting at once, and no
+            # disconnect event ever follows: forget it now.
+            transport.forget(self)
+            self.peer.reset()
+            return
         self.peer.disconnect_later(int(code))
 
 
@@ -229,6 +236,12 @@ class Transport:
             else:
                 self._dispatch[kind](event)
             event = host.service(0)
+
+    def forget(self, link: EnetLink) -> None:
+        """Stop tracking ``link``: ENet will report nothing more about its peer."""
+        if self._links.get(_key(link.peer)) is link:
+            del self._links[_key(link.peer)]
+        self.peer_closing.discard(link)
 
     def _expire(self) -> None:
         now = self.clock()

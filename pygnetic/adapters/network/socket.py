@@ -100,8 +100,8 @@ class SocketLink:
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data``; write at once when much is waiting."""
-        # No need to commit `latest` first: it only fills while the kernel is
-        # full (writing), and write() commits it before anything else leaves.
+        if self.latest:  # sequenced state sent earlier leaves first, as over ENet
+            self.commit_latest()
         out = self.out
         out += data
         if len(out) >= FLUSH_THRESHOLD:
@@ -206,6 +206,11 @@ class Transport:
         link.candidates = candidates
         self._try_next_address(link, "")
         return link
+
+    @property
+    def has_reports(self) -> bool:
+        """True when failures wait to be reported: a host should poll without waiting."""
+        return bool(self._failed)
 
     def fileno(self) -> int | None:
         """The selector's descriptor, readable when a socket has work; None if it has none."""
