@@ -39,10 +39,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import event
+from ._decoding import remote_text
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
-from .message import MessageFactory, Sender, find_route, make_sender, remote_text
+from .message import MessageFactory, Sender, find_route, make_sender
 from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
 
 if TYPE_CHECKING:

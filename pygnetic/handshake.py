@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgpack
 
+from ._decoding import remote_text
 from .errors import RemoteError
-from .message import remote_text
 from .protocol import PROTOCOL_VERSION, CloseCode
 
 if TYPE_CHECKING:

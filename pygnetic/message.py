@@ -27,24 +27,18 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import itertools
 import json
 import keyword
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import _defaults, protocol
+from ._decoding import brief, find_route
+from ._sending import Sender, SendOptions, _with_options, check_send_options, make_sender
 from .adapters.serialization import Serializer, StreamDecoder
-from .errors import (
-    MessageArgumentsError,
-    MessageError,
-    MessageTooLargeError,
-    PackError,
-    RegistryError,
-    RemoteMessageTooLargeError,
-)
-from .protocol import Delivery, as_delivery, delivery_from_flags
+from .errors import MessageArgumentsError, MessageError, RegistryError, RemoteMessageTooLargeError
+from .protocol import Delivery
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message_factory"]
 
@@ -52,132 +46,10 @@ __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message
 #: level or a save game, small enough that a hostile peer cannot exhaust memory.
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
-# Exceptions serializers raise for values they cannot represent.
-PACK_ERRORS = (TypeError, ValueError, OverflowError)
-
 _tuple_new = tuple.__new__
-#: A send function: ``net_<name>(*fields, **options)``.
-Sender = Callable[..., Any]
-#: Where a sender hands the packed bytes: ``(data, channel, delivery, type_id)``.
-Transmit = Callable[[bytes, int, Delivery, int], Any]
-_Route = TypeVar("_Route", bound=tuple[Any, ...])
 # Message classes get extra attributes, which a static checker cannot follow
 # through collections.namedtuple's special-casing.
 _namedtuple: Any = collections.namedtuple
-
-
-class SendOptions(NamedTuple):
-    """How a message type is sent unless a call says otherwise."""
-
-    #: ENet channel number (ignored by TCP, which has one ordered stream).
-    channel: int = 0
-    #: Delivery mode; see :class:`~pygnetic.protocol.Delivery`.
-    delivery: Delivery = Delivery.RELIABLE
-
-
-#: Send options a call or ``register()`` may give; ``flags`` (ENet's packet
-#: flags, as in pygnetic 1.0) is another way of giving ``delivery``.
-_OPTION_NAMES = ("channel", "delivery", "flags")
-
-
-def check_send_options(options: dict[str, Any], base: SendOptions) -> SendOptions:
-    """Validate send options given as keywords and merge them over ``base``.
-
-    Raises:
-        TypeError: An unknown option, or both ``delivery`` and ``flags``.
-        ValueError: An invalid value.
-    """
-    unknown = set(options).difference(_OPTION_NAMES)
-    if unknown:
-        raise TypeError(
-            f"unknown send option(s) {', '.join(sorted(unknown))}; "
-            f"valid ones: {', '.join(_OPTION_NAMES)}"
-        )
-    channel = options.get("channel", base.channel)
-    if type(channel) is not int or channel < 0:
-        raise ValueError(f"channel must be an int >= 0, not {channel!r}")
-    if "flags" in options:
-        if "delivery" in options:
-            raise TypeError(
-                "give delivery or flags (ENet's packet flags, as in pygnetic 1.0), not both"
-            )
-        return SendOptions(channel, delivery_from_flags(options["flags"]))
-    delivery = as_delivery(options.get("delivery", base.delivery))
-    return SendOptions(channel, delivery)
-
-
-def merge_send_arguments(
-    cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[tuple[Any, ...], SendOptions]:
-    """Split a send call's keywords into field values and send options.
-
-    Keywords naming a field of ``cls`` are field values, appended to ``args``
-    in field order; the others are send options, merged over the type's own.
-
-    Raises:
-        MessageArgumentsError: A field is given twice or fields are missing.
-        TypeError, ValueError: An unknown or invalid send option.
-    """
-    fields: tuple[str, ...] = cls._fields
-    named = {k: v for k, v in kwargs.items() if k in fields}
-    options = check_send_options(
-        {k: v for k, v in kwargs.items() if k not in fields}, cls._send_options
-    )
-    if named:
-        if len(args) + len(named) != len(fields) or any(f in named for f in fields[: len(args)]):
-            raise arguments_error(cls, args, named)
-        args = (*args, *(named[f] for f in fields[len(args) :]))
-    return args, options
-
-
-def make_sender(
-    cls: type[Any],
-    pack: Callable[[Any], bytes],
-    limit: int,
-    transmit: Transmit,
-    check_channel: Callable[[int], None] | None = None,
-) -> Sender:
-    """Build the function that checks, packs and hands on one message type's fields.
-
-    The one place where field values become bytes: every
-    ``connection.net_<name>()`` is one of these, and so is
-    :meth:`MessageFactory.encode`. It returns what ``transmit(data, channel,
-    delivery, type_id)`` returns. Runs once per sent message: keep it lean.
-
-    Raises (from the sender):
-        MessageArgumentsError: Fields missing, extra or unknown.
-        PackError: A field value cannot be serialized.
-        MessageTooLargeError: The message packs to more than ``limit`` bytes.
-        TypeError, ValueError: An unknown or invalid send option.
-    """
-    type_id: int = cls._type_id
-    prefix = (type_id,)
-    field_count: int = cls._arity - 1
-    default_channel, default_delivery = cls._send_options
-
-    def sender(*args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            args, (channel, delivery) = merge_send_arguments(cls, args, kwargs)
-            if check_channel is not None:
-                check_channel(channel)
-        else:
-            channel, delivery = default_channel, default_delivery
-        if len(args) != field_count:
-            raise arguments_error(cls, args, kwargs)
-        try:
-            data = pack(prefix + args)  # (type_id, *fields), without a list in between
-        except PACK_ERRORS as exc:
-            raise pack_error(cls, exc) from exc
-        if len(data) > limit:
-            raise too_large(cls, len(data), limit)
-        return transmit(data, channel, delivery, type_id)
-
-    return sender
-
-
-def _with_options(data: bytes, channel: int, delivery: Delivery, type_id: int) -> Any:
-    """Transmit of the factory's own encoders: keep the bytes and their send options."""
-    return data, SendOptions(channel, delivery)
 
 
 def _field_names(name: str, field_names: str | Iterable[str]) -> tuple[str, ...]:
@@ -207,83 +79,6 @@ def _message_class(
     cls._register_kwargs = {}  # the keyword arguments register() was given
     cls._arity = len(fields) + 1  # length of the packed array
     return cls  # type: ignore[no-any-return]
-
-
-def find_route(routes: Mapping[int, _Route], raw: Any) -> _Route | None:
-    """Return the entry of ``routes`` for a decoded ``[type_id, *fields]`` array, or None.
-
-    The one check of what a peer sent, used by :meth:`MessageFactory.from_raw`
-    and by every :class:`~pygnetic.connection.Connection`. ``raw`` matches when
-    it is a ``list`` whose first item is an ``int`` keying ``routes`` and whose
-    length is the entry's second item. A ``bool`` or a ``float`` is never a type
-    id, although ``False == 0.0 == 0`` for a dict.
-
-    Args:
-        routes: Type id to a tuple ``(message class, packed array length, ...)``;
-            the items after those two are the caller's.
-        raw: What the serializer decoded.
-    """
-    try:
-        route = routes[type_id := raw[0]]
-    except (KeyError, IndexError, TypeError):
-        return None
-    if type(type_id) is int and type(raw) is list and len(raw) == route[1]:
-        return route
-    return None
-
-
-def brief(value: Any, limit: int = 60) -> str:
-    """Return a short ``repr``-like text of ``value`` received from a peer, for a reason.
-
-    At most ``limit`` characters, containers shown two levels deep and four
-    items wide, whatever the size or depth of ``value``; it never calls the
-    ``repr`` of a type other than the built-in scalars.
-    """
-    text = _brief(value, 2, limit)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def remote_text(value: Any, limit: int = 500) -> str:
-    """Return a text a peer sent as a printable str of at most ``limit`` characters.
-
-    A value that is not a ``str`` gives ``''``: a reason from the network is
-    kept, logged and shown only as short, single-line text.
-    """
-    if type(value) is not str:
-        return ""
-    text = value[:limit]
-    if not text.isprintable():
-        text = "".join(char if char.isprintable() else "?" for char in text)
-    return text
-
-
-_BRACKETS: dict[type, str] = {list: "[]", tuple: "()", dict: "{}"}
-
-
-def _brief(value: Any, depth: int, limit: int) -> str:
-    kind = type(value)
-    if kind in (str, bytes):
-        return repr(value[:limit])
-    if kind is int:
-        return repr(value) if value.bit_length() <= 128 else f"<int of {value.bit_length()} bits>"
-    if kind in (float, bool) or value is None:
-        return repr(value)
-    brackets = _BRACKETS.get(kind)
-    if brackets is None:
-        return f"<{kind.__name__}>"
-    if not value:
-        return brackets
-    if depth == 0:
-        return f"{brackets[0]}...{brackets[1]}"
-    if kind is dict:
-        shown = [
-            f"{_brief(k, depth - 1, limit)}: {_brief(v, depth - 1, limit)}"
-            for k, v in itertools.islice(value.items(), 4)
-        ]
-    else:
-        shown = [_brief(item, depth - 1, limit) for item in itertools.islice(value, 4)]
-    more = ", ..." if len(value) > 4 else ""
-    return f"{brackets[0]}{', '.join(shown)}{more}{brackets[1]}"
 
 
 class MessageFactory:
@@ -655,27 +450,6 @@ class MessageFactory:
         raws: list[Any] = []
         context._pygnetic_stream.feed(data, raws)
         return [self.from_raw(raw) for raw in raws]
-
-
-def pack_error(cls: type[Any], exc: Exception) -> PackError:
-    """Return the error for field values of ``cls`` that the serializer refused."""
-    return PackError(f"cannot pack {cls.__name__}({', '.join(cls._fields)}): {exc}")
-
-
-def too_large(cls: type[Any], size: int, limit: int) -> MessageTooLargeError:
-    """Return the error for a ``cls`` message that packed to more than ``limit`` bytes."""
-    return MessageTooLargeError(
-        f"{cls.__name__} packs to {size} bytes, over the {limit} byte limit "
-        "(raise MessageFactory(max_message_size=...) on both sides to allow it)"
-    )
-
-
-def arguments_error(cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> TypeError:
-    """Return the error for building ``cls`` from the wrong arguments."""
-    given = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-    return MessageArgumentsError(
-        f"{cls.__name__} takes {cls._arity - 1} field(s) ({', '.join(cls._fields)}), got ({given})"
-    )
 
 
 #: The default factory, used by :func:`pygnetic.register` and by every

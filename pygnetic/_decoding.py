@@ -1,0 +1,93 @@
+"""Checking and describing what a peer sent, whatever it holds.
+
+:func:`find_route` is the one check of a decoded ``[type_id, *fields]`` array;
+:func:`brief` shows a received value in a reason without trusting its size,
+depth or type. find_route runs once per received message: keep it lean.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+__all__ = ["brief", "find_route", "remote_text"]
+
+_Route = TypeVar("_Route", bound=tuple[Any, ...])
+
+
+def find_route(routes: Mapping[int, _Route], raw: Any) -> _Route | None:
+    """Return the entry of ``routes`` for a decoded ``[type_id, *fields]`` array, or None.
+
+    The one check of what a peer sent, used by :meth:`MessageFactory.from_raw`
+    and by every :class:`~pygnetic.connection.Connection`. ``raw`` matches when
+    it is a ``list`` whose first item is an ``int`` keying ``routes`` and whose
+    length is the entry's second item. A ``bool`` or a ``float`` is never a type
+    id, although ``False == 0.0 == 0`` for a dict.
+
+    Args:
+        routes: Type id to a tuple ``(message class, packed array length, ...)``;
+            the items after those two are the caller's.
+        raw: What the serializer decoded.
+    """
+    try:
+        route = routes[type_id := raw[0]]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if type(type_id) is int and type(raw) is list and len(raw) == route[1]:
+        return route
+    return None
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """Return a short ``repr``-like text of ``value`` received from a peer, for a reason.
+
+    At most ``limit`` characters, containers shown two levels deep and four
+    items wide, whatever the size or depth of ``value``; it never calls the
+    ``repr`` of a type other than the built-in scalars.
+    """
+    text = _brief(value, 2, limit)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def remote_text(value: Any, limit: int = 500) -> str:
+    """Return a text a peer sent as a printable str of at most ``limit`` characters.
+
+    A value that is not a ``str`` gives ``''``: a reason from the network is
+    kept, logged and shown only as short, single-line text.
+    """
+    if type(value) is not str:
+        return ""
+    text = value[:limit]
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else "?" for char in text)
+    return text
+
+
+_BRACKETS: dict[type, str] = {list: "[]", tuple: "()", dict: "{}"}
+
+
+def _brief(value: Any, depth: int, limit: int) -> str:
+    kind = type(value)
+    if kind in (str, bytes):
+        return repr(value[:limit])
+    if kind is int:
+        return repr(value) if value.bit_length() <= 128 else f"<int of {value.bit_length()} bits>"
+    if kind in (float, bool) or value is None:
+        return repr(value)
+    brackets = _BRACKETS.get(kind)
+    if brackets is None:
+        return f"<{kind.__name__}>"
+    if not value:
+        return brackets
+    if depth == 0:
+        return f"{brackets[0]}...{brackets[1]}"
+    if kind is dict:
+        shown = [
+            f"{_brief(k, depth - 1, limit)}: {_brief(v, depth - 1, limit)}"
+            for k, v in itertools.islice(value.items(), 4)
+        ]
+    else:
+        shown = [_brief(item, depth - 1, limit) for item in itertools.islice(value, 4)]
+    more = ", ..." if len(value) > 4 else ""
+    return f"{brackets[0]}{', '.join(shown)}{more}{brackets[1]}"
