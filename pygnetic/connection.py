@@ -720,13 +720,23 @@ class Connection:
         self._state = ConnectionState.CLOSED
         # Break the cycles through the link and the send closures, so that a
         # closed connection is freed at once rather than by the cyclic GC.
-        self._link.receiver = _discard
+        self._link.receiver = self._receiver = _discard
         self._transmit = _closed_transmit
         self._senders.clear()
+        self._routes.clear()  # they hold bound methods of this connection
+        self._targets.clear()
         for name in [name for name in self.__dict__ if name.startswith("net_")]:
             del self.__dict__[name]
-        for handler in self._handlers:
-            handler.on_disconnect()
+        handlers, self._handlers = self._handlers, []
+        try:
+            for handler in handlers:
+                handler.on_disconnect()
+        finally:
+            # Nothing here points back at the handlers any more, so they may
+            # hold the ended connection itself: close_code and close_reason
+            # stay readable for as long as the game keeps a handler.
+            for handler in handlers:
+                handler.connection = self
         if self._events:
             event.post(
                 event.NET_DISCONNECTED,

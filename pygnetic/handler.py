@@ -67,7 +67,10 @@ class Handler:
 
     Attributes:
         connection: :func:`Proxy <weakref.proxy>` to the
-            :class:`~pygnetic.connection.Connection` the handler is attached to.
+            :class:`~pygnetic.connection.Connection` the handler is attached
+            to; once the connection has ended (after :meth:`on_disconnect`),
+            the connection itself, so that its ``close_code`` and
+            ``close_reason`` stay readable while the handler is kept.
         server: :func:`Proxy <weakref.proxy>` to the
             :class:`~pygnetic.server.Server` that accepted the connection, or
             None on a client.

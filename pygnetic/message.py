@@ -15,9 +15,10 @@ that factory (0, 1, 2, ...), and it travels as the serializer's array
     chat_msg(player='Tom', msg='Test message')
 
 Both peers must register the same messages in the same order with the same
-serializer. :meth:`MessageFactory.get_hash` condenses all of that into one
-number that the client sends when connecting; a server with a different hash
-refuses the connection with a reason the client can read.
+serializer. :meth:`MessageFactory.registry_digest` condenses all of that into
+16 bytes that the client sends in the handshake (:meth:`MessageFactory.get_hash`
+is their first four as a number); a server with a different digest refuses
+the connection with a reason the client can read.
 
 The factory is frozen when the first connection uses it; registering after
 that raises :class:`~pygnetic.errors.RegistryError`.

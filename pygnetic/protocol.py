@@ -47,7 +47,9 @@ class Delivery(str, enum.Enum):
     """How a message is delivered; set per message type or per call.
 
     ENet honours all three modes. TCP is a byte stream, so over the socket
-    adapter every message is delivered reliably and in order whatever is asked.
+    adapter every message is delivered reliably and in order whatever is asked,
+    except that while the peer reads too slowly, a newer
+    ``UNRELIABLE_SEQUENCED`` message of a type replaces the one still waiting.
     Strings are accepted wherever a ``Delivery`` is: ``delivery='unreliable'``.
     """
 

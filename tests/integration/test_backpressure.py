@@ -122,3 +122,15 @@ def _read_messages(peer, server, until, timeout=20.0):
         messages.extend(m for m in unpacker if m[0] not in (PING, PONG))
         quiet = quiet + 1 if not chunk and until() else 0
     return messages
+
+
+def test_sequenced_state_held_for_a_full_kernel_still_leaves_before_later_messages(stalled):
+    server, connection, peer = stalled
+    _fill(connection, server, 512 * 1024)
+    sent_before = connection.messages_sent
+    connection.net_position(1, 1)
+    connection.net_position(2, 2)  # replaces the first
+    connection.net_blob(b"after")  # sent later: must arrive later
+    received = _read_messages(peer, server, until=lambda: connection.pending_bytes == 0)
+    tail = received[sent_before:]
+    assert tail == [[1, 2, 2], [0, b"after"]]

@@ -48,7 +48,7 @@ def test_threads_enabling_events_at_once_agree_on_the_event_type(fast_switching)
     pygame = pytest.importorskip("pygame")
     pygame.init()
     try:
-        for _ in range(50):  # the race is rare: a few rounds in a hundred without the lock
+        for _ in range(300):  # the race is rare: a few rounds in a hundred without the lock
             event.disable()  # the next init() reserves a fresh type
             types = []
             _in_threads(lambda index, types=types: types.append(event.init()))

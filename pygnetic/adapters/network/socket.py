@@ -1,11 +1,12 @@
 """TCP transport over non-blocking sockets and :mod:`selectors`; always available.
 
 TCP is one reliable, ordered byte stream per connection, so every
-:class:`~pygnetic.protocol.Delivery` mode is delivered reliably and channels
-are accepted but not separated (receivers see channel 0). Sends are queued
-and written during ``poll()``/``flush()``, and whenever a connection has more
-than :data:`FLUSH_THRESHOLD` bytes waiting, so the game loop never blocks on a
-slow peer; a peer that falls more than ``max_send_buffer`` bytes behind is
+:class:`~pygnetic.protocol.Delivery` mode is delivered reliably (but see below
+for sequenced state and slow peers), and channels are accepted but not
+separated (receivers see channel 0). Sends are queued and written during
+``poll()``/``flush()``, and whenever a connection has more than
+:data:`FLUSH_THRESHOLD` bytes waiting, so the game loop never blocks on a slow
+peer; a peer that falls more than ``max_send_buffer`` bytes behind is
 disconnected with :attr:`~pygnetic.protocol.CloseCode.SEND_BUFFER_FULL`.
 
 A send costs the same however much is queued: the queue is one
