@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._decoding import remote_text
 from .errors import PygneticError
 from .protocol import CloseCode
 
@@ -99,12 +100,7 @@ class RequestAborted(RequestError):
 
 def _cap(text: Any, limit: int = MAX_REASON_LENGTH) -> str:
     """Return ``text`` as a printable str of at most ``limit`` characters ('' if not a str)."""
-    if type(text) is not str:
-        return ""
-    text = text[:limit]
-    if not text.isprintable():
-        text = "".join(char if char.isprintable() else "?" for char in text)
-    return text
+    return remote_text(text, limit)
 
 
 def _code(code: Any) -> Code:
