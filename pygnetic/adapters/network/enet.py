@@ -93,14 +93,14 @@ class EnetLink:
     #: pygnetic's own keepalive pings would only add traffic.
     keepalive = True
 
-    def __init__(self, peer: Any, state: LinkState) -> None:
+    def __init__(self, transport: Transport, peer: Any, state: LinkState) -> None:
+        self.transport = transport
         self.peer = peer
         self.state = state
         address = peer.address
         self.address = (str(address.host), int(address.port))
         self.receiver: Receiver = _unset_receiver
         self.deadline = 0.0  # while PEER_CLOSING: when to give up waiting
-        self.transport: Transport | None = None
 
     @property
     def channels(self) -> int:
@@ -131,18 +131,17 @@ class EnetLink:
         """Disconnect once queued packets are out, or wait for the peer's disconnect."""
         if self.state in (LinkState.CLOSED, LinkState.PEER_CLOSING):
             return
-        transport = self.transport
-        if peer_closed and self.state is _OPEN and transport is not None:
+        if peer_closed and self.state is _OPEN:
             self.state = LinkState.PEER_CLOSING
-            self.deadline = transport.clock() + PEER_CLOSE_WAIT
-            transport.peer_closing.add(self)
+            self.deadline = self.transport.clock() + PEER_CLOSE_WAIT
+            self.transport.peer_closing.add(self)
             return
         connecting = self.state is LinkState.CONNECTING
         self.state = LinkState.CLOSED
-        if connecting and transport is not None:
+        if connecting:
             # ENet drops a peer that is still connecting at once, and no
             # disconnect event ever follows: forget it now.
-            transport.forget(self)
+            self.transport.forget(self)
             self.peer.reset()
             return
         self.peer.disconnect_later(int(code))
@@ -151,10 +150,6 @@ class EnetLink:
 def _address(host: str, port: int) -> Any:
     """Build an ``enet.Address``; ``''`` means every interface."""
     return enet.Address(host.encode() if host else None, port)
-
-
-def _ignore(event: Any) -> None:
-    """Handle an event that needs nothing done."""
 
 
 def _unset_receiver(data: bytes, channel: int) -> None:  # pragma: no cover - a core bug
@@ -194,8 +189,7 @@ class Transport:
         self._dispatch: dict[int, Callable[[Any], None]] = {
             _CONNECT: self._on_connect,
             enet.EVENT_TYPE_DISCONNECT: self._on_disconnect,
-            _RECEIVE: _ignore,
-        }
+        }  # receives are handled in poll() itself
 
     def connect(self, host: str, port: int, channels: int | None = None) -> EnetLink:
         """Ask ``host:port`` for a connection with ``channels`` channels (default: the host's)."""
@@ -208,9 +202,7 @@ class Transport:
         return self._new_link(peer, LinkState.CONNECTING)
 
     def _new_link(self, peer: Any, state: LinkState) -> EnetLink:
-        link = EnetLink(peer, state)
-        link.transport = self
-        self._links[_key(peer)] = link
+        link = self._links[_key(peer)] = EnetLink(self, peer, state)
         return link
 
     def fileno(self) -> int:
