@@ -13,10 +13,9 @@ from typing import Any, TypeAlias
 from . import _defaults, event
 from .connection import Connection, ConnectionState
 from .handler import Handler
-from .handshake import encode_answer
 from .message import MessageFactory
 from .message import message_factory as default_factory
-from .protocol import CloseCode, Delivery
+from .protocol import CloseCode
 
 log = logging.getLogger("pygnetic")
 _OPEN = ConnectionState.OPEN
@@ -209,6 +208,9 @@ class Host:
     def _expire_handshakes(self, now: float) -> None:
         """Close links whose handshake is overdue (a Server has them)."""
 
+    def _end_handshakes(self, code: CloseCode, reason: str) -> None:
+        """Refuse every link still in its handshake (a Server has them)."""
+
     def _finish_ended(self) -> None:
         # The list is drained in place: every connection holds its bound append.
         ended = self._ended
@@ -232,11 +234,7 @@ class Host:
         code, reason, local_reason = self._closing_reason()
         for connection in list(self._connections.values()):
             connection.close(code, reason, local_reason=local_reason)
-        answer = encode_answer(code, reason)
-        for link in list(self._handshakes):  # a client mid-handshake reads why, too
-            link.send(answer, 0, Delivery.RELIABLE)
-            link.close(code)
-        self._handshakes.clear()
+        self._end_handshakes(code, reason)
         for transport in self._transports:
             transport.close(code, linger_ms)
         if self._waiter is not None:

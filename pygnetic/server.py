@@ -243,9 +243,8 @@ class Server(Host):
             return
         self._handshakes.pop(link, None)
         connection = self._new_connection(link, self.message_factory, ConnectionState.OPEN)
-        answer = encode_answer(0)
-        link.send(answer, 0, Delivery.RELIABLE)  # before anything a handler sends
-        connection.data_sent += len(answer)
+        # Before anything a handler sends; not a message, so not counted as one.
+        connection.send_encoded(encode_answer(0), 0, Delivery.RELIABLE, counted=False)
         connection.data_received += hello_size
         if self.handler is not None:
             handler = self.handler()
@@ -274,6 +273,10 @@ class Server(Host):
                 f"{CloseCode.REGISTRY_MISMATCH.description}; client: {theirs}, server: {ours}"
             )
         return None
+
+    def _end_handshakes(self, code: CloseCode, reason: str) -> None:
+        for link in list(self._handshakes):  # a client mid-handshake reads why, too
+            self._refuse(link, code, reason)
 
     def _expire_handshakes(self, now: float) -> None:
         for link, deadline in list(self._handshakes.items()):
