@@ -7,6 +7,7 @@ import logging
 import sys
 
 import pytest
+from memory_hosts import server_with_clients
 
 import pygnetic
 import pygnetic.event as event
@@ -45,19 +46,9 @@ def _pump(*hosts, rounds=4):
 
 def _server_with_clients(network, factory, count, handler=Recorder, **server_options):
     """A memory server and ``count`` connected clients: ``(server, clients, connections)``."""
-    server = pygnetic.Server(
-        handler=handler,
-        message_factory=factory,
-        adapter="memory",
-        network=network,
-        conn_limit=count,
-        **server_options,
+    server, clients, connections = server_with_clients(
+        network, factory, count, handler, **server_options
     )
-    clients = [
-        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
-        for _ in range(count)
-    ]
-    connections = [client.connect("memory", server.address[1]) for client in clients]
     _pump(server, *clients)
     assert all(connection.connected for connection in connections)
     return server, clients, connections

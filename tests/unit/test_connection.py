@@ -9,6 +9,7 @@ import warnings
 
 import msgpack
 import pytest
+from memory_hosts import server_with_clients
 
 import pygnetic
 from pygnetic.adapters.network.memory import MemoryNetwork
@@ -481,18 +482,7 @@ def _server_with_clients(network, factory, count, handler=Recorder):
 
     Returns ``(server, client_connections, recorders, pump)``.
     """
-    server = pygnetic.Server(
-        handler=handler,
-        message_factory=factory,
-        adapter="memory",
-        network=network,
-        conn_limit=count,
-    )
-    clients = [
-        pygnetic.Client(message_factory=factory, adapter="memory", network=network)
-        for _ in range(count)
-    ]
-    connections = [client.connect("memory", server.address[1]) for client in clients]
+    server, clients, connections = server_with_clients(network, factory, count, handler)
     recorders = [Recorder() for _ in connections]
     for connection, recorder in zip(connections, recorders, strict=True):
         connection.add_handler(recorder)
