@@ -325,9 +325,10 @@ def _waiter(transports: list[Any]) -> selectors.BaseSelector | None:
     waits in ``update()`` and the others are polled without waiting.
     """
     descriptors: list[int | None] = [getattr(t, "fileno", lambda: None)() for t in transports]
-    if None in descriptors:
-        return None
     waiter = selectors.DefaultSelector()
-    for descriptor in filter(None, descriptors):
+    for descriptor in descriptors:
+        if descriptor is None:
+            waiter.close()
+            return None
         waiter.register(descriptor, selectors.EVENT_READ)
     return waiter

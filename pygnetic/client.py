@@ -125,9 +125,12 @@ class Client(Host):
                 f"this Client already has {self.conn_limit} connection(s) (its conn_limit)"
             )
         module, transport = self._adapter_named(adapter)
-        if channels is not None and "channels" in _accepted(transport.connect, {"channels": 0}):
+        if channels is not None:
             options["channels"] = channels
-        unknown = sorted(set(options) - set(_accepted(transport.connect, options)))
+        taken = _accepted(transport.connect, options)
+        if "channels" not in taken:
+            options.pop("channels", None)  # TCP takes any channel: nothing to ask for
+        unknown = sorted(set(options) - set(taken))
         if unknown:
             raise TypeError(
                 f"the {module.NAME} adapter's connect() takes no option(s) {', '.join(unknown)}"

@@ -148,7 +148,6 @@ class Connection:
         self._link_send_latest: Callable[[bytes, int, int], int] | None = getattr(
             conn_obj, "send_latest", None
         )
-        self._debug = log.isEnabledFor(logging.DEBUG)
         self._state = state
         self._handlers: list[Handler] = []
         self._senders: dict[type[Any], Sender] = {}
@@ -430,8 +429,7 @@ class Connection:
             if self._state is _CONNECTING:
                 queued.append((data, channel, delivery, key, counted))
                 return True
-            if self._debug:
-                log.debug("not sent on closed connection %r", self)
+            log.debug("not sent on closed connection %r", self)
             return False
 
         return transmit
