@@ -345,10 +345,7 @@ class Transport:
 
     def backlog(self, link: SocketLink) -> None:
         """Much is queued for ``link``: write now, unless the kernel is known to be full."""
-        if len(link.out) > self.max_send_buffer:
-            limit = self.max_send_buffer
-            self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
-        elif not link.writing:
+        if not self._over_limit(link) and not link.writing:
             self.write(link)
 
     def write(self, link: SocketLink) -> None:
@@ -365,9 +362,7 @@ class Transport:
                 self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
             del out[:sent]  # cheap: a bytearray drops its head by moving its start
-            if len(out) > self.max_send_buffer:
-                limit = self.max_send_buffer
-                self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+            if self._over_limit(link):
                 return
         if link.state is _CLOSING and not out and not link.shut:
             link.shut = True
@@ -378,6 +373,14 @@ class Transport:
                 return
         if bool(out) != link.writing:  # called for every write: skip the call when unchanged
             self._want_write(link, bool(out))
+
+    def _over_limit(self, link: SocketLink) -> bool:
+        """Disconnect ``link`` if more than ``max_send_buffer`` bytes wait; say whether it was."""
+        if len(link.out) <= self.max_send_buffer:
+            return False
+        limit = self.max_send_buffer
+        self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+        return True
 
     def _want_write(self, link: SocketLink, wanted: bool) -> None:
         if wanted != link.writing and link.state is not LinkState.CLOSED:
