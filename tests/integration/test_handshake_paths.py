@@ -1,5 +1,6 @@
 """What travels with the handshake, and the edges of a connection's life, on 127.0.0.1."""
 
+import contextlib
 import gc
 import logging
 import socket
@@ -244,3 +245,97 @@ def test_a_close_reason_nested_a_thousand_deep_closes_only_that_connection(caplo
         peer.send(msgpack.packb([CLOSE, 0, reason]))
         assert pump(server, until=lambda: not server.connections())  # no exception escaped
         peer.close()
+
+
+def test_a_peer_that_reads_nothing_is_cut_off_at_max_send_buffer(caplog):
+    caplog.set_level(logging.WARNING, logger="pygnetic")
+    factory = _factory()
+    server = pygnetic.Server(
+        "127.0.0.1", 0, message_factory=factory, adapter="socket", max_send_buffer=256 * 1024
+    )
+    try:
+        stalled = RawTcpPeer(server.address[1], factory, pump=server.update)
+        client = pygnetic.Client(message_factory=factory, adapter="socket")
+        good = client.connect("127.0.0.1", server.address[1])
+        assert pump(server, client, until=lambda: len(server.connections()) == 2)
+        victim = next(
+            c for c in server.connections() if c.address[1] == stalled.sock.getsockname()[1]
+        )
+        payload = "x" * 1024
+        for _ in range(4096):  # 4 MiB: far past the kernel's buffers and the limit
+            if not victim.net_chat_msg("server", payload):
+                break
+            server.update()
+        pump(server, client, until=lambda: len(server.connections()) == 1)
+        assert victim.close_code is CloseCode.SEND_BUFFER_FULL
+        assert "more than 262144 bytes unsent" in victim.close_reason
+        recorder = Recorder()
+        good.add_handler(recorder)
+        server.connections()[0].net_chat_msg("server", "still here")
+        assert pump(server, client, until=lambda: recorder.received)
+        stalled.close()
+        client.close(linger_ms=50)
+    finally:
+        server.close(linger_ms=0)
+
+
+def test_handshakes_under_way_are_bounded_over_real_sockets():
+    server = pygnetic.Server(
+        "127.0.0.1", 0, conn_limit=1, message_factory=_factory(), adapter="socket"
+    )
+    try:
+        socks = [socket.create_connection(server.address, timeout=3) for _ in range(14)]
+        pump(server, timeout=0.2)
+        assert len(server._handshakes) == 1 + pygnetic.server.SPARE_HANDSHAKES
+        closed = 0
+        for sock in socks:
+            sock.settimeout(0.5)
+            with contextlib.suppress(TimeoutError):  # still waiting for its hello
+                closed += sock.recv(1) == b""
+            sock.close()
+        assert closed == 14 - len(server._handshakes)
+    finally:
+        server.close(linger_ms=0)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@needs_enet
+def test_an_enet_peer_that_says_goodbye_but_never_disconnects_is_dropped():
+    from raw_peers import RawEnetPeer
+
+    clock = Clock()
+    factory = _factory()
+    server = pygnetic.Server("127.0.0.1", 0, message_factory=factory, adapter="enet", clock=clock)
+    try:
+        peer = RawEnetPeer(server.address[1], factory)
+        for _ in range(200):
+            peer.service(0.005)
+            server.update(1)
+            if server.connections():
+                break
+        assert server.connections()
+        peer.send(msgpack.packb([CLOSE, 0, "bye, but I stay"]))  # and no ENet disconnect
+        transport = server._transport
+        for _ in range(100):
+            peer.service(0.005)
+            server.update(1)
+            if transport.peer_closing:
+                break
+        assert len(transport.peer_closing) == 1
+        clock.now += 1.0
+        server.update(1)
+        assert len(transport.peer_closing) == 1  # still waiting for its disconnect
+        clock.now += 1.5  # past PEER_CLOSE_WAIT
+        server.update(1)
+        assert not transport.peer_closing
+        assert transport._links == {}
+        assert peer.disconnect_data is None  # dropped silently: no disconnect was sent
+    finally:
+        server.close(linger_ms=0)
