@@ -1,8 +1,11 @@
 """Checking and describing what a peer sent, whatever it holds.
 
 :func:`find_route` is the one check of a decoded ``[type_id, *fields]`` array;
-:func:`brief` shows a received value in a reason without trusting its size,
-depth or type. find_route runs once per received message: keep it lean.
+:func:`shape_fault` bounds how deep a decoded value nests and how many arrays
+and maps it holds; :func:`brief` shows a received value in a reason without
+trusting its size, depth or type. find_route runs once per received message
+and shape_fault once per message longer than ``MAX_DEPTH + 1`` bytes: keep
+them lean.
 """
 
 from __future__ import annotations
@@ -11,7 +14,16 @@ import itertools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-__all__ = ["brief", "find_route", "remote_text"]
+__all__ = ["MAX_CONTAINERS", "MAX_DEPTH", "brief", "find_route", "remote_text", "shape_fault"]
+
+#: Levels of arrays and maps a message may nest inside its own array, by default.
+#: Deep enough for any game data, and far from Python's recursion limit (1000),
+#: so ``print(message)``, ``copy.deepcopy`` or re-sending one never overflows.
+MAX_DEPTH = 32
+#: Arrays and maps one message may decode to, its own array included, by default.
+#: Each costs 56 to 72 bytes however little it took on the wire (one byte for
+#: ``[]``): this bounds what a message can make the receiver allocate.
+MAX_CONTAINERS = 65536
 
 _Route = TypeVar("_Route", bound=tuple[Any, ...])
 
@@ -37,6 +49,41 @@ def find_route(routes: Mapping[int, _Route], raw: Any) -> _Route | None:
     if type(type_id) is int and type(raw) is list and len(raw) == route[1]:
         return route
     return None
+
+
+def shape_fault(value: Any, max_depth: int, max_containers: int) -> str | None:
+    """Say why ``value`` nests deeper than ``max_depth`` or holds too many containers.
+
+    Returns None for a value within both limits. The value itself is level 0
+    (a message's own array); its arrays and maps are level 1, and so on. A
+    message whose fields hold no arrays or maps costs one C-level scan.
+    """
+    kind = type(value)
+    if kind is list:
+        if _CONTAINER_TYPES.isdisjoint(map(type, value)):
+            return None
+    elif kind is not dict:
+        return None
+    level: list[Any] = [value]
+    depth = count = 0
+    while level:
+        count += len(level)
+        if count > max_containers:
+            return f"more than {max_containers} arrays and maps in one message (max_containers)"
+        if depth > max_depth:
+            return f"arrays or maps nested more than {max_depth} levels deep (max_depth)"
+        nested: list[Any] = []
+        for container in level:
+            items = container.values() if type(container) is dict else container
+            if not _CONTAINER_TYPES.isdisjoint(map(type, items)):
+                nested += itertools.compress(items, map(_is_container_type, map(type, items)))
+        level = nested
+        depth += 1
+    return None
+
+
+_CONTAINER_TYPES = frozenset((list, dict))
+_is_container_type = _CONTAINER_TYPES.__contains__
 
 
 def brief(value: Any, limit: int = 60) -> str:

@@ -331,13 +331,24 @@ def test_a_bool_or_float_type_id_closes_the_connection(network, clock, serialize
 
 @pytest.mark.parametrize("serializer", ["msgpack", "json"])
 def test_a_hostile_type_id_gets_a_short_reason(network, clock, serializer):
-    nested = []
-    for _ in range(900):  # as deep as both serializers encode and decode
-        nested = [nested]
     pair = Pair(network, _two_messages(serializer), clock)
-    remote = _send_raw_and_pump(pair, (nested, "x" * 10_000, 2))
+    remote = _send_raw_and_pump(pair, ([[["x" * 10_000]]], "x" * 10_000, 2))
     assert remote.connection.close_code is CloseCode.PROTOCOL_ERROR
     assert remote.connection.close_reason == "message type id must be an int, got list [[[...]]]"
+
+
+@pytest.mark.parametrize("serializer", ["msgpack", "json"])
+def test_a_deeply_nested_message_is_refused_before_anything_formats_it(network, clock, serializer):
+    nested = []
+    for _ in range(900):  # as deep as both serializers encode
+        nested = [nested]
+    pair = Pair(network, _two_messages(serializer), clock)
+    remote = _send_raw_and_pump(pair, (0, nested, 2))  # a valid type id and field count
+    assert remote.received == []
+    assert remote.connection.close_code is CloseCode.PROTOCOL_ERROR
+    assert remote.connection.close_reason == (
+        "arrays or maps nested more than 32 levels deep (max_depth)"
+    )
 
 
 def test_handler_methods_and_fallbacks(network, factory, clock):

@@ -287,10 +287,11 @@ def test_brief_shows_two_levels_of_scalars_and_names_other_types():
     assert brief("x" * 100, limit=10) == "'xxxxxx..."  # 10 characters
 
 
-def test_a_deeply_nested_type_id_off_the_wire_is_a_message_error():
-    factory, _, _ = _two_messages("msgpack")
-    data = factory.serializer.pack((_nested(1000), "a", "b"))  # as deep as msgpack decodes
-    with pytest.raises(MessageError, match=r"got list \[\[\[\.\.\.\]\]\]$"):
+@pytest.mark.parametrize("serializer", ["msgpack", "json"])
+def test_a_deeply_nested_type_id_off_the_wire_is_a_message_error(serializer):
+    factory, _, _ = _two_messages(serializer)
+    data = factory.serializer.pack((_nested(900), "a", "b"))  # as deep as both encode
+    with pytest.raises(MessageError, match=r"nested more than 32 levels deep \(max_depth\)$"):
         factory.unpack(data)
 
 

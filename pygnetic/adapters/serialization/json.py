@@ -12,32 +12,63 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, shape_fault
 from ...errors import MessageError, RemoteMessageTooLargeError
 
 __all__ = ["JsonSerializer", "JsonStreamDecoder", "serializer"]
 
 # json raises ValueError (JSONDecodeError, UnicodeDecodeError) for bad text and
-# RecursionError for deeply nested arrays from a hostile peer.
-_DECODE_ERRORS = (ValueError, RecursionError)
+# RecursionError for arrays nested deeper than the interpreter's recursion limit.
+_DECODE_ERRORS = (ValueError, RecursionError, MemoryError)
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _decode = json.loads
 
 
-def _unpack(data: bytes | bytearray) -> Any:
-    try:
-        return _decode(data)
-    except _DECODE_ERRORS as exc:
-        raise MessageError(f"undecodable JSON data ({type(exc).__name__}: {exc})") from exc
+class _Shape:
+    """The shape limits of one serializer, applied to each decoded line."""
+
+    __slots__ = ("max_containers", "max_depth", "shallow")
+
+    def __init__(self, max_depth: int, max_containers: int) -> None:
+        if type(max_depth) is not int or max_depth < 1:
+            raise ValueError(f"max_depth must be an int >= 1, not {max_depth!r}")
+        if type(max_containers) is not int or max_containers < 1:
+            raise ValueError(f"max_containers must be an int >= 1, not {max_containers!r}")
+        self.max_depth = max_depth
+        self.max_containers = max_containers
+        self.shallow = max_depth + 1  # no line this short nests deeper
+
+    def unpack(self, data: bytes | bytearray) -> Any:
+        # Counting brackets bounds the containers before any is built; brackets
+        # inside strings count too, which only errs on the safe side.
+        if len(data) > self.max_containers and (
+            data.count(b"[") + data.count(b"{") > self.max_containers
+        ):
+            raise MessageError(
+                f"more than {self.max_containers} arrays and maps in one message (max_containers)"
+            )
+        try:
+            value = _decode(data)
+        except _DECODE_ERRORS as exc:
+            raise MessageError(
+                f"undecodable JSON data ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from exc
+        if len(data) > self.shallow:
+            fault = shape_fault(value, self.max_depth, self.max_containers)
+            if fault is not None:
+                raise MessageError(fault)
+        return value
 
 
 class JsonStreamDecoder:
     """Splits a byte stream into lines and decodes each one."""
 
-    __slots__ = ("_buffer", "_max")
+    __slots__ = ("_buffer", "_max", "_unpack")
 
-    def __init__(self, max_message_size: int) -> None:
+    def __init__(self, max_message_size: int, shape: _Shape | None = None) -> None:
         self._max = max_message_size
         self._buffer = bytearray()
+        self._unpack = (shape or _Shape(MAX_DEPTH, MAX_CONTAINERS)).unpack
 
     def feed(self, data: bytes, out: list[Any]) -> None:
         """Append every value that ``data`` completes to ``out``."""
@@ -50,7 +81,7 @@ class JsonStreamDecoder:
             while newline >= 0:
                 if newline - begin > self._max:
                     raise self._too_large()
-                out.append(_unpack(buffer[begin:newline]))
+                out.append(self._unpack(buffer[begin:newline]))
                 begin = newline + 1
                 newline = buffer.find(b"\n", begin)
         finally:
@@ -65,9 +96,24 @@ class JsonStreamDecoder:
 
 
 class JsonSerializer:
-    """Compact JSON, UTF-8 encoded, one value per line."""
+    """Compact JSON, UTF-8 encoded, one value per line.
+
+    Args:
+        max_depth: Levels of arrays and objects a decoded message may nest
+            inside its own array; deeper is a :exc:`~pygnetic.errors.MessageError`.
+        max_containers: Arrays and objects one decoded message may hold, its
+            own array included, counted as ``[`` and ``{`` characters (also
+            those inside strings); more is a :exc:`~pygnetic.errors.MessageError`.
+    """
 
     name = "json"
+
+    def __init__(
+        self, *, max_depth: int = MAX_DEPTH, max_containers: int = MAX_CONTAINERS
+    ) -> None:
+        self._shape = _Shape(max_depth, max_containers)
+        self.max_depth = max_depth
+        self.max_containers = max_containers
 
     def pack(self, obj: Any) -> bytes:
         """Encode ``obj`` as one line of JSON."""
@@ -78,12 +124,12 @@ class JsonSerializer:
         return self.pack
 
     def unpack(self, data: bytes) -> Any:
-        """Decode exactly one JSON value from ``data``."""
-        return _unpack(data)
+        """Decode exactly one JSON value from ``data``, within the shape limits."""
+        return self._shape.unpack(data)
 
     def stream(self, max_message_size: int) -> JsonStreamDecoder:
-        """Return a stream decoder with a ``max_message_size`` limit."""
-        return JsonStreamDecoder(max_message_size)
+        """Return a stream decoder with a ``max_message_size`` limit and these shape limits."""
+        return JsonStreamDecoder(max_message_size, self._shape)
 
 
 #: The shared instance that ``load('json')`` returns.

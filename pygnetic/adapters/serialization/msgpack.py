@@ -3,7 +3,9 @@
 ``chat_msg('Tom', 'Test message')`` with type id 0 packs to the 19 bytes
 ``93 00 a3 'Tom' ac 'Test message'``. Decoding untrusted input is bounded: a
 stream decoder never buffers more than ``max_message_size`` plus one read, and
-msgpack's own length limits reject absurd declared sizes before allocating.
+msgpack's own length limits reject absurd declared sizes before allocating;
+a message may nest at most ``max_depth`` levels (32) and hold at most
+``max_containers`` arrays and maps (65536), whole or still arriving.
 Map keys may be ``str``, ``bytes``, ``int``, ``float``, ``bool`` or ``None``
 (``{player_id: score}`` works). Other keys, such as msgpack timestamps, are
 refused: their hashes are not randomised and a hostile peer could choose many
@@ -20,17 +22,21 @@ from typing import Any
 
 import msgpack
 
+from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, shape_fault
 from ...errors import MessageError, RemoteMessageTooLargeError
 
 __all__ = ["MsgpackSerializer", "MsgpackStreamDecoder", "serializer"]
 
 # Errors msgpack raises for bad input: its own (mostly ValueError subclasses),
-# ValueError for limits and bad UTF-8, TypeError for unhashable map keys.
-_DECODE_ERRORS = (msgpack.UnpackException, ValueError, TypeError)
+# ValueError for limits and bad UTF-8, TypeError for unhashable map keys, and
+# MemoryError when a declared length asks for more than the machine has.
+_DECODE_ERRORS = (msgpack.UnpackException, ValueError, TypeError, MemoryError)
 
 
 def _undecodable(exc: Exception) -> MessageError:
-    return MessageError(f"undecodable msgpack data ({type(exc).__name__}: {exc})")
+    if isinstance(exc, _TooManyContainers):
+        return MessageError(str(exc))
+    return MessageError(f"undecodable msgpack data ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 # Key types whose hashes a peer cannot make collide in bulk (see the module docstring).
@@ -51,44 +57,124 @@ _unpackb = functools.partial(msgpack.unpackb, **_DECODE_OPTIONS)
 _unpackb_string_keys = msgpack.unpackb
 
 
+class _TooManyContainers(ValueError):
+    pass
+
+
+class _ContainerBudget:
+    """Counts arrays and maps as msgpack completes them, and stops a message of too many.
+
+    msgpack calls the hooks below as each container completes, so a message
+    of millions of empty arrays is refused after ``limit`` of them, before it
+    has cost more than ``limit`` small objects.
+    """
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.left = limit
+
+    def on_list(self, value: list[Any]) -> list[Any]:
+        self.left -= 1
+        if self.left < 0:
+            raise self.exceeded()
+        return value
+
+    def on_map(self, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+        self.left -= 1
+        if self.left < 0:
+            raise self.exceeded()
+        return _checked_map(pairs)
+
+    def exceeded(self) -> _TooManyContainers:
+        return _TooManyContainers(
+            f"more than {self.limit} arrays and maps in one message (max_containers)"
+        )
+
+
 class MsgpackStreamDecoder:
-    """Decodes a msgpack byte stream fed in arbitrary slices."""
+    """Decodes a msgpack byte stream fed in arbitrary slices.
 
-    __slots__ = ("_end", "_max", "_slice", "_unpacker")
+    What a message that has not ended yet may cost is bounded as for a whole
+    one: ``max_message_size`` bytes, and ``max_containers`` arrays and maps.
+    """
 
-    def __init__(self, max_message_size: int, read_slice: int = 65536) -> None:
+    __slots__ = (
+        "_budget",
+        "_end",
+        "_fed",
+        "_max",
+        "_max_depth",
+        "_shallow",
+        "_slice",
+        "_unpacker",
+    )
+
+    def __init__(
+        self,
+        max_message_size: int,
+        read_slice: int = 65536,
+        *,
+        max_depth: int = MAX_DEPTH,
+        max_containers: int = MAX_CONTAINERS,
+    ) -> None:
         self._max = max_message_size
+        self._max_depth = max_depth
+        self._shallow = max_depth + 1  # no message this short nests deeper
         # Feeding at most one slice at a time bounds the buffer at one partial
         # message plus one slice, so BufferFull only fires for oversized input.
         self._slice = min(read_slice, max_message_size)
+        self._budget = _ContainerBudget(max_containers)
         self._unpacker = msgpack.Unpacker(
-            max_buffer_size=max_message_size + self._slice, **_DECODE_OPTIONS
+            max_buffer_size=max_message_size + self._slice,
+            strict_map_key=False,
+            list_hook=self._budget.on_list,
+            object_pairs_hook=self._budget.on_map,
         )
         self._end = 0
+        self._fed = 0
 
     def feed(self, data: bytes, out: list[Any]) -> None:
         """Append every value that ``data`` completes to ``out``."""
         unpacker = self._unpacker
         step = self._slice
         for start in range(0, len(data), step):
+            chunk = data[start : start + step] if len(data) > step else data
             try:
-                unpacker.feed(data[start : start + step] if len(data) > step else data)
+                unpacker.feed(chunk)
             except msgpack.BufferFull:
                 raise self._too_large() from None
-            end = self._end
-            try:
-                for value in unpacker:
-                    new_end = unpacker.tell()
-                    if new_end - end > self._max:
-                        raise self._too_large()
-                    end = new_end
-                    out.append(value)
-            except MessageError:
-                raise
-            except _DECODE_ERRORS as exc:
-                raise _undecodable(exc) from exc
-            finally:
-                self._end = end
+            self._fed += len(chunk)
+            self._decode(unpacker, out)
+            # msgpack drops the bytes of a message it has partly built, so its
+            # buffer limit alone cannot see a message that never ends.
+            if self._fed - self._end > self._max:
+                raise self._too_large()
+
+    def _decode(self, unpacker: msgpack.Unpacker, out: list[Any]) -> None:
+        end = self._end
+        budget = self._budget
+        try:
+            for value in unpacker:
+                budget.left = budget.limit
+                new_end = unpacker.tell()
+                size, end = new_end - end, new_end
+                if size > self._shallow:
+                    self._check_shape(value, size)
+                out.append(value)
+        except MessageError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise _undecodable(exc) from exc
+        finally:
+            self._end = end
+
+    def _check_shape(self, value: Any, size: int) -> None:
+        if size > self._max:
+            raise self._too_large()
+        fault = shape_fault(value, self._max_depth, self._budget.limit)
+        if fault is not None:
+            raise MessageError(fault)
 
     def _too_large(self) -> RemoteMessageTooLargeError:
         return RemoteMessageTooLargeError(
@@ -103,11 +189,26 @@ class MsgpackSerializer:
     it holds a buffer and must not pack two values at once. :meth:`pack` uses
     one ``Packer`` per thread; :meth:`packer` hands out a new one, which is how
     each thread's message factory gets its own.
+
+    Args:
+        max_depth: Levels of arrays and maps a decoded message may nest
+            inside its own array; deeper is a :exc:`~pygnetic.errors.MessageError`.
+        max_containers: Arrays and maps one decoded message may hold, its
+            own array included; more is a :exc:`~pygnetic.errors.MessageError`.
     """
 
     name = "msgpack"
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, max_depth: int = MAX_DEPTH, max_containers: int = MAX_CONTAINERS
+    ) -> None:
+        if type(max_depth) is not int or max_depth < 1:
+            raise ValueError(f"max_depth must be an int >= 1, not {max_depth!r}")
+        if type(max_containers) is not int or max_containers < 1:
+            raise ValueError(f"max_containers must be an int >= 1, not {max_containers!r}")
+        self.max_depth = max_depth
+        self.max_containers = max_containers
+        self._shallow = max_depth + 1
         self._local = threading.local()
 
     def pack(self, obj: Any) -> bytes:
@@ -123,7 +224,18 @@ class MsgpackSerializer:
         return msgpack.Packer().pack  # type: ignore[no-any-return]
 
     def unpack(self, data: bytes) -> Any:
-        """Decode exactly one msgpack value from ``data``."""
+        """Decode exactly one msgpack value from ``data``, within the shape limits."""
+        # Every container takes at least one byte, so only data longer than
+        # max_containers needs counting while it decodes, and only data longer
+        # than max_depth + 1 can nest too deep.
+        value = self._decode(data) if len(data) <= self.max_containers else self._counted(data)
+        if len(data) > self._shallow:
+            fault = shape_fault(value, self.max_depth, self.max_containers)
+            if fault is not None:
+                raise MessageError(fault)
+        return value
+
+    def _decode(self, data: bytes) -> Any:
         try:
             # Fast path: msgpack's defaults (string keys only) parse no options,
             # which saves about a third of the cost of decoding a small message.
@@ -135,9 +247,23 @@ class MsgpackSerializer:
         except _DECODE_ERRORS as exc:
             raise _undecodable(exc) from exc
 
+    def _counted(self, data: bytes) -> Any:
+        budget = _ContainerBudget(self.max_containers)
+        try:
+            return msgpack.unpackb(
+                data,
+                strict_map_key=False,
+                list_hook=budget.on_list,
+                object_pairs_hook=budget.on_map,
+            )
+        except _DECODE_ERRORS as exc:
+            raise _undecodable(exc) from exc
+
     def stream(self, max_message_size: int) -> MsgpackStreamDecoder:
-        """Return a stream decoder with a ``max_message_size`` limit."""
-        return MsgpackStreamDecoder(max_message_size)
+        """Return a stream decoder with a ``max_message_size`` limit and these shape limits."""
+        return MsgpackStreamDecoder(
+            max_message_size, max_depth=self.max_depth, max_containers=self.max_containers
+        )
 
 
 #: The shared instance that ``load('msgpack')`` returns.
