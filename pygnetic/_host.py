@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any, TypeAlias
 
 from . import _defaults, event
+from ._logthrottle import LogThrottle
 from .connection import Connection, ConnectionState
 from .handler import Handler
 from .message import MessageFactory
@@ -79,6 +80,8 @@ class Host:
         self._events_option = events
         self._events_seen = event._changes
         self._clock = clock
+        # One per host: lines its peers cause share one budget.
+        self._log_throttle = LogThrottle(log, clock=clock)
         self._connections: dict[Any, Connection] = {}
         self._ended: list[Connection] = []
         self._backlogged: list[Connection] = []
@@ -120,6 +123,7 @@ class Host:
             on_backlog=self._backlogged.append,
             events=self.events,
             clock=self._clock,
+            log_throttle=self._log_throttle,
         )
         self._connections[link] = connection
         return connection

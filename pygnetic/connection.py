@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import event
 from ._decoding import remote_text
+from ._logthrottle import LogThrottle
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
@@ -78,6 +79,10 @@ _tuple_new = tuple.__new__
 Route = tuple[type[Any], int, Callable[..., None], bool, int]
 #: Packets that overtake the server's answer (unreliable ones can) wait, up to this many.
 MAX_EARLY_PACKETS = 256
+#: Characters of a close reason sent to the peer, at most (a peer keeps as many).
+MAX_REASON_LENGTH = 500
+#: Logs lines a peer causes for connections built without their host's throttle.
+_default_throttle = LogThrottle(log)
 
 
 def _ignore(message: Any) -> None:
@@ -132,6 +137,7 @@ class Connection:
         on_backlog: Callable[[Connection], None] = lambda connection: None,
         events: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        log_throttle: LogThrottle = _default_throttle,
     ) -> None:
         self.parent = parent
         self.address = conn_obj.address
@@ -168,6 +174,7 @@ class Connection:
         self._after_open: tuple[bytes, list[tuple[bytes, int]]] | None = None
         self._events = events
         self._clock = clock
+        self._throttle = log_throttle
         self._pack = message_factory.packer()
         self._decode = message_factory.serializer.unpack
         self._limit = message_factory.max_message_size
@@ -477,7 +484,9 @@ class Connection:
         try:
             self._stream.feed(data, raws)
         except MessageError as exc:
-            fault = exc
+            # A copy without traceback or cause: their frames hold this one,
+            # so this connection, and the kept fault would make it a cycle.
+            fault = type(exc)(*exc.args)
         self._dispatch_raws(raws, fault)
 
     def _dispatch_raws(self, raws: list[Any], fault: MessageError | None) -> None:
@@ -525,8 +534,11 @@ class Connection:
             if isinstance(fault, RemoteMessageTooLargeError)
             else CloseCode.PROTOCOL_ERROR
         )
-        log.warning("closing connection to %s:%s: %s", *self.address, fault)
-        self.close(code, str(fault))
+        reason = str(fault)[:MAX_REASON_LENGTH]
+        self._throttle.warning(
+            "invalid data", "closing connection to %s:%s: %s", *self.address, reason
+        )
+        self.close(code, reason)
 
     # -- control messages ----------------------------------------------------
 
@@ -542,7 +554,9 @@ class Connection:
     def _on_close(self, message: Any, channel: int) -> None:
         code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
         reason = remote_text(message.reason) or code.description
-        log.info("connection to %s:%s closed by peer: %s", *self.address, reason)
+        self._throttle.info(
+            "closed by peer", "connection to %s:%s closed by peer: %s", *self.address, reason
+        )
         self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
 
     # -- the handshake, client side (the server's is in server.py) --------------
@@ -640,7 +654,9 @@ class Connection:
                 reason = f"nothing received for {self._timeout:g} s"
             else:
                 reason = f"not accepted within {self._timeout:g} s"
-            log.info("closing connection to %s:%s: %s", *self.address, reason)
+            self._throttle.info(
+                "timeout", "closing connection to %s:%s: %s", *self.address, reason
+            )
             self.close(CloseCode.TIMEOUT, reason)
             return
         if (
@@ -691,7 +707,7 @@ class Connection:
         known = close_code(code)
         reason = detail or known.description
         if self._state in (_OPEN, _CONNECTING):
-            log.info("connection to %s:%s closed: %s", *self.address, reason)
+            self._throttle.info("closed", "connection to %s:%s closed: %s", *self.address, reason)
         self._end(known, reason, close_link=False, tell_peer=False)
 
     def _end(
@@ -706,11 +722,17 @@ class Connection:
         if self._state not in (_OPEN, _CONNECTING):
             return
         if tell_peer and self._state is _OPEN:
-            self._send_control((CLOSE, int(code), reason))
+            self._send_control((CLOSE, int(code), reason[:MAX_REASON_LENGTH]))
         self.close_code, self.close_reason = code, reason
         self._state = ConnectionState.CLOSING
         if close_link:
             self._link.close(code, peer_closed)
+        # Whatever the peer had sent towards its next message is freed now,
+        # not when the connection is: a peer's half-sent message can be large.
+        self._link.receiver = _discard
+        if self._link.stream:
+            self._stream = self.message_factory.new_stream()
+        self._backlog, self._backlog_fault, self._after_open = [], None, None
         self._on_ended(self)
 
     def finish(self) -> None:

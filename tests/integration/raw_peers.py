@@ -44,8 +44,28 @@ class RawTcpPeer:
                 return parse_answer(payload)
         raise TimeoutError("no answer from the server")
 
-    def send(self, data):
-        self.sock.sendall(data)
+    def send(self, data, pump=None):
+        """Send ``data``; with ``pump``, call it while the kernel is full, until sent or reset.
+
+        Returns the number of bytes the kernel took (all of them unless the
+        server closed the connection meanwhile).
+        """
+        if pump is None:
+            self.sock.sendall(data)
+            return len(data)
+        view, sent = memoryview(data), 0
+        self.sock.setblocking(False)
+        try:
+            while sent < len(data):
+                try:
+                    sent += self.sock.send(view[sent : sent + 65536])
+                except BlockingIOError:
+                    pump()
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        finally:
+            self.sock.settimeout(5)
+        return sent
 
     def closed_by_server(self, timeout=5.0):
         """Read until EOF; return everything the server sent before closing."""

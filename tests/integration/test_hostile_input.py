@@ -8,7 +8,7 @@ import pytest
 from raw_peers import RawEnetPeer, RawTcpPeer, enet
 
 from pygnetic.message import MessageFactory
-from pygnetic.protocol import CloseCode
+from pygnetic.protocol import CLOSE, CloseCode
 from pygnetic.testing import EchoRecorder, Recorder, pump
 
 ADAPTERS = [
@@ -18,7 +18,8 @@ ADAPTERS = [
 
 
 def _factory():
-    factory = MessageFactory("msgpack", max_message_size=4096)
+    # Room for one message of 4 million empty arrays (4,000,009 bytes), no more.
+    factory = MessageFactory("msgpack", max_message_size=4_000_100)
     factory.register("chat_msg", ("player", "msg"))
     return factory
 
@@ -76,7 +77,18 @@ BAD_MESSAGES = {
     "wrong-field-count": (None, "has 2 field(s) (player, msg), got 1"),
     "not-an-array": (None, "expected an array"),
     "oversized": (None, "byte limit"),
+    "nested-type-id": (None, "nested more than 32 levels deep"),
+    "nested-field": (None, "nested more than 32 levels deep"),
+    "nested-close-reason": (None, "nested more than 32 levels deep"),
+    "many-containers": (None, "more than 65536 arrays and maps"),
 }
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def _bad_bytes(name, factory):
@@ -88,7 +100,15 @@ def _bad_bytes(name, factory):
     elif name == "not-an-array":
         data = factory.serializer.pack("hello")
     elif name == "oversized":
-        data = _valid(factory, 0, "Tom", "x" * 5000)
+        data = _valid(factory, 0, "Tom", "x" * 4_000_100)
+    elif name == "nested-type-id":  # RecursionError out of update() once
+        data = _valid(factory, _nested(1000), "a", "b")
+    elif name == "nested-field":
+        data = _valid(factory, 0, "Tom", _nested(1000))
+    elif name == "nested-close-reason":
+        data = _valid(factory, CLOSE, 0, _nested(1000))
+    elif name == "many-containers":  # 4 million arrays took a second and 330 MB
+        data = b"\x93\x00\xa1x\xdd" + (4_000_000).to_bytes(4, "big") + b"\x90" * 4_000_000
     return data, reason
 
 
@@ -100,7 +120,7 @@ def test_bad_message_after_handshake_closes_only_that_connection(world, name, ca
         attacker = RawTcpPeer(world.port, world.factory, pump=world.server.update)
         assert attacker.answer.code == 0
         pump(world.server, world.client, until=lambda: len(world.server.connections()) == 2)
-        attacker.send(data)
+        attacker.send(data, pump=lambda: world.server.update(1))
         pump(world.server, until=lambda: len(world.server.connections()) == 1)
         goodbye = attacker.closed_by_server()  # the server lingers; no pump needed
         assert reason.encode()[:20] in goodbye  # the CLOSE message carries the reason
@@ -114,7 +134,7 @@ def test_bad_message_after_handshake_closes_only_that_connection(world, name, ca
                 break
         assert attacker.answer.code == 0
         attacker.send(data)
-        for _ in range(100):
+        for _ in range(1000):  # 4 MB take ENet a while, even over loopback
             attacker.service(0.01)
             world.server.update(1)
             if attacker.disconnect_data is not None:
@@ -298,3 +318,37 @@ def test_a_raising_handler_loses_nothing_from_the_same_tcp_read():
     finally:
         client.close(linger_ms=50)
         server.close(linger_ms=50)
+
+
+def test_a_tcp_message_that_never_ends_is_cut_off_and_freed_at_once():
+    import gc
+    import tracemalloc
+    import weakref
+
+    world = World("socket")
+    gc.disable()  # the connection must be freed by reference counting alone
+    try:
+        attacker = RawTcpPeer(world.port, world.factory, pump=world.server.update)
+        assert pump(world.server, until=lambda: len(world.server.connections()) == 2)
+        port = attacker.sock.getsockname()[1]
+        (victim,) = [c for c in world.server.connections() if c.address[1] == port]
+        victim_ref = weakref.ref(victim)
+        del victim
+        # Arrays of empty arrays, never closed: 73 bytes of memory per byte sent, once.
+        bomb = b"\xdd" + (4_000_000).to_bytes(4, "big") + b"\x90" * 32_000_000
+        tracemalloc.start()
+        try:
+            attacker.send(bomb, pump=lambda: world.server.update(1))
+            pump(world.server, until=lambda: len(world.server.connections()) == 1)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 30 * 1024 * 1024  # was 2.3 GB; now about 73 bytes x 65536 arrays
+        assert b"more than 65536 arrays and maps" in attacker.closed_by_server()
+        attacker.close()
+        pump(world.server, timeout=0.05)
+        assert victim_ref() is None
+        world.good_client_still_works()
+    finally:
+        gc.enable()
+        world.close()
