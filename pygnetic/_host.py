@@ -14,6 +14,7 @@ from . import _defaults, event
 from ._logthrottle import LogThrottle
 from .connection import Connection, ConnectionState
 from .handler import Handler
+from .limits import RateLimit, ReceiveBudget, Spending
 from .message import MessageFactory
 from .message import message_factory as default_factory
 from .protocol import CloseCode
@@ -66,6 +67,8 @@ class Host:
         events: bool | None,
         clock: Callable[[], float],
         adapter_options: dict[str, Any],
+        receive_budget: ReceiveBudget | None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         if type(conn_limit) is not int or conn_limit < 1:
             raise ValueError(f"conn_limit must be an int >= 1, not {conn_limit!r}")
@@ -80,6 +83,9 @@ class Host:
         self._events_option = events
         self._events_seen = event._changes
         self._clock = clock
+        self.receive_budget = receive_budget
+        self.rate_limit = rate_limit
+        self._spending = Spending(receive_budget) if receive_budget is not None else None
         # One per host: lines its peers cause share one budget.
         self._log_throttle = LogThrottle(log, clock=clock)
         self._connections: dict[Any, Connection] = {}
@@ -124,6 +130,8 @@ class Host:
             events=self.events,
             clock=self._clock,
             log_throttle=self._log_throttle,
+            spending=self._spending,
+            rate_limit=self.rate_limit,
         )
         self._connections[link] = connection
         return connection
@@ -178,8 +186,12 @@ class Host:
             raise RuntimeError(f"{type(self).__name__} is closed")
         if self._events_seen != event._changes:  # init(events=True) or disable() ran
             self._follow_events()
-        while self._backlogged:
-            self._backlogged.pop(0).deliver_backlog()
+        if self._spending is not None:
+            self._spending.update += 1  # every connection's budget starts anew
+        if self._backlogged:
+            self._deliver_backlogs()
+            if self._backlogged:  # over budget: what waits is the next update's work
+                timeout = 0
         if self._several:
             self._poll_all(timeout)
         else:
@@ -195,6 +207,14 @@ class Host:
             self._finish_ended()
         for transport in self._transports:
             transport.flush()
+
+    def _deliver_backlogs(self) -> None:
+        # Each connection that waits once: one that runs out of budget again
+        # queues itself anew, for the next update. The list is drained in
+        # place: every connection holds its bound append.
+        backlogged = self._backlogged
+        for _ in range(len(backlogged)):
+            backlogged.pop(0).deliver_backlog()
 
     def _poll_all(self, timeout: int) -> None:
         """Wait on every transport at once, then let each do its work."""

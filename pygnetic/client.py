@@ -20,6 +20,7 @@ from typing import Any
 from ._host import AdapterSpec, Host, _accepted
 from .connection import Connection, ConnectionState
 from .handshake import encode_hello
+from .limits import DEFAULT_RECEIVE_BUDGET, ReceiveBudget
 from .message import MessageFactory
 
 __all__ = ["Client"]
@@ -46,6 +47,9 @@ class Client(Host):
             follows ``pygnetic.init(events=True)`` and
             :func:`pygnetic.event.disable`, also when they run later.
         clock: Monotonic time source in seconds (tests drive it).
+        receive_budget: What each connection may deliver per :meth:`update`
+            (:class:`~pygnetic.limits.ReceiveBudget`; default 1000 messages
+            and 1 MiB); the rest waits for the next update. None: no budget.
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
@@ -65,6 +69,7 @@ class Client(Host):
         timeout: float = 10.0,
         events: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         **adapter_options: Any,
     ) -> None:
         super().__init__(
@@ -77,6 +82,7 @@ class Client(Host):
             events=events,
             clock=clock,
             adapter_options=adapter_options,
+            receive_budget=receive_budget,
         )
 
     def __repr__(self) -> str:

@@ -44,6 +44,7 @@ from ._logthrottle import LogThrottle
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
+from .limits import RateLimit, Spending
 from .message import MessageFactory, Sender, find_route, make_sender
 from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
 
@@ -138,6 +139,8 @@ class Connection:
         events: bool = False,
         clock: Callable[[], float] = time.monotonic,
         log_throttle: LogThrottle = _default_throttle,
+        spending: Spending | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.parent = parent
         self.address = conn_obj.address
@@ -170,6 +173,28 @@ class Connection:
         self._on_backlog = on_backlog
         self._backlog: list[Any] = []
         self._backlog_fault: MessageError | None = None
+        # The receive budget: delivering stops for this update() once
+        # messages_received reaches _messages_end or data_received passes
+        # _bytes_end; both move on in the first receive of each update.
+        self._spending = spending
+        self._budget_update = -1
+        self._messages_end: float = 0 if spending is not None else float("inf")
+        self._bytes_end: float = 0 if spending is not None else float("inf")
+        #: Packets or stream bytes that arrived over budget, delivered first next update.
+        self._deferred: list[tuple[bytes, int]] = []
+        self._deferred_bytes = 0
+        self._held = False  # registered for deliver_backlog() in the next update
+        self._pause = getattr(conn_obj, "pause", None)
+        self._rate_limit = rate_limit
+        self._rate_mark = (now, 0, 0)  # when, messages and bytes at the last rate check
+        self._rate_tokens = (
+            (0.0, 0.0)
+            if rate_limit is None
+            else (
+                rate_limit.messages * rate_limit.burst,
+                rate_limit.bytes * rate_limit.burst,
+            )
+        )
         #: (stream rest, early packets) kept when an on_connect handler raised.
         self._after_open: tuple[bytes, list[tuple[bytes, int]]] | None = None
         self._events = events
@@ -448,6 +473,11 @@ class Connection:
 
     def _receive_packet(self, data: bytes, channel: int) -> None:
         self.data_received += len(data)
+        if (
+            self.messages_received >= self._messages_end or self.data_received > self._bytes_end
+        ) and self._spent():
+            self._defer(data, channel)
+            return
         if len(data) > self._limit:
             self._refuse(self._too_large_packet(len(data)))
             return
@@ -479,6 +509,9 @@ class Connection:
 
     def _receive_stream(self, data: bytes, channel: int) -> None:
         self.data_received += len(data)
+        if self.data_received > self._bytes_end and self._spent():
+            self._defer(data, channel)
+            return
         raws, self._backlog = self._backlog, []
         fault = self._backlog_fault
         try:
@@ -496,6 +529,11 @@ class Connection:
             for raw in raws:
                 if self._state is not _OPEN:
                     return
+                if self.messages_received >= self._messages_end and self._spent():
+                    self._backlog, self._backlog_fault = raws[done:], fault
+                    self._hold()
+                    self._check_waiting()
+                    return
                 done += 1
                 # As in _receive_packet(), on channel 0: a stream has one.
                 route = find_route(routes, raw)
@@ -512,20 +550,129 @@ class Connection:
             # A handler raised: what this read brought after its message is kept,
             # in order, for the next update() instead of being lost.
             self._backlog, self._backlog_fault = raws[done:], fault
-            self._on_backlog(self)
+            self._hold()
             raise
         self._backlog_fault = None
         if fault is not None:
             self._refuse(fault)
 
     def deliver_backlog(self) -> None:
-        """Deliver messages left over when a handler raised during the last read."""
+        """Deliver what waits: after a raising handler, or beyond the last update's budget."""
+        self._held = False
         if self._after_open is not None:
             (rest, early), self._after_open = self._after_open, None
             self._deliver_after_open(rest, early)
             return
-        raws, self._backlog = self._backlog, []
-        self._dispatch_raws(raws, self._backlog_fault)
+        if self._backlog:
+            raws, self._backlog = self._backlog, []
+            self._dispatch_raws(raws, self._backlog_fault)
+        if self._deferred and not self._backlog:
+            self._deliver_deferred()
+        if self._pause is not None and not (self._backlog or self._deferred):
+            self._pause(False)
+
+    # -- the receive budget and the rate limit -------------------------------------
+
+    def _spent(self) -> bool:
+        """Whether this update's budget is used up; the first call in an update renews it."""
+        spending = self._spending
+        if spending is None or spending.update == self._budget_update:
+            return spending is not None
+        self._budget_update = spending.update
+        self._messages_end = self.messages_received + spending.messages
+        self._bytes_end = self.data_received + spending.bytes
+        return False
+
+    def _hold(self) -> None:
+        """Something waits for the next update: be called then, and stop reading meanwhile."""
+        if self._held:
+            return
+        self._held = True
+        if self._pause is not None:
+            self._pause(True)
+        self._on_backlog(self)
+
+    def _defer(self, data: bytes, channel: int) -> None:
+        deferred = self._deferred
+        if not deferred and not self._backlog:
+            self._hold()
+        deferred.append((data, channel))
+        self._deferred_bytes += len(data)
+        self._check_waiting()
+
+    def _check_waiting(self) -> None:
+        """Close if more waits than a peer that is not stopped could send in eight updates.
+
+        A TCP peer is stopped (the link is paused); an ENet one is not, and
+        one that keeps sending faster than its budget must not fill memory.
+        """
+        spending = self._spending
+        assert spending is not None  # only a budget makes anything wait
+        waiting = len(self._deferred) + len(self._backlog)
+        if (
+            waiting > 8 * spending.messages
+            or self._deferred_bytes > 8 * spending.bytes + self._limit
+        ):
+            reason = (
+                f"sent more than the receiver takes: {waiting} packets or messages "
+                f"({self._deferred_bytes} bytes) waiting (receive_budget)"
+            )
+            self._throttle.warning(
+                "over budget", "closing connection to %s:%s: %s", *self.address, reason
+            )
+            self.close(CloseCode.RATE_LIMITED, reason)
+
+    def _deliver_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        self._deferred_bytes = 0
+        receive = self._receiver
+        for index, (data, channel) in enumerate(deferred):
+            if self._state is not _OPEN:
+                return
+            self.data_received -= len(data)  # counted on arrival; counted again now
+            try:
+                receive(data, channel)
+            except BaseException:
+                self._requeue(deferred[index + 1 :])
+                raise
+            if self._deferred or self._backlog:  # the budget ran out again
+                self._requeue(deferred[index + 1 :])
+                return
+
+    def _requeue(self, rest: list[tuple[bytes, int]]) -> None:
+        # After the packet that ran out of budget, if it waits again.
+        if rest:
+            self._deferred += rest
+            self._deferred_bytes += sum(len(data) for data, _ in rest)
+            if len(self._deferred) == len(rest) and not self._backlog:
+                self._hold()
+
+    def _check_rate(self, now: float) -> None:
+        """Close the connection if its peer sends faster than the rate limit, sustained."""
+        limit = self._rate_limit
+        if limit is None or self._state is not _OPEN:
+            return
+        then, messages, size = self._rate_mark
+        received = self.messages_received + len(self._deferred) + len(self._backlog)
+        self._rate_mark = (now, received, self.data_received)
+        elapsed = now - then
+        message_tokens, byte_tokens = self._rate_tokens
+        message_tokens = min(
+            limit.messages * limit.burst, message_tokens + elapsed * limit.messages
+        ) - (received - messages)
+        byte_tokens = min(limit.bytes * limit.burst, byte_tokens + elapsed * limit.bytes) - (
+            self.data_received - size
+        )
+        self._rate_tokens = (message_tokens, byte_tokens)
+        if message_tokens < 0 or byte_tokens < 0:
+            what = (
+                f"{limit.messages:g} messages" if message_tokens < 0 else f"{limit.bytes:g} bytes"
+            )
+            reason = f"sent faster than {what} per second (rate_limit)"
+            self._throttle.warning(
+                "rate limit", "closing connection to %s:%s: %s", *self.address, reason
+            )
+            self.close(CloseCode.RATE_LIMITED, reason)
 
     def _refuse(self, fault: MessageError) -> None:
         """Close the connection because the peer sent invalid data."""
@@ -623,7 +770,7 @@ class Connection:
         except BaseException:
             if rest or early:
                 self._after_open = (rest, list(early))
-                self._on_backlog(self)
+                self._hold()
             raise
         self._deliver_after_open(rest, early)
 
@@ -644,6 +791,8 @@ class Connection:
         transport with a keepalive of its own (ENet) there are no pings:
         anything the transport heard, its own pings included, counts.
         """
+        if self._rate_limit is not None:
+            self._check_rate(now)
         transport_pings = self._transport_keepalive and self._state is _OPEN
         heard = self._link.last_heard if transport_pings else self.data_received
         if heard != self._heard_marker:
@@ -733,6 +882,7 @@ class Connection:
         if self._link.stream:
             self._stream = self.message_factory.new_stream()
         self._backlog, self._backlog_fault, self._after_open = [], None, None
+        self._deferred, self._deferred_bytes = [], 0
         self._on_ended(self)
 
     def finish(self) -> None:

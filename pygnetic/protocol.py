@@ -131,6 +131,8 @@ class CloseCode(enum.IntEnum):
     TRANSPORT_ERROR = 7
     #: The peer reads too slowly, so the send buffer limit was exceeded.
     SEND_BUFFER_FULL = 8
+    #: The peer sent faster than the receiver's ``rate_limit`` or ``receive_budget`` allows.
+    RATE_LIMITED = 9
 
     @property
     def description(self) -> str:
@@ -151,6 +153,7 @@ _DESCRIPTIONS = {
     CloseCode.TIMEOUT: "timed out",
     CloseCode.TRANSPORT_ERROR: "connection lost",
     CloseCode.SEND_BUFFER_FULL: "peer too slow (send buffer full)",
+    CloseCode.RATE_LIMITED: "sent too fast (rate limit)",
 }
 
 

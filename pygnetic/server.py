@@ -37,6 +37,7 @@ from ._host import AdapterSpec, Exclude, Host, excluded
 from .connection import ConnectionState
 from .handler import Handler
 from .handshake import FrameReader, HandshakeError, Hello, encode_answer, parse_hello
+from .limits import DEFAULT_RATE_LIMIT, DEFAULT_RECEIVE_BUDGET, RateLimit, ReceiveBudget
 from .message import MessageFactory
 from .protocol import CloseCode, Delivery
 
@@ -72,6 +73,14 @@ class Server(Host):
             follows ``pygnetic.init(events=True)`` and
             :func:`pygnetic.event.disable`, also when they run later.
         clock: Monotonic time source in seconds (tests drive it).
+        receive_budget: What each connection may deliver per :meth:`update`
+            (:class:`~pygnetic.limits.ReceiveBudget`; default 1000 messages
+            and 1 MiB); the rest waits for the next update. None: no budget.
+        rate_limit: How fast each client may send, sustained
+            (:class:`~pygnetic.limits.RateLimit`; default 5000 messages and
+            4 MiB a second, 2 s of it at once); a faster client is closed with
+            :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
+            None: no limit (trusted clients, benchmarks).
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
@@ -103,6 +112,8 @@ class Server(Host):
         handshake_timeout: float = 5.0,
         events: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         **adapter_options: Any,
     ) -> None:
         if not handshake_timeout > 0:  # before any port is bound
@@ -117,6 +128,8 @@ class Server(Host):
             events=events,
             clock=clock,
             adapter_options=adapter_options,
+            receive_budget=receive_budget,
+            rate_limit=rate_limit,
         )
         self.handshake_timeout = handshake_timeout
         if handler is not None:

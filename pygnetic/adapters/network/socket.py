@@ -92,6 +92,7 @@ class SocketLink:
         self.deadline = 0.0  # while closing: when to give up on the peer
         self.candidates: list[Any] = []  # further addresses to try when connecting
         self.writing = False
+        self.paused = False  # not read until the core has delivered what it holds
         self.shut = False  # our side of the stream is shut down
 
     @property
@@ -133,6 +134,17 @@ class SocketLink:
         self.latest.clear()
         self.latest_size = 0
 
+    def pause(self, paused: bool) -> None:
+        """Stop (True) or resume (False) reading: the core holds enough of this peer's data.
+
+        Meanwhile the kernel's buffer fills and TCP slows the peer down, so a
+        peer that sends faster than its receive budget waits rather than
+        taking the server's time from the others.
+        """
+        if paused != self.paused:
+            self.paused = paused
+            self._transport.set_interest(self)
+
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Flush, then shut down writing and drain until the peer closes too.
 
@@ -140,6 +152,7 @@ class SocketLink:
         """
         if self.state in (LinkState.CLOSING, LinkState.CLOSED):
             return
+        self.pause(False)  # draining reads
         self.state = LinkState.CLOSING
         self.deadline = self._transport.clock() + LINGER_SECONDS
         self._transport.closing.add(self)
@@ -330,7 +343,7 @@ class Transport:
             if link.state is LinkState.OPEN:
                 link.receiver(self._view[:size].tobytes(), 0)
             # else closing: drained until the peer closes too
-            if size < RECV_SIZE or link.state is not LinkState.OPEN:
+            if size < RECV_SIZE or link.state is not LinkState.OPEN or link.paused:
                 return
 
     def _on_eof(self, link: SocketLink) -> None:
@@ -385,7 +398,24 @@ class Transport:
     def _want_write(self, link: SocketLink, wanted: bool) -> None:
         if wanted != link.writing and link.state is not LinkState.CLOSED:
             link.writing = wanted
-            self._selector.modify(link.sock, _READ | _WRITE if wanted else _READ, link)
+            if link.paused:
+                self.set_interest(link)
+            else:
+                self._selector.modify(link.sock, _READ | _WRITE if wanted else _READ, link)
+
+    def set_interest(self, link: SocketLink) -> None:
+        """Have the selector watch ``link`` for what it wants now: reading, writing, or neither."""
+        if link.state not in (LinkState.OPEN, _CLOSING):
+            return
+        events = (0 if link.paused else _READ) | (_WRITE if link.writing else 0)
+        registered = self._selector.get_map().get(link.sock) is not None
+        if not events:
+            if registered:
+                self._selector.unregister(link.sock)
+        elif registered:
+            self._selector.modify(link.sock, events, link)
+        else:
+            self._selector.register(link.sock, events, link)
 
     # -- ending ----------------------------------------------------------------
 

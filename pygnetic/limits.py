@@ -1,0 +1,98 @@
+"""How much one peer may make a host do: per ``update()``, and per second.
+
+Two limits keep one busy or hostile peer from starving the others:
+
+:class:`ReceiveBudget`
+    What one connection may deliver to handlers in one ``update()``. What
+    arrives beyond it waits, in order, for the next ``update()``; over TCP
+    the connection is not read meanwhile, so the peer's own TCP slows down.
+    Nothing is lost: a budget only spreads a burst over several frames.
+:class:`RateLimit`
+    How fast, sustained, one client may send to a server. A client that
+    keeps sending faster is disconnected with
+    :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
+
+Both count every message and byte a peer sends, control messages included::
+
+    server = pygnetic.Server(port=10000, rate_limit=RateLimit(messages=500))
+    server = pygnetic.Server(port=10000, rate_limit=None)   # trusted peers only
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RateLimit", "ReceiveBudget"]
+
+
+def _check_positive(owner: object, **values: float) -> None:
+    for name, value in values.items():
+        if type(value) not in (int, float) or not value > 0:
+            raise ValueError(f"{type(owner).__name__}.{name} must be a number > 0, not {value!r}")
+
+
+@dataclass(frozen=True)
+class ReceiveBudget:
+    """What one connection may deliver in one ``update()``.
+
+    A message is delivered while the connection has some of both left, so a
+    single message larger than ``bytes`` still arrives, alone. Over a
+    transport that cannot stop reading one peer (ENet), what waits is
+    bounded: a peer with more than ``8 * messages`` messages or
+    ``8 * bytes + max_message_size`` bytes waiting is disconnected with
+    :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
+
+    Attributes:
+        messages: Messages per connection per ``update()`` (default 1000).
+        bytes: Bytes per connection per ``update()`` (default 1 MiB).
+    """
+
+    messages: int = 1000
+    bytes: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        _check_positive(self, messages=self.messages, bytes=self.bytes)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """How fast one client may send to a server, sustained.
+
+    A token bucket: a client may send ``burst`` seconds' worth at once, then
+    ``messages`` messages and ``bytes`` bytes per second. It is checked a
+    few times a second, so it costs nothing per message.
+
+    Attributes:
+        messages: Messages per second (default 5000: a game sending 60
+            updates a second uses a few hundred).
+        bytes: Bytes per second (default 4 MiB).
+        burst: Seconds of sending at the full rate allowed at once (default 2).
+    """
+
+    messages: float = 5000
+    bytes: float = 4 * 1024 * 1024
+    burst: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check_positive(self, messages=self.messages, bytes=self.bytes, burst=self.burst)
+
+
+#: The budget a Server and a Client give each connection unless told otherwise.
+DEFAULT_RECEIVE_BUDGET = ReceiveBudget()
+#: The rate limit a Server applies to each client unless told otherwise.
+DEFAULT_RATE_LIMIT = RateLimit()
+
+
+class Spending:
+    """A host's budget and its count of updates, shared by its connections.
+
+    A connection starts a new budget when it first receives in an update
+    with a number it has not seen, so idle connections cost nothing per update.
+    """
+
+    __slots__ = ("bytes", "messages", "update")
+
+    def __init__(self, budget: ReceiveBudget) -> None:
+        self.messages = budget.messages
+        self.bytes = budget.bytes
+        self.update = 0

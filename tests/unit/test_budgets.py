@@ -1,0 +1,140 @@
+"""Receive budgets spread a burst over updates, in order; rate limits close a flooding client."""
+
+import pytest
+
+import pygnetic
+from pygnetic.adapters.network.memory import MemoryNetwork
+from pygnetic.limits import RateLimit, ReceiveBudget
+from pygnetic.message import MessageFactory
+from pygnetic.protocol import CloseCode
+from pygnetic.testing import Recorder
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(params=["packets", "stream"])
+def network(request):
+    return MemoryNetwork(stream=request.param == "stream", chunk=64)
+
+
+@pytest.fixture
+def factory():
+    factory = MessageFactory("msgpack")
+    factory.register("chat_msg", ("player", "msg"))
+    return factory
+
+
+class World:
+    """A memory server with one client; the server's options are the test's."""
+
+    def __init__(self, network, factory, **server_options):
+        self.clock = Clock()
+        self.server = pygnetic.Server(
+            handler=Recorder,
+            message_factory=factory,
+            adapter="memory",
+            network=network,
+            clock=self.clock,
+            **server_options,
+        )
+        self.client = pygnetic.Client(
+            message_factory=factory, adapter="memory", network=network, clock=self.clock
+        )
+        self.connection = self.client.connect("memory", self.server.address[1])
+        for _ in range(4):
+            self.server.update()
+            self.client.update()
+        assert self.connection.connected
+        (self.remote,) = self.server.handlers()
+
+    def texts(self):
+        return [message.msg for message in self.remote.received]
+
+
+def test_a_burst_is_spread_over_updates_in_order(network, factory):
+    world = World(network, factory, receive_budget=ReceiveBudget(messages=100))
+    for number in range(250):
+        world.connection.net_chat_msg("Tom", str(number))
+    world.client.update()
+    delivered = []
+    for _ in range(4):
+        world.server.update()
+        delivered.append(len(world.remote.received))
+    assert delivered == [100, 200, 250, 250]
+    assert world.texts() == [str(number) for number in range(250)]
+    assert world.remote.connection.connected
+
+
+def test_the_byte_budget_counts_too(network, factory):
+    world = World(network, factory, receive_budget=ReceiveBudget(bytes=2000))
+    for number in range(40):
+        world.connection.net_chat_msg("Tom", f"{number:03}" + "x" * 97)  # 108 bytes each
+    world.client.update()
+    world.server.update()
+    first = len(world.remote.received)
+    assert 10 <= first <= 20  # about 2000 bytes' worth, whatever the chunking
+    for _ in range(5):
+        world.server.update()
+    assert world.texts() == [f"{number:03}" + "x" * 97 for number in range(40)]
+
+
+def test_a_message_larger_than_the_byte_budget_still_arrives(network, factory):
+    world = World(network, factory, receive_budget=ReceiveBudget(bytes=100))
+    world.connection.net_chat_msg("Tom", "x" * 5000)
+    world.client.update()
+    for _ in range(100):  # a stream of 64-byte slices takes an update per slice or two
+        world.server.update()
+    assert world.texts() == ["x" * 5000]
+
+
+def test_what_waits_beyond_eight_budgets_closes_a_peer_that_cannot_be_paused(network, factory):
+    world = World(network, factory, receive_budget=ReceiveBudget(messages=10))
+    for number in range(500):
+        world.connection.net_chat_msg("Tom", str(number))
+    world.client.update()
+    world.server.update()
+    connection = world.remote.connection
+    assert connection.close_code is CloseCode.RATE_LIMITED
+    assert "waiting (receive_budget)" in connection.close_reason
+    world.client.update()
+    assert world.connection.close_code is CloseCode.RATE_LIMITED  # the client read why
+
+
+def test_a_client_over_the_rate_limit_is_closed(network, factory):
+    world = World(network, factory, rate_limit=RateLimit(messages=100, burst=1))
+    for second in range(3):
+        for number in range(150):  # 150 a second against 100 allowed
+            world.connection.net_chat_msg("Tom", str(number))
+        world.client.update()
+        world.clock.now += 1.0
+        world.server.update()
+    connection = world.remote.connection
+    assert connection.close_code is CloseCode.RATE_LIMITED
+    assert connection.close_reason == "sent faster than 100 messages per second (rate_limit)"
+
+
+def test_a_client_within_the_rate_limit_keeps_its_connection(network, factory):
+    world = World(network, factory, rate_limit=RateLimit(messages=100, burst=1))
+    for second in range(10):
+        for number in range(90):
+            world.connection.net_chat_msg("Tom", str(number))
+        world.client.update()
+        world.clock.now += 1.0
+        world.server.update()
+    assert world.remote.connection.connected
+    assert len(world.remote.received) == 900
+
+
+def test_the_limits_check_their_values():
+    with pytest.raises(ValueError, match="ReceiveBudget.messages must be a number > 0"):
+        ReceiveBudget(messages=0)
+    with pytest.raises(ValueError, match="RateLimit.burst must be a number > 0"):
+        RateLimit(burst=-1)
