@@ -608,6 +608,8 @@ class Connection:
         """
         spending = self._spending
         assert spending is not None  # only a budget makes anything wait
+        if self._pause is not None:
+            return  # paused, a link delivers at most one more read
         waiting = len(self._deferred) + len(self._backlog)
         if (
             waiting > 8 * spending.messages

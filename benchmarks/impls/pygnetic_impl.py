@@ -42,6 +42,7 @@ class Server:
             message_factory=_factory(),
             adapter=adapter,
             channels=common.CHANNELS,
+            **_unlimited(),
         )
         self.port = self.server.address[1]
         self.pump = self.server.update
@@ -112,3 +113,16 @@ class Client:
 
     def close(self) -> None:
         self.client.close(linger_ms=100)
+
+
+def _unlimited() -> dict:
+    """No rate limit: the benchmark client sends as fast as it can, on purpose.
+
+    The receive budget stays at its default, so its cost is measured. A
+    pygnetic from before rate limits (--versus) takes no such option.
+    """
+    import inspect
+
+    if "rate_limit" in inspect.signature(pygnetic.Server).parameters:
+        return {"rate_limit": None}
+    return {}

@@ -110,7 +110,7 @@ def test_what_waits_beyond_eight_budgets_closes_a_peer_that_cannot_be_paused(net
 
 def test_a_client_over_the_rate_limit_is_closed(network, factory):
     world = World(network, factory, rate_limit=RateLimit(messages=100, burst=1))
-    for second in range(3):
+    for _second in range(3):
         for number in range(150):  # 150 a second against 100 allowed
             world.connection.net_chat_msg("Tom", str(number))
         world.client.update()
@@ -123,7 +123,7 @@ def test_a_client_over_the_rate_limit_is_closed(network, factory):
 
 def test_a_client_within_the_rate_limit_keeps_its_connection(network, factory):
     world = World(network, factory, rate_limit=RateLimit(messages=100, burst=1))
-    for second in range(10):
+    for _second in range(10):
         for number in range(90):
             world.connection.net_chat_msg("Tom", str(number))
         world.client.update()
@@ -134,7 +134,7 @@ def test_a_client_within_the_rate_limit_keeps_its_connection(network, factory):
 
 
 def test_the_limits_check_their_values():
-    with pytest.raises(ValueError, match="ReceiveBudget.messages must be a number > 0"):
+    with pytest.raises(ValueError, match=r"ReceiveBudget\.messages must be a number > 0"):
         ReceiveBudget(messages=0)
-    with pytest.raises(ValueError, match="RateLimit.burst must be a number > 0"):
+    with pytest.raises(ValueError, match=r"RateLimit\.burst must be a number > 0"):
         RateLimit(burst=-1)
