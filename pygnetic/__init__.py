@@ -40,6 +40,7 @@ from .errors import (
     RemoteError,
 )
 from .handler import Handler
+from .limits import RateLimit, ReceiveBudget
 from .message import MessageFactory, message_factory
 from .protocol import CloseCode, Delivery
 from .request import (
@@ -71,6 +72,8 @@ __all__ = [
     "PackError",
     "PygneticError",
     "PygneticWarning",
+    "RateLimit",
+    "ReceiveBudget",
     "RegistryError",
     "RemoteError",
     "RequestAborted",

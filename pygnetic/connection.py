@@ -187,14 +187,8 @@ class Connection:
         self._pause = getattr(conn_obj, "pause", None)
         self._rate_limit = rate_limit
         self._rate_mark = (now, 0, 0)  # when, messages and bytes at the last rate check
-        self._rate_tokens = (
-            (0.0, 0.0)
-            if rate_limit is None
-            else (
-                rate_limit.messages * rate_limit.burst,
-                rate_limit.bytes * rate_limit.burst,
-            )
-        )
+        # Tokens left (messages, bytes): a new connection starts with a full burst.
+        self._rate_tokens = (float("inf"), float("inf"))
         #: (stream rest, early packets) kept when an on_connect handler raised.
         self._after_open: tuple[bytes, list[tuple[bytes, int]]] | None = None
         self._events = events
@@ -654,22 +648,23 @@ class Connection:
         limit = self._rate_limit
         if limit is None or self._state is not _OPEN:
             return
-        then, messages, size = self._rate_mark
-        received = self.messages_received + len(self._deferred) + len(self._backlog)
-        self._rate_mark = (now, received, self.data_received)
-        elapsed = now - then
+        then, messages_then, bytes_then = self._rate_mark
+        messages = self.messages_received + len(self._deferred) + len(self._backlog)
+        self._rate_mark = (now, messages, self.data_received)
+        elapsed, burst = now - then, limit.burst_seconds
         message_tokens, byte_tokens = self._rate_tokens
-        message_tokens = min(
-            limit.messages * limit.burst, message_tokens + elapsed * limit.messages
-        ) - (received - messages)
-        byte_tokens = min(limit.bytes * limit.burst, byte_tokens + elapsed * limit.bytes) - (
-            self.data_received - size
-        )
+        rate = limit.messages_per_second
+        message_tokens = min(rate * burst, message_tokens + elapsed * rate)
+        message_tokens -= messages - messages_then
+        rate = limit.bytes_per_second
+        byte_tokens = min(rate * burst, byte_tokens + elapsed * rate)
+        byte_tokens -= self.data_received - bytes_then
         self._rate_tokens = (message_tokens, byte_tokens)
         if message_tokens < 0 or byte_tokens < 0:
-            what = (
-                f"{limit.messages:g} messages" if message_tokens < 0 else f"{limit.bytes:g} bytes"
-            )
+            if message_tokens < 0:
+                what = f"{limit.messages_per_second:g} messages"
+            else:
+                what = f"{limit.bytes_per_second:g} bytes"
             reason = f"sent faster than {what} per second (rate_limit)"
             self._throttle.warning(
                 "rate limit", "closing connection to %s:%s: %s", *self.address, reason

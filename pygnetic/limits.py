@@ -14,7 +14,7 @@ Two limits keep one busy or hostile peer from starving the others:
 
 Both count every message and byte a peer sends, control messages included::
 
-    server = pygnetic.Server(port=10000, rate_limit=RateLimit(messages=500))
+    server = pygnetic.Server(port=10000, rate_limit=RateLimit(messages_per_second=500))
     server = pygnetic.Server(port=10000, rate_limit=None)   # trusted peers only
 """
 
@@ -36,45 +36,51 @@ class ReceiveBudget:
     """What one connection may deliver in one ``update()``.
 
     A message is delivered while the connection has some of both left, so a
-    single message larger than ``bytes`` still arrives, alone. Over a
+    single message larger than ``max_bytes`` still arrives, alone. Over a
     transport that cannot stop reading one peer (ENet), what waits is
-    bounded: a peer with more than ``8 * messages`` messages or
-    ``8 * bytes + max_message_size`` bytes waiting is disconnected with
+    bounded: a peer with more than ``8 * max_messages`` messages or
+    ``8 * max_bytes + max_message_size`` bytes waiting is disconnected with
     :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
 
     Attributes:
-        messages: Messages per connection per ``update()`` (default 1000).
-        bytes: Bytes per connection per ``update()`` (default 1 MiB).
+        max_messages: Messages per connection per ``update()`` (default 1000).
+        max_bytes: Bytes per connection per ``update()`` (default 1 MiB).
     """
 
-    messages: int = 1000
-    bytes: int = 1024 * 1024
+    max_messages: int = 1000
+    max_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
-        _check_positive(self, messages=self.messages, bytes=self.bytes)
+        _check_positive(self, max_messages=self.max_messages, max_bytes=self.max_bytes)
 
 
 @dataclass(frozen=True)
 class RateLimit:
     """How fast one client may send to a server, sustained.
 
-    A token bucket: a client may send ``burst`` seconds' worth at once, then
-    ``messages`` messages and ``bytes`` bytes per second. It is checked a
-    few times a second, so it costs nothing per message.
+    A token bucket: a client may send ``burst_seconds`` worth at once, then
+    ``messages_per_second`` and ``bytes_per_second``. It is checked a few
+    times a second, so it costs nothing per message.
 
     Attributes:
-        messages: Messages per second (default 5000: a game sending 60
-            updates a second uses a few hundred).
-        bytes: Bytes per second (default 4 MiB).
-        burst: Seconds of sending at the full rate allowed at once (default 2).
+        messages_per_second: Default 5000; a game sending 60 updates a
+            second uses a few hundred.
+        bytes_per_second: Default 4 MiB.
+        burst_seconds: Seconds of sending at the full rate allowed at once
+            (default 2).
     """
 
-    messages: float = 5000
-    bytes: float = 4 * 1024 * 1024
-    burst: float = 2.0
+    messages_per_second: float = 5000
+    bytes_per_second: float = 4 * 1024 * 1024
+    burst_seconds: float = 2.0
 
     def __post_init__(self) -> None:
-        _check_positive(self, messages=self.messages, bytes=self.bytes, burst=self.burst)
+        _check_positive(
+            self,
+            messages_per_second=self.messages_per_second,
+            bytes_per_second=self.bytes_per_second,
+            burst_seconds=self.burst_seconds,
+        )
 
 
 #: The budget a Server and a Client give each connection unless told otherwise.
@@ -93,6 +99,6 @@ class Spending:
     __slots__ = ("bytes", "messages", "update")
 
     def __init__(self, budget: ReceiveBudget) -> None:
-        self.messages = budget.messages
-        self.bytes = budget.bytes
+        self.messages = budget.max_messages
+        self.bytes = budget.max_bytes
         self.update = 0

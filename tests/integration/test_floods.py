@@ -150,7 +150,7 @@ def test_an_enet_flood_closes_the_flooder_and_no_one_else(flag):
         else:  # the flooder's own ENet holds back what its window cannot take
             elapsed = world.clock.now - started
             assert victim.connection.close_code is CloseCode.RATE_LIMITED or (
-                len(victim.received) / elapsed <= RateLimit().messages
+                len(victim.received) / elapsed <= RateLimit().messages_per_second
             )
         assert world.most_per_update <= 1000
         assert world.longest_update < 0.5

@@ -60,7 +60,7 @@ class World:
 
 
 def test_a_burst_is_spread_over_updates_in_order(network, factory):
-    world = World(network, factory, receive_budget=ReceiveBudget(messages=100))
+    world = World(network, factory, receive_budget=ReceiveBudget(max_messages=100))
     for number in range(250):
         world.connection.net_chat_msg("Tom", str(number))
     world.client.update()
@@ -74,7 +74,7 @@ def test_a_burst_is_spread_over_updates_in_order(network, factory):
 
 
 def test_the_byte_budget_counts_too(network, factory):
-    world = World(network, factory, receive_budget=ReceiveBudget(bytes=2000))
+    world = World(network, factory, receive_budget=ReceiveBudget(max_bytes=2000))
     for number in range(40):
         world.connection.net_chat_msg("Tom", f"{number:03}" + "x" * 97)  # 108 bytes each
     world.client.update()
@@ -87,7 +87,7 @@ def test_the_byte_budget_counts_too(network, factory):
 
 
 def test_a_message_larger_than_the_byte_budget_still_arrives(network, factory):
-    world = World(network, factory, receive_budget=ReceiveBudget(bytes=100))
+    world = World(network, factory, receive_budget=ReceiveBudget(max_bytes=100))
     world.connection.net_chat_msg("Tom", "x" * 5000)
     world.client.update()
     for _ in range(100):  # a stream of 64-byte slices takes an update per slice or two
@@ -96,7 +96,7 @@ def test_a_message_larger_than_the_byte_budget_still_arrives(network, factory):
 
 
 def test_what_waits_beyond_eight_budgets_closes_a_peer_that_cannot_be_paused(network, factory):
-    world = World(network, factory, receive_budget=ReceiveBudget(messages=10))
+    world = World(network, factory, receive_budget=ReceiveBudget(max_messages=10))
     for number in range(500):
         world.connection.net_chat_msg("Tom", str(number))
     world.client.update()
@@ -109,7 +109,7 @@ def test_what_waits_beyond_eight_budgets_closes_a_peer_that_cannot_be_paused(net
 
 
 def test_a_client_over_the_rate_limit_is_closed(network, factory):
-    world = World(network, factory, rate_limit=RateLimit(messages=100, burst=1))
+    world = World(network, factory, rate_limit=RateLimit(messages_per_second=100, burst_seconds=1))
     for _second in range(3):
         for number in range(150):  # 150 a second against 100 allowed
             world.connection.net_chat_msg("Tom", str(number))
@@ -122,7 +122,7 @@ def test_a_client_over_the_rate_limit_is_closed(network, factory):
 
 
 def test_a_client_within_the_rate_limit_keeps_its_connection(network, factory):
-    world = World(network, factory, rate_limit=RateLimit(messages=100, burst=1))
+    world = World(network, factory, rate_limit=RateLimit(messages_per_second=100, burst_seconds=1))
     for _second in range(10):
         for number in range(90):
             world.connection.net_chat_msg("Tom", str(number))
@@ -134,7 +134,7 @@ def test_a_client_within_the_rate_limit_keeps_its_connection(network, factory):
 
 
 def test_the_limits_check_their_values():
-    with pytest.raises(ValueError, match=r"ReceiveBudget\.messages must be a number > 0"):
-        ReceiveBudget(messages=0)
-    with pytest.raises(ValueError, match=r"RateLimit\.burst must be a number > 0"):
-        RateLimit(burst=-1)
+    with pytest.raises(ValueError, match=r"ReceiveBudget\.max_messages must be a number > 0"):
+        ReceiveBudget(max_messages=0)
+    with pytest.raises(ValueError, match=r"RateLimit\.burst_seconds must be a number > 0"):
+        RateLimit(burst_seconds=-1)
