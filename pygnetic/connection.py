@@ -45,7 +45,7 @@ from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
 from .limits import RateLimit, Spending
-from .message import MessageFactory, Sender, find_route, make_sender
+from .message import MessageFactory, Sender, find_route, make_sender, on_new_name
 from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ Route = tuple[type[Any], int, Callable[..., None], bool, int]
 MAX_EARLY_PACKETS = 256
 #: Characters of a close reason sent to the peer, at most (a peer keeps as many).
 MAX_REASON_LENGTH = 500
+_NEVER = 1 << 62
 #: Logs lines a peer causes for connections built without their host's throttle.
 _default_throttle = LogThrottle(log)
 
@@ -178,8 +179,9 @@ class Connection:
         # _bytes_end; both move on in the first receive of each update.
         self._spending = spending
         self._budget_update = -1
-        self._messages_end: float = 0 if spending is not None else float("inf")
-        self._bytes_end: float = 0 if spending is not None else float("inf")
+        # Without a budget, ends never reached (ints: they compare faster than inf).
+        self._messages_end = 0 if spending is not None else _NEVER
+        self._bytes_end = 0 if spending is not None else _NEVER
         #: Packets or stream bytes that arrived over budget, delivered first next update.
         self._deferred: list[tuple[bytes, int]] = []
         self._deferred_bytes = 0
@@ -324,19 +326,11 @@ class Connection:
 
     # -- sending -------------------------------------------------------------
 
-    def __getattr__(self, name: str) -> Sender:
-        if name.startswith("net_"):
-            try:
-                cls = self.message_factory.get_by_name(name[4:])
-            except KeyError:
-                known = ", ".join(self.message_factory.names()) or "none"
-                raise AttributeError(
-                    f"no message named {name[4:]!r} is registered, so Connection has no "
-                    f"{name}() (registered: {known})"
-                ) from None
-            sender = self.__dict__[name] = self._sender(cls)
-            return sender
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if TYPE_CHECKING:
+        # For type checkers only: net_<name> senders are class attributes made
+        # at registration (see _NetSender), and a real __getattr__ would slow
+        # every attribute access on a connection.
+        def __getattr__(self, name: str) -> Sender: ...
 
     def send(self, message: type[Any] | str | tuple[Any, ...], *args: Any, **kwargs: Any) -> bool:
         """Send a message; return True if it was queued, False if the connection is closed.
@@ -918,3 +912,42 @@ class Connection:
             handler.on_connect()
         if self._events:
             event.post(net_type, connection=self)
+
+
+class _NetSender:
+    """``Connection.net_<name>``: the connection's sender of message ``name``.
+
+    Built on first use and kept in the connection's ``__dict__``, which then
+    shadows this (non-data) descriptor. Connection has no ``__getattr__``
+    instead: CPython does not specialize attribute access on a class that
+    has one, which would slow every ``self._x`` on the send and receive paths.
+    """
+
+    __slots__ = ("attribute", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attribute = f"net_{name}"
+
+    def __get__(self, connection: Connection | None, owner: type[Any] | None = None) -> Any:
+        if connection is None:
+            return self
+        factory = connection.message_factory
+        try:
+            cls = factory.get_by_name(self.name)
+        except KeyError:
+            known = ", ".join(factory.names()) or "none"
+            raise AttributeError(
+                f"no message named {self.name!r} is registered in this connection's "
+                f"factory, so Connection has no {self.attribute}() (registered: {known})"
+            ) from None
+        sender = connection.__dict__[self.attribute] = connection._sender(cls)
+        return sender
+
+
+def _add_sender_attribute(name: str) -> None:
+    if f"net_{name}" not in Connection.__dict__:
+        setattr(Connection, f"net_{name}", _NetSender(name))
+
+
+on_new_name(_add_sender_attribute)

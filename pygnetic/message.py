@@ -48,6 +48,29 @@ __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 _tuple_new = tuple.__new__
+# Every message name registered in any factory, and who wants to hear of new
+# ones (connection.py gives Connection a ``net_<name>`` attribute for each).
+_names: set[str] = set()
+_name_hooks: list[Callable[[str], None]] = []
+_names_lock = threading.Lock()
+
+
+def on_new_name(hook: Callable[[str], None]) -> None:
+    """Call ``hook(name)`` for every message name registered so far and from now on."""
+    with _names_lock:
+        _name_hooks.append(hook)
+        for name in _names:
+            hook(name)
+
+
+def _announce(name: str) -> None:
+    with _names_lock:
+        if name not in _names:
+            _names.add(name)
+            for hook in _name_hooks:
+                hook(name)
+
+
 # Message classes get extra attributes, which a static checker cannot follow
 # through collections.namedtuple's special-casing.
 _namedtuple: Any = collections.namedtuple
@@ -212,6 +235,7 @@ class MessageFactory:
         cls._register_kwargs = dict(send_options)  # type: ignore[attr-defined]
         self._by_name[name] = cls
         self._add(cls)
+        _announce(name)
         return cls
 
     def set_frozen(self) -> None:

@@ -152,8 +152,17 @@ def test_wrong_field_count_is_a_type_error_naming_the_message(pair):
 
 
 def test_unknown_message_is_an_attribute_error_listing_known_ones(pair):
-    with pytest.raises(AttributeError, match="chat_msg, move, tick"):
+    pygnetic.MessageFactory().register("elsewhere")  # in another factory only
+    with pytest.raises(AttributeError, match=r"so Connection has no net_elsewhere\(\) "):
+        pair.connection.net_elsewhere()
+    with pytest.raises(AttributeError, match=r"\(registered: chat_msg, move, tick\)"):
+        pair.connection.net_elsewhere()
+    with pytest.raises(AttributeError) as typo:
         pair.connection.net_chta_msg("Tom", "typo")
+    # What Python's own "Did you mean: 'net_chat_msg'?" under a traceback is made of.
+    assert typo.value.name == "net_chta_msg"
+    assert typo.value.obj is pair.connection
+    assert "net_chat_msg" in dir(pair.connection)
     with pytest.raises(KeyError):
         pair.connection.send("nope")
 

@@ -97,9 +97,14 @@ class MsgpackStreamDecoder:
 
     What a message that has not ended yet may cost is bounded as for a whole
     one: ``max_message_size`` bytes, and ``max_containers`` arrays and maps.
+    Counting containers as they are built costs a Python call per array, so
+    the decoder starts without it and keeps the bytes of an unfinished
+    message; only once one is longer than ``max_containers`` bytes (and so
+    might hold more) does it decode them again, counting, from then on.
     """
 
     __slots__ = (
+        "_base",
         "_budget",
         "_end",
         "_fed",
@@ -107,6 +112,7 @@ class MsgpackStreamDecoder:
         "_max_depth",
         "_shallow",
         "_slice",
+        "_tail",
         "_unpacker",
     )
 
@@ -126,38 +132,69 @@ class MsgpackStreamDecoder:
         self._slice = min(read_slice, max_message_size)
         self._budget = _ContainerBudget(max_containers)
         self._unpacker = msgpack.Unpacker(
-            max_buffer_size=max_message_size + self._slice,
-            strict_map_key=False,
-            list_hook=self._budget.on_list,
-            object_pairs_hook=self._budget.on_map,
+            max_buffer_size=max_message_size + self._slice, **_DECODE_OPTIONS
         )
-        self._end = 0
-        self._fed = 0
+        self._end = 0  # stream offset where the last whole message ended
+        self._fed = 0  # stream offset of the end of what was fed
+        self._base = 0  # stream offset of the unpacker's first byte
+        #: The unfinished message's bytes while not counting; None once counting.
+        self._tail: list[bytes] | None = []
 
     def feed(self, data: bytes, out: list[Any]) -> None:
         """Append every value that ``data`` completes to ``out``."""
-        unpacker = self._unpacker
         step = self._slice
         for start in range(0, len(data), step):
             chunk = data[start : start + step] if len(data) > step else data
             try:
-                unpacker.feed(chunk)
+                self._unpacker.feed(chunk)
             except msgpack.BufferFull:
                 raise self._too_large() from None
             self._fed += len(chunk)
-            self._decode(unpacker, out)
-            # msgpack drops the bytes of a message it has partly built, so its
-            # buffer limit alone cannot see a message that never ends.
-            if self._fed - self._end > self._max:
-                raise self._too_large()
+            self._decode(out)
+            pending = self._fed - self._end
+            if pending:
+                self._unfinished(chunk, pending)
+            elif self._tail:
+                self._tail = []
 
-    def _decode(self, unpacker: msgpack.Unpacker, out: list[Any]) -> None:
+    def _unfinished(self, chunk: bytes, pending: int) -> None:
+        # msgpack drops the bytes of a message it has partly built, so its
+        # buffer limit alone cannot see a message that never ends.
+        if pending > self._max:
+            raise self._too_large()
+        tail = self._tail
+        if tail is None:
+            return  # counting already
+        if pending <= len(chunk):  # the message began in this chunk
+            tail[:] = [chunk[len(chunk) - pending :]]
+        else:
+            tail.append(chunk)
+        if pending > self._budget.limit:
+            self._count_from_now_on(b"".join(tail))
+
+    def _count_from_now_on(self, unfinished: bytes) -> None:
+        """Decode the unfinished message again, counting its containers, and all that follow."""
+        self._tail = None
+        budget = self._budget
+        self._unpacker = msgpack.Unpacker(
+            max_buffer_size=self._max + self._slice,
+            strict_map_key=False,
+            list_hook=budget.on_list,
+            object_pairs_hook=budget.on_map,
+        )
+        self._base = self._end
+        self._unpacker.feed(unfinished)
+        self._decode([])  # it was unfinished, so nothing completes
+
+    def _decode(self, out: list[Any]) -> None:
+        unpacker = self._unpacker
+        base = self._base
         end = self._end
         budget = self._budget
         try:
             for value in unpacker:
                 budget.left = budget.limit
-                new_end = unpacker.tell()
+                new_end = base + unpacker.tell()
                 size, end = new_end - end, new_end
                 if size > self._shallow:
                     self._check_shape(value, size)
@@ -228,20 +265,23 @@ class MsgpackSerializer:
         # Every container takes at least one byte, so only data longer than
         # max_containers needs counting while it decodes, and only data longer
         # than max_depth + 1 can nest too deep.
-        value = self._decode(data) if len(data) <= self.max_containers else self._counted(data)
-        if len(data) > self._shallow:
+        size = len(data)
+        if size > self.max_containers:
+            value = self._counted(data)
+        else:
+            try:
+                # msgpack's defaults (string keys only) parse no options, which
+                # saves about a third of the cost of decoding a small message.
+                value = _unpackb_string_keys(data)
+            except _DECODE_ERRORS:
+                value = self._any_keys(data)  # or bad data: the full decoder says which
+        if size > self._shallow:
             fault = shape_fault(value, self.max_depth, self.max_containers)
             if fault is not None:
                 raise MessageError(fault)
         return value
 
-    def _decode(self, data: bytes) -> Any:
-        try:
-            # Fast path: msgpack's defaults (string keys only) parse no options,
-            # which saves about a third of the cost of decoding a small message.
-            return _unpackb_string_keys(data)
-        except _DECODE_ERRORS:
-            pass  # other dict keys, or bad data: the full decoder says which
+    def _any_keys(self, data: bytes) -> Any:
         try:
             return _unpackb(data)
         except _DECODE_ERRORS as exc:
