@@ -79,7 +79,10 @@ class Server(Host):
             default: the one chosen by :func:`pygnetic.init` (ENet when
             installed, else TCP).
         channels: ENet channels per connection (TCP accepts any channel).
-        timeout: Seconds of silence after which a client is dropped.
+        timeout: Seconds after which a client that has sent nothing is
+            dropped. Over TCP, where the server pings its clients, only
+            answers to pings and whole messages count: a client that
+            trickles bytes that complete no message is dropped all the same.
         handshake_timeout: Seconds a new link may take to complete the
             handshake before it is closed (default 3).
         max_handshakes_per_address: Handshakes under way at once from one
