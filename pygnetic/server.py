@@ -84,7 +84,9 @@ class Server(Host):
             answers to pings and whole messages count: a client that
             trickles bytes that complete no message is dropped all the same.
         handshake_timeout: Seconds a new link may take to complete the
-            handshake before it is closed (default 3).
+            handshake before it is closed (default 3). Over ENet it also
+            bounds how long a connect that ENet never completes (a forged
+            one, say) holds one of the host's peer slots.
         max_handshakes_per_address: Handshakes under way at once from one
             address: an IPv4 address, or an IPv6 /64 network, whatever the
             port. Default: ``conn_limit``, the most one address could ever
@@ -150,7 +152,7 @@ class Server(Host):
             events=events,
             clock=clock,
             adapter_options=adapter_options,
-            offered_options={  # for transports that take them
+            offered_options={  # for transports that police half-open connects (ENet)
                 "handshake_timeout": handshake_timeout,
                 "max_handshakes": capacity,
                 "max_handshakes_per_address": per_address,
