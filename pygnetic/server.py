@@ -21,13 +21,20 @@ it, and the server answers. A link that sends no valid hello within
 Links that connect and then say nothing must not lock real players out. At
 most ``conn_limit`` + :data:`SPARE_HANDSHAKES` handshakes are under way at
 once, and at most ``max_handshakes_per_address`` from one address (its IP,
-whatever the port). A new link is never turned away for want of room:
-instead the oldest pending handshake of one address gives way to it, that
-of the newcomer's own address when it already holds its share, or when the
-table is full and no address holds more; otherwise that of the address
-holding the most. A real client's hello follows its connect within a round
-trip, so the handshake that waited longest is the likeliest idle one, and an
-address that opens links quickly only ever replaces its own.
+whatever the port). A new link is never turned away for want of room;
+instead one pending handshake gives way to it, the oldest of one address:
+
+- of the newcomer's own address, when that address already holds
+  ``max_handshakes_per_address``, or when the table is full and no address
+  holds more than it;
+- otherwise, with the table full, of the address holding the most (of
+  several, the one that has waited longest).
+
+A real client's hello follows its connect within a round trip, so the
+handshake that has waited longest is the likeliest to be idle; an address
+only ever takes places from addresses holding more than it, and one that
+opens links as fast as it can only replaces its own. The dropped link is
+closed with :attr:`~pygnetic.protocol.CloseCode.SERVER_FULL`.
 
 One server can listen on several transports at once, on one port number:
 ``Server(port=10000, adapter=('enet', 'socket'))`` serves ENet clients on UDP
