@@ -644,12 +644,14 @@ class Connection:
         included, counts. A client not yet accepted waits ``timeout`` seconds
         from its connect, whatever arrives meanwhile.
 
-        Once open, time during which ``update()`` was not called (a level
-        loading, say) is not silence: no pings left meanwhile, so none could
-        be answered.
+        Once open, a long gap between two calls (``update()`` was not called
+        while a level loaded, say) counts as at most one ping interval of
+        silence: no pings left meanwhile, so none could be answered. Only at
+        most: a loop that always runs that slowly still notices a dead peer.
         """
-        if now - self._last_tick > self._timeout / 4 and self._state is _OPEN:
-            self._last_heard = now
+        gap, interval = now - self._last_tick, self._timeout / 4
+        if gap > interval and self._state is _OPEN:
+            self._last_heard += gap - interval
         self._last_tick = now
         transport_pings = self._transport_keepalive and self._state is _OPEN
         if transport_pings:

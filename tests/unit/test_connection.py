@@ -233,6 +233,19 @@ def test_a_stalled_game_loop_does_not_time_out_live_peers(pair, clock):
     assert pair.connection.connected
 
 
+def test_a_loop_that_always_runs_slowly_still_notices_a_dead_peer(network, factory, clock):
+    pair = Pair(network, factory, clock, timeout=4.0)
+    pair.pump()
+    network.sever(pair.connection._link)
+    severed_at = clock.now
+    while pair.connection.connected and clock.now - severed_at < 60:
+        clock.now += 3.0  # every gap longer than a ping interval
+        pair.pump(1)
+    assert pair.connection.close_code is CloseCode.TIMEOUT
+    # Each gap counts as one ping interval (1 s) of silence: four or five gaps.
+    assert clock.now - severed_at <= 5 * 3.0
+
+
 def test_keepalive_pings_keep_an_idle_connection_open(pair, clock):
     pair.pump()
     for _ in range(40):  # 40 s of silence from the game, 10 s timeout
