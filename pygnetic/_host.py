@@ -6,7 +6,7 @@ import inspect
 import logging
 import selectors
 import weakref
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Sequence
 from types import ModuleType
 from typing import Any, TypeAlias
 
@@ -69,9 +69,9 @@ class Host:
         adapter_options: dict[str, Any],
         receive_budget: ReceiveBudget | None,
         rate_limit: RateLimit | None = None,
+        offered_options: dict[str, Any] | None = None,
     ) -> None:
-        if type(conn_limit) is not int or conn_limit < 1:
-            raise ValueError(f"conn_limit must be an int >= 1, not {conn_limit!r}")
+        check_conn_limit(conn_limit)
         if not 1 <= channels <= 255:
             raise ValueError(f"channels must be between 1 and 255, not {channels!r}")
         if timeout <= 0:
@@ -93,8 +93,8 @@ class Host:
         self._backlogged: list[Connection] = []
         self._next_tick = 0.0
         self._closed = False
-        #: Links whose handshake is under way (a Server's), by link.
-        self._handshakes: dict[Any, Any] = {}
+        #: Links whose handshake is under way: a Server's table; none for a Client.
+        self._handshakes: Collection[Any] = ()
         self.adapters: tuple[ModuleType, ...] = _defaults.networks(adapter)
         self.adapter = self.adapters[0]
         options = {
@@ -103,7 +103,9 @@ class Host:
             "max_message_size": self.message_factory.max_message_size,
             "clock": clock,
         }
-        self._transports = _open_transports(self, self.adapters, bind, options, adapter_options)
+        self._transports = _open_transports(
+            self, self.adapters, bind, options, adapter_options, offered_options or {}
+        )
         self._transport = self._transports[0]
         self._several = len(self._transports) > 1
         self._waiter = _waiter(self._transports) if self._several else None
@@ -286,15 +288,24 @@ class Host:
             connection.transport_closed(code, detail)
 
 
+def check_conn_limit(conn_limit: object) -> None:
+    """Raise ``ValueError`` unless ``conn_limit`` is an int >= 1."""
+    if type(conn_limit) is not int or conn_limit < 1:
+        raise ValueError(f"conn_limit must be an int >= 1, not {conn_limit!r}")
+
+
 def _open_transports(
     owner: Any,
     adapters: tuple[ModuleType, ...],
     bind: tuple[str, int] | None,
     options: dict[str, Any],
     adapter_options: dict[str, Any],
+    offered_options: dict[str, Any],
 ) -> list[Any]:
     """Start one transport per adapter; a server's all on one port number.
 
+    ``offered_options`` go to the transports that take them, and are no
+    error for those that do not (a server's handshake limits, say).
     With port 0 the first transport picks a free port and the others take the
     same number; when one of them finds it taken, every transport is closed
     and the whole set tries again.
@@ -306,7 +317,7 @@ def _open_transports(
         where = bind
         try:
             for module in adapters:
-                own = _accepted(module.Transport, adapter_options)
+                own = _accepted(module.Transport, {**offered_options, **adapter_options})
                 transport = module.Transport(owner, bind=where, **options, **own)
                 transports.append(transport)
                 if where is not None:

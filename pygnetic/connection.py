@@ -19,10 +19,13 @@ before its connection is accepted, and the messages go out once it is.
 Sending on a closed connection returns False and does nothing, since a peer
 can vanish between two frames.
 
-The connection also keeps itself alive: it closes with
-:attr:`CloseCode.TIMEOUT <pygnetic.protocol.CloseCode.TIMEOUT>` when nothing
-at all arrived for ``timeout`` seconds, and over a transport without a
-keepalive of its own (TCP) it pings its peer every ``timeout / 4`` seconds.
+The connection also keeps itself alive. Over a transport without a
+keepalive of its own (TCP) it pings its peer every ``timeout / 4`` seconds
+and closes with :attr:`CloseCode.TIMEOUT <pygnetic.protocol.CloseCode.TIMEOUT>`
+when, for ``timeout`` seconds, the peer answered no ping and sent no whole
+message: bytes that complete nothing do not count, so a peer cannot stay by
+trickling a byte a second. Over a transport with a keepalive (ENet) it
+closes when the transport heard nothing at all for ``timeout`` seconds.
 """
 
 # One class, one state machine: the send and receive paths read the same
@@ -165,8 +168,11 @@ class Connection:
         self._transmit = self._make_transmit()
         self._timeout = timeout
         self._last_heard = now
+        self._last_tick = now
         self._last_ping = float("-inf")  # the first tick after opening pings: RTT early
         self._heard_marker: object = 0
+        #: Pings and pongs received: with messages_received, what shows a TCP peer is alive.
+        self._control_received = 0
         # A link that does not say whether it keeps itself alive is pinged, as over TCP.
         self._transport_keepalive = bool(getattr(conn_obj, "keepalive", False))
         self._rtt: float | None = None
@@ -681,9 +687,11 @@ class Connection:
     # -- control messages ----------------------------------------------------
 
     def _on_ping(self, message: Any, channel: int) -> None:
+        self._control_received += 1
         self._send_control((PONG, message.stamp))
 
     def _on_pong(self, message: Any, channel: int) -> None:
+        self._control_received += 1
         stamp = message.stamp
         if type(stamp) in (int, float):
             sample = max(0.0, self._clock() * 1000 - stamp)
@@ -778,22 +786,42 @@ class Connection:
     def tick(self, now: float) -> None:
         """Ping the peer, and close when it has been silent for ``timeout`` seconds.
 
-        The owner calls this a few times a second from ``update()``. Over a
-        transport with a keepalive of its own (ENet) there are no pings:
-        anything the transport heard, its own pings included, counts.
+        The owner calls this a few times a second from ``update()``. Silent
+        means: no answer to a ping, no ping and no whole message. Bytes alone
+        do not count, so a peer that trickles the start of a message that never
+        ends is closed all the same; so is one whose single message takes
+        longer than ``timeout`` to arrive, which only a multi-megabyte message
+        over a slow link would. Over a transport with a keepalive of its own
+        (ENet) there are no pings: anything the transport heard, its own pings
+        included, counts. A client not yet accepted waits ``timeout`` seconds
+        from its connect, whatever arrives meanwhile.
+
+        Once open, a long gap between two calls (``update()`` was not called
+        while a level loaded, say) counts as at most one ping interval of
+        silence: no pings left meanwhile, so none could be answered. Only at
+        most: a loop that always runs that slowly still notices a dead peer.
         """
         if self._rate_limit is not None:
             self._check_rate(now)
+        gap, interval = now - self._last_tick, self._timeout / 4
+        if gap > interval and self._state is _OPEN:
+            self._last_heard += gap - interval
+        self._last_tick = now
         transport_pings = self._transport_keepalive and self._state is _OPEN
-        heard = self._link.last_heard if transport_pings else self.data_received
+        if transport_pings:
+            heard = self._link.last_heard
+        else:
+            heard = self.messages_received + self._control_received
         if heard != self._heard_marker:
             self._heard_marker = heard
             self._last_heard = now
         elif now - self._last_heard >= self._timeout and self._state in (_OPEN, _CONNECTING):
-            if self._state is _OPEN:
+            if self._state is _CONNECTING:
+                reason = f"not accepted within {self._timeout:g} s"
+            elif transport_pings:
                 reason = f"nothing received for {self._timeout:g} s"
             else:
-                reason = f"not accepted within {self._timeout:g} s"
+                reason = f"no answer to pings for {self._timeout:g} s"
             self._throttle.info(
                 "timeout", "closing connection to %s:%s: %s", *self.address, reason
             )
@@ -810,6 +838,7 @@ class Connection:
     def opened(self) -> None:
         """The server accepted: send what was queued while connecting."""
         self._state = _OPEN
+        self._last_heard = self._clock()  # the answer counts as heard: silence starts now
         queued = self._queued[:]
         self._queued.clear()  # the list object stays: the transmit closure holds it
         for data, channel, delivery, key, counted in queued:

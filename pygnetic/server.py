@@ -18,6 +18,24 @@ transport: a transport reports each new link, the client's hello arrives over
 it, and the server answers. A link that sends no valid hello within
 ``handshake_timeout`` seconds is closed.
 
+Links that connect and then say nothing must not lock real players out. At
+most ``conn_limit`` + :data:`SPARE_HANDSHAKES` handshakes are under way at
+once, and at most ``max_handshakes_per_address`` from one address (its IP,
+whatever the port). A new link is never turned away for want of room;
+instead one pending handshake gives way to it, the oldest of one address:
+
+- of the newcomer's own address, when that address already holds
+  ``max_handshakes_per_address``, or when the table is full and no address
+  holds more than it;
+- otherwise, with the table full, of the address holding the most (of
+  several, the one that has waited longest).
+
+A real client's hello follows its connect within a round trip, so the
+handshake that has waited longest is the likeliest to be idle; an address
+only ever takes places from addresses holding more than it, and one that
+opens links as fast as it can only replaces its own. The dropped link is
+closed with :attr:`~pygnetic.protocol.CloseCode.SERVER_FULL`.
+
 One server can listen on several transports at once, on one port number:
 ``Server(port=10000, adapter=('enet', 'socket'))`` serves ENet clients on UDP
 port 10000 and TCP clients on TCP port 10000, and every connection is an
@@ -33,7 +51,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import event
-from ._host import AdapterSpec, Exclude, Host, excluded
+from ._handshakes import Handshakes, address_key
+from ._host import AdapterSpec, Exclude, Host, check_conn_limit, excluded
 from .connection import ConnectionState
 from .handler import Handler
 from .handshake import FrameReader, HandshakeError, Hello, encode_answer, parse_hello
@@ -45,7 +64,8 @@ __all__ = ["Server"]
 
 log = logging.getLogger("pygnetic.server")
 
-#: Handshakes under way at once beyond ``conn_limit``; more new links are closed.
+#: Handshakes under way at once beyond ``conn_limit``; a further new link
+#: takes the place of an older one (see the module's docstring).
 SPARE_HANDSHAKES = 8
 
 
@@ -66,9 +86,19 @@ class Server(Host):
             default: the one chosen by :func:`pygnetic.init` (ENet when
             installed, else TCP).
         channels: ENet channels per connection (TCP accepts any channel).
-        timeout: Seconds of silence after which a client is dropped.
+        timeout: Seconds after which a client that has sent nothing is
+            dropped. Over TCP, where the server pings its clients, only
+            answers to pings and whole messages count: a client that
+            trickles bytes that complete no message is dropped all the same.
         handshake_timeout: Seconds a new link may take to complete the
-            handshake before it is closed.
+            handshake before it is closed (default 3). Over ENet it also
+            bounds how long a connect that ENet never completes (a forged
+            one, say) holds one of the host's peer slots.
+        max_handshakes_per_address: Handshakes under way at once from one
+            address: an IPv4 address, or an IPv6 /64 network, whatever the
+            port. Default: ``conn_limit``, the most one address could ever
+            use. A further link from that address takes the place of its
+            oldest pending handshake.
         events: Post pygame events (True) or not (False); None, the default,
             follows ``pygnetic.init(events=True)`` and
             :func:`pygnetic.event.disable`, also when they run later.
@@ -109,15 +139,26 @@ class Server(Host):
         adapter: AdapterSpec = None,
         channels: int = 8,
         timeout: float = 10.0,
-        handshake_timeout: float = 5.0,
+        handshake_timeout: float = 3.0,
+        max_handshakes_per_address: int | None = None,
         events: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         **adapter_options: Any,
     ) -> None:
-        if not handshake_timeout > 0:  # before any port is bound
+        # Checked before any port is bound.
+        if not handshake_timeout > 0:
             raise ValueError(f"handshake_timeout must be > 0 seconds, not {handshake_timeout!r}")
+        check_conn_limit(conn_limit)
+        per_address = max_handshakes_per_address
+        if per_address is None:
+            per_address = conn_limit
+        if type(per_address) is not int or per_address < 1:
+            raise ValueError(
+                f"max_handshakes_per_address must be an int >= 1, not {per_address!r}"
+            )
+        capacity = conn_limit + SPARE_HANDSHAKES
         super().__init__(
             bind=(host, port),
             conn_limit=conn_limit,
@@ -130,8 +171,14 @@ class Server(Host):
             adapter_options=adapter_options,
             receive_budget=receive_budget,
             rate_limit=rate_limit,
+            offered_options={  # for transports that police half-open connects (ENet)
+                "handshake_timeout": handshake_timeout,
+                "max_handshakes": capacity,
+                "max_handshakes_per_address": per_address,
+            },
         )
         self.handshake_timeout = handshake_timeout
+        self._handshakes: Handshakes = Handshakes(capacity, per_address)
         if handler is not None:
             self.handler = handler
         self.address: tuple[str, int] = self._transport.address
@@ -221,15 +268,21 @@ class Server(Host):
     # -- the handshake -----------------------------------------------------------
 
     def link_opened(self, link: Any) -> None:
-        """A transport has a new peer: wait for its hello."""
+        """A transport has a new peer: wait for its hello, perhaps in an older link's place."""
         if self._closed:
             link.close(CloseCode.SERVER_CLOSING)
             return
-        if len(self._handshakes) >= self.conn_limit + SPARE_HANDSHAKES:
-            log.warning("refused %s:%s: too many connections in handshake", *link.address)
-            link.close(CloseCode.SERVER_FULL)
-            return
-        self._handshakes[link] = self._clock() + self.handshake_timeout
+        key = address_key(link.address[0])
+        victim = self._handshakes.victim(key)
+        if victim is not None:
+            self._handshakes.pop(victim)
+            self._log_throttle.warning(
+                "handshake evicted",
+                "dropped %s:%s: too many connections in handshake, a newer one takes its place",
+                *victim.address,
+            )
+            victim.close(CloseCode.SERVER_FULL)
+        self._handshakes.add(link, key, self._clock() + self.handshake_timeout)
         link.receiver = self._hello_receiver(link)
 
     def _hello_receiver(self, link: Any) -> Callable[[bytes, int], None]:
@@ -254,7 +307,7 @@ class Server(Host):
         if refusal is not None:
             self._refuse(link, *refusal)
             return
-        self._handshakes.pop(link, None)
+        self._handshakes.pop(link)
         connection = self._new_connection(link, self.message_factory, ConnectionState.OPEN)
         # Before anything a handler sends; not a message, so not counted as one.
         connection.send_encoded(encode_answer(0), 0, Delivery.RELIABLE, counted=False)
@@ -267,8 +320,11 @@ class Server(Host):
         connection.open_and_deliver(event.NET_ACCEPTED, rest)
 
     def _refuse(self, link: Any, code: CloseCode, reason: str, *, answer: bool = True) -> None:
-        self._handshakes.pop(link, None)
-        log.warning("refused %s:%s: %s", *link.address, reason)
+        self._handshakes.pop(link)
+        # One cause per code: a flood of garbage does not hide a registry mismatch.
+        self._log_throttle.warning(
+            f"refused: {code.name}", "refused %s:%s: %s", *link.address, reason
+        )
         if answer:
             link.send(encode_answer(code, reason), 0, Delivery.RELIABLE)
         link.close(code)
@@ -292,17 +348,17 @@ class Server(Host):
             self._refuse(link, code, reason)
 
     def _expire_handshakes(self, now: float) -> None:
-        for link, deadline in list(self._handshakes.items()):
-            if now >= deadline:
-                del self._handshakes[link]
-                log.info(
-                    "dropped %s:%s: no handshake within %g s",
-                    *link.address,
-                    self.handshake_timeout,
-                )
-                link.close(CloseCode.TIMEOUT)
+        for link in self._handshakes.expired(now):
+            self._handshakes.pop(link)
+            self._log_throttle.info(
+                "no handshake",
+                "dropped %s:%s: no handshake within %g s",
+                *link.address,
+                self.handshake_timeout,
+            )
+            link.close(CloseCode.TIMEOUT)
 
     def link_closed(self, link: Any, code: int, detail: str) -> None:
         """The transport ended a link: forget its handshake, or end its connection."""
-        if self._handshakes.pop(link, None) is None:
+        if not self._handshakes.pop(link):
             super().link_closed(link, code, detail)

@@ -161,8 +161,8 @@ class Clock:
     [
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a pygnetic peer", False),
         (b"\x00" + os.urandom(63), "not a pygnetic peer", False),
-        (b"PGN", "no handshake within 5 s", False),
-        (b"PGN\x02\x00\x10partial", "no handshake within 5 s", False),
+        (b"PGN", "no handshake within 3 s", False),
+        (b"PGN\x02\x00\x10partial", "no handshake within 3 s", False),
         (b"PGN\x02\xff\xff", "too large", True),
         (b"PGN\x02\x00\x01\xc1", "undecodable handshake", True),
         (b"PGN\x02\x00\x01\x90", "not a map", True),
@@ -190,7 +190,7 @@ def test_tcp_garbage_before_handshake_is_dropped(garbage, reason, answered, capl
         attacker.send(garbage)
         pump(world.server, until=lambda: world.server._handshakes, timeout=2)
         pump(world.server, timeout=0.1)
-        clock.now += 5.1  # past the handshake deadline
+        clock.now += 3.1  # past the handshake deadline
         assert pump(world.server, until=lambda: not world.server._handshakes, timeout=2)
         goodbye = attacker.closed_by_server(timeout=3)
         assert any(reason in record.getMessage() for record in caplog.records)

@@ -226,10 +226,11 @@ def test_silent_peer_times_out_on_both_sides(network, factory, clock):
     while pair.connection.connected and clock.now - severed_at < 10:
         clock.now += 0.25
         pair.pump(1)
-    # Silence counts from the last bytes heard, checked every 0.25 s.
+    # Silence counts from the last thing heard, checked every 0.25 s.
     assert 4.0 <= clock.now - severed_at <= 4.5
     assert pair.connection.close_code is CloseCode.TIMEOUT
-    assert "nothing received for 4 s" in pair.connection.close_reason
+    silence = "nothing received" if network.keepalive else "no answer to pings"
+    assert f"{silence} for 4 s" in pair.connection.close_reason
     assert remote.connection.close_code is CloseCode.TIMEOUT
     assert pair.recorder.disconnects == remote.disconnects == 1
 
@@ -239,6 +240,19 @@ def test_a_stalled_game_loop_does_not_time_out_live_peers(pair, clock):
     clock.now += 30  # e.g. a level loading for 30 s without update()
     pair.pump()
     assert pair.connection.connected
+
+
+def test_a_loop_that_always_runs_slowly_still_notices_a_dead_peer(network, factory, clock):
+    pair = Pair(network, factory, clock, timeout=4.0)
+    pair.pump()
+    network.sever(pair.connection._link)
+    severed_at = clock.now
+    while pair.connection.connected and clock.now - severed_at < 60:
+        clock.now += 3.0  # every gap longer than a ping interval
+        pair.pump(1)
+    assert pair.connection.close_code is CloseCode.TIMEOUT
+    # Each gap counts as one ping interval (1 s) of silence: four or five gaps.
+    assert clock.now - severed_at <= 5 * 3.0
 
 
 def test_keepalive_pings_keep_an_idle_connection_open(pair, clock):

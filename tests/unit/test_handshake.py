@@ -166,7 +166,7 @@ def test_a_silent_link_is_dropped_at_the_handshake_deadline(network):
     link = silent.connect("memory", server.address[1])
     server.update()
     assert list(server._handshakes) != []
-    clock.now += 4.9
+    clock.now += 2.9  # handshake_timeout is 3 s
     server.update()
     assert list(server._handshakes) != []
     clock.now += 0.4  # the deadline is checked a few times a second
@@ -175,16 +175,36 @@ def test_a_silent_link_is_dropped_at_the_handshake_deadline(network):
     assert link.peer.state is memory.LinkState.CLOSED
 
 
-def test_handshakes_under_way_are_bounded(network):
+def test_handshakes_under_way_are_bounded_and_the_oldest_give_way(network):
     server = pygnetic.Server(
-        conn_limit=1, message_factory=_factory(), adapter="memory", network=network
+        conn_limit=1,
+        max_handshakes_per_address=100,
+        message_factory=_factory(),
+        adapter="memory",
+        network=network,
     )
     silent = memory.Transport(pygnetic.Client(adapter="memory", network=network), network=network)
     links = [silent.connect("memory", server.address[1]) for _ in range(12)]
     server.update()
     assert len(server._handshakes) == 1 + pygnetic.server.SPARE_HANDSHAKES
     closed = [link for link in links if link.peer.state is memory.LinkState.CLOSED]
-    assert len(closed) == 12 - len(server._handshakes)
+    assert closed == links[: 12 - len(server._handshakes)]
+
+
+def test_one_address_holds_at_most_its_share_of_handshakes(network):
+    server = pygnetic.Server(
+        conn_limit=4,
+        max_handshakes_per_address=3,
+        message_factory=_factory(),
+        adapter="memory",
+        network=network,
+    )
+    silent = memory.Transport(pygnetic.Client(adapter="memory", network=network), network=network)
+    links = [silent.connect("memory", server.address[1]) for _ in range(5)]
+    server.update()
+    assert len(server._handshakes) == 3
+    closed = [link.peer.state is memory.LinkState.CLOSED for link in links]
+    assert closed == [True, True, False, False, False]
 
 
 def test_a_client_can_say_hello_before_messages_in_the_same_bytes(network):

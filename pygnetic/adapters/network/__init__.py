@@ -118,7 +118,11 @@ class Transport(Protocol):
     Constructed as ``Transport(listener, bind=(host, port) or None,
     max_links=..., channels=..., max_message_size=..., clock=...)``, plus
     the adapter's own keyword options. ``clock`` is the owner's monotonic
-    time source in seconds; a transport reads the time only through it.
+    time source in seconds; a transport reads the time only through it. A
+    server also offers ``handshake_timeout``, ``max_handshakes`` (handshakes
+    under way at once) and ``max_handshakes_per_address`` to a transport
+    whose constructor takes them, as ENet's does to release connects that
+    never complete; others need not take them.
     """
 
     #: ``(host, port)`` actually bound (the real port when 0 was asked), or None.

@@ -11,6 +11,25 @@ reliable packet on channel 0 each way. Garbage datagrams at the port are
 discarded by ENet itself. An ENet disconnect carries the
 :class:`~pygnetic.protocol.CloseCode` as its data.
 
+A connect that ENet never completes holds one of the host's peer slots
+without any event reaching pygnetic: one forged 52-byte CONNECT datagram is
+enough, since ENet answers it and then waits about 30 seconds for an
+acknowledgement that never comes. A server's transport therefore looks at
+the host's peers a few times a second (:data:`SCAN_INTERVAL`) and releases
+(``Peer.reset()``, which sends nothing) every peer still half-open (state
+``ACKNOWLEDGING_CONNECT``) after ``handshake_timeout`` seconds; and when one
+IP has more than ``max_handshakes_per_address`` peers that were half-open
+at two looks in a row, its oldest ones at once. A real client's connect
+completes within a round trip, so neither rule touches it. The host also
+has a peer slot for every handshake the server allows beyond its
+``conn_limit`` connections, plus :data:`SPARE_PEERS`.
+
+What this cannot stop: a flood that fills every free slot between two looks,
+from many addresses (or forged ones), keeps new clients out while it lasts.
+pyenet offers no way to see a datagram before ENet gives it a slot, except
+a Python call for every datagram (``Host.intercept``), which would slow
+every packet down.
+
 Closing: the side that closes first sends its goodbye and an ENet
 ``disconnect_later``; the side that hears the goodbye does not disconnect in
 turn but waits for that disconnect (up to :data:`PEER_CLOSE_WAIT` seconds,
@@ -30,12 +49,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._defaults import import_optional
+from ..._logthrottle import LogThrottle
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
 enet: Any = import_optional("enet", "enet")
 
-__all__ = ["CONNECT_DATA", "NAME", "PEER_CLOSE_WAIT", "EnetLink", "Transport"]
+__all__ = ["CONNECT_DATA", "NAME", "PEER_CLOSE_WAIT", "SCAN_INTERVAL", "EnetLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "enet"
@@ -45,10 +65,14 @@ CONNECT_DATA = 0x50474E02
 MAX_EVENTS_PER_POLL = 65536
 #: Seconds to wait for a peer that said goodbye to disconnect before dropping it.
 PEER_CLOSE_WAIT = 2.0
-# Spare peer slots beyond max_links: a full server can still say so, and a
-# client can reconnect while its previous peer finishes disconnecting.
-SPARE_PEERS = 8
+#: A server's peer slots beyond its connections and handshakes: for connects
+#: not yet complete, and peers still disconnecting. A slot costs a few hundred
+#: bytes, and ENet skips a free one in a few instructions.
+SPARE_PEERS = 32
+# A client can reconnect while its previous peer finishes disconnecting.
 SPARE_CLIENT_PEERS = 2
+#: Seconds between two looks at a server's peers for connects that never complete.
+SCAN_INTERVAL = 0.25
 
 log = logging.getLogger("pygnetic.enet")
 
@@ -61,6 +85,8 @@ _Packet = enet.Packet
 _RECEIVE = enet.EVENT_TYPE_RECEIVE
 _CONNECT = enet.EVENT_TYPE_CONNECT
 _NONE = enet.EVENT_TYPE_NONE
+# A server's peer that answered a CONNECT and waits for it to be acknowledged.
+_HALF_OPEN = enet.PEER_STATE_ACKNOWLEDGING_CONNECT
 
 
 def _key(peer: Any) -> int:
@@ -157,7 +183,14 @@ def _unset_receiver(data: bytes, channel: int) -> None:  # pragma: no cover - a 
 
 
 class Transport:
-    """An ENet host: a server when ``bind`` is given, otherwise a client."""
+    """An ENet host: a server when ``bind`` is given, otherwise a client.
+
+    A server's ``handshake_timeout``, ``max_handshakes`` and
+    ``max_handshakes_per_address`` (the :class:`~pygnetic.server.Server`
+    passes its own) bound the peers of connects that never complete, and
+    size the host: ``max_links + max_handshakes +`` :data:`SPARE_PEERS`
+    peer slots.
+    """
 
     def __init__(
         self,
@@ -168,13 +201,25 @@ class Transport:
         channels: int = 8,
         max_message_size: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        handshake_timeout: float = 3.0,
+        max_handshakes: int = 8,
+        max_handshakes_per_address: int | None = None,
     ) -> None:
         self._listener = listener
         self._channels = channels
         self.clock = clock
         self.peer_closing: set[EnetLink] = set()
+        self._throttle = LogThrottle(log, clock=clock)
+        # Half-open peers by (slot, connectID), with when a scan first saw them.
+        self._half_open: dict[tuple[int, int], float] = {}
+        self._half_open_timeout = handshake_timeout if bind is not None else None
+        self._half_open_per_address = max_handshakes_per_address
+        self._next_scan = 0.0
         address = _address(bind[0], bind[1]) if bind is not None else None
-        peers = max_links + (SPARE_PEERS if bind is not None else SPARE_CLIENT_PEERS)
+        if bind is not None:
+            peers = max_links + max_handshakes + SPARE_PEERS
+        else:
+            peers = max_links + SPARE_CLIENT_PEERS
         try:
             self._host = enet.Host(address, peers, channels, 0, 0)
         except MemoryError as exc:  # pyenet's way of saying the bind failed
@@ -215,6 +260,9 @@ class Transport:
         links = self._links
         if self.peer_closing:
             self._expire()
+        timeout = self._half_open_timeout
+        if timeout is not None and self.clock() >= self._next_scan:
+            self._release_half_open(timeout)
         event = host.service(timeout_ms)
         for _ in range(MAX_EVENTS_PER_POLL):
             kind = event.type
@@ -242,6 +290,45 @@ class Transport:
             link.state = LinkState.CLOSED
             self._links.pop(_key(link.peer), None)
             link.peer.reset()  # silently: a disconnect now could hit a reconnected peer
+
+    def _release_half_open(self, timeout: float) -> None:
+        """Reset the peers of connects that never completed in time (see the module docstring).
+
+        O(peer slots), a few times a second: pyenet builds one ``Peer`` per slot.
+        """
+        now = self.clock()
+        self._next_scan = now + SCAN_INTERVAL
+        seen: dict[tuple[int, int], float] = {}
+        lingering: dict[str, list[tuple[float, tuple[int, int], Any]]] = {}  # by IP
+        released = 0
+        for peer in self._host.peers:
+            if peer.state != _HALF_OPEN:
+                continue
+            key = (int(peer.incomingPeerID), int(peer.connectID))
+            since = self._half_open.get(key, now)
+            if now - since >= timeout:
+                peer.reset()
+                released += 1
+                continue
+            seen[key] = since
+            if since < now:  # half-open at the last look too: longer than a real round trip
+                lingering.setdefault(str(peer.address.host), []).append((since, key, peer))
+        quota = self._half_open_per_address
+        if quota is not None:
+            for entries in lingering.values():
+                entries.sort(key=lambda entry: entry[0])
+                for _, key, peer in entries[: max(0, len(entries) - quota)]:  # the oldest
+                    peer.reset()
+                    del seen[key]
+                    released += 1
+        self._half_open = seen
+        if released:
+            self._throttle.info(
+                "half-open",
+                "released %d ENet connect(s) that did not complete (half-open too long, "
+                "or too many from one address)",
+                released,
+            )
 
     def flush(self) -> None:
         """Send queued packets now."""
