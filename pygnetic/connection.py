@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -92,6 +93,14 @@ _default_throttle = LogThrottle(log)
 
 def _ignore(message: Any) -> None:
     """Route of a message type nobody listens to."""
+
+
+def _is_stamp(value: Any) -> bool:
+    """Whether a ping's ``stamp`` is a number we could have sent (ms, finite, float-sized)."""
+    kind = type(value)
+    if kind is int:
+        return -(2**53) <= value <= 2**53
+    return kind is float and math.isfinite(value)
 
 
 def _discard(data: bytes, channel: int) -> None:
@@ -688,13 +697,16 @@ class Connection:
 
     def _on_ping(self, message: Any, channel: int) -> None:
         self._control_received += 1
-        self._send_control((PONG, message.stamp))
+        # The stamp goes back as it came, so only a plain number: anything
+        # else might not pack again (a JSON string with a lone surrogate).
+        if _is_stamp(message.stamp):
+            self._send_control((PONG, message.stamp))
 
     def _on_pong(self, message: Any, channel: int) -> None:
         self._control_received += 1
         stamp = message.stamp
-        if type(stamp) in (int, float):
-            sample = max(0.0, self._clock() * 1000 - stamp)
+        if _is_stamp(stamp):
+            sample = min(max(0.0, self._clock() * 1000 - stamp), 1e9)
             self._rtt = sample if self._rtt is None else 0.875 * self._rtt + 0.125 * sample
 
     def _on_close(self, message: Any, channel: int) -> None:

@@ -57,7 +57,19 @@ class _Shape:
             fault = shape_fault(value, self.max_depth, self.max_containers)
             if fault is not None:
                 raise MessageError(fault)
+        if b"\\u" in data:
+            _check_encodable(value)
         return value
+
+
+def _check_encodable(value: Any) -> None:
+    # An escape such as \ud800 decodes to a lone surrogate, which no UTF-8
+    # text can hold: refused here, it cannot fail later when the value is
+    # sent on or stored. Only messages with escapes pay for the check.
+    try:
+        _encode(value).encode()
+    except UnicodeEncodeError:
+        raise MessageError("undecodable JSON data (a lone surrogate in a string)") from None
 
 
 class JsonStreamDecoder:

@@ -126,7 +126,8 @@ class MsgpackStreamDecoder:
     ) -> None:
         self._max = max_message_size
         self._max_depth = max_depth
-        self._shallow = max_depth + 1  # no message this short nests deeper
+        # A message is checked when it could nest too deep or be too large.
+        self._shallow = min(max_depth + 1, max_message_size)
         # Feeding at most one slice at a time bounds the buffer at one partial
         # message plus one slice, so BufferFull only fires for oversized input.
         self._slice = min(read_slice, max_message_size)
@@ -209,6 +210,8 @@ class MsgpackStreamDecoder:
     def _check_shape(self, value: Any, size: int) -> None:
         if size > self._max:
             raise self._too_large()
+        if size <= self._max_depth + 1:
+            return  # no message this short nests deeper
         fault = shape_fault(value, self._max_depth, self._budget.limit)
         if fault is not None:
             raise MessageError(fault)
