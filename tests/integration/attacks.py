@@ -434,16 +434,19 @@ class HugeValidMessage(OneShots):
 
     Under the default 4 MiB ``max_message_size``, so the server must decode it
     (about 72 bytes of Python objects per byte received) and, echoing, send it
-    back. Labels ``huge-1`` .. ``huge-<count>``.
+    back: 4 MB over ENet takes seconds, so each waits up to ``wait`` = 15 s.
+    Labels ``huge-1`` .. ``huge-<count>``.
     """
 
     name = "huge-valid"
 
-    def __init__(self, port, factory, *, elements=4_000_000, count=1, message=None, **options):
+    def __init__(
+        self, port, factory, *, elements=4_000_000, count=1, message=None, wait=15.0, **options
+    ):
         self.elements = elements
         self.repeat = count
         self.message = message
-        super().__init__(port, factory, **options)
+        super().__init__(port, factory, wait=wait, **options)
 
     def payloads(self):
         cls = first_message(self.factory, self.message)
@@ -693,15 +696,16 @@ class IdleHandshakes(Attack):
         super().__init__(port, factory, **options)
         self.number = count
         self.prefix = prefix
-        self._socks = []
+        self._selector = selectors.DefaultSelector()  # readable: the server closed it
 
     def step(self):
-        for sock in list(self._socks):
-            if _closed_by_peer(sock):
-                self._socks.remove(sock)
-                sock.close()
+        for key, _ in self._selector.select(0):
+            if _closed_by_peer(key.fileobj):
+                self._selector.unregister(key.fileobj)
+                key.fileobj.close()
                 self.count("closed_by_server")
-        if len(self._socks) < self.number:  # one a step: a step stays short
+        open_now = len(self._selector.get_map())
+        if open_now < self.number:  # one a step: a step stays short
             sock = _tcp_socket(self.source)
             sock.settimeout(1.0)
             try:
@@ -712,15 +716,16 @@ class IdleHandshakes(Attack):
                 self.count("failed")
             else:
                 sock.setblocking(False)
-                self._socks.append(sock)
+                self._selector.register(sock, selectors.EVENT_READ)
                 self.count("opened")
-        self.stats["open"] = len(self._socks)
-        self.stats["open_max"] = max(self.stats.get("open_max", 0), len(self._socks))
+                open_now += 1
+        self.stats["open"] = open_now
+        self.stats["open_max"] = max(self.stats.get("open_max", 0), open_now)
 
     def close(self):
-        for sock in self._socks:
-            sock.close()
-        self._socks = []
+        for key in list(self._selector.get_map().values()):
+            key.fileobj.close()
+        self._selector.close()
 
 
 def _tcp_socket(source):
@@ -793,12 +798,14 @@ class ForgedEnetConnects(Attack):
         super().__init__(port, factory, **options)
         self.interval = interval
         self.fresh = fresh
-        self._socks = []
+        self._socks = []  # [socket, its connectID]
+        self._selector = selectors.DefaultSelector()  # readable: the server answered
         for number in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind((self.source, 0))
             sock.setblocking(False)
             self._socks.append([sock, 0x5A000000 + number])
+            self._selector.register(sock, selectors.EVENT_READ)
         self._next = 0.0
 
     def step(self):
@@ -811,10 +818,10 @@ class ForgedEnetConnects(Attack):
                     entry[1] = (entry[1] + len(self._socks)) & 0xFFFFFFFF
                 entry[0].sendto(forged_connect(entry[1], stamp), (SERVER_HOST, self.port))
                 self.count("sent")
-        for sock, _ in self._socks:
+        for key, _ in self._selector.select(0):
             while True:
                 try:
-                    sock.recv(2048)
+                    key.fileobj.recv(2048)
                 except OSError:  # nothing more, or the port is not there (ICMP)
                     break
                 self.count("answers")
@@ -823,6 +830,7 @@ class ForgedEnetConnects(Attack):
         for sock, _ in self._socks:
             sock.close()
         self._socks = []
+        self._selector.close()
 
 
 class SlowDrip(Attack):
