@@ -279,6 +279,7 @@ def test_soak(processes):
     plan = attack_plan(CONN_LIMIT)
     if ONLY:
         plan = [entry for entry in plan if entry[0] in ONLY.split(",")]
+        assert plan, f"PYGNETIC_SOAK_ATTACKS={ONLY!r} names no phase of the soak"
     share = max(2.0, SECONDS / max(1, sum(1 for _, kind, _, _ in plan if kind.sustained)))
 
     phases = []
