@@ -14,17 +14,26 @@ except ImportError:
 class RawTcpPeer:
     """A TCP client that can skip or complete the handshake, then send anything."""
 
-    def __init__(self, port, factory=None, pump=None):
+    def __init__(self, port, factory=None, pump=None, source=None):
         """Connect; with a message ``factory``, also say hello and read the answer.
 
         ``pump`` is called while waiting, so a server in this same thread can answer.
+        ``source`` is the local address to connect from (any 127/8 address on
+        Linux), so that a server can tell this peer from clients on 127.0.0.1.
         """
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        source_address = (source, 0) if source is not None else None
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=5, source_address=source_address
+        )
         self.answer = None
         self.leftover = b""
         if factory is not None:
-            self.sock.sendall(encode_hello(factory))
-            self.answer = self._read_answer(pump)
+            try:
+                self.sock.sendall(encode_hello(factory))
+                self.answer = self._read_answer(pump)
+            except OSError:
+                self.sock.close()
+                raise
 
     def _read_answer(self, pump):
         self.sock.settimeout(0.005)
@@ -85,20 +94,30 @@ class RawTcpPeer:
 class RawEnetPeer:
     """A bare pyenet host connected to a pygnetic server; says hello with ``factory``."""
 
-    def __init__(self, port, factory=None):
+    def __init__(self, port, factory=None, source=None, keep=True):
+        """Start connecting from ``source`` (default: any address).
+
+        With ``keep`` False, received packets are only counted (``packets``,
+        ``bytes_received``), so that a long flood of answers costs no memory.
+        """
         from pygnetic.adapters.network.enet import CONNECT_DATA
 
-        self.host = enet.Host(None, 1, 8, 0, 0)
+        bind = enet.Address(source.encode(), 0) if source is not None else None
+        self.host = enet.Host(bind, 1, 8, 0, 0)
         self.peer = self.host.connect(enet.Address(b"127.0.0.1", port), 8, CONNECT_DATA)
         self.hello = encode_hello(factory) if factory is not None else None
+        self.keep = keep
         self.received = []
+        self.packets = 0
+        self.bytes_received = 0
         self.answer = None
         self.disconnect_data = None
 
     def service(self, duration=0.05):
+        """Handle ENet events for ``duration`` seconds; 0 handles what waits, without waiting."""
         deadline = time.monotonic() + duration
-        while time.monotonic() < deadline:
-            event = self.host.service(5)
+        while True:
+            event = self.host.service(5 if duration else 0)
             while event.type != enet.EVENT_TYPE_NONE:
                 if event.type == enet.EVENT_TYPE_CONNECT and self.hello is not None:
                     self.send(self.hello)
@@ -107,10 +126,15 @@ class RawEnetPeer:
                     if data.startswith(MAGIC) and self.answer is None:
                         self.answer = parse_answer(FrameReader(stream=False).feed(data)[0])
                     else:
-                        self.received.append(data)
+                        self.packets += 1
+                        self.bytes_received += len(data)
+                        if self.keep:
+                            self.received.append(data)
                 elif event.type == enet.EVENT_TYPE_DISCONNECT:
                     self.disconnect_data = event.data
                 event = self.host.service(0)
+            if time.monotonic() >= deadline:
+                return
 
     def send(self, data, channel=0):
         self.peer.send(channel, enet.Packet(data, enet.PACKET_FLAG_RELIABLE))
