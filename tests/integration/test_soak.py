@@ -60,7 +60,7 @@ RATE = 20
 #: Room for the newcomers and the attacker beyond the good clients.
 CONN_LIMIT = 2 * GOOD_PER_ADAPTER + 8
 #: The server's peak resident memory must stay under this (it idles at about 30 MB).
-MEMORY_BOUND_MB = 300
+MEMORY_BOUND_MB = 150
 #: A newcomer must be accepted and get its echo within this many seconds.
 PROBE_WITHIN = 5.0
 #: Bytes a server may send back for a 1 MB invalid message (its CLOSE).
@@ -414,8 +414,15 @@ def _check_phase(phase):
             f"({server['rss_start_mb']} MB when the phase started)"
         )
     for adapter, result in phase["newcomers"].items():
+        if name == "slow-drip" and result and result.get("reason") == "server is full":
+            # Its connections completed the handshake, so until they fail to
+            # answer pings for `timeout` seconds they fill the server as any
+            # player would; what must not happen is that they outlive it.
+            continue
         if result is None or not result["accepted"]:
             failures.append(f"{name}: newcomer over {adapter} locked out: {result}")
+    if name == "slow-drip" and stats.get("closed_by_server", 0) < stats.get("open_max", 0):
+        failures.append(f"{name}: trickling connections outlived the timeout: {stats}")
     for adapter, seconds in phase["recovered_after"].items():
         if seconds is None:
             failures.append(f"{name}: still no newcomer over {adapter} {RECOVERY_WAIT} s after")

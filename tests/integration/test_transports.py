@@ -142,3 +142,23 @@ def test_connect_refuses_options_the_adapter_does_not_take(adapter):
 def test_a_server_option_no_adapter_takes_is_a_clear_error():
     with pytest.raises(TypeError, match=r"unknown option.*colour.*socket"):
         pygnetic.Server("127.0.0.1", 0, adapter="socket", colour="red")
+
+
+@needs_enet
+def test_the_enet_socket_asks_the_kernel_for_a_flood_sized_buffer():
+    """ENet's 256 KiB fill within one slow frame of a flood; then the kernel drops everyone's."""
+    import os
+    from pathlib import Path
+
+    from pygnetic.adapters.network.enet import RECEIVE_BUFFER
+
+    server = pygnetic.Server("127.0.0.1", 0, adapter="enet", receive_buffer=RECEIVE_BUFFER)
+    try:
+        descriptor = server._transport._host.socket.fileno()
+        with socket.socket(fileno=os.dup(descriptor)) as sock:
+            size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        cap = Path("/proc/sys/net/core/rmem_max")
+        allowed = int(cap.read_text()) if cap.exists() else RECEIVE_BUFFER
+        assert size >= min(RECEIVE_BUFFER, allowed)  # Linux reports twice what it grants
+    finally:
+        server.close()

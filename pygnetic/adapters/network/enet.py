@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,14 +57,28 @@ from . import Receiver, TransportListener
 
 enet: Any = import_optional("enet", "enet")
 
-__all__ = ["CONNECT_DATA", "NAME", "PEER_CLOSE_WAIT", "SCAN_INTERVAL", "EnetLink", "Transport"]
+__all__ = [
+    "CONNECT_DATA",
+    "NAME",
+    "PEER_CLOSE_WAIT",
+    "RECEIVE_BUFFER",
+    "SCAN_INTERVAL",
+    "EnetLink",
+    "Transport",
+]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "enet"
 #: ENet connect data of a pygnetic client (``b"PGN"`` and the protocol version).
 CONNECT_DATA = 0x50474E02
-#: Events handled per poll at most, so a flood cannot freeze the game loop.
-MAX_EVENTS_PER_POLL = 65536
+#: Events handled per poll at most, so a flood cannot freeze the game loop;
+#: the rest wait in ENet for the next poll.
+MAX_EVENTS_PER_POLL = 16384
+#: Bytes the kernel may hold for the UDP socket before it drops datagrams (the
+#: system's ``net.core.rmem_max`` caps it). ENet asks for 256 KiB; a flood from
+#: one peer fills that within one slow frame, and what the kernel drops then
+#: is everyone's traffic, not only the flood's.
+RECEIVE_BUFFER = 4 * 1024 * 1024
 #: Seconds to wait for a peer that said goodbye to disconnect before dropping it.
 PEER_CLOSE_WAIT = 2.0
 #: A server's peer slots beyond its connections and handshakes: for connects
@@ -178,6 +194,17 @@ def _address(host: str, port: int) -> Any:
     return enet.Address(host.encode() if host else None, port)
 
 
+def _enlarge_receive_buffer(host: Any, size: int) -> None:
+    """Ask the kernel to buffer up to ``size`` bytes for ``host``'s UDP socket."""
+    # pyenet does not expose setsockopt; a duplicate descriptor names the same socket.
+    try:
+        with socket.socket(fileno=os.dup(host.socket.fileno())) as sock:
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < size:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    except OSError as exc:  # a platform that refuses: ENet's own size stays
+        log.debug("could not enlarge the ENet receive buffer: %s", exc)
+
+
 def _unset_receiver(data: bytes, channel: int) -> None:  # pragma: no cover - a core bug
     raise RuntimeError("link received data before the core set its receiver")
 
@@ -189,7 +216,9 @@ class Transport:
     ``max_handshakes_per_address`` (the :class:`~pygnetic.server.Server`
     passes its own) bound the peers of connects that never complete, and
     size the host: ``max_links + max_handshakes +`` :data:`SPARE_PEERS`
-    peer slots.
+    peer slots. ``receive_buffer`` (an adapter option:
+    ``Server(..., receive_buffer=...)``) is the UDP socket's kernel buffer,
+    :data:`RECEIVE_BUFFER` by default.
     """
 
     def __init__(
@@ -204,6 +233,7 @@ class Transport:
         handshake_timeout: float = 3.0,
         max_handshakes: int = 8,
         max_handshakes_per_address: int | None = None,
+        receive_buffer: int = RECEIVE_BUFFER,
     ) -> None:
         self._listener = listener
         self._channels = channels
@@ -224,6 +254,7 @@ class Transport:
             self._host = enet.Host(address, peers, channels, 0, 0)
         except MemoryError as exc:  # pyenet's way of saying the bind failed
             raise OSError(f"ENet could not bind to {bind}: address in use or invalid") from exc
+        _enlarge_receive_buffer(self._host, receive_buffer)
         self._links: dict[int, EnetLink] = {}  # by _key(peer)
         self.address: tuple[str, int] | None = None
         if bind is not None:
