@@ -14,7 +14,15 @@ import itertools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-__all__ = ["MAX_CONTAINERS", "MAX_DEPTH", "brief", "find_route", "remote_text", "shape_fault"]
+__all__ = [
+    "MAX_CONTAINERS",
+    "MAX_DEPTH",
+    "brief",
+    "check_shape_limits",
+    "find_route",
+    "remote_text",
+    "shape_fault",
+]
 
 #: Levels of arrays and maps a message may nest inside its own array, by default.
 #: Deep enough for any game data, and far from Python's recursion limit (1000),
@@ -49,6 +57,13 @@ def find_route(routes: Mapping[int, _Route], raw: Any) -> _Route | None:
     if type(type_id) is int and type(raw) is list and len(raw) == route[1]:
         return route
     return None
+
+
+def check_shape_limits(max_depth: int, max_containers: int) -> None:
+    """Raise ``ValueError`` unless both limits of a serializer are ints >= 1."""
+    for name, value in (("max_depth", max_depth), ("max_containers", max_containers)):
+        if type(value) is not int or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, not {value!r}")
 
 
 def shape_fault(value: Any, max_depth: int, max_containers: int) -> str | None:

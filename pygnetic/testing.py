@@ -3,6 +3,8 @@
 * :func:`pump` runs ``update()`` on several clients and servers until a
   condition holds.
 * :class:`Recorder` is a handler that writes down everything it hears.
+* :class:`ManualClock` is a clock for ``clock=``: timeouts, rate limits and
+  deadlines pass when the test says so, without sleeping.
 * :class:`AdapterConformance` is the behaviour every network adapter must
   show. Subclass it in a test module, naming the adapter, and pytest (or
   unittest) runs the whole suite against it::
@@ -26,7 +28,22 @@ from .message import MessageFactory
 from .protocol import CloseCode, Delivery
 from .server import Server
 
-__all__ = ["AdapterConformance", "Recorder", "pump"]
+__all__ = ["AdapterConformance", "EchoRecorder", "ManualClock", "Recorder", "pump"]
+
+
+class ManualClock:
+    """A monotonic clock that moves only when told: pass it as ``clock=``.
+
+    ``Server(..., clock=clock)``, then ``clock.now += 10`` and one
+    ``update()`` makes ten seconds pass for timeouts and rate limits.
+    """
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        """The time now, in seconds."""
+        return self.now
 
 
 def pump(

@@ -9,17 +9,7 @@ import pygnetic
 from pygnetic.limits import RateLimit
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CloseCode
-from pygnetic.testing import EchoRecorder, Recorder, pump
-
-
-class StepClock:
-    """Moves 10 ms on every server update: a flood's rate is then the test's to choose."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from pygnetic.testing import EchoRecorder, ManualClock, Recorder, pump
 
 
 def _factory():
@@ -33,7 +23,7 @@ class World:
 
     def __init__(self, adapter):
         self.factory = _factory()
-        self.clock = StepClock()
+        self.clock = ManualClock()
         self.server = pygnetic.Server(
             "127.0.0.1",
             0,

@@ -21,20 +21,10 @@ from pygnetic.connection import ConnectionState
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import PING, PONG, CloseCode
 from pygnetic.server import SPARE_HANDSHAKES
-from pygnetic.testing import Recorder, pump
+from pygnetic.testing import ManualClock, Recorder, pump
 
 needs_enet = pytest.mark.skipif(enet is None, reason="pyenet is not installed")
 EVICTED = "too many connections in handshake"
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def _factory():
@@ -81,7 +71,7 @@ def _pending_by_address(server):
 
 def test_idle_tcp_connections_from_one_address_hold_only_its_share(caplog):
     caplog.set_level(logging.INFO, logger="pygnetic")
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock)  # conn_limit 4: 4 handshakes per address
     idle = []
     try:
@@ -101,7 +91,7 @@ def test_idle_tcp_connections_from_one_address_hold_only_its_share(caplog):
 
 
 def test_a_full_table_of_idle_connections_makes_room_for_a_player():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock)
     capacity = server.conn_limit + SPARE_HANDSHAKES
     idle = []
@@ -127,7 +117,7 @@ def test_a_full_table_of_idle_connections_makes_room_for_a_player():
 
 
 def test_idle_connections_are_dropped_at_the_short_handshake_deadline():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock)
     try:
         idle = [_idle_tcp(server, "127.0.0.2") for _ in range(3)]
@@ -146,7 +136,7 @@ def test_idle_connections_are_dropped_at_the_short_handshake_deadline():
 
 def test_refusals_are_logged_a_few_times_then_counted(caplog):
     caplog.set_level(logging.INFO, logger="pygnetic")
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock)
     try:
         for _ in range(40):
@@ -186,7 +176,7 @@ def _admitted_raw_peer(server):
 
 
 def test_a_peer_that_trickles_bytes_but_answers_no_ping_is_closed():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock, timeout=4.0)
     try:
         peer, handler = _admitted_raw_peer(server)
@@ -205,7 +195,7 @@ def test_a_peer_that_trickles_bytes_but_answers_no_ping_is_closed():
 
 
 def test_a_peer_that_only_answers_pings_stays():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock, timeout=4.0)
     try:
         peer, _ = _admitted_raw_peer(server)
@@ -227,7 +217,7 @@ def test_a_peer_that_only_answers_pings_stays():
 
 
 def test_a_peer_that_answers_no_ping_but_sends_whole_messages_stays():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("socket", clock, timeout=4.0)
     try:
         peer, handler = _admitted_raw_peer(server)
@@ -305,7 +295,7 @@ def _fill_with_forgeries(server, forger):
 
 @needs_enet
 def test_forged_enet_connects_from_many_addresses_are_released_at_the_deadline():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("enet", clock)
     slots = server._transport._host.peerCount
     forger = Forger(server.address[1], [f"127.0.0.{2 + n}" for n in range(slots + 8)])
@@ -329,7 +319,7 @@ def test_forged_enet_connects_from_many_addresses_are_released_at_the_deadline()
 
 @needs_enet
 def test_forged_enet_connects_from_one_address_keep_only_its_share():
-    clock = Clock()
+    clock = ManualClock()
     server = _server("enet", clock)
     slots = server._transport._host.peerCount
     forger = Forger(server.address[1], ["127.0.0.2"] * (slots + 8))
@@ -356,7 +346,7 @@ def test_forged_enet_connects_from_one_address_keep_only_its_share():
 
 @needs_enet
 def test_the_enet_host_has_slots_for_every_handshake_beyond_the_connections():
-    server = _server("enet", Clock(), conn_limit=6)
+    server = _server("enet", ManualClock(), conn_limit=6)
     try:
         assert server._transport._host.peerCount >= 2 * 6 + SPARE_HANDSHAKES
     finally:

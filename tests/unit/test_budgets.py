@@ -7,17 +7,7 @@ from pygnetic.adapters.network.memory import MemoryNetwork
 from pygnetic.limits import RateLimit, ReceiveBudget
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CloseCode
-from pygnetic.testing import Recorder
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from pygnetic.testing import ManualClock, Recorder
 
 
 @pytest.fixture(params=["packets", "stream"])
@@ -36,7 +26,7 @@ class World:
     """A memory server with one client; the server's options are the test's."""
 
     def __init__(self, network, factory, **server_options):
-        self.clock = Clock()
+        self.clock = ManualClock()
         self.server = pygnetic.Server(
             handler=Recorder,
             message_factory=factory,

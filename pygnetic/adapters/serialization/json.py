@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, shape_fault
+from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape_limits, shape_fault
 from ...errors import MessageError, RemoteMessageTooLargeError
 
 __all__ = ["JsonSerializer", "JsonStreamDecoder", "serializer"]
@@ -30,10 +30,7 @@ class _Shape:
     __slots__ = ("max_containers", "max_depth", "shallow")
 
     def __init__(self, max_depth: int, max_containers: int) -> None:
-        if type(max_depth) is not int or max_depth < 1:
-            raise ValueError(f"max_depth must be an int >= 1, not {max_depth!r}")
-        if type(max_containers) is not int or max_containers < 1:
-            raise ValueError(f"max_containers must be an int >= 1, not {max_containers!r}")
+        check_shape_limits(max_depth, max_containers)
         self.max_depth = max_depth
         self.max_containers = max_containers
         self.shallow = max_depth + 1  # no line this short nests deeper

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgpack
 
-from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, shape_fault
+from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape_limits, shape_fault
 from ...errors import MessageError, RemoteMessageTooLargeError
 
 __all__ = ["MsgpackSerializer", "MsgpackStreamDecoder", "serializer"]
@@ -242,10 +242,7 @@ class MsgpackSerializer:
     def __init__(
         self, *, max_depth: int = MAX_DEPTH, max_containers: int = MAX_CONTAINERS
     ) -> None:
-        if type(max_depth) is not int or max_depth < 1:
-            raise ValueError(f"max_depth must be an int >= 1, not {max_depth!r}")
-        if type(max_containers) is not int or max_containers < 1:
-            raise ValueError(f"max_containers must be an int >= 1, not {max_containers!r}")
+        check_shape_limits(max_depth, max_containers)
         self.max_depth = max_depth
         self.max_containers = max_containers
         self._shallow = max_depth + 1
