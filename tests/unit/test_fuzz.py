@@ -4,8 +4,9 @@ The contract (see :mod:`pygnetic.adapters.serialization` and :mod:`pygnetic.mess
 
 * ``serializer.unpack`` and ``MessageFactory.unpack`` return a value or raise
   :exc:`~pygnetic.errors.MessageError`, and nothing else, for any bytes;
-* a stream decoder's ``feed`` appends values or raises MessageError, and where
-  the stream is cut changes nothing;
+* a stream decoder's ``feed`` appends values or raises MessageError, where the
+  stream is cut changes nothing, and a message growing past ``max_message_size``
+  is refused before it ends, however small the reads;
 * a connection that receives bad bytes closes with ``PROTOCOL_ERROR`` or
   ``MESSAGE_TOO_LARGE``; nothing escapes ``update()``, other connections carry on;
 * the text of every MessageError is short, however large the input.
@@ -559,15 +560,32 @@ def decode_or_error(decode, data):
         return None, error
 
 
-def feed_all(decoder, pieces):
-    """Feed ``pieces`` until one raises: ``(values, error or None)``; only MessageError may."""
-    values = []
+def feed_all(decoder, pieces, limit=None):
+    """Feed ``pieces`` until one raises: ``(values, error or None)``; only MessageError may.
+
+    With ``limit`` (the decoder's ``max_message_size``), also check that it
+    refuses a message that grows past the limit before the message ends: it
+    may hold the limit plus one read, but a peer must not make it hold more by
+    sending an endless message in small reads.
+    """
+    values, pending, largest = [], 0, 0
     for piece in pieces:
+        done = len(values)
         try:
             decoder.feed(piece, values)
         except MessageError as error:  # the decoder must not be fed again
             check_error_text(error)
             return values, error
+        largest = max(largest, len(piece))
+        # Bytes fed since a value last ended: the unfinished message is at
+        # least this, less the read that ended the last value.
+        pending = len(piece) if len(values) > done else pending + len(piece)
+        if limit is not None:
+            # Twice the limit: a decoder may read ahead by a slice of its own.
+            assert pending <= 2 * (limit + largest), (
+                f"{pending} bytes of an unfinished message accepted, "
+                f"max_message_size {limit}, reads of at most {largest} bytes"
+            )
     return values, None
 
 
@@ -589,7 +607,7 @@ def check_stream(name, data, sizes, limit):
     factory = make_factory(name, limit)
     with default_recursion_limit():
         whole, whole_error = feed_all(factory.new_stream(), [data])
-        sliced, sliced_error = feed_all(factory.new_stream(), cut(data, sizes))
+        sliced, sliced_error = feed_all(factory.new_stream(), cut(data, sizes), limit)
     assert [fingerprint(name, v) for v in sliced] == [fingerprint(name, v) for v in whole]
     assert (sliced_error is None) == (whole_error is None), (sliced_error, whole_error)
 
@@ -626,6 +644,8 @@ DEEP_MSGPACK = b"\x93\x00" + b"\x91" * 1000 + b"\xc0\xc0"
 DEEP_JSON = b"[0," + b"[" * 990 + b"]" * 990 + b",1]\n"
 LONG_ID_MSGPACK = b"\x92\xda\x4e\x20" + b"x" * 20_000 + b"\xc0"  # a 20,000-character type id
 LONG_ID_JSON = b'["' + b"x" * 20_000 + b'",1]\n'
+# An array of 64 strings of 40 bytes, 2,691 bytes in all, read one string at a time.
+SLOW_MSGPACK = b"\xdc\x00\x40" + (b"\xd9\x28" + b"x" * 40) * 64
 HUGE_MSGPACK = [b"\xdd\xff\xff\xff\xff", b"\xdb\xff\xff\xff\xff", b"\xc6\xff\xff\xff\xff\x00"]
 
 
@@ -649,6 +669,7 @@ def test_json_unpack_returns_a_value_or_raises_message_error(data, limit):
 @fuzz_settings(250)
 @given(data=hostile_streams("msgpack"), sizes=CHUNK_SIZES, limit=LIMITS)
 @example(data=b"".join(HUGE_MSGPACK), sizes=[1], limit=DEFAULT_MAX_MESSAGE_SIZE)
+@example(data=SLOW_MSGPACK, sizes=[3, *[42] * 64], limit=64)
 def test_msgpack_stream_decodes_the_same_however_cut(data, sizes, limit):
     check_stream("msgpack", data, sizes, limit)
 
