@@ -15,9 +15,11 @@ from .protocol import Delivery, as_delivery, delivery_from_flags
 
 __all__ = [
     "PACK_ERRORS",
+    "NetSender",
     "SendOptions",
     "Sender",
     "Transmit",
+    "add_sender_attribute",
     "arguments_error",
     "check_send_options",
     "make_sender",
@@ -168,3 +170,40 @@ def arguments_error(cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any
     return MessageArgumentsError(
         f"{cls.__name__} takes {cls._arity - 1} field(s) ({', '.join(cls._fields)}), got ({given})"
     )
+
+
+class NetSender:
+    """``Connection.net_<name>``: the connection's sender of message ``name``.
+
+    Built on first use and kept in the connection's ``__dict__``, which then
+    shadows this (non-data) descriptor. Connection has no ``__getattr__``
+    instead: CPython does not specialize attribute access on a class that
+    has one, which would slow every ``self._x`` on the send and receive paths.
+    """
+
+    __slots__ = ("attribute", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attribute = f"net_{name}"
+
+    def __get__(self, connection: Any, owner: type[Any] | None = None) -> Any:
+        if connection is None:
+            return self
+        factory = connection.message_factory
+        try:
+            cls = factory.get_by_name(self.name)
+        except KeyError:
+            known = ", ".join(factory.names()) or "none"
+            raise AttributeError(
+                f"no message named {self.name!r} is registered in this connection's "
+                f"factory, so Connection has no {self.attribute}() (registered: {known})"
+            ) from None
+        sender = connection.__dict__[self.attribute] = connection._sender(cls)
+        return sender
+
+
+def add_sender_attribute(owner: type[Any], name: str) -> None:
+    """Give class ``owner`` (Connection) a :class:`NetSender` ``net_<name>``, once."""
+    if f"net_{name}" not in owner.__dict__:
+        setattr(owner, f"net_{name}", NetSender(name))

@@ -35,6 +35,7 @@ closes when the transport heard nothing at all for ``timeout`` seconds.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import time
@@ -45,10 +46,11 @@ from typing import TYPE_CHECKING, Any
 from . import event
 from ._decoding import remote_text
 from ._logthrottle import LogThrottle
+from ._sending import add_sender_attribute
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
-from .limits import RateLimit, Spending
+from .limits import RateLimit, RateMeter, Spending
 from .message import MessageFactory, Sender, find_route, make_sender, on_new_name
 from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
 
@@ -202,10 +204,7 @@ class Connection:
         self._deferred_bytes = 0
         self._held = False  # registered for deliver_backlog() in the next update
         self._pause = getattr(conn_obj, "pause", None)
-        self._rate_limit = rate_limit
-        self._rate_mark = (now, 0, 0)  # when, messages and bytes at the last rate check
-        # Tokens left (messages, bytes): a new connection starts with a full burst.
-        self._rate_tokens = (float("inf"), float("inf"))
+        self._rate = RateMeter(rate_limit, now) if rate_limit is not None else None
         #: (stream rest, early packets) kept when an on_connect handler raised.
         self._after_open: tuple[bytes, list[tuple[bytes, int]]] | None = None
         self._events = events
@@ -654,27 +653,11 @@ class Connection:
 
     def _check_rate(self, now: float) -> None:
         """Close the connection if its peer sends faster than the rate limit, sustained."""
-        limit = self._rate_limit
-        if limit is None or self._state is not _OPEN:
+        if self._rate is None or self._state is not _OPEN:
             return
-        then, messages_then, bytes_then = self._rate_mark
         messages = self.messages_received + len(self._deferred) + len(self._backlog)
-        self._rate_mark = (now, messages, self.data_received)
-        elapsed, burst = now - then, limit.burst_seconds
-        message_tokens, byte_tokens = self._rate_tokens
-        rate = limit.messages_per_second
-        message_tokens = min(rate * burst, message_tokens + elapsed * rate)
-        message_tokens -= messages - messages_then
-        rate = limit.bytes_per_second
-        byte_tokens = min(rate * burst, byte_tokens + elapsed * rate)
-        byte_tokens -= self.data_received - bytes_then
-        self._rate_tokens = (message_tokens, byte_tokens)
-        if message_tokens < 0 or byte_tokens < 0:
-            if message_tokens < 0:
-                what = f"{limit.messages_per_second:g} messages"
-            else:
-                what = f"{limit.bytes_per_second:g} bytes"
-            reason = f"sent faster than {what} per second (rate_limit)"
+        reason = self._rate.over(now, messages, self.data_received)
+        if reason is not None:
             self._throttle.warning(
                 "rate limit", "closing connection to %s:%s: %s", *self.address, reason
             )
@@ -813,7 +796,7 @@ class Connection:
         silence: no pings left meanwhile, so none could be answered. Only at
         most: a loop that always runs that slowly still notices a dead peer.
         """
-        if self._rate_limit is not None:
+        if self._rate is not None:
             self._check_rate(now)
         gap, interval = now - self._last_tick, self._timeout / 4
         if gap > interval and self._state is _OPEN:
@@ -955,40 +938,4 @@ class Connection:
             event.post(net_type, connection=self)
 
 
-class _NetSender:
-    """``Connection.net_<name>``: the connection's sender of message ``name``.
-
-    Built on first use and kept in the connection's ``__dict__``, which then
-    shadows this (non-data) descriptor. Connection has no ``__getattr__``
-    instead: CPython does not specialize attribute access on a class that
-    has one, which would slow every ``self._x`` on the send and receive paths.
-    """
-
-    __slots__ = ("attribute", "name")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.attribute = f"net_{name}"
-
-    def __get__(self, connection: Connection | None, owner: type[Any] | None = None) -> Any:
-        if connection is None:
-            return self
-        factory = connection.message_factory
-        try:
-            cls = factory.get_by_name(self.name)
-        except KeyError:
-            known = ", ".join(factory.names()) or "none"
-            raise AttributeError(
-                f"no message named {self.name!r} is registered in this connection's "
-                f"factory, so Connection has no {self.attribute}() (registered: {known})"
-            ) from None
-        sender = connection.__dict__[self.attribute] = connection._sender(cls)
-        return sender
-
-
-def _add_sender_attribute(name: str) -> None:
-    if f"net_{name}" not in Connection.__dict__:
-        setattr(Connection, f"net_{name}", _NetSender(name))
-
-
-on_new_name(_add_sender_attribute)
+on_new_name(functools.partial(add_sender_attribute, Connection))

@@ -89,6 +89,45 @@ DEFAULT_RECEIVE_BUDGET = ReceiveBudget()
 DEFAULT_RATE_LIMIT = RateLimit()
 
 
+class RateMeter:
+    """One connection's token buckets for a :class:`RateLimit`, fed running totals.
+
+    A new connection starts with a full burst. :meth:`over` is called a few
+    times a second with what the peer sent so far, and says why it is over.
+    """
+
+    __slots__ = ("_bytes", "_limit", "_messages", "_then", "_tokens")
+
+    def __init__(self, limit: RateLimit, now: float) -> None:
+        self._limit = limit
+        self._then, self._messages, self._bytes = now, 0, 0
+        self._tokens = (
+            limit.messages_per_second * limit.burst_seconds,
+            limit.bytes_per_second * limit.burst_seconds,
+        )
+
+    def over(self, now: float, messages: int, size: int) -> str | None:
+        """Spend what was sent since the last call; the reason if it was too much, else None."""
+        limit = self._limit
+        elapsed = now - self._then
+        sent_messages, sent_bytes = messages - self._messages, size - self._bytes
+        self._then, self._messages, self._bytes = now, messages, size
+        message_tokens = _refill(self._tokens[0], limit.messages_per_second, limit, elapsed)
+        byte_tokens = _refill(self._tokens[1], limit.bytes_per_second, limit, elapsed)
+        self._tokens = (message_tokens - sent_messages, byte_tokens - sent_bytes)
+        if self._tokens[0] < 0:
+            return (
+                f"sent faster than {limit.messages_per_second:g} messages per second (rate_limit)"
+            )
+        if self._tokens[1] < 0:
+            return f"sent faster than {limit.bytes_per_second:g} bytes per second (rate_limit)"
+        return None
+
+
+def _refill(tokens: float, rate: float, limit: RateLimit, elapsed: float) -> float:
+    return min(rate * limit.burst_seconds, tokens + elapsed * rate)
+
+
 class Spending:
     """A host's budget and its count of updates, shared by its connections.
 

@@ -128,3 +128,15 @@ def test_the_limits_check_their_values():
         ReceiveBudget(max_messages=0)
     with pytest.raises(ValueError, match=r"RateLimit\.burst_seconds must be a number > 0"):
         RateLimit(burst_seconds=-1)
+
+
+def test_the_rate_meter_allows_a_burst_then_the_rate():
+    from pygnetic.limits import RateMeter
+
+    meter = RateMeter(RateLimit(messages_per_second=10, bytes_per_second=1000, burst_seconds=2), 0)
+    assert meter.over(0.5, 20, 100) is None  # the whole burst at once
+    assert meter.over(1.5, 30, 200) is None  # then the rate: 10 more in a second
+    assert meter.over(1.6, 40, 300) == "sent faster than 10 messages per second (rate_limit)"
+    bytes_meter = RateMeter(RateLimit(bytes_per_second=1000, burst_seconds=1), 0)
+    assert bytes_meter.over(1, 1, 1000) is None
+    assert bytes_meter.over(1.5, 2, 2000) == "sent faster than 1000 bytes per second (rate_limit)"
