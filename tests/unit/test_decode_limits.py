@@ -105,3 +105,12 @@ def test_decode_errors_stay_short_whatever_the_input(make):
         with pytest.raises(MessageError) as caught:
             serializer.unpack(data)
         assert len(str(caught.value)) <= 300
+
+
+def test_a_stream_reports_the_first_fault_however_it_is_cut():
+    # Nested 1,030 deep in 1,033 bytes: too large at byte 1,025, too deep for
+    # msgpack only at byte 1,027. Whole or byte by byte, the size comes first.
+    data = b"\x92\x01" + b"\x91" * 1030 + b"\xc0"
+    for chunk in (len(data), 1, 100):
+        with pytest.raises(RemoteMessageTooLargeError):
+            _stream_values(MsgpackSerializer(), data, max_message_size=1024, chunk=chunk)

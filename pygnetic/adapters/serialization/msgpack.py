@@ -143,9 +143,14 @@ class MsgpackStreamDecoder:
 
     def feed(self, data: bytes, out: list[Any]) -> None:
         """Append every value that ``data`` completes to ``out``."""
-        step = self._slice
-        for start in range(0, len(data), step):
-            chunk = data[start : start + step] if len(data) > step else data
+        start, size = 0, len(data)
+        while start < size:
+            # Never past the byte that makes an unfinished message too large,
+            # so the fault found is the first in the stream however it is cut.
+            room = self._max + 1 - (self._fed - self._end)
+            end = start + min(self._slice, room, size - start)
+            chunk = data if end - start == size else data[start:end]
+            start = end
             try:
                 self._unpacker.feed(chunk)
             except msgpack.BufferFull:
