@@ -86,6 +86,9 @@ _tuple_new = tuple.__new__
 Route = tuple[type[Any], int, Callable[..., None], bool, int]
 #: Packets that overtake the server's answer (unreliable ones can) wait, up to this many.
 MAX_EARLY_PACKETS = 256
+#: Budgets' worth of bytes (and eight times as many budgets' worth of packets) that
+#: may wait for a peer that cannot be paused (ENet) before it is closed.
+WAITING_BUDGETS = 8
 #: Characters of a close reason sent to the peer, at most (a peer keeps as many).
 MAX_REASON_LENGTH = 500
 _NEVER = 1 << 62
@@ -386,7 +389,8 @@ class Connection:
 
     def check_channel(self, channel: int) -> None:
         """Raise ``ValueError`` unless ``channel`` exists on this connection."""
-        if channel >= self._link.channels:
+        if channel >= self._link.channels and self._state in (_OPEN, _CONNECTING):
+            # (A closed link may report 0 channels; a send on it returns False.)
             raise ValueError(
                 f"channel {channel} does not exist: this connection has "
                 f"{self._link.channels} channel(s) (see the channels argument of Server/Client)"
@@ -603,10 +607,12 @@ class Connection:
         self._check_waiting()
 
     def _check_waiting(self) -> None:
-        """Close if more waits than a peer that is not stopped could send in eight updates.
+        """Close if more waits than memory should hold for a peer that cannot be stopped.
 
         A TCP peer is stopped (the link is paused); an ENet one is not, and
         one that keeps sending faster than its budget must not fill memory.
+        The bound is in bytes (what a packet costs is mostly its bytes) and,
+        generously, in packets: a fast but honest sender only waits longer.
         """
         spending = self._spending
         assert spending is not None  # only a budget makes anything wait
@@ -614,8 +620,8 @@ class Connection:
             return  # paused, a link delivers at most one more read
         waiting = len(self._deferred) + len(self._backlog)
         if (
-            waiting > 8 * spending.messages
-            or self._deferred_bytes > 8 * spending.bytes + self._limit
+            waiting > WAITING_BUDGETS * 8 * spending.messages
+            or self._deferred_bytes > WAITING_BUDGETS * spending.bytes + self._limit
         ):
             reason = (
                 f"sent more than the receiver takes: {waiting} packets or messages "

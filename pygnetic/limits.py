@@ -38,7 +38,7 @@ class ReceiveBudget:
     A message is delivered while the connection has some of both left, so a
     single message larger than ``max_bytes`` still arrives, alone. Over a
     transport that cannot stop reading one peer (ENet), what waits is
-    bounded: a peer with more than ``8 * max_messages`` messages or
+    bounded: a peer with more than ``64 * max_messages`` packets or
     ``8 * max_bytes + max_message_size`` bytes waiting is disconnected with
     :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
 

@@ -162,3 +162,28 @@ def test_the_enet_socket_asks_the_kernel_for_a_flood_sized_buffer():
         assert size >= min(RECEIVE_BUFFER, allowed)  # Linux reports twice what it grants
     finally:
         server.close()
+
+
+@needs_enet
+def test_a_poll_that_stops_at_its_event_limit_loses_no_event(monkeypatch):
+    """Every reliable message arrives when each poll handles only a few events."""
+    from pygnetic.adapters.network import enet as enet_adapter
+
+    monkeypatch.setattr(enet_adapter, "MAX_EVENTS_PER_POLL", 7)
+    factory = _factory()
+    server = pygnetic.Server(
+        "127.0.0.1", 0, handler=Recorder, message_factory=factory, adapter="enet"
+    )
+    client = pygnetic.Client(message_factory=factory, adapter="enet")
+    try:
+        connection = client.connect("127.0.0.1", server.address[1])
+        assert pump(server, client, until=lambda: connection.connected)
+        for number in range(500):
+            connection.net_chat_msg("Tom", str(number))
+        client.update()
+        (remote,) = server.handlers()
+        assert pump(server, client, until=lambda: len(remote.received) == 500)
+        assert [message.msg for message in remote.received] == [str(n) for n in range(500)]
+    finally:
+        client.close(linger_ms=50)
+        server.close(linger_ms=50)

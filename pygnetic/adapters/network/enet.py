@@ -295,7 +295,7 @@ class Transport:
         if timeout is not None and self.clock() >= self._next_scan:
             self._release_half_open(timeout)
         event = host.service(timeout_ms)
-        for _ in range(MAX_EVENTS_PER_POLL):
+        for left in range(MAX_EVENTS_PER_POLL - 1, -1, -1):
             kind = event.type
             if kind == _NONE:
                 return
@@ -306,7 +306,8 @@ class Transport:
                 # else a peer we closed, still draining
             else:
                 self._dispatch[kind](event)
-            event = host.service(0)
+            if left:  # an event taken from ENet and not handled would be lost
+                event = host.service(0)
 
     def forget(self, link: EnetLink) -> None:
         """Stop tracking ``link``: ENet will report nothing more about its peer."""
