@@ -187,3 +187,24 @@ def test_a_poll_that_stops_at_its_event_limit_loses_no_event(monkeypatch):
     finally:
         client.close(linger_ms=50)
         server.close(linger_ms=50)
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_first_send_after_the_peer_left_returns_false(adapter):
+    """A closed ENet peer reports 0 channels; a sender made then must not raise."""
+    factory = _factory()
+    server = pygnetic.Server(
+        "127.0.0.1", 0, handler=Recorder, message_factory=factory, adapter=adapter
+    )
+    client = pygnetic.Client(message_factory=factory, adapter=adapter)
+    try:
+        connection = client.connect("127.0.0.1", server.address[1])
+        assert pump(server, client, until=lambda: connection.connected)
+        (remote,) = server.handlers()
+        remote.connection.disconnect("bye")
+        assert pump(server, client, until=lambda: not connection.connected)
+        pump(server, client, timeout=0.1)
+        assert connection.net_chat_msg("Tom", "anyone?") is False
+    finally:
+        client.close(linger_ms=50)
+        server.close(linger_ms=50)
