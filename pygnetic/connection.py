@@ -34,6 +34,7 @@ closes when the transport heard nothing at all for ``timeout`` seconds.
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import logging
@@ -203,9 +204,14 @@ class Connection:
         self._messages_end = 0 if spending is not None else _NEVER
         self._bytes_end = 0 if spending is not None else _NEVER
         #: Packets or stream bytes that arrived over budget, delivered first next update.
-        self._deferred: list[tuple[bytes, int]] = []
+        self._deferred: collections.deque[tuple[bytes, int]] = collections.deque()
         self._deferred_bytes = 0
         self._held = False  # registered for deliver_backlog() in the next update
+        if spending is not None:  # what may wait for a link that cannot be paused
+            self._waiting_packets = WAITING_BUDGETS * 8 * spending.messages
+            self._waiting_bytes = (
+                WAITING_BUDGETS * spending.bytes + message_factory.max_message_size
+            )
         self._pause = getattr(conn_obj, "pause", None)
         self._rate = RateMeter(rate_limit, now) if rate_limit is not None else None
         #: (stream rest, early packets) kept when an on_connect handler raised.
@@ -565,6 +571,8 @@ class Connection:
     def deliver_backlog(self) -> None:
         """Deliver what waits: after a raising handler, or beyond the last update's budget."""
         self._held = False
+        if self._state is _OPEN and self._link.receiver is not self._receiver:
+            self._link.receiver = self._receiver  # after _defer_more: a new budget
         if self._after_open is not None:
             (rest, early), self._after_open = self._after_open, None
             self._deliver_after_open(rest, early)
@@ -602,9 +610,24 @@ class Connection:
         deferred = self._deferred
         if not deferred and not self._backlog:
             self._hold()
+        self.data_received -= len(data)  # counted when it is delivered
         deferred.append((data, channel))
         self._deferred_bytes += len(data)
         self._check_waiting()
+        if self._pause is None and self._state is _OPEN:
+            # Until the next update, each packet costs one call: a peer over
+            # its budget makes the receiver do as little as possible.
+            self._link.receiver = self._defer_more
+
+    def _defer_more(self, data: bytes, channel: int) -> None:
+        """The link's receiver while over budget and not paused: keep the packet for later."""
+        self._deferred.append((data, channel))
+        self._deferred_bytes += len(data)
+        if (
+            self._deferred_bytes > self._waiting_bytes
+            or len(self._deferred) > self._waiting_packets
+        ):
+            self._check_waiting()
 
     def _check_waiting(self) -> None:
         """Close if more waits than memory should hold for a peer that cannot be stopped.
@@ -614,15 +637,10 @@ class Connection:
         The bound is in bytes (what a packet costs is mostly its bytes) and,
         generously, in packets: a fast but honest sender only waits longer.
         """
-        spending = self._spending
-        assert spending is not None  # only a budget makes anything wait
         if self._pause is not None:
             return  # paused, a link delivers at most one more read
         waiting = len(self._deferred) + len(self._backlog)
-        if (
-            waiting > WAITING_BUDGETS * 8 * spending.messages
-            or self._deferred_bytes > WAITING_BUDGETS * spending.bytes + self._limit
-        ):
+        if waiting > self._waiting_packets or self._deferred_bytes > self._waiting_bytes:
             reason = (
                 f"sent more than the receiver takes: {waiting} packets or messages "
                 f"({self._deferred_bytes} bytes) waiting (receive_budget)"
@@ -633,28 +651,24 @@ class Connection:
             self.close(CloseCode.RATE_LIMITED, reason)
 
     def _deliver_deferred(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        self._deferred_bytes = 0
+        # Oldest first, each only while the budget lasts: checked here as
+        # the receive path would, so that a packet is never deferred again
+        # behind the ones that came after it.
+        deferred = self._deferred
         receive = self._receiver
-        for index, (data, channel) in enumerate(deferred):
-            if self._state is not _OPEN:
-                return
-            self.data_received -= len(data)  # counted on arrival; counted again now
-            try:
+        try:
+            while deferred and self._state is _OPEN and not self._backlog:
+                data, channel = deferred[0]
+                if (
+                    self.messages_received >= self._messages_end
+                    or self.data_received + len(data) > self._bytes_end
+                ) and self._spent():
+                    break
+                deferred.popleft()
+                self._deferred_bytes -= len(data)
                 receive(data, channel)
-            except BaseException:
-                self._requeue(deferred[index + 1 :])
-                raise
-            if self._deferred or self._backlog:  # the budget ran out again
-                self._requeue(deferred[index + 1 :])
-                return
-
-    def _requeue(self, rest: list[tuple[bytes, int]]) -> None:
-        # After the packet that ran out of budget, if it waits again.
-        if rest:
-            self._deferred += rest
-            self._deferred_bytes += sum(len(data) for data, _ in rest)
-            if len(self._deferred) == len(rest) and not self._backlog:
+        finally:
+            if deferred or self._backlog:
                 self._hold()
 
     def _check_rate(self, now: float) -> None:
@@ -662,7 +676,7 @@ class Connection:
         if self._rate is None or self._state is not _OPEN:
             return
         messages = self.messages_received + len(self._deferred) + len(self._backlog)
-        reason = self._rate.over(now, messages, self.data_received)
+        reason = self._rate.over(now, messages, self.data_received + self._deferred_bytes)
         if reason is not None:
             self._throttle.warning(
                 "rate limit", "closing connection to %s:%s: %s", *self.address, reason
@@ -903,7 +917,7 @@ class Connection:
         if self._link.stream:
             self._stream = self.message_factory.new_stream()
         self._backlog, self._backlog_fault, self._after_open = [], None, None
-        self._deferred, self._deferred_bytes = [], 0
+        self._deferred, self._deferred_bytes = collections.deque(), 0
         self._on_ended(self)
 
     def finish(self) -> None:
