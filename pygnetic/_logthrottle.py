@@ -47,8 +47,11 @@ class LogThrottle:
         # cause -> [start of the interval, lines logged in it, lines held back]
         self._windows: dict[str, list[Any]] = {}
 
-    def log(self, level: int, cause: str, msg: str, *args: Any) -> None:
-        """Log ``msg % args`` at ``level`` unless ``cause`` used up its lines for now."""
+    def log(self, level: int, cause: str, msg: str, *args: Any, burst: int | None = None) -> None:
+        """Log ``msg % args`` at ``level`` unless ``cause`` used up its lines for now.
+
+        ``burst`` overrides the throttle's lines per interval for this cause.
+        """
         if not self._logger.isEnabledFor(level):
             return
         now = self._clock()
@@ -59,7 +62,7 @@ class LogThrottle:
             if held:
                 msg += " (and %d similar line(s) held back in %g s)"
                 args = (*args, held, self._interval)
-        if window[1] < self._burst:
+        if window[1] < (self._burst if burst is None else burst):
             window[1] += 1
             self._logger.log(level, msg, *args)
         else:
@@ -69,6 +72,6 @@ class LogThrottle:
         """:meth:`log` at ``WARNING``."""
         self.log(logging.WARNING, cause, msg, *args)
 
-    def info(self, cause: str, msg: str, *args: Any) -> None:
+    def info(self, cause: str, msg: str, *args: Any, burst: int | None = None) -> None:
         """:meth:`log` at ``INFO``."""
-        self.log(logging.INFO, cause, msg, *args)
+        self.log(logging.INFO, cause, msg, *args, burst=burst)

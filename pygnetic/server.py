@@ -67,6 +67,8 @@ log = logging.getLogger("pygnetic.server")
 #: Handshakes under way at once beyond ``conn_limit``; a further new link
 #: takes the place of an older one (see the module's docstring).
 SPARE_HANDSHAKES = 8
+#: "accepted" lines logged per ten seconds before they are only counted.
+ACCEPTS_LOGGED = 50
 
 
 class Server(Host):
@@ -316,7 +318,8 @@ class Server(Host):
             handler = self.handler()
             handler.server = weakref.proxy(self)
             connection.add_handler(handler)
-        log.info("accepted %s:%s", *link.address)
+        # Players joining are worth a line each; a reconnecting loop is not.
+        self._log_throttle.info("accepted", "accepted %s:%s", *link.address, burst=ACCEPTS_LOGGED)
         connection.open_and_deliver(event.NET_ACCEPTED, rest)
 
     def _refuse(self, link: Any, code: CloseCode, reason: str, *, answer: bool = True) -> None:

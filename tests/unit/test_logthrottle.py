@@ -42,3 +42,11 @@ def test_a_disabled_level_costs_no_window(caplog):
         throttle.info("cause", "not logged")
         throttle.warning("cause", "logged")
     assert [r.getMessage() for r in caplog.records] == ["logged"]
+
+
+def test_a_cause_may_have_a_burst_of_its_own(caplog):
+    throttle = LogThrottle(logging.getLogger("pygnetic.test"), burst=1, clock=Clock())
+    with caplog.at_level(logging.INFO, "pygnetic.test"):
+        for number in range(10):
+            throttle.info("accepted", "accepted %d", number, burst=3)
+    assert [r.getMessage() for r in caplog.records] == ["accepted 0", "accepted 1", "accepted 2"]
