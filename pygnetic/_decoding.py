@@ -14,6 +14,8 @@ import itertools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from .protocol import MAX_REASON_LENGTH
+
 __all__ = [
     "MAX_CONTAINERS",
     "MAX_DEPTH",
@@ -112,7 +114,7 @@ def brief(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def remote_text(value: Any, limit: int = 500) -> str:
+def remote_text(value: Any, limit: int = MAX_REASON_LENGTH) -> str:
     """Return a text a peer sent as a printable str of at most ``limit`` characters.
 
     A value that is not a ``str`` gives ``''``: a reason from the network is

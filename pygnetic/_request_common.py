@@ -10,7 +10,7 @@ from typing import Any
 
 from ._decoding import remote_text
 from .errors import PygneticError
-from .protocol import CloseCode
+from .protocol import MAX_REASON_LENGTH, CloseCode
 
 __all__ = [
     "BUSY",
@@ -34,7 +34,6 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_PENDING = 32
 DEFAULT_MAX_INVALID = 16
 MAX_REQUEST_ID = 2**31 - 1
-MAX_REASON_LENGTH = 500
 MAX_CODE_LENGTH = 32
 
 INVALID = "invalid"

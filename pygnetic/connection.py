@@ -53,7 +53,7 @@ from .handler import Handler, Target, resolve
 from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
 from .limits import RateLimit, RateMeter, Spending
 from .message import MessageFactory, Sender, find_route, make_sender, on_new_name
-from .protocol import CLOSE, PING, PONG, CloseCode, Delivery, close_code
+from .protocol import CLOSE, MAX_REASON_LENGTH, PING, PONG, CloseCode, Delivery, close_code
 
 if TYPE_CHECKING:
     from .adapters.network import Link
@@ -90,8 +90,6 @@ MAX_EARLY_PACKETS = 256
 #: Budgets' worth of bytes (and eight times as many budgets' worth of packets) that
 #: may wait for a peer that cannot be paused (ENet) before it is closed.
 WAITING_BUDGETS = 8
-#: Characters of a close reason sent to the peer, at most (a peer keeps as many).
-MAX_REASON_LENGTH = 500
 _NEVER = 1 << 62
 #: Logs lines a peer causes for connections built without their host's throttle.
 _default_throttle = LogThrottle(log)

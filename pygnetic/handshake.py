@@ -40,7 +40,7 @@ import msgpack
 
 from ._decoding import remote_text
 from .errors import RemoteError
-from .protocol import PROTOCOL_VERSION, CloseCode
+from .protocol import MAX_REASON_LENGTH, PROTOCOL_VERSION, CloseCode
 
 if TYPE_CHECKING:
     from .message import MessageFactory
@@ -65,8 +65,8 @@ MAGIC = b"PGN"
 HEADER = struct.Struct("!3sBH")
 #: Largest payload accepted, in bytes: room for credentials such as a web token.
 MAX_PAYLOAD = 8192
-#: Longest refusal reason kept from a peer, in characters.
-MAX_REASON = 500
+#: Longest refusal reason kept from a peer, in characters (the protocol's one cap).
+MAX_REASON = MAX_REASON_LENGTH
 
 # A payload is one small map: cap what msgpack may allocate for it.
 _LIMITS = {

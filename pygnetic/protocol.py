@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "MAX_REASON_LENGTH",
     "PACKET_FLAG_NO_ALLOCATE",
     "PACKET_FLAG_RELIABLE",
     "PACKET_FLAG_UNRELIABLE_FRAGMENT",
@@ -37,6 +38,10 @@ __all__ = [
 
 #: Version of the wire format; part of every registry hash.
 PROTOCOL_VERSION = 2
+
+#: Characters of a reason (a close, a refusal, a refused request) sent or
+#: kept from the network, at most: a peer can make neither side hold more.
+MAX_REASON_LENGTH = 500
 
 PING = -1
 PONG = -2
