@@ -1,10 +1,10 @@
 """Checking and describing what a peer sent, whatever it holds.
 
 :func:`find_route` is the one check of a decoded ``[type_id, *fields]`` array;
-:func:`shape_fault` bounds how deep a decoded value nests and how many arrays
+:func:`check_shape` bounds how deep a decoded value nests and how many arrays
 and maps it holds; :func:`brief` shows a received value in a reason without
 trusting its size, depth or type. find_route runs once per received message
-and shape_fault once per message longer than ``MAX_DEPTH + 1`` bytes: keep
+and check_shape once per message longer than ``MAX_DEPTH + 1`` bytes: keep
 them lean.
 """
 
@@ -14,16 +14,17 @@ import itertools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from .errors import MessageError
 from .protocol import MAX_REASON_LENGTH
 
 __all__ = [
     "MAX_CONTAINERS",
     "MAX_DEPTH",
     "brief",
+    "check_shape",
     "check_shape_limits",
     "find_route",
     "remote_text",
-    "shape_fault",
 ]
 
 #: Levels of arrays and maps a message may nest inside its own array, by default.
@@ -68,27 +69,31 @@ def check_shape_limits(max_depth: int, max_containers: int) -> None:
             raise ValueError(f"{name} must be an int >= 1, not {value!r}")
 
 
-def shape_fault(value: Any, max_depth: int, max_containers: int) -> str | None:
-    """Say why ``value`` nests deeper than ``max_depth`` or holds too many containers.
+def check_shape(value: Any, max_depth: int, max_containers: int) -> None:
+    """Raise :exc:`MessageError` if ``value`` nests too deep or holds too many containers.
 
-    Returns None for a value within both limits. The value itself is level 0
+    The value itself is level 0
     (a message's own array); its arrays and maps are level 1, and so on. A
     message whose fields hold no arrays or maps costs one C-level scan.
     """
     kind = type(value)
     if kind is list:
         if _CONTAINER_TYPES.isdisjoint(map(type, value)):
-            return None
+            return
     elif kind is not dict:
-        return None
+        return
     level: list[Any] = [value]
     depth = count = 0
     while level:
         count += len(level)
         if count > max_containers:
-            return f"more than {max_containers} arrays and maps in one message (max_containers)"
+            raise MessageError(
+                f"more than {max_containers} arrays and maps in one message (max_containers)"
+            )
         if depth > max_depth:
-            return f"arrays or maps nested more than {max_depth} levels deep (max_depth)"
+            raise MessageError(
+                f"arrays or maps nested more than {max_depth} levels deep (max_depth)"
+            )
         nested: list[Any] = []
         for container in level:
             items = container.values() if type(container) is dict else container
@@ -96,7 +101,6 @@ def shape_fault(value: Any, max_depth: int, max_containers: int) -> str | None:
                 nested += itertools.compress(items, map(_is_container_type, map(type, items)))
         level = nested
         depth += 1
-    return None
 
 
 _CONTAINER_TYPES = frozenset((list, dict))

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape_limits, shape_fault
+from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape, check_shape_limits
 from ...errors import MessageError, RemoteMessageTooLargeError
 
 __all__ = ["JsonSerializer", "JsonStreamDecoder", "serializer"]
@@ -51,9 +51,7 @@ class _Shape:
                 f"undecodable JSON data ({type(exc).__name__}: {str(exc)[:200]})"
             ) from exc
         if len(data) > self.shallow:
-            fault = shape_fault(value, self.max_depth, self.max_containers)
-            if fault is not None:
-                raise MessageError(fault)
+            check_shape(value, self.max_depth, self.max_containers)
         if b"\\u" in data:
             _check_encodable(value)
         return value

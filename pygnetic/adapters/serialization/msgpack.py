@@ -22,7 +22,7 @@ from typing import Any
 
 import msgpack
 
-from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape_limits, shape_fault
+from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape, check_shape_limits
 from ...errors import MessageError, RemoteMessageTooLargeError
 
 __all__ = ["MsgpackSerializer", "MsgpackStreamDecoder", "serializer"]
@@ -196,13 +196,15 @@ class MsgpackStreamDecoder:
         unpacker = self._unpacker
         base = self._base
         end = self._end
-        budget = self._budget
+        shallow = self._shallow
+        budget = self._budget if self._tail is None else None  # only counting spends it
         try:
             for value in unpacker:
-                budget.left = budget.limit
+                if budget is not None:
+                    budget.left = budget.limit
                 new_end = base + unpacker.tell()
                 size, end = new_end - end, new_end
-                if size > self._shallow:
+                if size > shallow:
                     self._check_shape(value, size)
                 out.append(value)
         except MessageError:
@@ -217,9 +219,7 @@ class MsgpackStreamDecoder:
             raise self._too_large()
         if size <= self._max_depth + 1:
             return  # no message this short nests deeper
-        fault = shape_fault(value, self._max_depth, self._budget.limit)
-        if fault is not None:
-            raise MessageError(fault)
+        check_shape(value, self._max_depth, self._budget.limit)
 
     def _too_large(self) -> RemoteMessageTooLargeError:
         return RemoteMessageTooLargeError(
@@ -281,9 +281,7 @@ class MsgpackSerializer:
             except _DECODE_ERRORS:
                 value = self._any_keys(data)  # or bad data: the full decoder says which
         if size > self._shallow:
-            fault = shape_fault(value, self.max_depth, self.max_containers)
-            if fault is not None:
-                raise MessageError(fault)
+            check_shape(value, self.max_depth, self.max_containers)
         return value
 
     def _any_keys(self, data: bytes) -> Any:
