@@ -393,8 +393,7 @@ class Connection:
 
     def check_channel(self, channel: int) -> None:
         """Raise ``ValueError`` unless ``channel`` exists on this connection."""
-        if channel >= self._link.channels and self._state in (_OPEN, _CONNECTING):
-            # (A closed link may report 0 channels; a send on it returns False.)
+        if channel >= self._link.channels:
             raise ValueError(
                 f"channel {channel} does not exist: this connection has "
                 f"{self._link.channels} channel(s) (see the channels argument of Server/Client)"

@@ -143,11 +143,15 @@ class EnetLink:
         self.address = (str(address.host), int(address.port))
         self.receiver: Receiver = _unset_receiver
         self.deadline = 0.0  # while PEER_CLOSING: when to give up waiting
+        self._channels = int(peer.channelCount)  # known from the start: requested or agreed
 
     @property
     def channels(self) -> int:
-        """Channels agreed with the peer."""
-        return int(self.peer.channelCount)
+        """Channels agreed with the peer; the same number after it is gone."""
+        count = int(self.peer.channelCount)  # ENet's is 0 once the peer is reset
+        if count:
+            self._channels = count
+        return self._channels
 
     @property
     def round_trip_time(self) -> float | None:
