@@ -124,6 +124,7 @@ def test_bad_message_after_handshake_closes_only_that_connection(world, name, ca
         pump(world.server, until=lambda: len(world.server.connections()) == 1)
         goodbye = attacker.closed_by_server()  # the server lingers; no pump needed
         assert reason.encode()[:20] in goodbye  # the CLOSE message carries the reason
+        assert len(goodbye) < 1024  # whatever the peer sent: no amplification
         attacker.close()
     else:
         attacker = RawEnetPeer(world.port, world.factory)
