@@ -114,9 +114,12 @@ def init(
             ``'pygnetic'`` logger gets the level in any case, and no handler
             of its own, so no line is printed twice. None leaves logging
             alone.
-        n_module: Network adapter name, or names in order of preference. The
-            first one that can be loaded is used: ``('enet', 'socket')``
-            falls back to TCP where pyenet is not installed.
+        n_module: Network adapter name, or names in order of preference.
+            Every one of them that can be loaded is used: a server listens on
+            all of them at once, on one port number, and a client tries them
+            in this order (ENet, then TCP, by default). One that cannot be
+            loaded (ENet without pyenet) is left out with one warning that
+            says what that means and how to install it.
         s_module: Serializer name, or names in order of preference.
 
     Returns:
@@ -131,16 +134,16 @@ def init(
     if logging_lvl is not None:
         _configure_logging(logging_lvl)
     try:
-        n_name, network = _defaults.first_available("network", _defaults.names(n_module))
-        s_name, serializer = _defaults.first_available("serializer", _defaults.names(s_module))
+        networks, missing = _defaults.available_networks(_defaults.names(n_module))
+        serializer = _defaults.first_serializer(_defaults.names(s_module))
     except AdapterUnavailableError as exc:
         log.error("%s", exc)
         return False
-    _defaults.choose("network", network)
+    _defaults.choose("networks", networks)
+    _defaults.choose("missing", missing)
     _defaults.choose("serializer", serializer)
     message_factory.use_default_serializer(serializer)
-    log.info("Using %s network adapter", n_name)
-    log.info("Using %s serializer", s_name)
+    _defaults.report_networks(networks, missing)
     if events:
         event.init(event_val)
     return True

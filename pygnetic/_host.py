@@ -95,6 +95,8 @@ class Host:
         self._closed = False
         #: Links whose handshake is under way: a Server's table; none for a Client.
         self._handshakes: Collection[Any] = ()
+        #: Links of a Client's connects still looking for a transport that answers.
+        self._attempts: Collection[Any] = ()
         self.adapters: tuple[ModuleType, ...] = _defaults.networks(adapter)
         self.adapter = self.adapters[0]
         options = {
@@ -135,8 +137,17 @@ class Host:
             spending=self._spending,
             rate_limit=self.rate_limit,
         )
+        connection.adapter = self._label_of(link)
         self._connections[link] = connection
         return connection
+
+    def _label_of(self, link: Any) -> str:
+        """What carries ``link``: its adapter's label (``'ENet'``, ``'TCP'``)."""
+        transport = getattr(link, "transport", None)
+        for module, each in zip(self.adapters, self._transports, strict=True):
+            if each is transport:
+                return _defaults.label(module)
+        return _defaults.label(self.adapter)
 
     @property
     def events(self) -> bool:
@@ -199,6 +210,8 @@ class Host:
         else:
             self._transport.poll(timeout)
         now = self._clock()
+        if self._attempts:  # before ticks: a connect's own timeout says what it tried
+            self._advance_attempts(now)
         if now >= self._next_tick:
             self._next_tick = now + min(0.25, self.timeout / 8)
             for connection in list(self._connections.values()):
@@ -230,6 +243,9 @@ class Host:
         for transport in transports:
             transport.poll(timeout)
             timeout = 0  # without a waiter, only the first transport waits
+
+    def _advance_attempts(self, now: float) -> None:
+        """Move connects on to their next transport, or end them (a Client has them)."""
 
     def _expire_handshakes(self, now: float) -> None:
         """Close links whose handshake is overdue (a Server has them)."""

@@ -2,8 +2,8 @@
 
 ::
 
-    client = pygnetic.Client()
-    connection = client.connect('localhost', 10000)
+    client = pygnetic.Client()                       # ENet and TCP, when pyenet is installed
+    connection = client.connect('localhost', 10000)  # tries ENet, then TCP
     connection.add_handler(ChatHandler())
     connection.net_chat_msg('Tom', 'Hello')   # leaves once the server accepts
     while connection.state is not ConnectionState.CLOSED:
@@ -17,11 +17,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._host import AdapterSpec, Host, _accepted
+from . import _defaults
+from ._connecting import FALLBACK_DELAY, Attempt, Plan
+from ._host import DEFAULT_LINGER_MS, AdapterSpec, Host, _accepted
 from .connection import Connection, ConnectionState
 from .handshake import encode_hello
 from .limits import DEFAULT_RECEIVE_BUDGET, ReceiveBudget
 from .message import MessageFactory
+from .protocol import CloseCode, close_code
 
 __all__ = ["Client"]
 
@@ -36,9 +39,9 @@ class Client(Host):
         message_factory: Default messages for new connections (default: the
             class's :attr:`message_factory`).
         adapter: Network adapter name or module, or several (``('enet',
-            'socket')``), one of which each :meth:`connect` chooses; default:
-            the one chosen by :func:`pygnetic.init` (ENet when installed,
-            else TCP).
+            'socket')``), which each :meth:`connect` tries in order; default:
+            those chosen by :func:`pygnetic.init`, else every one installed
+            (ENet, then TCP).
         channels: ENet channels to ask for (TCP accepts any channel).
         timeout: Seconds of silence (or of waiting to be accepted) after which
             a connection is closed with :attr:`CloseCode.TIMEOUT
@@ -50,6 +53,9 @@ class Client(Host):
         receive_budget: What each connection may deliver per :meth:`update`
             (:class:`~pygnetic.limits.ReceiveBudget`; default 1000 messages
             and 1 MiB); the rest waits for the next update. None: no budget.
+        fallback_delay: Seconds a connect waits for one adapter to reach the
+            server before it tries the next one as well (default 0.5); the
+            first to reach it carries the connection.
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
@@ -70,8 +76,11 @@ class Client(Host):
         events: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
+        fallback_delay: float = FALLBACK_DELAY,
         **adapter_options: Any,
     ) -> None:
+        if not fallback_delay >= 0:
+            raise ValueError(f"fallback_delay must be >= 0 seconds, not {fallback_delay!r}")
         super().__init__(
             bind=None,
             conn_limit=conn_limit,
@@ -84,6 +93,11 @@ class Client(Host):
             adapter_options=adapter_options,
             receive_budget=receive_budget,
         )
+        self.fallback_delay = fallback_delay
+        #: Links of connects under way, each with its Attempt (several per connect).
+        self._attempts: dict[Any, Attempt] = {}
+        # What the default adapters lack (ENet without pyenet): connect errors name the fix.
+        self._unavailable = _defaults.missing_networks() if adapter is None else {}
 
     def __repr__(self) -> str:
         return f"<Client {len(self._connections)}/{self.conn_limit} connections>"
@@ -104,7 +118,15 @@ class Client(Host):
         accepts it during a later :meth:`update`; then handlers hear
         ``on_connect`` and a ``NET_CONNECTED`` event is posted. Messages sent
         before that wait and go out on acceptance. If the server refuses or
-        cannot be reached, ``on_disconnect`` and ``NET_DISCONNECTED`` say why.
+        cannot be reached, ``on_disconnect`` and ``NET_DISCONNECTED`` say why:
+        the reason names each adapter tried and what it said.
+
+        With several adapters (a default client has ENet and TCP), the first
+        is tried at once, and each next one after ``fallback_delay`` seconds
+        more without an answer, or at once when the one before failed; the
+        first to reach the server carries the connection. Each step is
+        logged, posted as a ``NET_CONNECTING`` event and told to handlers'
+        ``on_connecting``.
 
         Args:
             host: Server name or address.
@@ -114,14 +136,16 @@ class Client(Host):
             channels: ENet channels to ask the server for (default: the
                 client's ``channels``); TCP takes any channel and ignores it.
             adapter: Which of the client's adapters to connect with, by name
-                (default: the first).
+                (default: each in turn, see above).
             **options: The adapter's own connect options; one it does not
                 take raises ``TypeError``.
 
         Raises:
             RuntimeError: The client already has ``conn_limit`` connections.
             ValueError: ``adapter`` is not one of the client's.
-            TypeError: An option the adapter does not take.
+            TypeError: An option no adapter tried takes.
+            OSError: No adapter could start connecting (``host`` does not
+                resolve, say); the last adapter's error.
         """
         if self._closed:
             raise RuntimeError("Client is closed")
@@ -130,31 +154,136 @@ class Client(Host):
             raise RuntimeError(
                 f"this Client already has {self.conn_limit} connection(s) (its conn_limit)"
             )
-        module, transport = self._adapter_named(adapter)
-        if channels is not None:
-            options["channels"] = channels
-        taken = _accepted(transport.connect, options)
-        if "channels" not in taken:
-            options.pop("channels", None)  # TCP takes any channel: nothing to ask for
-        unknown = sorted(set(options) - set(taken))
-        if unknown:
-            raise TypeError(
-                f"the {module.NAME} adapter's connect() takes no option(s) {', '.join(unknown)}"
-            )
+        plans = self._plans(adapter, channels, options)
         factory = message_factory if message_factory is not None else self.message_factory
         factory.set_frozen()
-        link = transport.connect(host, port, **options)
-        return self._new_connection(link, factory, ConnectionState.CONNECTING)
+        now = self._clock()
+        attempt = Attempt(
+            host,
+            port,
+            plans,
+            deadline=now + self.timeout,
+            fallback_delay=self.fallback_delay,
+            unavailable=self._unavailable if adapter is None else {},
+        )
+        announcements: list[tuple[str, str, str]] = []
+        link = attempt.start_next(now, lambda *progress: announcements.append(progress))
+        connection = self._new_connection(link, factory, ConnectionState.CONNECTING)
+        attempt.connection = connection
+        self._attempts[link] = attempt
+        for progress in announcements:  # also when a first transport could not start
+            connection.progress(*progress)
+        return connection
 
-    def _adapter_named(self, name: str | None) -> tuple[Any, Any]:
-        for module, transport in zip(self.adapters, self._transports, strict=True):
-            if name in (None, module.NAME):
-                return module, transport
+    def _plans(
+        self, adapter: str | None, channels: int | None, options: dict[str, Any]
+    ) -> list[Plan]:
+        """The transports a connect tries, with the options each takes.
+
+        Raises:
+            ValueError: ``adapter`` is not one of the client's.
+            TypeError: An option that none of them takes.
+        """
+        if channels is not None:
+            options["channels"] = channels
+        plans, taken = [], set()
+        for module, transport in self._adapters_named(adapter):
+            accepted = _accepted(transport.connect, options)
+            taken.update(accepted)
+            plans.append((module, transport, accepted))
+        taken.add("channels")  # TCP takes any channel: nothing to ask for
+        unknown = sorted(set(options) - taken)
+        if unknown:
+            names = " or ".join(module.NAME for module, _, _ in plans)
+            raise TypeError(f"the {names} adapter's connect() takes no option(s) {', '.join(unknown)}")
+        return plans
+
+    def _adapters_named(self, name: str | None) -> list[tuple[Any, Any]]:
+        pairs = list(zip(self.adapters, self._transports, strict=True))
+        if name is None:
+            return pairs
+        for module, transport in pairs:
+            if name == module.NAME:
+                return [(module, transport)]
         names = ", ".join(module.NAME for module in self.adapters)
         raise ValueError(f"this Client has no {name!r} adapter (it has {names})")
 
     def link_connected(self, link: Any) -> None:
-        """The transport reached the server: say hello; its answer opens the connection."""
+        """A transport reached the server: close the others, and say hello over this one."""
+        attempt = self._attempts.get(link)
+        if attempt is not None and attempt.connection is not None:
+            self._settle(attempt, keep=link)
+            connection = attempt.connection
+            if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+                link.close(CloseCode.NORMAL)
+                return
+            if link is not connection._link:
+                self._connections.pop(connection._link, None)
+                connection.switch_link(link)
+                self._connections[link] = connection
+                connection.adapter = self._label_of(link)
+            connection.progress(
+                "handshake",
+                connection.adapter,
+                f"reached {attempt.host}:{attempt.port} over {connection.adapter}; "
+                "waiting to be accepted...",
+            )
         connection = self._connections.get(link)
         if connection is not None:
             connection.start_handshake(encode_hello(connection.message_factory))
+
+    def link_closed(self, link: Any, code: int, detail: str) -> None:
+        """A link ended: a transport that could not reach the server, or the connection."""
+        attempt = self._attempts.pop(link, None)
+        if attempt is None or attempt.connection is None:
+            super().link_closed(link, code, detail)
+            return
+        module = attempt.links.pop(link)
+        attempt.failures.append((_defaults.label(module), detail or close_code(code).description))
+        started = attempt.start_next(self._clock(), attempt.connection.progress)
+        if started is not None:
+            self._attempts[started] = attempt
+        elif not attempt.links:
+            self._give_up(attempt, close_code(code))
+
+    def _advance_attempts(self, now: float) -> None:
+        """Start the next transport of connects that wait too long; end those out of time."""
+        for attempt in list(dict.fromkeys(self._attempts.values())):
+            connection = attempt.connection
+            if connection is None:
+                continue
+            if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+                self._settle(attempt, keep=connection._link)
+            elif now >= attempt.deadline:
+                attempt.no_answer(self.timeout)
+                self._settle(attempt, keep=None)
+                self._give_up(attempt, CloseCode.TIMEOUT)
+            elif attempt.plans and now >= attempt.next_start:
+                started = attempt.start_next(now, connection.progress, attempt.slow())
+                if started is not None:
+                    self._attempts[started] = attempt
+                elif not attempt.links:
+                    self._give_up(attempt, CloseCode.TRANSPORT_ERROR)
+
+    def _settle(self, attempt: Attempt, keep: Any) -> None:
+        """The attempt is over: close every link it started but ``keep``."""
+        for link in list(attempt.links):
+            self._attempts.pop(link, None)
+            if link is not keep:
+                link.close(CloseCode.NORMAL)
+        attempt.links.clear()
+
+    def _give_up(self, attempt: Attempt, code: CloseCode) -> None:
+        """No transport reached the server: end the connection, saying what each one said."""
+        assert attempt.connection is not None
+        attempt.connection.connect_failed(code, attempt.reason())
+
+    def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
+        """Close every connection, also those still connecting, then the transports.
+
+        Args:
+            linger_ms: How long the goodbyes may take to leave, in milliseconds
+                (default 500).
+        """
+        self._attempts.clear()
+        super().close(linger_ms)

@@ -132,6 +132,9 @@ class Connection:
         parent: Proxy to the :class:`~pygnetic.client.Client` or
             :class:`~pygnetic.server.Server` that owns the connection.
         address: ``(host, port)`` of the peer.
+        adapter: What carries the connection: ``'ENet'``, ``'TCP'`` (or
+            another adapter's ``LABEL``). A client connecting with several
+            adapters names the one it is trying, then the one that won.
         message_factory: The :class:`~pygnetic.message.MessageFactory` in use.
         data_sent: Bytes sent, control messages included.
         data_received: Bytes received, control messages included.
@@ -160,7 +163,7 @@ class Connection:
         rate_limit: RateLimit | None = None,
     ) -> None:
         self.parent = parent
-        self.address = conn_obj.address
+        self.adapter = "?"  # the owner says which transport carries the link
         self.message_factory = message_factory
         self.data_sent = 0
         self.data_received = 0
@@ -168,17 +171,10 @@ class Connection:
         self.messages_received = 0
         self.close_code: CloseCode | None = None
         self.close_reason: str | None = None
-        self._link = conn_obj
-        self._link_send = conn_obj.send
-        # Where the transport queues (TCP), sequenced state can replace a stale copy.
-        self._link_send_latest: Callable[[bytes, int, int], int] | None = getattr(
-            conn_obj, "send_latest", None
-        )
         self._state = state
         self._handlers: list[Handler] = []
         self._senders: dict[type[Any], Sender] = {}
         self._queued: list[tuple[bytes, int, Delivery, int | None, bool]] = []
-        self._transmit = self._make_transmit()
         self._timeout = timeout
         self._last_heard = now
         self._last_tick = now
@@ -186,8 +182,6 @@ class Connection:
         self._heard_marker: object = 0
         #: Pings and pongs received: with messages_received, what shows a TCP peer is alive.
         self._control_received = 0
-        # A link that does not say whether it keeps itself alive is pinged, as over TCP.
-        self._transport_keepalive = bool(getattr(conn_obj, "keepalive", False))
         self._rtt: float | None = None
         self._on_ended = on_ended
         self._on_backlog = on_backlog
@@ -210,7 +204,6 @@ class Connection:
             self._waiting_bytes = (
                 WAITING_BUDGETS * spending.bytes + message_factory.max_message_size
             )
-        self._pause = getattr(conn_obj, "pause", None)
         self._rate = RateMeter(rate_limit, now) if rate_limit is not None else None
         #: (stream rest, early packets) kept when an on_connect handler raised.
         self._after_open: tuple[bytes, list[tuple[bytes, int]]] | None = None
@@ -221,18 +214,45 @@ class Connection:
         self._decode = message_factory.serializer.unpack
         self._limit = message_factory.max_message_size
         self._build_routes()
-        if conn_obj.stream:
-            self._stream = message_factory.new_stream()
+        if state is _CONNECTING:
+            self._early: list[tuple[bytes, int]] = []
+            self._early_bytes = 0
+        self._bind(conn_obj)
+
+    def _bind(self, link: Link) -> None:
+        """Send and receive through ``link`` from now on."""
+        self._link = link
+        self.address = link.address
+        self._link_send = link.send
+        # Where the transport queues (TCP), sequenced state can replace a stale copy.
+        self._link_send_latest: Callable[[bytes, int, int], int] | None = getattr(
+            link, "send_latest", None
+        )
+        self._transmit = self._make_transmit()
+        # A link that does not say whether it keeps itself alive is pinged, as over TCP.
+        self._transport_keepalive = bool(getattr(link, "keepalive", False))
+        self._pause = getattr(link, "pause", None)
+        if link.stream:
+            self._stream = self.message_factory.new_stream()
             self._receiver = self._receive_stream
         else:
             self._receiver = self._receive_packet
-        if state is _CONNECTING:  # the server's answer comes first
-            self._answer = FrameReader(conn_obj.stream)
-            self._early: list[tuple[bytes, int]] = []
-            self._early_bytes = 0
-            conn_obj.receiver = self._receive_answer
+        if self._state is _CONNECTING:  # the server's answer comes first
+            self._answer = FrameReader(link.stream)
+            link.receiver = self._receive_answer
         else:
-            conn_obj.receiver = self._receiver
+            link.receiver = self._receiver
+
+    def switch_link(self, link: Link) -> None:
+        """Connect through ``link`` instead: another transport reached the server first.
+
+        Only while connecting, before the handshake started: nothing has
+        gone over the old link, which the caller closes.
+        """
+        if self._state is not _CONNECTING:
+            raise RuntimeError(f"cannot switch the link of a {self._state.value} connection")
+        self._link.receiver = _discard
+        self._bind(link)
 
     def __repr__(self) -> str:
         host, port = self.address
@@ -748,7 +768,7 @@ class Connection:
         self._link.receiver = self._receiver
         early, self._early = self._early, []
         self.opened()
-        log.info("connected to %s:%s", *self.address)
+        log.info("connected to %s:%s over %s", *self.address, self.adapter)
         self.open_and_deliver(event.NET_CONNECTED, rest, early)
 
     def _keep_early(self, data: bytes, channel: int) -> None:
@@ -882,6 +902,30 @@ class Connection:
         self._end(code, reason, close_link=True, tell_peer=True)
         if live and local_reason is not None:
             self.close_reason = local_reason
+
+    def progress(self, stage: str, adapter: str, status: str) -> None:
+        """Tell handlers and the event queue how connecting goes (a client's connections).
+
+        Args:
+            stage: ``'connecting'`` (an adapter started trying to reach the
+                server) or ``'handshake'`` (one reached it; the server's
+                answer is awaited).
+            adapter: The adapter concerned, as :attr:`adapter` names it.
+            status: One line saying so, for the player to read.
+        """
+        self.adapter = adapter
+        for handler in self._handlers:
+            handler.on_connecting(stage, adapter, status)
+        if self._events:
+            event.post(
+                event.NET_CONNECTING, connection=self, stage=stage, adapter=adapter, status=status
+            )
+
+    def connect_failed(self, code: CloseCode, reason: str) -> None:
+        """No transport reached the server: end with ``reason``; the owner closed the links."""
+        if self._state is _CONNECTING:
+            self._throttle.warning("cannot connect", "%s", reason)
+        self._end(code, reason, close_link=False, tell_peer=False)
 
     def transport_closed(self, code: int, detail: str) -> None:
         """The transport ended the link: the peer left or failed, or refused us."""

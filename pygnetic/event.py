@@ -23,6 +23,11 @@ Event attributes, besides ``type == NETWORK``:
 ========================  ==================================================
 ``net_type``              attributes
 ========================  ==================================================
+:data:`NET_CONNECTING`    ``connection``, ``stage`` (``'connecting'``: an
+                          adapter started trying to reach the server;
+                          ``'handshake'``: one reached it, the answer is
+                          awaited), ``adapter`` (``'ENet'``, ``'TCP'``),
+                          ``status`` (a line for the player to read)
 :data:`NET_CONNECTED`     ``connection`` (client side: the server accepted us)
 :data:`NET_ACCEPTED`      ``connection`` (server side: a client was accepted)
 :data:`NET_RECEIVED`      ``connection``, ``message``, ``msg_type`` (the
@@ -69,6 +74,7 @@ __all__ = [
     "NETWORK",
     "NET_ACCEPTED",
     "NET_CONNECTED",
+    "NET_CONNECTING",
     "NET_DISCONNECTED",
     "NET_RECEIVED",
     "NET_SERVER_FOUND",
@@ -94,6 +100,9 @@ NET_SERVER_FOUND = 4
 #: ``net_type`` of the event a LAN :class:`~pygnetic.discovery.Browser` posts
 #: when a game server says goodbye or stops announcing itself.
 NET_SERVER_LOST = 5
+#: ``net_type`` of the events a client's connection posts while it connects:
+#: an adapter starts trying to reach the server, or one reached it.
+NET_CONNECTING = 6
 
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None

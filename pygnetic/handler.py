@@ -82,6 +82,16 @@ class Handler:
     def on_connect(self) -> None:
         """Called when the connection is established (on a server: accepted)."""
 
+    def on_connecting(self, stage: str, adapter: str, status: str) -> None:
+        """A client's connection moved on while connecting; ``status`` says how, in a line.
+
+        ``stage`` is ``'connecting'`` (``adapter``, ``'ENet'`` or ``'TCP'``,
+        started trying to reach the server) or ``'handshake'`` (it reached
+        it; the server's answer is awaited). Only steps after the handler was
+        added are heard: the first ``'connecting'`` happens inside
+        ``connect()``, and only the event queue sees it.
+        """
+
     def on_disconnect(self) -> None:
         """Called once when the connection has ended, by either side or by failure.
 

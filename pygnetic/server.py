@@ -50,7 +50,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import event
+from . import _defaults, event
 from ._handshakes import Handshakes, address_key
 from ._host import AdapterSpec, Exclude, Host, check_conn_limit, excluded
 from .connection import ConnectionState
@@ -188,7 +188,7 @@ class Server(Host):
         log.info(
             "server listening on %s:%d (%s, %s)",
             *self.address,
-            " and ".join(module.NAME for module in self.adapters),
+            _defaults.labels(self.adapters),
             self.message_factory.serializer.name,
         )
 
@@ -319,7 +319,13 @@ class Server(Host):
             handler.server = weakref.proxy(self)
             connection.add_handler(handler)
         # Players joining are worth a line each; a reconnecting loop is not.
-        self._log_throttle.info("accepted", "accepted %s:%s", *link.address, burst=ACCEPTS_LOGGED)
+        self._log_throttle.info(
+            "accepted",
+            "accepted %s:%s over %s",
+            *link.address,
+            connection.adapter,
+            burst=ACCEPTS_LOGGED,
+        )
         connection.open_and_deliver(event.NET_ACCEPTED, rest)
 
     def _refuse(self, link: Any, code: CloseCode, reason: str, *, answer: bool = True) -> None:

@@ -26,8 +26,12 @@ def pygame_events():
     pygame.quit()
 
 
-def _network_events():
-    return [e for e in pygame.event.get() if e.type == event.NETWORK]
+def _network_events(progress=None):
+    """The NETWORK events; NET_CONNECTING ones go to ``progress`` when given, else are dropped."""
+    found = [e for e in pygame.event.get() if e.type == event.NETWORK]
+    if progress is not None:
+        progress.extend(e for e in found if e.net_type == event.NET_CONNECTING)
+    return [e for e in found if e.net_type != event.NET_CONNECTING]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
@@ -39,11 +43,19 @@ def test_connect_receive_disconnect_events(pygame_events, adapter):
     server = pygnetic.Server("127.0.0.1", 0, message_factory=factory, adapter=adapter)
     client = pygnetic.Client(message_factory=factory, adapter=adapter)
     assert server.events and client.events
-    seen = []
+    seen, progress = [], []
     try:
         connection = client.connect("127.0.0.1", server.address[1])
         connection.net_chat_msg("Tom", "Test message")
-        assert pump(server, client, until=lambda: seen.extend(_network_events()) or len(seen) >= 3)
+        assert pump(
+            server, client, until=lambda: seen.extend(_network_events(progress)) or len(seen) >= 3
+        )
+        label = "ENet" if adapter == "enet" else "TCP"
+        assert [(e.stage, e.adapter, e.connection) for e in progress] == [
+            ("connecting", label, connection),
+            ("handshake", label, connection),
+        ]
+        assert progress[0].status == f"connecting to 127.0.0.1:{server.address[1]} over {label}..."
         by_type = {e.net_type: e for e in seen}
         assert by_type[event.NET_ACCEPTED].connection in server.connections()
         assert by_type[event.NET_CONNECTED].connection is connection

@@ -73,8 +73,14 @@ class ClientHandler(pygnetic.Handler):
         self.got.append(("chat", message.player, message.msg, kwargs))
 
 
+#: The kinds of event pygnetic 1.0 posted; a 1.0 program's if/elif chain ignores the others.
+KINDS_1_0 = {event.NET_CONNECTED, event.NET_DISCONNECTED, event.NET_ACCEPTED, event.NET_RECEIVED}
+
+
 def _network_events(seen):
-    seen.extend((e.net_type, e) for e in pygame.event.get() if e.type == event.NETWORK)
+    for e in pygame.event.get():
+        if e.type == event.NETWORK and e.net_type in KINDS_1_0:
+            seen.append((e.net_type, e))
     return seen
 
 

@@ -293,7 +293,23 @@ def test_unanswered_connect_times_out(network, factory, clock):
     clock.now += 2.5
     client.update()
     assert connection.close_code is CloseCode.TIMEOUT
-    assert "not accepted within 2 s" in connection.close_reason
+    assert "cannot connect to memory:40000 over memory" in connection.close_reason
+    assert "memory: no answer within 2 s" in connection.close_reason
+
+
+def test_a_reached_server_that_never_answers_times_out(network, factory, clock):
+    client = pygnetic.Client(
+        message_factory=factory, adapter="memory", network=network, clock=clock, timeout=2.0
+    )
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    server.link_opened = lambda link: None  # reached, and then never a word back
+    connection = client.connect("memory", server.address[1])
+    server.update()
+    client.update()
+    clock.now += 2.5
+    client.update()
+    assert connection.close_code is CloseCode.TIMEOUT
+    assert connection.close_reason == "not accepted within 2 s"
 
 
 def test_protocol_error_closes_only_the_offending_connection(network, factory, clock):

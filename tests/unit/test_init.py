@@ -29,7 +29,18 @@ server.close()
 """
     )
     assert result.stdout.strip() == "socket"
-    assert "Using socket network adapter" in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, result.stderr  # one line: why, what it means, the fix
+    assert "ENet is unavailable (import of enet halted" in warnings[0]
+    assert "using TCP only, so peers that speak only ENet cannot connect" in warnings[0]
+    assert "python -m pip install pyenet" in warnings[0]
+
+
+def test_a_default_server_listens_on_enet_and_tcp_on_one_port():
+    pytest.importorskip("enet")
+    with pygnetic.Server("127.0.0.1", 0) as server:
+        assert [module.NAME for module in server.adapters] == ["enet", "socket"]
+        assert server.address[1] != 0
 
 
 def test_missing_pyenet_names_the_extra_to_install():
@@ -59,8 +70,20 @@ def test_init_logs_the_chosen_adapters_with_its_own_handler():
         "print(pygnetic.message.message_factory.serializer.name)"
     )
     assert result.stdout.strip() == "json"
-    assert "INFO     Using socket network adapter" in result.stderr
-    assert "Using json serializer" in result.stderr
+    assert result.stderr == ""  # what was asked for was found: nothing to say at INFO
+    result = _run(
+        "import pygnetic, logging; pygnetic.init(logging_lvl=logging.DEBUG, n_module='socket')"
+    )
+    assert "DEBUG    using TCP network adapter(s)" in result.stderr
+    assert "DEBUG    using msgpack serializer" in result.stderr
+
+
+def test_a_missing_serializer_is_one_warning():
+    result = _run(
+        "import pygnetic; pygnetic.init(n_module='socket', s_module=('bson', 'json'))"
+    )
+    assert "WARNING  bson serializer unavailable (unknown serializer 'bson'" in result.stderr
+    assert result.stderr.rstrip().endswith("): using json")
 
 
 def test_logging_lvl_none_leaves_logging_alone():

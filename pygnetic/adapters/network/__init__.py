@@ -1,6 +1,7 @@
 """Network adapters: thin layers that move bytes for the sans-I/O core.
 
-An adapter module provides a :class:`Transport` class and a ``NAME``. A
+An adapter module provides a :class:`Transport` class and a ``NAME``, and may
+provide a ``LABEL``, what logs and errors call it (``'ENet'``, ``'TCP'``). A
 :class:`~pygnetic.server.Server` or :class:`~pygnetic.client.Client` owns one
 transport per adapter it uses and is their :class:`TransportListener`; each
 peer is a :class:`Link`. A transport knows nothing of messages, registries or
@@ -65,6 +66,9 @@ class Link(Protocol):
     stream: bool
     #: Set by the core before the link is accepted or connected.
     receiver: Receiver
+    #: The transport that made the link; with several, the host reads it to
+    #: say what carries a connection (optional: without it, the first).
+    transport: Any
     #: True when the transport keeps the link alive itself, as ENet does with
     #: its own pings: the core then sends no keepalive pings of its own and
     #: watches :attr:`last_heard` instead to notice a dead peer.

@@ -59,6 +59,7 @@ enet: Any = import_optional("enet", "enet")
 
 __all__ = [
     "CONNECT_DATA",
+    "LABEL",
     "NAME",
     "PEER_CLOSE_WAIT",
     "RECEIVE_BUFFER",
@@ -69,6 +70,8 @@ __all__ = [
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "enet"
+#: What logs and errors call the adapter.
+LABEL = "ENet"
 #: ENet connect data of a pygnetic client (``b"PGN"`` and the protocol version).
 CONNECT_DATA = 0x50474E02
 #: Events handled per poll at most, so a flood cannot freeze the game loop;
@@ -372,7 +375,7 @@ class Transport:
 
     def close(self, code: int, linger_ms: int) -> None:
         """Disconnect every peer, wait up to ``linger_ms`` for them, release the port."""
-        for link in self._links.values():
+        for link in list(self._links.values()):  # a connecting link forgets itself
             link.close(code)
         waited = 0
         while self._links and waited < linger_ms:
@@ -415,6 +418,6 @@ class Transport:
         if not code:
             code = CloseCode.TRANSPORT_ERROR
             connecting = link.state is LinkState.CONNECTING
-            detail = f"no answer from {link.address}" if connecting else "connection lost"
+            detail = "no answer" if connecting else "connection lost"
         link.state = LinkState.CLOSED
         self._listener.link_closed(link, code, detail)

@@ -30,10 +30,12 @@ from typing import Any
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
-__all__ = ["NAME", "MemoryLink", "MemoryNetwork", "Transport"]
+__all__ = ["LABEL", "NAME", "MemoryLink", "MemoryNetwork", "Transport"]
 
 #: The adapter's name, as given to ``adapter=``.
 NAME = "memory"
+#: What logs and errors call the adapter.
+LABEL = "memory"
 
 
 class MemoryNetwork:

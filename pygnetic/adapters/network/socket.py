@@ -37,10 +37,12 @@ from typing import Any
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
-__all__ = ["FLUSH_THRESHOLD", "NAME", "SocketLink", "Transport"]
+__all__ = ["LABEL", "FLUSH_THRESHOLD", "NAME", "SocketLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
+#: What logs and errors call the adapter.
+LABEL = "TCP"
 #: Queued bytes that trigger an immediate write attempt.
 FLUSH_THRESHOLD = 64 * 1024
 RECV_SIZE = 256 * 1024
@@ -80,7 +82,7 @@ class SocketLink:
     last_heard = 0
 
     def __init__(self, transport: Transport, sock: socket.socket, state: LinkState) -> None:
-        self._transport = transport
+        self.transport = self._transport = transport
         self.sock = sock
         self.state = state
         self.address: tuple[str, int] = ("", 0)

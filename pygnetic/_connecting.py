@@ -1,0 +1,142 @@
+"""A client's connect in progress: the transports it tries, in order, and what each said.
+
+A default :class:`~pygnetic.client.Client` speaks ENet and TCP, and a server
+may speak either or both, so ``connect()`` tries ENet first and, when ENet
+has not reached the server within ``fallback_delay`` seconds (or failed),
+TCP as well. The first transport to reach the server wins and the others
+are closed; only then does the handshake start, over the winner, so nothing
+but the transports' own connects ever goes over a loser. When none reaches
+the server, the connection ends with a reason that names every transport
+tried and what it said, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from . import _defaults
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+log = logging.getLogger("pygnetic.client")
+
+#: Seconds a connect waits for one transport before trying the next one too.
+FALLBACK_DELAY = 0.5
+
+#: One way to connect: the adapter, its transport, and the options it takes.
+Plan = tuple[ModuleType, Any, dict[str, Any]]
+
+
+class Attempt:
+    """One ``connect()`` until a transport reaches the server, or none can.
+
+    Args:
+        host: The server's name or address, as given to ``connect()``.
+        port: The server's port.
+        plans: The transports to try, in order.
+        deadline: When to give up (the client's ``timeout`` after connecting).
+        fallback_delay: Seconds before the next transport is tried as well.
+        unavailable: Why adapters the client would have used are missing
+            (ENet without pyenet), to name the fix when nothing is reached.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        plans: list[Plan],
+        *,
+        deadline: float,
+        fallback_delay: float,
+        unavailable: dict[str, Exception],
+    ) -> None:
+        self.host, self.port = host, port
+        self.plans = collections.deque(plans)
+        self.tried = tuple(module for module, _, _ in plans)
+        self.deadline = deadline
+        self.fallback_delay = fallback_delay
+        self.next_start = float("inf")
+        self.unavailable = unavailable
+        #: Links started and not failed yet, with their adapter.
+        self.links: dict[Any, ModuleType] = {}
+        #: (adapter label, what went wrong) for each transport that failed.
+        self.failures: list[tuple[str, str]] = []
+        self.connection: Connection | None = None
+
+    def start_next(
+        self, now: float, announce: Callable[[str, str, str], None], why: str = ""
+    ) -> Any:
+        """Start the next transport that can start; return its link, or None if none could.
+
+        ``why`` says why the previous transport is not enough (it is slow to
+        answer); the status line starts with it, or with the last failure. A
+        transport whose ``connect`` raises ``OSError`` (a name that does not
+        resolve, no free ENet peer) counts as failed, and the next starts.
+
+        Raises:
+            OSError: The last transport's error, when none could start and
+                no link was started before (``connect()`` raises it).
+        """
+        while self.plans:
+            module, transport, options = self.plans.popleft()
+            label = _defaults.label(module)
+            status = f"connecting to {self.host}:{self.port} over {label}..."
+            if not why and self.failures:
+                why = "{}: {}".format(*self.failures[-1])
+            if why:
+                status = f"{why}; {status}"
+            try:
+                link = transport.connect(self.host, self.port, **options)
+            except OSError as exc:
+                self.failures.append((label, str(exc)))
+                if not self.plans and not self.links and self.connection is None:
+                    raise
+                why = ""
+                continue
+            log.info("%s", status)
+            self.links[link] = module
+            self.next_start = now + self.fallback_delay
+            announce("connecting", label, status)
+            return link
+        return None
+
+    def slow(self) -> str:
+        """Why the next transport starts although the others still try."""
+        labels = _defaults.labels(tuple(self.links.values()), " or ")
+        return f"no {labels} answer within {self.fallback_delay:g} s"
+
+    def no_answer(self, seconds: float) -> None:
+        """Count every transport still trying as failed: nothing answered for ``seconds``."""
+        for module in self.links.values():
+            self.failures.append((_defaults.label(module), f"no answer within {seconds:g} s"))
+        self.links.clear()
+
+    def reason(self) -> str:
+        """Why no transport reached the server, and what to do about it."""
+        tried = _defaults.labels(self.tried, " or ")
+        order = [_defaults.label(module) for module in self.tried]
+        failures = sorted(self.failures, key=lambda failure: order.index(failure[0]))
+        said = "; ".join(f"{label}: {detail}" for label, detail in failures)
+        return f"cannot connect to {self.host}:{self.port} over {tried} ({said}); {self._advice()}"
+
+    def _advice(self) -> str:
+        names = {module.NAME for module in self.tried}
+        refused = any("refused" in detail for label, detail in self.failures if label == "TCP")
+        if names == {"socket"} and "enet" in self.unavailable:
+            nothing = "nothing accepts TCP there" if refused else "TCP found no server there"
+            return (
+                f"{nothing}; if the server speaks only ENet, this Python needs ENet too "
+                f"(unavailable: {_defaults.unavailable_reason(self.unavailable['enet'])}): "
+                f"{_defaults.enet_install_command()}"
+            )
+        if names == {"enet"}:
+            return (
+                "if the server speaks only TCP, connect over both: "
+                "Client(adapter=('enet', 'socket'))"
+            )
+        return "is a pygnetic server running at that address and port?"
