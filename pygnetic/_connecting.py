@@ -111,10 +111,12 @@ class Attempt:
         return f"no {labels} answer within {self.fallback_delay:g} s"
 
     def no_answer(self, seconds: float) -> None:
-        """Count every transport still trying as failed: nothing answered for ``seconds``."""
+        """Count every transport still trying as failed: nothing answered for ``seconds``.
+
+        The links stay in :attr:`links`, for the client to close.
+        """
         for module in self.links.values():
             self.failures.append((_defaults.label(module), f"no answer within {seconds:g} s"))
-        self.links.clear()
 
     def reason(self) -> str:
         """Why no transport reached the server, and what to do about it."""

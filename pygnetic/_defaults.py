@@ -145,7 +145,9 @@ def report_networks(modules: tuple[ModuleType, ...], missing: dict[str, Exceptio
                 enet_install_command(),
             )
         else:
-            log.warning("%s network adapter unavailable (%s): using %s", name, why, labels(modules))
+            log.warning(
+                "%s network adapter unavailable (%s): using %s", name, why, labels(modules)
+            )
 
 
 def unavailable_reason(exc: Exception) -> str:

@@ -186,7 +186,8 @@ class Client(Host):
         """
         if channels is not None:
             options["channels"] = channels
-        plans, taken = [], set()
+        plans: list[Plan] = []
+        taken: set[str] = set()
         for module, transport in self._adapters_named(adapter):
             accepted = _accepted(transport.connect, options)
             taken.update(accepted)
@@ -195,7 +196,9 @@ class Client(Host):
         unknown = sorted(set(options) - taken)
         if unknown:
             names = " or ".join(module.NAME for module, _, _ in plans)
-            raise TypeError(f"the {names} adapter's connect() takes no option(s) {', '.join(unknown)}")
+            raise TypeError(
+                f"the {names} adapter's connect() takes no option(s) {', '.join(unknown)}"
+            )
         return plans
 
     def _adapters_named(self, name: str | None) -> list[tuple[Any, Any]]:
@@ -212,25 +215,24 @@ class Client(Host):
         """A transport reached the server: close the others, and say hello over this one."""
         attempt = self._attempts.get(link)
         if attempt is not None and attempt.connection is not None:
-            self._settle(attempt, keep=link)
-            connection = attempt.connection
-            if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
-                link.close(CloseCode.NORMAL)
-                return
-            if link is not connection._link:
-                self._connections.pop(connection._link, None)
-                connection.switch_link(link)
-                self._connections[link] = connection
-                connection.adapter = self._label_of(link)
-            connection.progress(
-                "handshake",
-                connection.adapter,
-                f"reached {attempt.host}:{attempt.port} over {connection.adapter}; "
-                "waiting to be accepted...",
-            )
+            self._won(attempt, attempt.connection, link)
         connection = self._connections.get(link)
         if connection is not None:
             connection.start_handshake(encode_hello(connection.message_factory))
+
+    def _won(self, attempt: Attempt, connection: Connection, link: Any) -> None:
+        """``link`` reached the server first: the connection goes on over it alone."""
+        self._settle(attempt, keep=link)
+        if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+            link.close(CloseCode.NORMAL)
+            return
+        if link is not connection._link:
+            self._connections.pop(connection._link, None)
+            connection.switch_link(link)
+            self._connections[link] = connection
+        label = connection.adapter = self._label_of(link)
+        status = f"reached {attempt.host}:{attempt.port} over {label}; waiting to be accepted..."
+        connection.progress("handshake", label, status)
 
     def link_closed(self, link: Any, code: int, detail: str) -> None:
         """A link ended: a transport that could not reach the server, or the connection."""

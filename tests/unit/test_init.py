@@ -79,9 +79,7 @@ def test_init_logs_the_chosen_adapters_with_its_own_handler():
 
 
 def test_a_missing_serializer_is_one_warning():
-    result = _run(
-        "import pygnetic; pygnetic.init(n_module='socket', s_module=('bson', 'json'))"
-    )
+    result = _run("import pygnetic; pygnetic.init(n_module='socket', s_module=('bson', 'json'))")
     assert "WARNING  bson serializer unavailable (unknown serializer 'bson'" in result.stderr
     assert result.stderr.rstrip().endswith("): using json")
 

@@ -37,7 +37,7 @@ from typing import Any
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 
-__all__ = ["LABEL", "FLUSH_THRESHOLD", "NAME", "SocketLink", "Transport"]
+__all__ = ["FLUSH_THRESHOLD", "LABEL", "NAME", "SocketLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
