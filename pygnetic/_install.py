@@ -85,7 +85,7 @@ def install_command(extra: str) -> str:
 
     For the extras a program needs at run time (``enet``, ``pygame``) that is
     the dependency itself, which an installed pygnetic 2 lacks; for the others
-    it is the checkout's own install.
+    it is the checkout's own install, to be run in a checkout.
 
     Args:
         extra: The name of an extra in ``pyproject.toml``.
@@ -94,4 +94,4 @@ def install_command(extra: str) -> str:
         return enet_install_command()
     if extra in _RUNTIME_EXTRAS:
         return f"python -m pip install {_RUNTIME_EXTRAS[extra]}"
-    return INSTALL_FROM_CHECKOUT.format(extras=extra) + " (in a pygnetic checkout)"
+    return INSTALL_FROM_CHECKOUT.format(extras=extra)
