@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 extra.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(charts[0], extra)
         else:
-            print("no chart: matplotlib is not installed (pip install 'pygnetic[bench]')")
+            print("no chart: matplotlib is not installed (python -m pip install matplotlib)")
     print(f"\nresults: {latest}  ({document['seconds']:.0f} s)")
     return 0
 

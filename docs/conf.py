@@ -50,9 +50,9 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 
-# The ENet adapter imports pyenet at import time. It is installed wherever the
-# "test" or "enet" extras are, but has no wheels beyond Python 3.12: only there
-# is it replaced by a stand-in, so that the API reference still builds.
+# The ENet adapter imports the enet module at import time. The "test" and "enet"
+# extras install it (pyenet or pyenet-vladfi); a docs-only environment gets a
+# stand-in, so that the API reference still builds.
 try:
     import enet  # noqa: F401
 except ImportError:

@@ -37,7 +37,9 @@ then drops the peer silently). Two disconnects racing each other would leave
 one lingering, and a client that reconnected at once would lose its new
 connection to it.
 
-Install with ``pip install 'pygnetic[enet]'`` (wheels exist up to Python 3.12).
+The ``enet`` module comes from pyenet or, where pyenet has no wheel,
+pyenet-vladfi: the ``enet`` extra installs the right one, and
+``pygnetic._install.enet_install_command()`` names it.
 """
 
 from __future__ import annotations
