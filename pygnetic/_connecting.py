@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _defaults
+from . import _defaults, _install
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -134,7 +134,7 @@ class Attempt:
             return (
                 f"{nothing}; if the server speaks only ENet, this Python needs ENet too "
                 f"(unavailable: {_defaults.unavailable_reason(self.unavailable['enet'])}): "
-                f"{_defaults.enet_install_command()}"
+                f"{_install.enet_install_command()}"
             )
         if names == {"enet"}:
             return (

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from . import _install
 from .errors import AdapterUnavailableError
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def report_networks(modules: tuple[ModuleType, ...], missing: dict[str, Exceptio
                 "install ENet with: %s",
                 why,
                 labels(modules),
-                enet_install_command(),
+                _install.enet_install_command(),
             )
         else:
             log.warning(
@@ -158,12 +158,6 @@ def unavailable_reason(exc: Exception) -> str:
 def missing_networks() -> dict[str, Exception]:
     """Why adapters of the default choice could not be loaded (after :func:`networks`)."""
     return dict(_chosen["missing"])
-
-
-def enet_install_command() -> str:
-    """The command that installs ENet for this Python (pyenet has no wheels past 3.12)."""
-    package = "pyenet" if sys.version_info < (3, 13) else "pyenet-vladfi"
-    return f"python -m pip install {package}"
 
 
 def networks(spec: str | ModuleType | Sequence[str | ModuleType] | None) -> tuple[ModuleType, ...]:
@@ -221,5 +215,5 @@ def import_optional(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise AdapterUnavailableError(
-            f"{module} is not installed ({exc}); run: pip install 'pygnetic[{extra}]'"
+            f"{module} is not installed ({exc}); run: {_install.install_command(extra)}"
         ) from exc

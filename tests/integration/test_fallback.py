@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import pygnetic
-from pygnetic import ConnectionState
+from pygnetic import ConnectionState, _install
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CloseCode
 from pygnetic.testing import ManualClock, Recorder, pump
@@ -199,5 +199,5 @@ def test_a_client_without_enet_names_the_command_that_adds_it(factory):
     reason = out.decode().strip()
     assert reason.startswith(f"cannot connect to 127.0.0.1:{server.address[1]} over TCP (TCP: ")
     assert "nothing accepts TCP there; if the server speaks only ENet, this Python needs" in reason
-    assert reason.endswith("python -m pip install pyenet")
+    assert reason.endswith(_install.enet_install_command())
     assert err.decode().count("ENet is unavailable") == 1

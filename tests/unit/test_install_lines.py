@@ -19,12 +19,6 @@ SCANNED = ["README.md", "docs", "examples", "benchmarks", "pygnetic", ".ci"]
 SUFFIXES = {".md", ".rst", ".txt", ".py", ""}  # "" for .ci/run
 SKIPPED_PARTS = {"_build", "results", "__pycache__"}
 
-# Files that still have such a line, each with the reason. The test fails once
-# the line is gone, so that the exemption goes with it.
-KNOWN = {
-    "pygnetic/_defaults.py": "import_optional's message, until it calls _install.install_command",
-}
-
 PIP_INSTALL = re.compile(r"\bpip3?\s+install\b")
 # What ends a command in prose or a shell line: a closing backtick, the next
 # command, a comment, the end of a literal in a Python string.
@@ -143,16 +137,5 @@ def test_no_page_example_or_message_installs_pygnetic_from_the_index():
         pytest.skip("no docs/: not a checkout")
     offending = []
     for path in scanned_files():
-        name = path.relative_to(ROOT).as_posix()
-        if name in KNOWN:
-            continue
         offending += offending_lines(path)
     assert not offending, "these fetch pygnetic 1.0 from the index:\n" + "\n".join(offending)
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN))
-def test_the_known_exceptions_are_still_needed(name):
-    path = ROOT / name
-    assert path.exists() and offending_lines(path), (
-        f"{name} no longer installs pygnetic from the index: remove it from KNOWN"
-    )
