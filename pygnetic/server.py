@@ -36,10 +36,11 @@ only ever takes places from addresses holding more than it, and one that
 opens links as fast as it can only replaces its own. The dropped link is
 closed with :attr:`~pygnetic.protocol.CloseCode.SERVER_FULL`.
 
-One server can listen on several transports at once, on one port number:
-``Server(port=10000, adapter=('enet', 'socket'))`` serves ENet clients on UDP
+One server listens on several transports at once, on one port number: by
+default (or with ``adapter=('enet', 'socket')``) it serves ENet clients on UDP
 port 10000 and TCP clients on TCP port 10000, and every connection is an
-ordinary :class:`~pygnetic.connection.Connection` whatever carries it.
+ordinary :class:`~pygnetic.connection.Connection` whatever carries it
+(:attr:`~pygnetic.connection.Connection.adapter` says which).
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ class Server(Host):
             class's :attr:`message_factory`).
         adapter: Network adapter name or module, or several of them to listen
             on all at once on the same port number (``('enet', 'socket')``);
-            default: the one chosen by :func:`pygnetic.init` (ENet when
-            installed, else TCP).
+            default: those chosen by :func:`pygnetic.init`, else every one
+            installed (ENet and TCP).
         channels: ENet channels per connection (TCP accepts any channel).
         timeout: Seconds after which a client that has sent nothing is
             dropped. Over TCP, where the server pings its clients, only
