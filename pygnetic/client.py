@@ -241,8 +241,12 @@ class Client(Host):
             super().link_closed(link, code, detail)
             return
         module = attempt.links.pop(link)
+        connection = attempt.connection
+        if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+            self._settle(attempt, keep=connection._link)
+            return
         attempt.failures.append((_defaults.label(module), detail or close_code(code).description))
-        started = attempt.start_next(self._clock(), attempt.connection.progress)
+        started = attempt.start_next(self._clock(), connection.progress)
         if started is not None:
             self._attempts[started] = attempt
         elif not attempt.links:

@@ -201,3 +201,18 @@ def test_a_client_without_enet_names_the_command_that_adds_it(factory):
     assert "nothing accepts TCP there; if the server speaks only ENet, this Python needs" in reason
     assert reason.endswith(_install.enet_install_command())
     assert err.decode().count("ENet is unavailable") == 1
+
+
+def test_a_transport_failing_after_disconnect_changes_nothing(factory, clock, caplog):
+    with _server(factory, "enet") as server:
+        port = server.address[1]  # nothing listens there now, on either transport
+    with _client(factory, clock) as client:
+        connection = client.connect("127.0.0.1", port)
+        clock.now += 0.5
+        client.update()  # TCP starts; its refusal is reported by a later poll
+        connection.disconnect()
+        assert pump(client, timeout=0.3)
+        assert connection.state is ConnectionState.CLOSED
+        assert connection.close_reason == "disconnected"
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert _links(client) == 0 and not client._attempts
