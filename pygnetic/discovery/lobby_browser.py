@@ -13,8 +13,8 @@ The connection opens with the first request and closes after
 ``idle_timeout`` seconds without one. A lobby that cannot be reached, or is
 lost, fails the pending requests, with the reason in :attr:`PageRequest.error`
 (``cannot reach lobby HOST:PORT: ...`` or ``lost lobby HOST:PORT: ...``); the
-browser logs none of this, since the program shows it. Listings the lobby
-sends malformed are skipped with a log line.
+browser adds no log line of its own for that, since the program decides what
+to show. Listings the lobby sends malformed are skipped with a log line.
 """
 
 from __future__ import annotations
