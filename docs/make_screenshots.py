@@ -41,13 +41,13 @@ def shoot(name: str, frames: int) -> Path:
     host = subprocess.Popen(
         [sys.executable, script, "--host-game", *local, "--port", "0", "--selftest", "60"]
         + (lan and [*lan, "--lan-target", "127.0.0.1"]),
-        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=ENV,
     )
     try:
-        assert host.stdout is not None
-        for line in host.stdout:  # the host says which free port it got
+        assert host.stderr is not None
+        for line in host.stderr:  # pygnetic's log says which free port the host got
             match = re.search(r"listening on \S*:(\d+)", line)
             if match:
                 break

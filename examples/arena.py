@@ -225,8 +225,8 @@ def main(argv=None):
     arena, host, port = None, args.host or "127.0.0.1", args.port
     if args.host_game:
         arena = ArenaServer(args.host or "", args.port)
+        # Not printed: pygnetic has logged "server listening on HOST:PORT".
         port = arena.server.address[1]
-        print(f"listening on {arena.server.address[0]}:{port}", flush=True)
         host = "127.0.0.1" if args.host in (None, "", "0.0.0.0") else args.host
     pygame.display.set_caption("pygnetic arena")
     client = pygnetic.Client()

@@ -248,8 +248,8 @@ def main(argv=None):
     server, host, port = None, args.host or "127.0.0.1", args.port
     if args.host_game:
         server = pygnetic.Server(args.host or "", args.port, handler=Relay, events=False)
+        # Not printed: pygnetic has logged "server listening on HOST:PORT".
         port = server.address[1]
-        print(f"listening on {server.address[0]}:{port}", flush=True)
         host = "127.0.0.1" if args.host in (None, "", "0.0.0.0") else args.host
     lan = LanGames(server, args.lan_port, args.lan_target)
     client = pygnetic.Client()

@@ -30,7 +30,7 @@ import threading
 
 import pygnetic
 from pygnetic import ConnectionState
-from pygnetic.discovery import DISCOVERY_PORT, LobbyBrowser, search
+from pygnetic.discovery import DISCOVERY_PORT, LobbyBrowser, LobbyError, search
 
 DEFAULT_PORT = 10000
 GAME = "pygnetic-echo"  # as echo_server.py announces it
@@ -41,20 +41,21 @@ echo = pygnetic.register("echo", ("text",))
 
 
 class EchoPrinter(pygnetic.Handler):
-    """Attached to our connection; pygnetic calls these during ``client.update()``."""
+    """Attached to our connection; pygnetic calls these during ``client.update()``.
+
+    pygnetic logs "connected to HOST:PORT", and why a connection ended, so
+    these print only what the player needs besides.
+    """
 
     def __init__(self):
         self.echoes = 0
 
     def on_connect(self):
-        print("connected: type a line and press Enter (Ctrl-D quits)")
+        print("type a line and press Enter (Ctrl-D quits)")
 
     def net_echo(self, message, **kwargs):
         self.echoes += 1
         print(f"echo: {message.text}")
-
-    def on_disconnect(self):
-        print(f"disconnected: {self.connection.close_reason}")
 
 
 def keyboard_lines():
@@ -100,7 +101,10 @@ def parse_args(argv):
 
 
 def find_server(args):
-    """Return (host, port) of an echo server: given, heard on the LAN, or listed in a lobby."""
+    """Return (host, port) of an echo server: given, heard on the LAN, or listed in a lobby.
+
+    Return None, having said why, if there is none.
+    """
     if args.lan:
         print("listening for echo servers on the LAN...")
         found = search(timeout=3, port=args.lan_port, game=GAME)  # blocks 3 s: fine here
@@ -109,11 +113,15 @@ def find_server(args):
         lobby = LobbyBrowser((host, int(port)) if port else host)
         try:  # wait() pumps the browser; a game would call lobby.update() every frame
             found = lobby.get_servers(game=GAME).wait(timeout=5).servers
+        except (LobbyError, TimeoutError) as exc:  # down, refused or silent: say which
+            print(f"no echo server found: {exc}")
+            return None
         finally:
             lobby.close()
     else:
         return args.host, args.port
     if not found:
+        print("no echo server found")
         return None
     print(f"found {found[0].name} at {found[0].host}:{found[0].port}")
     return found[0].address
@@ -125,7 +133,6 @@ def main(argv=None):
         return 2
     address = find_server(args)
     if address is None:
-        print("no echo server found")
         return 1
     client = pygnetic.Client()
     # connect() returns at once; the connection opens during a later update().

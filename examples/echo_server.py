@@ -18,6 +18,10 @@ that client: ``on_connect``, ``net_<message name>`` for each message that
 arrives, ``on_disconnect``. Everything happens inside ``server.update()``, on
 this thread, so there are no threads or locks to think about.
 
+pygnetic logs where the server listens, each client it accepts and how each
+connection ended (``pygnetic.init()`` shows INFO lines on stderr), so this
+program prints only what the clients say.
+
 No pygame needed: a dedicated server runs fine without a display.
 
 ``--selftest FRAMES`` serves until the first client leaves (or FRAMES updates
@@ -53,10 +57,6 @@ class Served:
 class EchoHandler(pygnetic.Handler):
     """One per connected client; pygnetic calls these methods during ``server.update()``."""
 
-    def on_connect(self):
-        host, port = self.connection.address
-        print(f"{host}:{port} connected")
-
     def net_echo(self, message, **kwargs):
         # `message` is a namedtuple: echo(text='...'). Send the text back on the
         # same connection; it leaves during the next update().
@@ -64,8 +64,8 @@ class EchoHandler(pygnetic.Handler):
         self.connection.net_echo(message.text)
 
     def on_disconnect(self):
+        # No print: pygnetic has logged why the connection ended.
         connection = self.connection
-        print(f"{connection.address[0]} left ({connection.close_reason})")
         Served.clients += 1
         Served.sent += connection.messages_sent
         Served.received += connection.messages_received
@@ -103,8 +103,8 @@ def main(argv=None):
     if not pygnetic.init(logging_lvl=logging.INFO, n_module=args.adapter or ("enet", "socket")):
         return 2
     server = pygnetic.Server(args.host, args.port, conn_limit=8, handler=EchoHandler)
-    host, port = server.address
-    print(f"listening on {host}:{port} ({server.adapter.NAME}); Ctrl-C stops", flush=True)
+    # pygnetic has logged "server listening on HOST:PORT (...)"; only this is news.
+    print("Ctrl-C stops the server", flush=True)
 
     announcers = listings(server, args)
     frames = 0

@@ -2,7 +2,9 @@
 
 Starts a real server and a real client on 127.0.0.1 (over ENet when pyenet is
 installed, else TCP), has them chat, prints what travels and how small it is,
-and exits. Needs neither pygame nor a display.
+and exits. Needs neither pygame nor a display. With ``--verbose`` pygnetic's
+own log tells where the server listens and when the connection opens and
+closes, instead of the demo.
 """
 
 from __future__ import annotations
@@ -43,14 +45,21 @@ class ShoutingServer(pygnetic.Handler):
 
 
 class Player(pygnetic.Handler):
-    """Client side: prints what comes back."""
+    """Client side: prints what comes back.
 
-    def __init__(self) -> None:
+    Args:
+        narrate: Say when the connection opens and closes; False when
+            pygnetic's log is shown and says it already.
+    """
+
+    def __init__(self, narrate: bool = True) -> None:
         self.replies: list[Any] = []
+        self.narrate = narrate
 
     def on_connect(self) -> None:
         """Say where we are connected."""
-        print(f"  connected to {self.connection.address[0]}:{self.connection.address[1]}")
+        if self.narrate:
+            print(f"  connected to {self.connection.address[0]}:{self.connection.address[1]}")
 
     def net_chat_msg(self, message: Any, **kwargs: Any) -> None:
         """Print and keep the reply."""
@@ -59,7 +68,8 @@ class Player(pygnetic.Handler):
 
     def on_disconnect(self) -> None:
         """Say why the connection ended."""
-        print(f"  disconnected: {self.connection.close_reason}")
+        if self.narrate:
+            print(f"  disconnected: {self.connection.close_reason}")
 
 
 def _show_sizes(factory: MessageFactory, chat_msg: Any) -> None:
@@ -70,16 +80,19 @@ def _show_sizes(factory: MessageFactory, chat_msg: Any) -> None:
     print(f"  a registered chat_msg:    {len(compact)} bytes  {compact!r}")
 
 
-def _run(adapter: str | None, timeout: float) -> int:
+def _run(adapter: str | None, timeout: float, narrate: bool = True) -> int:
     factory, chat_msg, _ = _messages()
     _show_sizes(factory, chat_msg)
+    print()  # before the server: with --verbose its log line comes next
     server = pygnetic.Server(
         "127.0.0.1", 0, handler=ShoutingServer, message_factory=factory, adapter=adapter
     )
     client = pygnetic.Client(message_factory=factory, adapter=adapter)
-    print(f"\nServer on 127.0.0.1:{server.address[1]} ({server.adapter.NAME} adapter)")
+    if narrate:
+        adapters = " and ".join(module.NAME for module in server.adapters)
+        print(f"Server on 127.0.0.1:{server.address[1]} ({adapters})")
     connection = client.connect("127.0.0.1", server.address[1])
-    player = Player()
+    player = Player(narrate)
     connection.add_handler(player)
     for line in LINES:
         connection.net_chat_msg("Tom", line)
@@ -114,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show pygnetic's log")
     args = parser.parse_args(argv)
     pygnetic.init(logging_lvl=logging.INFO if args.verbose else logging.WARNING)
-    return _run(args.adapter, args.timeout)
+    return _run(args.adapter, args.timeout, narrate=not args.verbose)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import signal
 import sys
 from typing import Any
 
+from .. import _configure_logging
 from ._registry import LobbyLimits
 from .lan import DISCOVERY_PORT
 from .lan_browser import search
@@ -71,11 +72,8 @@ def _search_lan(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the lobby (or the LAN search); return the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)-8s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # As pygnetic.init() does, so that a lobby's log reads like its game servers'.
+    _configure_logging(logging.getLevelName(args.log_level))
     if args.search_lan:
         return _search_lan(args)
     try:

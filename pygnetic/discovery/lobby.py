@@ -125,6 +125,12 @@ class LobbyHandler(Handler):
     def _host(self) -> str:
         return str(self.connection.address[0])
 
+    @property
+    def _peer(self) -> str:
+        """``HOST:PORT`` of the connection, as the core's log lines name peers."""
+        host, port = self.connection.address
+        return f"{host}:{port}"
+
     def on_connect(self) -> None:
         """Refuse hosts that already hold ``max_connections_per_host`` connections."""
         limit = self.server.limits.max_connections_per_host
@@ -132,7 +138,11 @@ class LobbyHandler(Handler):
         same = sum(1 for c in self.server.connections() if c.address[0] == host)
         if same > limit:
             self.server.log_throttle(
-                logging.WARNING, "refused %s: more than %d connections from it", host, limit
+                logging.WARNING,
+                "refused %s: more than %d lobby connections from %s",
+                self._peer,
+                limit,
+                host,
             )
             self.connection.disconnect(f"too many lobby connections from {host} (limit {limit})")
 
@@ -151,10 +161,10 @@ class LobbyHandler(Handler):
         try:
             yield
         except LobbyError as exc:
-            throttle(logging.INFO, "refused %s from %s: %s", request, self._host, exc)
+            throttle(logging.INFO, "refused %s from %s: %s", request, self._peer, exc)
             raise RequestRefused(str(exc), code) from exc
         except MessageError as exc:
-            throttle(logging.WARNING, "invalid %s from %s: %s", request, self._host, exc)
+            throttle(logging.WARNING, "invalid %s from %s: %s", request, self._peer, exc)
             raise
 
     @lobby_requests.answers(REGISTER)
@@ -162,7 +172,8 @@ class LobbyHandler(Handler):
         """List (or update) the game server at this connection's address."""
         with self._refusing("register", FULL):
             entry = self._registry.register(self, self._host, *message[1:])
-        log.info("listed %d: %s:%d %r", entry.id, self._host, entry.server.port, entry.server.name)
+        server = entry.server
+        log.info("listed server %d %r at %s:%d", entry.id, server.name, server.host, server.port)
         return entry.id, self.server.limits.ttl
 
     @lobby_requests.answers(PING)
@@ -178,10 +189,10 @@ class LobbyHandler(Handler):
             entry = self._registry.unregister(self, message.server_id)
         except LobbyError as exc:
             self.server.log_throttle(
-                logging.INFO, "ignored unregister from %s: %s", self._host, exc
+                logging.INFO, "ignored unregister from %s: %s", self._peer, exc
             )
             return
-        log.info("unlisted %d: %s:%d", entry.id, entry.server.host, entry.server.port)
+        log.info("unlisted server %d at %s:%d", entry.id, entry.server.host, entry.server.port)
 
     @lobby_requests.answers(GET_SERVERS)
     def net_get_servers(self, message: Any) -> tuple[Any, ...]:
@@ -195,7 +206,9 @@ class LobbyHandler(Handler):
     def on_receive(self, message: Any, **kwargs: Any) -> None:
         """Refuse the messages only a lobby sends, as invalid requests."""
         name = type(message).__name__
-        self.server.log_throttle(logging.WARNING, "invalid %s from %s", name, self._host)
+        self.server.log_throttle(
+            logging.WARNING, "invalid %s from %s: not a request", name, self._peer
+        )
         lobby_requests.refuse_invalid(self, None, f"{name} is not a request")
 
 
@@ -261,4 +274,11 @@ class LobbyServer(Server):
         super().update(timeout)
         for entry in self.registry.expire():
             server = entry.server
-            log.info("expired %d: %s:%d %r", entry.id, server.host, server.port, server.name)
+            log.info(
+                "expired server %d %r at %s:%d: no ping for %g s",
+                entry.id,
+                server.name,
+                server.host,
+                server.port,
+                self.limits.ttl,
+            )

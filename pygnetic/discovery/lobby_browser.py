@@ -10,9 +10,11 @@
             servers = request.result.servers
 
 The connection opens with the first request and closes after
-``idle_timeout`` seconds without one. A lost connection fails the pending
-requests, with the reason in :attr:`PageRequest.error`; listings the lobby
-sends malformed are skipped with a log line.
+``idle_timeout`` seconds without one. A lobby that cannot be reached, or is
+lost, fails the pending requests, with the reason in :attr:`PageRequest.error`
+(``cannot reach lobby HOST:PORT: ...`` or ``lost lobby HOST:PORT: ...``); the
+browser adds no log line of its own for that, since the program decides what
+to show. Listings the lobby sends malformed are skipped with a log line.
 """
 
 from __future__ import annotations
@@ -223,8 +225,7 @@ class LobbyBrowser(_LobbyClient):
         elif isinstance(error, RequestRefused):
             self._finish(request, None, f"the lobby refused: {error.reason}")
         elif isinstance(error, RequestAborted):
-            reason = error.close_reason or "disconnected"
-            self._finish(request, None, f"lost the lobby connection: {reason}")
+            self._finish(request, None, self._ended(error.close_reason or "disconnected"))
         else:
             self._finish(request, None, "the lobby sent a malformed page")
 

@@ -11,8 +11,10 @@ all its work in ``update()``, called from the game loop::
         listing.update()          # connects, registers, pings, reconnects
     listing.close()               # unlists at once
 
-A lost or refusing lobby never raises: the announcer logs it (throttled), says
-why in :attr:`LobbyAnnouncer.last_error`, and tries again after ``retry`` seconds.
+A lost or refusing lobby never raises: the announcer says why in
+:attr:`LobbyAnnouncer.last_error` and tries again after ``retry`` seconds. It
+logs the first failure of each kind at WARNING and the same kind again only at
+DEBUG, until the lobby lists the server again, which it logs at INFO.
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ class _Replies(Handler):
         self._owner = owner
         self._generation = generation
 
+    def on_connect(self) -> None:
+        if self._generation == self._owner._generation:
+            self._owner._reached = True
+
     def on_disconnect(self) -> None:
         if self._generation == self._owner._generation:
             self._owner._disconnected(self.connection.close_reason or "disconnected")
@@ -114,6 +120,9 @@ class _LobbyClient:
         self._connection: Connection | None = None
         self._requests: Requester | None = None
         self._generation = 0
+        # Whether the current connection ever opened: a lobby never reached
+        # was not lost, and the user should hear which of the two it was.
+        self._reached = False
 
     @property
     def connected(self) -> bool:
@@ -123,11 +132,12 @@ class _LobbyClient:
     def _connect(self) -> str | None:
         """Start connecting; return why it cannot, or None."""
         self._generation += 1
+        self._reached = False
         try:
             self._connection = self._client.connect(*self.lobby)
         except OSError as exc:  # e.g. the name does not resolve
             self._connection = self._requests = None
-            return f"cannot reach lobby {self.lobby[0]}:{self.lobby[1]}: {exc}"
+            return self._ended(str(exc))
         self._connection.add_handler(_Replies(self, self._generation))
         self._requests = Requester(
             self._connection, lobby_requests, timeout=self.timeout, clock=self._clock
@@ -150,6 +160,13 @@ class _LobbyClient:
             self._generation += 1
             self._connection.disconnect(reason)
             self._connection = self._requests = None
+
+    def _ended(self, reason: str) -> str:
+        """Say how the lobby connection ended: never opened, or lost once open."""
+        host, port = self.lobby
+        if self._reached:
+            return f"lost lobby {host}:{port}: {reason}"
+        return f"cannot reach lobby {host}:{port}: {reason}"
 
     def _send(self, message: type[Any], *fields: Any) -> bool:
         return self._connection is not None and self._connection.send(message, *fields)
@@ -225,6 +242,8 @@ class LobbyAnnouncer(Described, _LobbyClient):
         self.server_id: int | None = None
         self.ttl: float | None = None
         self.last_error: str | None = None
+        # Kinds of failure logged at WARNING since the server was last listed.
+        self._warned: set[str] = set()
         self._listed: tuple[Any, ...] | None = None  # what the lobby lists
         self._asked: tuple[Any, ...] | None = None  # what the register in flight asks
         self._registering: Request | None = None  # the register in flight
@@ -250,7 +269,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
             self._registering = None
             problem = self._connect()
             if problem:
-                self._failed(problem)
+                self._failed("unreachable", problem)
         self._client.update(timeout)
         self._poll()
         if self._connection is not None and self._registering is None:
@@ -289,10 +308,15 @@ class LobbyAnnouncer(Described, _LobbyClient):
             return  # from a connection since replaced
         self._registering = None
         error = request.error
+        host, port = self.lobby
         if isinstance(error, RequestTimeout):
-            self._failed("the lobby did not answer the registration")
+            self._failed(
+                "unanswered",
+                f"lobby {host}:{port} did not answer the registration within {self.timeout:g} s",
+            )
         elif isinstance(error, RequestRefused):
-            self._failed(f"lobby refused the registration: {error.reason}")
+            reason = error.reason
+            self._failed("refused", f"lobby {host}:{port} refused the registration: {reason}")
         elif error is None:
             self._listing(request.result())
         # RequestAborted: _disconnected() says why
@@ -300,12 +324,15 @@ class LobbyAnnouncer(Described, _LobbyClient):
     def _listing(self, answer: Any) -> None:
         _, server_id, ttl = answer
         if type(server_id) is not int or type(ttl) not in (int, float) or not ttl > 0:
-            self._failed(f"lobby answered register with {reprlib.repr(answer)}")
+            host, port = self.lobby
+            answer_text = reprlib.repr(answer)
+            self._failed("malformed", f"lobby {host}:{port} answered register with {answer_text}")
             return
         first = self.server_id is None
         self.server_id, self.ttl = server_id, float(ttl)
         self._listed = self._asked
         self.last_error = None
+        self._warned.clear()  # a failure after this one is news again
         self._last_ping = now = self._clock()
         self._next_ping = now + self.ttl / 3
         if first:
@@ -319,15 +346,24 @@ class LobbyAnnouncer(Described, _LobbyClient):
         elif isinstance(error, RequestTimeout) and server_id == self.server_id:
             self._throttle(logging.WARNING, "lobby %s:%d did not answer a ping", *self.lobby)
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, kind: str, reason: str) -> None:
+        """Note why the lobby does not list the server, and when to try again.
+
+        ``kind`` is a constant naming the kind of failure, never text from the
+        network. Only its first failure since the server was last listed is a
+        warning: a lobby that is down stays down for many retries, and a line
+        at every one would bury the rest of the log.
+        """
         self.last_error = str(reason)[:500]
         self._next_attempt = self._clock() + self.retry
-        self._throttle(logging.WARNING, "%s (retrying in %g s)", self.last_error, self.retry)
+        level = logging.DEBUG if kind in self._warned else logging.WARNING
+        self._warned.add(kind)
+        log.log(level, "%s (retrying every %g s)", self.last_error, self.retry)
 
     def _disconnected(self, reason: str) -> None:
         super()._disconnected(reason)
         self.server_id = self._listed = self._asked = self._registering = None
-        self._failed(f"lost lobby {self.lobby[0]}:{self.lobby[1]}: {reason}")
+        self._failed("lost" if self._reached else "unreachable", self._ended(reason))
 
     def close(self) -> None:
         """Unlist the server (if listed) and close the lobby connection."""

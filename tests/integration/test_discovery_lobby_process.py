@@ -1,5 +1,6 @@
 """A real lobby process (``python -m pygnetic.discovery``) and real TCP clients."""
 
+import logging
 import os
 import queue
 import re
@@ -117,6 +118,22 @@ def test_register_list_and_unregister(lobby, closing):
     tanks.close()
     closing.remove(tanks)
     assert pump(until=lambda: not listed(lobby, closing, game="t1").servers)
+
+
+def test_the_lobby_logs_as_pygnetic_init_does(tmp_path, closing):
+    """One format for a lobby's log and its game servers': the time, the level, the line."""
+    own = Lobby(tmp_path)
+    try:
+        listing = announcer(own, closing, 10003, name="Logged")
+        assert pump(listing, until=lambda: listing.registered)
+    finally:
+        assert own.stop() == 0
+    stamp = re.compile(r"^\d\d:\d\d:\d\d ", re.M)
+    written = stamp.sub("TIME ", own.log.read_text())
+    message = f"listed server {listing.server_id} 'Logged' at 127.0.0.1:10003"
+    record = logging.makeLogRecord({"msg": message, "levelname": "INFO"})
+    expected = logging.Formatter(pygnetic._LOG_FORMAT, "TIME").format(record)
+    assert expected in written.splitlines(), written
 
 
 def test_paging_and_filtering(lobby, closing):
@@ -267,7 +284,7 @@ def test_sigterm_closes_connections_with_a_reason(tmp_path):
         assert pump(client, until=lambda: recorder.disconnects)
         assert connection.close_code is CloseCode.SERVER_CLOSING
         request = LobbyBrowser(doomed.address, timeout=2).get_servers()
-        with pytest.raises(LobbyError, match=r"lost the lobby connection|connect"):
+        with pytest.raises(LobbyError, match=r"lost lobby|cannot reach lobby"):
             request.wait(5)
     finally:
         client.close()

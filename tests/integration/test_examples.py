@@ -1,7 +1,9 @@
 """Every example in its self-test mode, as real processes over ENet and TCP on 127.0.0.1.
 
-Servers and hosts are started with ``--port 0`` and report the port they got on
-stdout (``listening on HOST:PORT``), so no port is ever guessed or fixed. Each
+Servers and hosts are started with ``--port 0`` and the port they got is read
+from pygnetic's log line ``server listening on HOST:PORT`` on stderr (the lobby
+prints ``pygnetic lobby listening on HOST:PORT`` on stdout too), so no port is
+ever guessed or fixed. Each
 self-test ends with ``selftest ok: sent=N received=M`` only when its peers really
 exchanged messages, and exits non-zero otherwise.
 """
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,42 +51,51 @@ def needs_pygame(test):
 
 
 class Example:
-    """One example running as a subprocess; stdout is read on a thread, stderr goes to a file."""
+    """One example running as a subprocess; stdout and stderr are read on threads."""
 
-    def __init__(self, script: str, args: list[str], stderr_path: Path) -> None:
+    def __init__(self, script: str, args: list[str]) -> None:
         self.name = f"{script} {' '.join(args)}"
-        self.stderr_path = stderr_path
-        with open(stderr_path, "w") as stderr:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    *([script] if script == "-m" else [str(EXAMPLES / script)]),
-                    *args,
-                ],
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                env=ENV,
-            )
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                *([script] if script == "-m" else [str(EXAMPLES / script)]),
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()  # from both, as they come
         self.output: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.errors: list[str] = []
+        self.readers = [
+            threading.Thread(target=self._read, args=(stream, kept), daemon=True)
+            for stream, kept in (
+                (self.process.stdout, self.output),
+                (self.process.stderr, self.errors),
+            )
+        ]
+        for reader in self.readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+    def _read(self, stream: Any, kept: list[str]) -> None:
+        for line in stream:
+            kept.append(line)
             self.lines.put(line)
+
+    def join(self) -> None:
+        for reader in self.readers:
+            reader.join(5)
 
     def transcript(self) -> str:
         return (
             f"--- {self.name}: exit {self.process.poll()}\n--- stdout:\n{''.join(self.output)}"
-            f"--- stderr:\n{self.stderr_path.read_text()}"
+            f"--- stderr:\n{''.join(self.errors)}"
         )
 
     def port(self) -> int:
-        """Wait for the ``listening on HOST:PORT`` line and return PORT."""
+        """Wait for the line saying ``listening on HOST:PORT`` and return PORT."""
         deadline = time.monotonic() + START_TIMEOUT
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -102,7 +114,7 @@ class Example:
         except subprocess.TimeoutExpired:
             self.stop()
             pytest.fail(f"still running after {RUN_TIMEOUT} s\n{self.transcript()}")
-        self.reader.join(5)
+        self.join()
         assert self.process.returncode == 0, self.transcript()
         match = SUMMARY.search("".join(self.output))
         assert match, self.transcript()
@@ -113,17 +125,19 @@ class Example:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.join()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.fixture
-def start(tmp_path):
+def start():
     """Start examples as subprocesses; whatever is still running at the end is killed."""
     started: list[Example] = []
 
     def start(script: str, *args: str) -> Example:
-        example = Example(script, list(args), tmp_path / f"{len(started)}-{script}.stderr")
+        example = Example(script, list(args))
         started.append(example)
         return example
 
@@ -152,6 +166,10 @@ def test_echo_server_and_client(start, adapter):
     )
     assert client.finish()[:2] == (5, 5)  # a line every 10 frames, each one echoed
     assert server.finish()[:2] == (5, 5)
+    # pygnetic's log and the programs' prints, together, say each fact once.
+    assert server.transcript().count("listening on") == 1, server.transcript()
+    assert server.transcript().count("bye") == 1, server.transcript()  # how the client left
+    assert client.transcript().count("connected") == 1, client.transcript()
 
 
 @needs_pygame
@@ -261,6 +279,6 @@ def test_selftest_fails_without_a_peer(start):
     args = ["--host", "127.0.0.1", "--port", port, "--adapter", "socket", "--selftest", "50"]
     client = start("echo_client.py", *args)
     client.process.wait(RUN_TIMEOUT)
-    client.reader.join(5)
+    client.join()
     assert client.process.returncode == 1, client.transcript()
     assert "selftest FAILED: sent=0 received=0" in "".join(client.output), client.transcript()
