@@ -43,6 +43,7 @@ class Attempt:
         fallback_delay: Seconds before the next transport is tried as well.
         unavailable: Why adapters the client would have used are missing
             (ENet without pyenet), to name the fix when nothing is reached.
+        log_level: Level of the "connecting to ..." lines.
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class Attempt:
         deadline: float,
         fallback_delay: float,
         unavailable: dict[str, Exception],
+        log_level: int = logging.INFO,
     ) -> None:
         self.host, self.port = host, port
         self.plans = collections.deque(plans)
@@ -62,6 +64,7 @@ class Attempt:
         self.fallback_delay = fallback_delay
         self.next_start = float("inf")
         self.unavailable = unavailable
+        self.log_level = log_level
         #: Links started and not failed yet, with their adapter.
         self.links: dict[Any, ModuleType] = {}
         #: (adapter label, what went wrong) for each transport that failed.
@@ -98,7 +101,7 @@ class Attempt:
                     raise
                 why = ""
                 continue
-            log.info("%s", status)
+            log.log(self.log_level, "%s", status)
             self.links[link] = module
             self.next_start = now + self.fallback_delay
             announce("connecting", label, status)

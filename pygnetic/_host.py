@@ -70,6 +70,7 @@ class Host:
         receive_budget: ReceiveBudget | None,
         rate_limit: RateLimit | None = None,
         offered_options: dict[str, Any] | None = None,
+        log_connections: bool = True,
     ) -> None:
         check_conn_limit(conn_limit)
         if not 1 <= channels <= 255:
@@ -93,6 +94,7 @@ class Host:
         self._backlogged: list[Connection] = []
         self._next_tick = 0.0
         self._closed = False
+        self._log_connections = log_connections
         #: Links whose handshake is under way: a Server's table; none for a Client.
         self._handshakes: Collection[Any] = ()
         #: Links of a Client's connects still looking for a transport that answers.
@@ -136,6 +138,7 @@ class Host:
             log_throttle=self._log_throttle,
             spending=self._spending,
             rate_limit=self.rate_limit,
+            log_life=self._log_connections,
         )
         connection.adapter = self._label_of(link)
         self._connections[link] = connection

@@ -56,6 +56,9 @@ class Client(Host):
         fallback_delay: Seconds a connect waits for one adapter to reach the
             server before it tries the next one as well (default 0.5); the
             first to reach it carries the connection.
+        log_connections: False sends the lines about each connection's life
+            (connecting, connected, refused, closed, cannot connect) to DEBUG,
+            for a program that reports them itself, as the lobby client does.
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
@@ -77,6 +80,7 @@ class Client(Host):
         clock: Callable[[], float] = time.monotonic,
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         fallback_delay: float = FALLBACK_DELAY,
+        log_connections: bool = True,
         **adapter_options: Any,
     ) -> None:
         if not fallback_delay >= 0:
@@ -92,6 +96,7 @@ class Client(Host):
             clock=clock,
             adapter_options=adapter_options,
             receive_budget=receive_budget,
+            log_connections=log_connections,
         )
         self.fallback_delay = fallback_delay
         #: Links of connects under way, each with its Attempt (several per connect).
@@ -165,6 +170,7 @@ class Client(Host):
             deadline=now + self.timeout,
             fallback_delay=self.fallback_delay,
             unavailable=self._unavailable if adapter is None else {},
+            log_level=logging.INFO if self._log_connections else logging.DEBUG,
         )
         announcements: list[tuple[str, str, str]] = []
         link = attempt.start_next(now, lambda *progress: announcements.append(progress))

@@ -161,8 +161,13 @@ class Connection:
         log_throttle: LogThrottle = _default_throttle,
         spending: Spending | None = None,
         rate_limit: RateLimit | None = None,
+        log_life: bool = True,
     ) -> None:
         self.parent = parent
+        # Lines about the connection's life (connected, refused, closed):
+        # DEBUG for an owner that reports them itself.
+        self._info = logging.INFO if log_life else logging.DEBUG
+        self._warning = logging.WARNING if log_life else logging.DEBUG
         self.adapter = "?"  # the owner says which transport carries the link
         self.message_factory = message_factory
         self.data_sent = 0
@@ -732,8 +737,12 @@ class Connection:
     def _on_close(self, message: Any, channel: int) -> None:
         code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
         reason = remote_text(message.reason) or code.description
-        self._throttle.info(
-            "closed by peer", "connection to %s:%s closed by peer: %s", *self.address, reason
+        self._throttle.log(
+            self._info,
+            "closed by peer",
+            "connection to %s:%s closed by peer: %s",
+            *self.address,
+            reason,
         )
         self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
 
@@ -756,19 +765,19 @@ class Connection:
                 return
             answer = parse_answer(payload)
         except HandshakeError as exc:
-            log.warning("closing connection to %s:%s: %s", *self.address, exc.reason)
+            log.log(self._warning, "closing connection to %s:%s: %s", *self.address, exc.reason)
             self._end(exc.code, exc.reason, close_link=True, tell_peer=False)
             return
         if answer.code:
             code = close_code(answer.code)
             reason = answer.reason or code.description
-            log.warning("refused by %s:%s: %s", *self.address, reason)
+            log.log(self._warning, "refused by %s:%s: %s", *self.address, reason)
             self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
             return
         self._link.receiver = self._receiver
         early, self._early = self._early, []
         self.opened()
-        log.info("connected to %s:%s over %s", *self.address, self.adapter)
+        log.log(self._info, "connected to %s:%s over %s", *self.address, self.adapter)
         self.open_and_deliver(event.NET_CONNECTED, rest, early)
 
     def _keep_early(self, data: bytes, channel: int) -> None:
@@ -854,8 +863,8 @@ class Connection:
                 reason = f"nothing received for {self._timeout:g} s"
             else:
                 reason = f"no answer to pings for {self._timeout:g} s"
-            self._throttle.info(
-                "timeout", "closing connection to %s:%s: %s", *self.address, reason
+            self._throttle.log(
+                self._info, "timeout", "closing connection to %s:%s: %s", *self.address, reason
             )
             self.close(CloseCode.TIMEOUT, reason)
             return
@@ -924,7 +933,7 @@ class Connection:
     def connect_failed(self, code: CloseCode, reason: str) -> None:
         """No transport reached the server: end with ``reason``; the owner closed the links."""
         if self._state is _CONNECTING:
-            self._throttle.warning("cannot connect", "%s", reason)
+            self._throttle.log(self._warning, "cannot connect", "%s", reason)
         self._end(code, reason, close_link=False, tell_peer=False)
 
     def transport_closed(self, code: int, detail: str) -> None:
@@ -932,7 +941,9 @@ class Connection:
         known = close_code(code)
         reason = detail or known.description
         if self._state in (_OPEN, _CONNECTING):
-            self._throttle.info("closed", "connection to %s:%s closed: %s", *self.address, reason)
+            self._throttle.log(
+                self._info, "closed", "connection to %s:%s closed: %s", *self.address, reason
+            )
         self._end(known, reason, close_link=False, tell_peer=False)
 
     def _end(

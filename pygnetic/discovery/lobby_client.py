@@ -115,6 +115,7 @@ class _LobbyClient:
             timeout=timeout,
             events=False,
             clock=clock,
+            log_connections=False,  # the lobby's own lines say what happened, once
             **adapter_options,
         )
         self._connection: Connection | None = None

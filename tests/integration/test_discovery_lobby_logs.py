@@ -95,7 +95,9 @@ def attempt(clock, listing, *hosts):
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_a_lobby_nobody_runs_is_unreachable_once_not_lost(closing, clock, lobby_log, adapter):
+def test_a_lobby_nobody_runs_is_unreachable_once_not_lost(
+    closing, clock, lobby_log, caplog, adapter
+):
     port = free_port(adapter)
     listing = announcer(closing, clock, port, adapter)
     errors = [attempt(clock, listing) for _ in range(3)]
@@ -103,6 +105,8 @@ def test_a_lobby_nobody_runs_is_unreachable_once_not_lost(closing, clock, lobby_
     assert lobby_log() == [f"{errors[0]} (retrying every {RETRY:g} s)"]  # not once per retry
     assert len(lobby_log(logging.DEBUG)) == 3  # the repeats, for whoever looks closely
     assert not any("lost lobby" in line for line in lobby_log(logging.DEBUG))
+    others = [r for r in caplog.records if r.name != LOBBY_LOG and r.levelno >= logging.INFO]
+    assert not others, [r.getMessage() for r in others]  # the core does not say it again
 
     up = lobby(closing, clock, port, adapter)  # the lobby starts at last: one line says it worked
     clock.now += RETRY

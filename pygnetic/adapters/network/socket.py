@@ -93,6 +93,7 @@ class SocketLink:
         self.latest_size = 0
         self.deadline = 0.0  # while closing: when to give up on the peer
         self.candidates: list[Any] = []  # further addresses to try when connecting
+        self.several_addresses = False  # the host name resolved to more than one
         self.writing = False
         self.paused = False  # not read until the core has delivered what it holds
         self.shut = False  # our side of the stream is shut down
@@ -215,6 +216,7 @@ class Transport:
         candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         link = SocketLink(self, _new_socket(candidates[0][0]), LinkState.CONNECTING)
         link.candidates = candidates
+        link.several_addresses = len(candidates) > 1
         self._try_next_address(link, "")
         return link
 
@@ -287,7 +289,7 @@ class Transport:
         if error not in _IN_PROGRESS:
             link.sock.close()
             link.sock = _new_socket(family)
-            self._try_next_address(link, f"{address[0]}:{address[1]}: {os.strerror(error)}")
+            self._try_next_address(link, _connect_error(link, error))
             return
         self._selector.register(link.sock, _WRITE, link)
         link.writing = True
@@ -317,8 +319,7 @@ class Transport:
             if error:
                 link.sock.close()
                 link.sock = _new_socket(link.sock.family)
-                where = f"{link.address[0]}:{link.address[1]}"
-                self._try_next_address(link, f"{where}: {os.strerror(error)}")
+                self._try_next_address(link, _connect_error(link, error))
                 return
             link.state = LinkState.OPEN
             self._selector.register(link.sock, _READ, link)
@@ -470,3 +471,10 @@ def _new_socket(family: int) -> socket.socket:
     sock.setblocking(False)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def _connect_error(link: SocketLink, error: int) -> str:
+    """What a failed connect says; which address, when the name had several."""
+    if not link.several_addresses:
+        return os.strerror(error)  # the caller's reason names host and port already
+    return f"{link.address[0]}:{link.address[1]}: {os.strerror(error)}"
