@@ -209,7 +209,9 @@ def parse_args(argv):
     mode.add_argument("--join", action="store_true", help="join the game hosted at --host")
     parser.add_argument("--host", help="address to join, or to listen on when hosting")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
-    parser.add_argument("--adapter", choices=["enet", "socket"], help="default: enet if installed")
+    parser.add_argument(
+        "--adapter", choices=["enet", "socket"], help="default: both (ENet when installed)"
+    )
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="let a bot play")
     parser.add_argument("--screenshot", metavar="FILE", help="save the window at the end")
     return parser.parse_args(argv)

@@ -230,7 +230,9 @@ def parse_args(argv):
     mode.add_argument("--join", action="store_true", help="join the chat hosted at --host")
     parser.add_argument("--host", help="address to join, or to listen on when hosting")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
-    parser.add_argument("--adapter", choices=["enet", "socket"], help="default: enet if installed")
+    parser.add_argument(
+        "--adapter", choices=["enet", "socket"], help="default: both (ENet when installed)"
+    )
     parser.add_argument("--nick", help="nickname (else the window asks)")
     parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
     parser.add_argument("--lan-target", default=BROADCAST, help="where the host announces")

@@ -92,7 +92,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description="pygnetic echo client")
     parser.add_argument("--host", default="127.0.0.1", help="server address")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port")
-    parser.add_argument("--adapter", choices=["enet", "socket"], help="as the server uses")
+    parser.add_argument("--adapter", choices=["enet", "socket"], help="default: ENet, then TCP")
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="let a bot type")
     parser.add_argument("--lan", action="store_true", help="find the server on the LAN")
     parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")

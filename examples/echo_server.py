@@ -75,7 +75,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description="pygnetic echo server")
     parser.add_argument("--host", default="", help="interface to listen on (default: all)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument("--adapter", choices=["enet", "socket"], help="default: enet if installed")
+    parser.add_argument(
+        "--adapter", choices=["enet", "socket"], help="default: both (ENet when installed)"
+    )
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="exit when a client left")
     parser.add_argument("--lan", action="store_true", help="announce this server on the LAN")
     parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
@@ -99,7 +101,7 @@ def listings(server, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    # init() picks the network adapter (ENet, else TCP) and logs what it chose.
+    # init() takes ENet and TCP (TCP only, with a warning, where pyenet is missing).
     if not pygnetic.init(logging_lvl=logging.INFO, n_module=args.adapter or ("enet", "socket")):
         return 2
     server = pygnetic.Server(args.host, args.port, conn_limit=8, handler=EchoHandler)

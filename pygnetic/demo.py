@@ -59,7 +59,8 @@ class Player(pygnetic.Handler):
     def on_connect(self) -> None:
         """Say where we are connected."""
         if self.narrate:
-            print(f"  connected to {self.connection.address[0]}:{self.connection.address[1]}")
+            host, port = self.connection.address
+            print(f"  connected to {host}:{port} over {self.connection.adapter}")
 
     def net_chat_msg(self, message: Any, **kwargs: Any) -> None:
         """Print and keep the reply."""
@@ -89,7 +90,7 @@ def _run(adapter: str | None, timeout: float, narrate: bool = True) -> int:
     )
     client = pygnetic.Client(message_factory=factory, adapter=adapter)
     if narrate:
-        adapters = " and ".join(module.NAME for module in server.adapters)
+        adapters = " and ".join(getattr(m, "LABEL", m.NAME) for m in server.adapters)
         print(f"Server on 127.0.0.1:{server.address[1]} ({adapters})")
     connection = client.connect("127.0.0.1", server.address[1])
     player = Player(narrate)
