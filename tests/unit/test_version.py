@@ -63,7 +63,10 @@ def test_the_version_is_a_literal_in_the_checkout():
 
 
 def test_setuptools_reads_the_version_without_importing_pygnetic():
-    pytest.importorskip("setuptools.config.pyprojecttoml", reason="setuptools < 61")
+    pytest.importorskip(
+        "setuptools.config.pyprojecttoml",
+        reason="setuptools 61 or newer is not installed here (venvs of Python 3.12+ have none)",
+    )
     # msgpack blocked: were setuptools to fall back to importing pygnetic, it would fail.
     code = (
         "import sys; sys.modules['msgpack'] = None\n"
