@@ -164,6 +164,10 @@ def table(scenarios, analysed: dict, markdown: bool = False) -> str:
         ]
         for error in errors:
             lines.append(f"  ! {error.splitlines()[-1] if error else error}")
+        for impl in results:
+            note = impls.BY_NAME[impl].note
+            if note:
+                lines.append(f"{'- ' if markdown else '  '}{impl}: {note}")
         lines.append("")
     return "\n".join(lines)
 
@@ -289,7 +293,9 @@ def chart(path: Path, scenarios, analysed: dict) -> bool:
             bars = [
                 (impl, entry["ratios"].get(metric.key))
                 for impl, entry in results.items()
-                if entry["ratios"].get(metric.key) and "@" not in impl  # not --versus trees
+                # pygnetic's two rows and PodSixNet: not the --versus trees, nor the
+                # rows of one question (two-transport servers, default connects)
+                if entry["ratios"].get(metric.key) and impl in (*PYGNETIC, "podsixnet")
             ]
             if bars and (metric.primary or metric.target):
                 panels.append((scenario, metric, bars))
