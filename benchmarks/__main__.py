@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(scenarios, analysed))
     print("Targets (median of paired ratios; ahead of PodSixNet on the primary metric):")
-    print(report.targets_text(checks))
+    print(report.targets_text(checks) or "  none in these scenarios")
     compared = report.versus(scenarios, analysed)
     if compared:
         print()

@@ -83,7 +83,7 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
                 )
         primary = next(m for m in scenario.METRICS if m.primary)
         pod = results.get("podsixnet", {}).get("metrics", {}).get(primary.key)
-        if "podsixnet" not in results:
+        if "podsixnet" not in results or not getattr(scenario, "LEAD_TARGET", True):
             continue
         for impl in PYGNETIC:
             mine = results.get(impl, {}).get("metrics", {}).get(primary.key)

@@ -85,6 +85,8 @@ class Impl:
 BOTH = ("enet", "socket")  # what a default pygnetic Server listens on
 #: The scenarios that show what a server listening on ENet and TCP costs.
 DUAL_SERVER_SCENARIOS = ("throughput", "roundtrip")
+#: Rows for the connect scenario only: pygnetic's defaults, no adapter pinned.
+DEFAULT_CONNECT = ("connect",)
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
@@ -98,6 +100,16 @@ IMPLS = [
         scenarios=DUAL_SERVER_SCENARIOS,
         note="client on ENet, server on ENet and TCP (the default Server)",
     ),
+    Impl(
+        "pygnetic-default",
+        "pygnetic_impl",
+        "enet",  # a default connect must end on ENet here; the run fails otherwise
+        "raw-enet",
+        {"adapter": None},
+        scenarios=DEFAULT_CONNECT,
+        needs=("enet",),
+        note="default Client (ENet, then TCP) to a default Server (ENet and TCP)",
+    ),
     Impl("raw-tcp", "raw_tcp", "tcp", "raw-tcp"),
     Impl("pygnetic-tcp", "pygnetic_impl", "tcp", "raw-tcp", {"adapter": "socket"}),
     Impl(
@@ -109,6 +121,27 @@ IMPLS = [
         scenarios=DUAL_SERVER_SCENARIOS,
         needs=("enet",),
         note="client on TCP, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-fallback-0.5s",
+        "pygnetic_impl",
+        "tcp",  # ENet gets no answer from a TCP-only server: TCP must carry it
+        "raw-tcp",
+        {"adapter": None, "server_adapter": "socket"},
+        scenarios=DEFAULT_CONNECT,
+        needs=("enet",),
+        note="default Client to a TCP-only Server: ENet, no answer, TCP after "
+        "fallback_delay=0.5 (the default)",
+    ),
+    Impl(
+        "pygnetic-fallback-0.05s",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": None, "server_adapter": "socket", "fallback_delay": 0.05},
+        scenarios=DEFAULT_CONNECT,
+        needs=("enet",),
+        note="the same with fallback_delay=0.05",
     ),
     Impl("podsixnet", "podsixnet_impl", "tcp", "raw-tcp"),
 ]
