@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(scenarios, analysed))
     print("Targets (median of paired ratios; ahead of PodSixNet on the primary metric):")
     print(report.targets_text(checks) or "  none in these scenarios")
+    varied = report.variants(scenarios, analysed)
+    if varied:
+        print()
+        print(report.variants_text(scenarios, varied))
     compared = report.versus(scenarios, analysed)
     if compared:
         print()
@@ -179,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": {s.NAME: [m.__dict__ for m in s.METRICS] for s in scenarios},
         "results": analysed,
         "targets": checks,
+        "variants": varied,
         "versus": {"tree": args.versus, "ratios": compared} if compared else None,
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -203,6 +203,38 @@ def versus(scenarios, analysed: dict) -> dict:
     return out
 
 
+def variants(scenarios, analysed: dict) -> dict:
+    """Paired ratios of each row with an ``Impl.compare_to`` to that row, per metric."""
+    out: dict = {}
+    for scenario in scenarios:
+        results = analysed.get(scenario.NAME, {})
+        for impl in results:
+            other = impls.BY_NAME[impl].compare_to
+            if other is None or other not in results:
+                continue
+            for metric in scenario.METRICS:
+                if metric.ratio:
+                    ratios = summarize(
+                        paired_ratios(results[impl]["runs"], results[other]["runs"], metric.key)
+                    )
+                    out.setdefault(scenario.NAME, {}).setdefault(impl, {})[metric.key] = ratios
+    return out
+
+
+def variants_text(scenarios, compared: dict) -> str:
+    lines = ["Each variant / the row it varies, paired by round (median [min–max]):"]
+    for scenario in scenarios:
+        for impl, metrics in compared.get(scenario.NAME, {}).items():
+            cells = [
+                f"{m.label} {_cell(metrics[m.key], 2, '×')}"
+                for m in scenario.METRICS
+                if metrics.get(m.key)
+            ]
+            other = impls.BY_NAME[impl].compare_to
+            lines.append(f"  {scenario.NAME} / {impl} ÷ {other}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
 def versus_text(scenarios, compared: dict, label: str) -> str:
     lines = [f"This pygnetic / pygnetic@{label}, paired by round (median [min–max]):"]
     for scenario in scenarios:

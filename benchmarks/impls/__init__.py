@@ -43,6 +43,8 @@ class Impl:
     needs: tuple[str, ...] = ()
     #: What the row is, shown under the tables it appears in (None: its name says it).
     note: str | None = None
+    #: The row this one is a variant of: their paired ratios are printed too.
+    compare_to: str | None = None
 
     @property
     def is_raw(self) -> bool:
@@ -98,6 +100,7 @@ IMPLS = [
         "raw-enet",
         {"adapter": "enet", "server_adapter": BOTH},
         scenarios=DUAL_SERVER_SCENARIOS,
+        compare_to="pygnetic-enet",
         note="client on ENet, server on ENet and TCP (the default Server)",
     ),
     Impl(
@@ -108,6 +111,7 @@ IMPLS = [
         {"adapter": None},
         scenarios=DEFAULT_CONNECT,
         needs=("enet",),
+        compare_to="pygnetic-enet",
         note="default Client (ENet, then TCP) to a default Server (ENet and TCP)",
     ),
     Impl("raw-tcp", "raw_tcp", "tcp", "raw-tcp"),
@@ -120,6 +124,7 @@ IMPLS = [
         {"adapter": "socket", "server_adapter": BOTH},
         scenarios=DUAL_SERVER_SCENARIOS,
         needs=("enet",),
+        compare_to="pygnetic-tcp",
         note="client on TCP, server on ENet and TCP (the default Server)",
     ),
     Impl(
