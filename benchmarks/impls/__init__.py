@@ -54,7 +54,7 @@ class Impl:
         return self.scenarios is None or scenario in self.scenarios
 
     def load(self):
-        if self.path:  # a worker process, which has not imported pygnetic yet
+        if self.path and sys.path[0] != self.path:  # a worker's first load: no pygnetic yet
             if "pygnetic" in sys.modules:
                 raise RuntimeError("pygnetic was imported before choosing which one")
             sys.path.insert(0, self.path)
