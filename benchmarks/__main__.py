@@ -114,19 +114,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipping {name}: {why}")
     info = report.machine()
     print(f"{info['cpu']} × {info['cpus']}, Python {info['python']}, {info['platform']}")
-    print(f"{args.repeats} round(s), each running {', '.join(impls)} (order rotated)\n")
+    print(
+        f"{args.repeats} round(s), each running {', '.join(impls)} "
+        "(order rotated; some only in some scenarios)\n"
+    )
     started = time.monotonic()
     runs: dict = {}
     errors: dict = {}
     for scenario in scenarios:
         p = scenario.params(args.quick)
-        runs[scenario.NAME] = {impl: [] for impl in impls}
-        errors[scenario.NAME] = {impl: [] for impl in impls}
+        rows = [impl for impl in impls if impls_module.BY_NAME[impl].runs_in(scenario.NAME)]
+        if not rows:
+            continue
+        runs[scenario.NAME] = {impl: [] for impl in rows}
+        errors[scenario.NAME] = {impl: [] for impl in rows}
         for round_ in range(args.repeats):
             # Rotate the order every round, so that no implementation always runs
             # right after the same one (or first, on a cold machine).
-            shift = round_ % len(impls)
-            for impl in impls[shift:] + impls[:shift]:
+            shift = round_ % len(rows)
+            for impl in rows[shift:] + rows[:shift]:
                 t0 = time.monotonic()
                 try:
                     result = scenario.run(impl, p)
@@ -143,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                     else ", ".join(f"{k}={v:.4g}" for k, v in result.items())
                 )
                 print(
-                    f"  {scenario.NAME:<10} round {round_ + 1}  {impl:<14} "
+                    f"  {scenario.NAME:<10} round {round_ + 1}  {impl:<24} "
                     f"{time.monotonic() - t0:5.1f} s  {shown}",
                     flush=True,
                 )
     analysed = {}
+    scenarios = [s for s in scenarios if s.NAME in runs]
     for scenario in scenarios:
         analysed[scenario.NAME] = report.analyse(scenario, runs[scenario.NAME])
         for impl, entry in analysed[scenario.NAME].items():
@@ -156,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(scenarios, analysed))
     print("Targets (median of paired ratios; ahead of PodSixNet on the primary metric):")
-    print(report.targets_text(checks))
+    print(report.targets_text(checks) or "  none in these scenarios")
+    varied = report.variants(scenarios, analysed)
+    if varied:
+        print()
+        print(report.variants_text(scenarios, varied))
     compared = report.versus(scenarios, analysed)
     if compared:
         print()
@@ -172,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": {s.NAME: [m.__dict__ for m in s.METRICS] for s in scenarios},
         "results": analysed,
         "targets": checks,
+        "variants": varied,
         "versus": {"tree": args.versus, "ratios": compared} if compared else None,
         "seconds": round(time.monotonic() - started, 1),
     }

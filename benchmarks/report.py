@@ -83,7 +83,7 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
                 )
         primary = next(m for m in scenario.METRICS if m.primary)
         pod = results.get("podsixnet", {}).get("metrics", {}).get(primary.key)
-        if "podsixnet" not in results:
+        if "podsixnet" not in results or not getattr(scenario, "LEAD_TARGET", True):
             continue
         for impl in PYGNETIC:
             mine = results.get(impl, {}).get("metrics", {}).get(primary.key)
@@ -164,6 +164,10 @@ def table(scenarios, analysed: dict, markdown: bool = False) -> str:
         ]
         for error in errors:
             lines.append(f"  ! {error.splitlines()[-1] if error else error}")
+        for impl in results:
+            note = impls.BY_NAME[impl].note
+            if note:
+                lines.append(f"{'- ' if markdown else '  '}{impl}: {note}")
         lines.append("")
     return "\n".join(lines)
 
@@ -197,6 +201,38 @@ def versus(scenarios, analysed: dict) -> dict:
                 )
                 out.setdefault(scenario.NAME, {}).setdefault(mine, {})[metric.key] = ratios
     return out
+
+
+def variants(scenarios, analysed: dict) -> dict:
+    """Paired ratios of each row with an ``Impl.compare_to`` to that row, per metric."""
+    out: dict = {}
+    for scenario in scenarios:
+        results = analysed.get(scenario.NAME, {})
+        for impl in results:
+            other = impls.BY_NAME[impl].compare_to
+            if other is None or other not in results:
+                continue
+            for metric in scenario.METRICS:
+                if metric.ratio:
+                    ratios = summarize(
+                        paired_ratios(results[impl]["runs"], results[other]["runs"], metric.key)
+                    )
+                    out.setdefault(scenario.NAME, {}).setdefault(impl, {})[metric.key] = ratios
+    return out
+
+
+def variants_text(scenarios, compared: dict) -> str:
+    lines = ["Each variant / the row it varies, paired by round (median [min–max]):"]
+    for scenario in scenarios:
+        for impl, metrics in compared.get(scenario.NAME, {}).items():
+            cells = [
+                f"{m.label} {_cell(metrics[m.key], 2, '×')}"
+                for m in scenario.METRICS
+                if metrics.get(m.key)
+            ]
+            other = impls.BY_NAME[impl].compare_to
+            lines.append(f"  {scenario.NAME} / {impl} ÷ {other}: " + "; ".join(cells))
+    return "\n".join(lines)
 
 
 def versus_text(scenarios, compared: dict, label: str) -> str:
@@ -289,7 +325,9 @@ def chart(path: Path, scenarios, analysed: dict) -> bool:
             bars = [
                 (impl, entry["ratios"].get(metric.key))
                 for impl, entry in results.items()
-                if entry["ratios"].get(metric.key) and "@" not in impl  # not --versus trees
+                # pygnetic's two rows and PodSixNet: not the --versus trees, nor the
+                # rows of one question (two-transport servers, default connects)
+                if entry["ratios"].get(metric.key) and impl in (*PYGNETIC, "podsixnet")
             ]
             if bars and (metric.primary or metric.target):
                 panels.append((scenario, metric, bars))

@@ -6,11 +6,12 @@
 message type, answer each ``ping`` with a ``pong``), ``broadcast_state(values)``
 and ``close()``.
 
-``Client(port, count)`` makes ``count`` connections from one process and has:
-``connected``, ``pongs``, ``last_pong``, ``states``, ``pump(timeout_ms)``,
-``send_chats(n)`` and ``send_ping(seq)`` (on the first connection),
-``send_moves()`` (one on every connection), ``wire()`` (bytes exchanged, or
-None) and ``close()``.
+``Client(port, count)`` makes ``count`` connections from one process
+(``Client(None, count)`` makes none yet: ``connect(port)`` starts them, which
+the connect scenario times) and has: ``connected``, ``pongs``, ``last_pong``,
+``states``, ``pump(timeout_ms)``, ``send_chats(n)`` and ``send_ping(seq)`` (on
+the first connection), ``send_moves()`` (one on every connection), ``wire()``
+(bytes exchanged, or None) and ``close()``.
 
 The per-message work (sending loops, receive loops, dispatch) lives inside
 each implementation, written the way that library is meant to be used.
@@ -35,13 +36,25 @@ class Impl:
     options: dict[str, Any] = field(default_factory=dict)
     #: Import pygnetic from this directory instead (``--versus``).
     path: str | None = None
+    #: The scenarios this one runs in (None: every one).
+    scenarios: tuple[str, ...] | None = None
+    #: Modules it needs besides its transport's (a default pygnetic Client needs
+    #: pyenet even when it ends on TCP: without it there is no fallback to time).
+    needs: tuple[str, ...] = ()
+    #: What the row is, shown under the tables it appears in (None: its name says it).
+    note: str | None = None
+    #: The row this one is a variant of: their paired ratios are printed too.
+    compare_to: str | None = None
 
     @property
     def is_raw(self) -> bool:
         return self.name == self.baseline
 
+    def runs_in(self, scenario: str) -> bool:
+        return self.scenarios is None or scenario in self.scenarios
+
     def load(self):
-        if self.path:  # a worker process, which has not imported pygnetic yet
+        if self.path and sys.path[0] != self.path:  # a worker's first load: no pygnetic yet
             if "pygnetic" in sys.modules:
                 raise RuntimeError("pygnetic was imported before choosing which one")
             sys.path.insert(0, self.path)
@@ -61,22 +74,80 @@ class Impl:
             needs = "enet"
         if self.module == "podsixnet_impl" and sys.version_info >= (3, 12):
             return "PodSixNet needs asyncore, removed in Python 3.12"
-        if needs is None:
-            return None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                importlib.import_module(needs)
-        except ImportError as exc:
-            return f"{needs} is not installed ({exc})"
+        for module in ([needs] if needs else []) + list(self.needs):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    importlib.import_module(module)
+            except ImportError as exc:
+                return f"{module} is not installed ({exc})"
         return None
 
+
+BOTH = ("enet", "socket")  # what a default pygnetic Server listens on
+#: The scenarios that show what a server listening on ENet and TCP costs.
+DUAL_SERVER_SCENARIOS = ("throughput", "roundtrip")
+#: Rows for the connect scenario only: pygnetic's defaults, no adapter pinned.
+DEFAULT_CONNECT = ("connect",)
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
     Impl("pygnetic-enet", "pygnetic_impl", "enet", "raw-enet", {"adapter": "enet"}),
+    Impl(
+        "pygnetic-enet+tcp-server",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "server_adapter": BOTH},
+        scenarios=DUAL_SERVER_SCENARIOS,
+        compare_to="pygnetic-enet",
+        note="client on ENet, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-default",
+        "pygnetic_impl",
+        "enet",  # a default connect must end on ENet here; the run fails otherwise
+        "raw-enet",
+        {"adapter": None},
+        scenarios=DEFAULT_CONNECT,
+        needs=("enet",),
+        compare_to="pygnetic-enet",
+        note="default Client (ENet, then TCP) to a default Server (ENet and TCP)",
+    ),
     Impl("raw-tcp", "raw_tcp", "tcp", "raw-tcp"),
     Impl("pygnetic-tcp", "pygnetic_impl", "tcp", "raw-tcp", {"adapter": "socket"}),
+    Impl(
+        "pygnetic-tcp+enet-server",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "server_adapter": BOTH},
+        scenarios=DUAL_SERVER_SCENARIOS,
+        needs=("enet",),
+        compare_to="pygnetic-tcp",
+        note="client on TCP, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-fallback-0.5s",
+        "pygnetic_impl",
+        "tcp",  # ENet gets no answer from a TCP-only server: TCP must carry it
+        "raw-tcp",
+        {"adapter": None, "server_adapter": "socket"},
+        scenarios=DEFAULT_CONNECT,
+        needs=("enet",),
+        note="default Client to a TCP-only Server: ENet, no answer, TCP after "
+        "fallback_delay=0.5 (the default)",
+    ),
+    Impl(
+        "pygnetic-fallback-0.05s",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": None, "server_adapter": "socket", "fallback_delay": 0.05},
+        scenarios=DEFAULT_CONNECT,
+        needs=("enet",),
+        note="the same with fallback_delay=0.05",
+    ),
     Impl("podsixnet", "podsixnet_impl", "tcp", "raw-tcp"),
 ]
 
@@ -96,7 +167,7 @@ def _versus() -> list[Impl]:
             f"{impl.name}@{label}", impl.module, impl.transport, impl.baseline, impl.options, path
         )
         for impl in IMPLS
-        if impl.module == "pygnetic_impl"
+        if impl.name in ("pygnetic-enet", "pygnetic-tcp")  # a pygnetic of any age runs these
     ]
 
 
@@ -109,6 +180,7 @@ def make_server(name: str, max_clients: int):
     return impl.load().Server(max_clients, **impl.options)
 
 
-def make_client(name: str, port: int, count: int):
+def make_client(name: str, port: int | None, count: int):
+    """``count`` connections to ``port``; with ``port=None`` none yet (``connect(port)``)."""
     impl = BY_NAME[name]
     return impl.load().Client(port, count, **impl.options)

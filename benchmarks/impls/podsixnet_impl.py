@@ -72,12 +72,17 @@ class Server:
 
 
 class Client:
-    def __init__(self, port: int, count: int) -> None:
+    def __init__(self, port: int | None, count: int) -> None:
         self.map: dict = {}
+        self.count = count
         self.endpoints = []
         self.pongs = self.states = 0
         self.last_pong = -1
-        for _ in range(count):
+        if port is not None:
+            self.connect(port)
+
+    def connect(self, port: int) -> None:
+        for _ in range(self.count):
             endpoint = EndPoint(("127.0.0.1", port), map=self.map)
             endpoint.DoConnect()
             self.endpoints.append(endpoint)
@@ -85,6 +90,8 @@ class Client:
 
     @property
     def connected(self) -> int:
+        # isConnected: the server's {"action": "connected"} arrived (Network_connected),
+        # PodSixNet's "you may send now", which its server sends on accepting.
         return sum(endpoint.isConnected for endpoint in self.endpoints)
 
     def pump(self, timeout_ms: int) -> None:

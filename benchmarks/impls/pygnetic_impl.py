@@ -1,4 +1,9 @@
-"""pygnetic, used the way its documentation shows: Handler methods and net_<name>()."""
+"""pygnetic, used the way its documentation shows: Handler methods and net_<name>().
+
+Options (``Impl.options``): ``adapter`` for both sides (None: pygnetic's
+default, ENet and TCP), ``server_adapter`` for the server instead, and the
+client's ``fallback_delay`` (None: pygnetic's default).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +24,19 @@ def _factory() -> MessageFactory:
     return factory
 
 
+_SAME = object()
+
+
 class Server:
-    def __init__(self, max_clients: int, adapter: str) -> None:
+    def __init__(
+        self,
+        max_clients: int,
+        adapter: str | tuple[str, ...] | None,
+        server_adapter: object = _SAME,
+        fallback_delay: float | None = None,  # the client's
+    ) -> None:
+        if server_adapter is not _SAME:
+            adapter = server_adapter
         counts = self
         self.chats = self.moves = 0
 
@@ -64,7 +80,14 @@ class Server:
 
 
 class Client:
-    def __init__(self, port: int, count: int, adapter: str) -> None:
+    def __init__(
+        self,
+        port: int | None,
+        count: int,
+        adapter: str | tuple[str, ...] | None,
+        server_adapter: object = _SAME,  # the server's
+        fallback_delay: float | None = None,
+    ) -> None:
         counts = self
         self.pongs = self.states = 0
         self.last_pong = -1
@@ -77,19 +100,35 @@ class Client:
             def net_state(self, message, **kwargs):
                 counts.states += 1
 
+        self.handler = PlayerHandler
+        delay = {} if fallback_delay is None else {"fallback_delay": fallback_delay}
         self.client = pygnetic.Client(
-            conn_limit=count, message_factory=_factory(), adapter=adapter, channels=common.CHANNELS
+            conn_limit=count,
+            message_factory=_factory(),
+            adapter=adapter,
+            channels=common.CHANNELS,
+            **delay,
         )
+        self.count = count
         self.connections = []
-        for _ in range(count):
-            connection = self.client.connect("127.0.0.1", port)
-            connection.add_handler(PlayerHandler())
-            self.connections.append(connection)
         self.pump = self.client.update
+        if port is not None:
+            self.connect(port)
+
+    def connect(self, port: int) -> None:
+        for _ in range(self.count):
+            connection = self.client.connect("127.0.0.1", port)
+            connection.add_handler(self.handler())
+            self.connections.append(connection)
 
     @property
     def connected(self) -> int:
         return sum(connection.connected for connection in self.connections)
+
+    @property
+    def adapters(self) -> list[str]:
+        """What carries each connection: 'ENet' or 'TCP' ('?' before pygnetic knew it)."""
+        return [getattr(connection, "adapter", "?") for connection in self.connections]
 
     def send_chats(self, n: int) -> None:
         send = self.connections[0].net_chat_msg

@@ -67,14 +67,20 @@ class Server:
 
 
 class Client:
-    def __init__(self, port: int, count: int) -> None:
+    def __init__(self, port: int | None, count: int) -> None:
         self.host = enet.Host(None, count, common.CHANNELS, 0, 0)
-        address = enet.Address(b"127.0.0.1", port)
-        self.peers = [self.host.connect(address, common.CHANNELS, 0) for _ in range(count)]
+        self.count = count
+        self.peers = []
         self.connected = 0
         self.pongs = self.states = 0
         self.last_pong = -1
         self.pack = msgpack.Packer().pack
+        if port is not None:
+            self.connect(port)
+
+    def connect(self, port: int) -> None:
+        address = enet.Address(b"127.0.0.1", port)
+        self.peers += [self.host.connect(address, common.CHANNELS, 0) for _ in range(self.count)]
 
     def pump(self, timeout_ms: int) -> None:
         host = self.host

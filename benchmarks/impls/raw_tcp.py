@@ -163,12 +163,17 @@ class Server(_Endpoint):
 
 
 class Client(_Endpoint):
-    def __init__(self, port: int, count: int) -> None:
+    def __init__(self, port: int | None, count: int) -> None:
         super().__init__()
         self.connecting: set[Peer] = set()
+        self.count = count
         self.pongs = self.states = 0
         self.last_pong = -1
-        for _ in range(count):
+        if port is not None:
+            self.connect(port)
+
+    def connect(self, port: int) -> None:
+        for _ in range(self.count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             _configure(sock)
             sock.connect_ex(("127.0.0.1", port))

@@ -34,6 +34,16 @@ def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     tcp = document["results"]["throughput"]["pygnetic-tcp"]["metrics"]["rate"]
     assert tcp is not None and tcp["median"] > 0
+    # The connect scenario (3 connects per row in --quick): every row connected,
+    # each default connect over the transport its row says (a run fails if not).
+    assert "== Connect, until the client can send ==" in stdout
+    connect = document["results"]["connect"]
+    for row in ("pygnetic-enet", "pygnetic-tcp", "pygnetic-default", "pygnetic-fallback-0.05s"):
+        assert connect[row]["metrics"]["median_ms"] is not None, connect[row]["errors"]
+    # A server on ENet and TCP serves a client pinned to either, paired with the one-adapter row.
+    for row in ("pygnetic-enet+tcp-server", "pygnetic-tcp+enet-server"):
+        assert document["results"]["roundtrip"][row]["metrics"]["median_us"] is not None
+        assert document["variants"]["roundtrip"][row]["median_us"] is not None
 
 
 def test_quick_micro_benchmark_times_every_path() -> None:

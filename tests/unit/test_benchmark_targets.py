@@ -1,7 +1,7 @@
 """The benchmark report judges each target from the medians it is given."""
 
 from benchmarks import report
-from benchmarks.scenarios import throughput
+from benchmarks.scenarios import connect, throughput
 
 
 def _entry(rate, ratio=None):
@@ -43,3 +43,13 @@ def test_a_failed_podsixnet_run_is_not_counted_as_a_lead():
     ]
     assert [check["met"] for check in checks] == [None]
     assert "not measured" in report.targets_text(checks)
+
+
+def test_connect_has_no_targets():
+    """A connect happens once a session and pygnetic's includes its handshake:
+    neither a ratio to raw nor a lead over PodSixNet is judged, only reported."""
+    assert all(metric.target is None for metric in connect.METRICS)
+    mine = {"metrics": {"median_ms": {"median": 1.0}}, "ratios": {"median_ms": {"median": 5.0}}}
+    pod = {"metrics": {"median_ms": {"median": 0.3}}, "ratios": {"median_ms": {"median": 1.2}}}
+    analysed = {"connect": {"pygnetic-tcp": mine, "podsixnet": pod}}
+    assert report.check_targets([connect], analysed) == []
