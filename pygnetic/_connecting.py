@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -69,21 +68,20 @@ class Attempt:
         self.links: dict[Any, ModuleType] = {}
         #: (adapter label, what went wrong) for each transport that failed.
         self.failures: list[tuple[str, str]] = []
-        self.connection: Connection | None = None
+        #: The last transport's ``connect`` error, raised when none could start.
+        self.error: OSError | None = None
+        #: The label and the status line of the transport started last.
+        self.label = self.status = ""
+        #: Set by the client once the first link has its connection.
+        self.connection: Connection
 
-    def start_next(
-        self, now: float, announce: Callable[[str, str, str], None], why: str = ""
-    ) -> Any:
+    def start_next(self, now: float, why: str = "") -> Any:
         """Start the next transport that can start; return its link, or None if none could.
 
         ``why`` says why the previous transport is not enough (it is slow to
         answer); the status line starts with it, or with the last failure. A
         transport whose ``connect`` raises ``OSError`` (a name that does not
         resolve, no free ENet peer) counts as failed, and the next starts.
-
-        Raises:
-            OSError: The last transport's error, when none could start and
-                no link was started before (``connect()`` raises it).
         """
         while self.plans:
             module, transport, options = self.plans.popleft()
@@ -97,14 +95,13 @@ class Attempt:
                 link = transport.connect(self.host, self.port, **options)
             except OSError as exc:
                 self.failures.append((label, str(exc)))
-                if not self.plans and not self.links and self.connection is None:
-                    raise
+                self.error = exc
                 why = ""
                 continue
             log.log(self.log_level, "%s", status)
             self.links[link] = module
             self.next_start = now + self.fallback_delay
-            announce("connecting", label, status)
+            self.label, self.status = label, status
             return link
         return None
 

@@ -42,19 +42,6 @@ def labels(modules: Sequence[ModuleType], joiner: str = " and ") -> str:
     return joiner.join(label(module) for module in modules)
 
 
-def first_available(kind: str, preference: Sequence[str]) -> tuple[str, Any]:
-    """Load the first adapter of ``kind`` (``'network'``/``'serializer'``) that imports.
-
-    Raises:
-        AdapterUnavailableError: None of them could be loaded; the message
-            lists why each one failed.
-    """
-    found, failures = _load_all(kind, preference, stop_at_first=True)
-    if not found:
-        raise _none_available(kind, failures)
-    return found[0]
-
-
 def first_serializer(preference: Sequence[str]) -> Serializer:
     """Load the first serializer of ``preference`` that loads, and log which.
 
@@ -197,7 +184,7 @@ def serializer(spec: Serializer | str | None) -> Serializer:
     """Return the serializer for ``spec`` (a name, a serializer, or None)."""
     if spec is None:
         if _chosen["serializer"] is None:
-            _chosen["serializer"] = first_available("serializer", SERIALIZER_PREFERENCE)[1]
+            _chosen["serializer"] = first_serializer(SERIALIZER_PREFERENCE)
         chosen: Serializer = _chosen["serializer"]
         return chosen
     if isinstance(spec, str):

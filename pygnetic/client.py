@@ -172,13 +172,14 @@ class Client(Host):
             unavailable=self._unavailable if adapter is None else {},
             log_level=logging.INFO if self._log_connections else logging.DEBUG,
         )
-        announcements: list[tuple[str, str, str]] = []
-        link = attempt.start_next(now, lambda *progress: announcements.append(progress))
+        link = attempt.start_next(now)
+        if link is None:
+            assert attempt.error is not None
+            raise attempt.error
         connection = self._new_connection(link, factory, ConnectionState.CONNECTING)
         attempt.connection = connection
         self._attempts[link] = attempt
-        for progress in announcements:  # also when a first transport could not start
-            connection.progress(*progress)
+        connection.progress("connecting", attempt.label, attempt.status)
         return connection
 
     def _plans(
@@ -220,7 +221,7 @@ class Client(Host):
     def link_connected(self, link: Any) -> None:
         """A transport reached the server: close the others, and say hello over this one."""
         attempt = self._attempts.get(link)
-        if attempt is not None and attempt.connection is not None:
+        if attempt is not None:
             self._won(attempt, attempt.connection, link)
         connection = self._connections.get(link)
         if connection is not None:
@@ -243,7 +244,7 @@ class Client(Host):
     def link_closed(self, link: Any, code: int, detail: str) -> None:
         """A link ended: a transport that could not reach the server, or the connection."""
         attempt = self._attempts.pop(link, None)
-        if attempt is None or attempt.connection is None:
+        if attempt is None:
             super().link_closed(link, code, detail)
             return
         module = attempt.links.pop(link)
@@ -252,18 +253,14 @@ class Client(Host):
             self._settle(attempt, keep=connection._link)
             return
         attempt.failures.append((_defaults.label(module), detail or close_code(code).description))
-        started = attempt.start_next(self._clock(), connection.progress)
-        if started is not None:
-            self._attempts[started] = attempt
-        elif not attempt.links:
+        started = self._start_next(attempt, self._clock())
+        if not started and not attempt.links:
             self._give_up(attempt, close_code(code))
 
     def _advance_attempts(self, now: float) -> None:
         """Start the next transport of connects that wait too long; end those out of time."""
         for attempt in list(dict.fromkeys(self._attempts.values())):
             connection = attempt.connection
-            if connection is None:
-                continue
             if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
                 self._settle(attempt, keep=connection._link)
             elif now >= attempt.deadline:
@@ -271,11 +268,18 @@ class Client(Host):
                 self._settle(attempt, keep=None)
                 self._give_up(attempt, CloseCode.TIMEOUT)
             elif attempt.plans and now >= attempt.next_start:
-                started = attempt.start_next(now, connection.progress, attempt.slow())
-                if started is not None:
-                    self._attempts[started] = attempt
-                elif not attempt.links:
+                started = self._start_next(attempt, now, attempt.slow())
+                if not started and not attempt.links:
                     self._give_up(attempt, CloseCode.TRANSPORT_ERROR)
+
+    def _start_next(self, attempt: Attempt, now: float, why: str = "") -> bool:
+        """Start the attempt's next transport, and say so; False if none could start."""
+        link = attempt.start_next(now, why)
+        if link is None:
+            return False
+        self._attempts[link] = attempt
+        attempt.connection.progress("connecting", attempt.label, attempt.status)
+        return True
 
     def _settle(self, attempt: Attempt, keep: Any) -> None:
         """The attempt is over: close every link it started but ``keep``."""
@@ -287,7 +291,6 @@ class Client(Host):
 
     def _give_up(self, attempt: Attempt, code: CloseCode) -> None:
         """No transport reached the server: end the connection, saying what each one said."""
-        assert attempt.connection is not None
         attempt.connection.connect_failed(code, attempt.reason())
 
     def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
