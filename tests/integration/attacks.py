@@ -76,6 +76,11 @@ def valid_message(factory, name=None, text="x"):
     return factory.pack(cls(*[text] * len(cls._fields)))
 
 
+def _filler(count):
+    """``count`` packed ``'x'`` strings: the fields an attack does not aim at."""
+    return msgpack.packb("x") * count
+
+
 def _array_header(length):
     """The msgpack header of an array of ``length`` items."""
     if length < 16:
@@ -420,7 +425,7 @@ class Nesting(OneShots):
     def payloads(self):
         cls = first_message(self.factory, self.message)
         pack = msgpack.packb
-        fields = b"".join(pack("x") for _ in cls._fields[1:])
+        fields = _filler(len(cls._fields) - 1)
         nest = nested(self.depth)
         header = _array_header(cls._arity)
         type_id = pack(cls._type_id)
@@ -451,7 +456,7 @@ class HugeValidMessage(OneShots):
     def payloads(self):
         cls = first_message(self.factory, self.message)
         pack = msgpack.packb
-        fields = b"".join(pack("x") for _ in cls._fields[1:])
+        fields = _filler(len(cls._fields) - 1)
         bomb = _array_header(self.elements) + b"\x90" * self.elements
         data = _array_header(cls._arity) + pack(cls._type_id) + bomb + fields
         for number in range(1, self.repeat + 1):
@@ -477,7 +482,7 @@ class InvalidMegabyte(OneShots):
         cls = first_message(self.factory, self.message)
         pack = msgpack.packb
         big = pack("x" * self.size)
-        fields = b"".join(pack("x") for _ in cls._fields)
+        fields = _filler(len(cls._fields))
         yield "type_id", _array_header(cls._arity) + big + fields
         yield "fields", _array_header(cls._arity + 1) + pack(cls._type_id) + fields + big
         yield "not_array", big
@@ -853,7 +858,7 @@ class SlowDrip(Attack):
         self.interval = interval
         cls = first_message(factory)
         pack = msgpack.packb
-        fields = b"".join(pack("x") for _ in cls._fields[:-1])
+        fields = _filler(len(cls._fields) - 1)
         string = b"\xdb" + length.to_bytes(4, "big")
         self._prefix = _array_header(cls._arity) + pack(cls._type_id) + fields + string
         self._links = []  # [link, bytes dripped, time of the next byte]

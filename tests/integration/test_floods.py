@@ -4,12 +4,12 @@ import time
 
 import pytest
 from raw_peers import RawEnetPeer, RawTcpPeer, enet
+from worlds import GoodClientWorld
 
-import pygnetic
 from pygnetic.limits import RateLimit
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CloseCode
-from pygnetic.testing import EchoRecorder, ManualClock, Recorder, pump
+from pygnetic.testing import ManualClock, pump
 
 
 def _factory():
@@ -18,27 +18,12 @@ def _factory():
     return factory
 
 
-class World:
+class World(GoodClientWorld):
     """A server that echoes, one good client, and a fake clock that the server's updates move."""
 
     def __init__(self, adapter):
-        self.factory = _factory()
         self.clock = ManualClock()
-        self.server = pygnetic.Server(
-            "127.0.0.1",
-            0,
-            conn_limit=4,
-            handler=EchoRecorder,
-            message_factory=self.factory,
-            adapter=adapter,
-            clock=self.clock,
-        )
-        self.port = self.server.address[1]
-        self.client = pygnetic.Client(message_factory=self.factory, adapter=adapter)
-        self.good = self.client.connect("127.0.0.1", self.port)
-        self.recorder = Recorder()
-        self.good.add_handler(self.recorder)
-        assert pump(self.server, self.client, until=lambda: self.good.connected)
+        super().__init__(adapter, _factory(), conn_limit=4, clock=self.clock)
         self.longest_update = 0.0
         self.most_per_update = 0
 
@@ -62,10 +47,6 @@ class World:
             if len(self.recorder.received) > before:
                 return rounds
         raise AssertionError("no echo within 200 rounds")
-
-    def close(self):
-        self.client.close(linger_ms=50)
-        self.server.close(linger_ms=50)
 
 
 def _attacker_handler(world, before):

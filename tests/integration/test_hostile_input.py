@@ -6,10 +6,11 @@ import socket
 
 import pytest
 from raw_peers import RawEnetPeer, RawTcpPeer, enet
+from worlds import GoodClientWorld
 
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CLOSE, CloseCode
-from pygnetic.testing import EchoRecorder, Recorder, pump
+from pygnetic.testing import pump
 
 ADAPTERS = [
     "socket",
@@ -24,29 +25,12 @@ def _factory():
     return factory
 
 
-class World:
+class World(GoodClientWorld):
     """A server with one well-behaved client that must keep working."""
 
     def __init__(self, adapter, **server_options):
-        import pygnetic
-
-        self.factory = _factory()
+        super().__init__(adapter, _factory(), conn_limit=8, **server_options)
         self.chat_msg = self.factory.get_by_name("chat_msg")
-        self.server = pygnetic.Server(
-            "127.0.0.1",
-            0,
-            conn_limit=8,
-            handler=EchoRecorder,
-            message_factory=self.factory,
-            adapter=adapter,
-            **server_options,
-        )
-        self.port = self.server.address[1]
-        self.client = pygnetic.Client(message_factory=self.factory, adapter=adapter)
-        self.good = self.client.connect("127.0.0.1", self.port)
-        self.recorder = Recorder()
-        self.good.add_handler(self.recorder)
-        assert pump(self.server, self.client, until=lambda: self.good.connected)
 
     def good_client_still_works(self):
         before = len(self.recorder.received)
@@ -54,10 +38,6 @@ class World:
         assert pump(self.server, self.client, until=lambda: len(self.recorder.received) > before)
         assert self.recorder.received[-1] == self.chat_msg("good", "still here?")
         assert self.good.connected
-
-    def close(self):
-        self.client.close(linger_ms=50)
-        self.server.close(linger_ms=50)
 
 
 @pytest.fixture(params=ADAPTERS)
