@@ -237,7 +237,7 @@ class Client(Host):
             self._connections.pop(connection._link, None)
             connection.switch_link(link)
             self._connections[link] = connection
-        label = connection.adapter = self._label_of(link)
+        label = self._label_of(link)  # progress() makes it the connection's adapter
         status = f"reached {attempt.host}:{attempt.port} over {label}; waiting to be accepted..."
         connection.progress("handshake", label, status)
 
