@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 from . import _defaults, event
 from ._logthrottle import LogThrottle
+from ._simulated import Simulate, SimulatedTransport, simulator_for
 from .connection import Connection, ConnectionState
 from .handler import Handler
 from .limits import RateLimit, ReceiveBudget, Spending
@@ -71,6 +72,7 @@ class Host:
         rate_limit: RateLimit | None = None,
         offered_options: dict[str, Any] | None = None,
         log_connections: bool = True,
+        simulate: Simulate = None,
     ) -> None:
         check_conn_limit(conn_limit)
         if not 1 <= channels <= 255:
@@ -101,6 +103,10 @@ class Host:
         self._attempts: Collection[Any] = ()
         self.adapters: tuple[ModuleType, ...] = _defaults.networks(adapter)
         self.adapter = self.adapters[0]
+        #: The network-conditions simulator on what this host sends, or None
+        #: (see :mod:`pygnetic.simulate`): its ``stats`` count what it did, and
+        #: its ``conditions`` may be replaced while the game runs.
+        self.simulator = simulator_for(simulate, type(self).__name__.lower())
         options = {
             "max_links": conn_limit,
             "channels": channels,
@@ -108,8 +114,9 @@ class Host:
             "clock": clock,
         }
         self._transports = _open_transports(
-            self, self.adapters, bind, options, adapter_options, offered_options or {}
-        )
+            self, self.adapters, bind, options, adapter_options, offered_options or {},
+            self.simulator,
+        )  # fmt: skip
         self._transport = self._transports[0]
         self._several = len(self._transports) > 1
         self._waiter = _waiter(self._transports) if self._several else None
@@ -241,6 +248,8 @@ class Host:
             for transport in transports:  # what was sent since the last update leaves now
                 transport.flush()
             if not any(getattr(t, "has_reports", False) for t in transports):
+                if self.simulator is not None:  # not past the next packet it holds
+                    timeout = transports[0].wait_ms(timeout)
                 self._waiter.select(timeout / 1000)
             timeout = 0
         for transport in transports:
@@ -320,6 +329,7 @@ def _open_transports(
     options: dict[str, Any],
     adapter_options: dict[str, Any],
     offered_options: dict[str, Any],
+    simulator: Any = None,
 ) -> list[Any]:
     """Start one transport per adapter; a server's all on one port number.
 
@@ -327,7 +337,8 @@ def _open_transports(
     error for those that do not (a server's handshake limits, say).
     With port 0 the first transport picks a free port and the others take the
     same number; when one of them finds it taken, every transport is closed
-    and the whole set tries again.
+    and the whole set tries again. With a ``simulator`` each transport is
+    wrapped in a :class:`~pygnetic._simulated.SimulatedTransport`.
     """
     _check_options(adapters, adapter_options)
     attempts = BIND_ATTEMPTS if bind is not None and bind[1] == 0 and len(adapters) > 1 else 1
@@ -337,7 +348,13 @@ def _open_transports(
         try:
             for module in adapters:
                 own = _accepted(module.Transport, {**offered_options, **adapter_options})
-                transport = module.Transport(owner, bind=where, **options, **own)
+                listener = owner
+                if simulator is not None:
+                    listener = SimulatedTransport(owner, simulator, options["clock"])
+                transport = module.Transport(listener, bind=where, **options, **own)
+                if simulator is not None:
+                    listener.attach(transport)
+                    transport = listener
                 transports.append(transport)
                 if where is not None:
                     where = (where[0], transport.address[1])

@@ -25,6 +25,7 @@ from .handshake import encode_hello
 from .limits import DEFAULT_RECEIVE_BUDGET, ReceiveBudget
 from .message import MessageFactory
 from .protocol import CloseCode, close_code
+from .simulate import Conditions
 
 __all__ = ["Client"]
 
@@ -59,6 +60,11 @@ class Client(Host):
         log_connections: False sends the lines about each connection's life
             (connecting, connected, refused, closed, cannot connect) to DEBUG,
             for a program that reports them itself, as the lobby client does.
+        simulate: Simulate a bad network on what this client sends
+            (:mod:`pygnetic.simulate`): :class:`~pygnetic.simulate.Conditions`
+            or their text, ``'latency=150ms loss=5%'``. None, the default,
+            takes the ``PYGNETIC_SIMULATE`` environment variable when it is
+            set; False turns the simulator off whatever it says.
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
@@ -81,6 +87,7 @@ class Client(Host):
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         fallback_delay: float = FALLBACK_DELAY,
         log_connections: bool = True,
+        simulate: Conditions | str | bool | None = None,
         **adapter_options: Any,
     ) -> None:
         if not fallback_delay >= 0:
@@ -96,6 +103,7 @@ class Client(Host):
             clock=clock,
             adapter_options=adapter_options,
             receive_budget=receive_budget,
+            simulate=simulate,
             log_connections=log_connections,
         )
         self.fallback_delay = fallback_delay

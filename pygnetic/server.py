@@ -60,6 +60,7 @@ from .handshake import FrameReader, HandshakeError, Hello, encode_answer, parse_
 from .limits import DEFAULT_RATE_LIMIT, DEFAULT_RECEIVE_BUDGET, RateLimit, ReceiveBudget
 from .message import MessageFactory
 from .protocol import CloseCode, Delivery
+from .simulate import Conditions
 
 __all__ = ["Server"]
 
@@ -114,6 +115,11 @@ class Server(Host):
             4 MiB a second, 2 s of it at once); a faster client is closed with
             :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
             None: no limit (trusted clients, benchmarks).
+        simulate: Simulate a bad network on what this server sends
+            (:mod:`pygnetic.simulate`): :class:`~pygnetic.simulate.Conditions`
+            or their text, ``'latency=150ms loss=5%'``. None, the default,
+            takes the ``PYGNETIC_SIMULATE`` environment variable when it is
+            set; False turns the simulator off whatever it says.
         **adapter_options: Passed on to the adapter's ``Transport``.
 
     Attributes:
@@ -148,6 +154,7 @@ class Server(Host):
         clock: Callable[[], float] = time.monotonic,
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        simulate: Conditions | str | bool | None = None,
         **adapter_options: Any,
     ) -> None:
         # Checked before any port is bound.
@@ -173,6 +180,7 @@ class Server(Host):
             clock=clock,
             adapter_options=adapter_options,
             receive_budget=receive_budget,
+            simulate=simulate,
             rate_limit=rate_limit,
             offered_options={  # for transports that police half-open connects (ENet)
                 "handshake_timeout": handshake_timeout,

@@ -1,0 +1,414 @@
+"""A bad network on demand: delay, jitter, loss, duplication, reordering, a bandwidth cap.
+
+Loopback never loses a packet, so a game tested on one machine never meets
+the network its players have. Turn the simulator on for a whole game, with no
+code change, through the environment::
+
+    PYGNETIC_SIMULATE="latency=120ms jitter=30ms loss=5%" python mygame.py
+
+or for one host: ``Client(simulate='latency=150ms loss=5%')``, or
+``Server(simulate=Conditions(latency=0.15, loss=0.05))``. It applies to what
+that host *sends*, on every connection and every transport; each host that
+turns it on logs a warning when it starts, so that nobody ships with it on.
+
+What each delivery mode meets (see :class:`~pygnetic.protocol.Delivery`):
+
+* ``UNRELIABLE`` packets are delayed, jittered, lost, duplicated and
+  reordered, as UDP datagrams are.
+* ``UNRELIABLE_SEQUENCED`` packets meet the same, and the simulator then
+  keeps the mode's promise as ENet does: a packet that would arrive after a
+  newer one of its channel is dropped (counted as :attr:`Stats.stale`).
+* ``RELIABLE`` packets are never lost, duplicated or reordered: pygnetic's
+  guarantee stands. Each simulated loss instead delays the packet by the
+  retransmission timeout a real transport would wait (:func:`retransmission_timeout`),
+  doubling with each further loss of the same packet, and later reliable
+  packets of its channel wait behind it, as they do over ENet.
+* Over a byte stream (TCP) every packet is reliable whatever was asked, as
+  TCP itself makes it, and a delayed packet holds up every later one.
+
+The simulator sits between a connection and its transport link: no adapter
+and no game code changes for it. Only the sending side is simulated; what
+arrives is delivered as the transport delivers it. ENet's own pings pass
+beside it, so over ENet :attr:`~pygnetic.connection.Connection.round_trip_time`
+adds this side's latency to what ENet measures, while over TCP pygnetic's
+pings pass through the simulators of both sides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import heapq
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .protocol import Delivery
+
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "REORDER_HOLD",
+    "Conditions",
+    "Lane",
+    "Simulator",
+    "Stats",
+    "retransmission_timeout",
+]
+
+#: The environment variable that turns the simulator on for every host that
+#: does not say ``simulate=False``.
+ENVIRONMENT_VARIABLE = "PYGNETIC_SIMULATE"
+
+#: How much longer a reordered packet is held back, at least (seconds): long
+#: enough for a packet sent one frame later to overtake it.
+REORDER_HOLD = 0.05
+#: Shortest retransmission timeouts (seconds). TCP's is Linux's minimum RTO;
+#: ENet has none of its own, and waits about a round trip plus a service.
+MIN_RETRANSMISSION_TIMEOUT = {True: 0.2, False: 0.03}
+#: Losses of one reliable packet in a row, at most: ``loss=100%`` stays finite.
+MAX_RETRANSMISSIONS = 8
+#: How long an unreliable packet may wait for a capped link, in seconds; one
+#: that would wait longer is dropped, as a full router queue drops it.
+MAX_QUEUE_DELAY = 0.25
+
+_RELIABLE = Delivery.RELIABLE
+_SEQUENCED = Delivery.UNRELIABLE_SEQUENCED
+
+_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s)")
+_SHARE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(%?)")
+_RATE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([a-zA-Z]+(?:/s)?)")
+#: Bandwidth units and their size in bytes per second.
+RATE_UNITS = {
+    "bit": 1 / 8, "kbit": 125.0, "mbit": 125_000.0, "gbit": 125_000_000.0,
+    "bps": 1 / 8, "kbps": 125.0, "mbps": 125_000.0, "gbps": 125_000_000.0,
+    "B/s": 1.0, "KB/s": 1000.0, "kB/s": 1000.0, "MB/s": 1_000_000.0, "GB/s": 1e9,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The network to simulate, for what one host sends.
+
+    Build one directly (times in seconds, shares as fractions) or from text
+    with :meth:`parse`. ``str()`` gives the text form back.
+    """
+
+    #: Seconds added to every packet, one way.
+    latency: float = 0.0
+    #: Each packet's delay varies by up to this many seconds either way.
+    jitter: float = 0.0
+    #: Share of unreliable packets lost (0 to 1); for reliable ones, the share
+    #: of sends that cost a retransmission delay.
+    loss: float = 0.0
+    #: Share of unreliable packets that arrive twice.
+    duplicate: float = 0.0
+    #: Share of unreliable packets held back so that later ones overtake them.
+    reorder: float = 0.0
+    #: Bytes per second each connection may send, or None for no cap.
+    bandwidth: float | None = None
+    #: Seed of the random choices: the same seed, the same choices.
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("latency", "jitter"):
+            _check(name, getattr(self, name), 0.0, 3600.0, "seconds")
+        for name in ("loss", "duplicate", "reorder"):
+            _check(name, getattr(self, name), 0.0, 1.0, "a share from 0 to 1")
+        if self.bandwidth is not None:
+            _check("bandwidth", self.bandwidth, 1.0, 1e12, "bytes per second")
+        if self.seed is not None and type(self.seed) is not int:
+            raise ValueError(f"seed must be an int, not {self.seed!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Conditions:
+        """Read conditions from text such as ``"latency=120ms jitter=30ms loss=5%"``.
+
+        Items are ``name=value``, separated by spaces or commas. Times take
+        ``ms`` or ``s``; shares a percentage (``5%``) or a fraction
+        (``0.05``); ``bandwidth`` a rate such as ``256kbit``, ``2mbit`` or
+        ``64KB/s``; ``seed`` an integer.
+
+        Raises:
+            ValueError: an item is malformed, unknown or out of range; the
+                message says which and what is accepted.
+        """
+        values: dict[str, Any] = {}
+        names = [field.name for field in dataclasses.fields(cls)]
+        for item in text.replace(",", " ").split():
+            name, equals, value = item.partition("=")
+            if not equals or not value:
+                raise ValueError(f"{item!r} is not name=value (for example latency=120ms)")
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise ValueError(f"unknown condition {name!r}{hint} (known: {', '.join(names)})")
+            if name in values:
+                raise ValueError(f"{name} is given twice")
+            values[name] = _PARSERS[name](name, value)
+        return cls(**values)
+
+    @property
+    def active(self) -> bool:
+        """True when the conditions change anything at all."""
+        return bool(
+            self.latency or self.jitter or self.loss or self.duplicate or self.reorder
+        ) or (self.bandwidth is not None)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{name}={_milliseconds(value)}"
+            for name, value in (("latency", self.latency), ("jitter", self.jitter))
+            if value
+        ]
+        parts += [
+            f"{name}={value * 100:g}%"
+            for name, value in (
+                ("loss", self.loss),
+                ("duplicate", self.duplicate),
+                ("reorder", self.reorder),
+            )
+            if value
+        ]
+        if self.bandwidth is not None:
+            parts.append(f"bandwidth={self.bandwidth / 1000:g}KB/s")
+        if self.seed is not None:
+            parts.append(f"seed={self.seed}")
+        return " ".join(parts) or "no change"
+
+
+def _check(name: str, value: object, low: float, high: float, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be {unit} from {low:g} to {high:g}, not {value!r}")
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms"
+
+
+def _parse_time(name: str, text: str) -> float:
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{name}={text!r}: give a time with its unit, such as 120ms or 0.12s")
+    number = float(match[1])
+    return number / 1000 if match[2] == "ms" else number
+
+
+def _parse_share(name: str, text: str) -> float:
+    match = _SHARE.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"{name}={text!r}: give a percentage such as 5% or a fraction such as 0.05"
+        )
+    number = float(match[1])
+    return number / 100 if match[2] else number
+
+
+def _parse_rate(name: str, text: str) -> float:
+    match = _RATE.fullmatch(text)
+    unit = match[2] if match else ""
+    if match is None or (unit not in RATE_UNITS and unit.lower() not in RATE_UNITS):
+        raise ValueError(
+            f"{name}={text!r}: give a rate such as 256kbit, 2mbit or 64KB/s "
+            f"(units: {', '.join(RATE_UNITS)})"
+        )
+    return float(match[1]) * RATE_UNITS.get(unit, RATE_UNITS.get(unit.lower(), 0.0))
+
+
+def _parse_seed(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: give an integer") from None
+
+
+_PARSERS = {
+    "latency": _parse_time,
+    "jitter": _parse_time,
+    "loss": _parse_share,
+    "duplicate": _parse_share,
+    "reorder": _parse_share,
+    "bandwidth": _parse_rate,
+    "seed": _parse_seed,
+}
+
+
+@dataclass
+class Stats:
+    """What a simulator did, counted in packets since it started."""
+
+    #: Packets handed to the simulator.
+    sent: int = 0
+    #: Packets handed on to the transport, copies included.
+    delivered: int = 0
+    #: Unreliable packets lost.
+    dropped: int = 0
+    #: Extra copies of unreliable packets.
+    duplicated: int = 0
+    #: Unreliable packets held back so that later ones could overtake them.
+    reordered: int = 0
+    #: Sequenced packets dropped because a newer one of their channel went first.
+    stale: int = 0
+    #: Simulated losses of reliable packets, each paid for with a retransmission delay.
+    retransmitted: int = 0
+    #: Unreliable packets dropped because the bandwidth cap kept them too long.
+    overflowed: int = 0
+    #: Packets given a delay greater than zero.
+    delayed: int = 0
+    #: Sum of every packet's delay, in seconds.
+    total_delay: float = 0.0
+
+    @property
+    def mean_delay(self) -> float:
+        """Mean delay of the packets that were not lost, in seconds."""
+        scheduled = self.sent - self.dropped - self.overflowed
+        return self.total_delay / scheduled if scheduled > 0 else 0.0
+
+
+def retransmission_timeout(conditions: Conditions, stream: bool) -> float:
+    """Seconds a real transport waits before it resends a lost packet.
+
+    A round trip (``2 * latency``, both directions assumed alike) plus four
+    jitters, as ENet and TCP estimate it, but at least
+    :data:`MIN_RETRANSMISSION_TIMEOUT`.
+    """
+    estimate = 2 * conditions.latency + 4 * conditions.jitter
+    return max(MIN_RETRANSMISSION_TIMEOUT[stream], estimate)
+
+
+class Lane:
+    """What the simulator remembers of one link: order, sequence numbers, the cap."""
+
+    __slots__ = ("fifo_due", "free_at", "ordered_due", "released", "sequence", "stream")
+
+    def __init__(self, stream: bool) -> None:
+        self.stream = stream
+        #: When the link's capped bandwidth is free for the next packet.
+        self.free_at = 0.0
+        #: When the last packet sent arrives, had it not been lost or reordered.
+        self.fifo_due = 0.0
+        #: By channel (one key for a stream): when the last ordered packet leaves.
+        self.ordered_due: dict[int, float] = {}
+        #: By channel: the last sequence number sent, and the last released.
+        self.sequence: dict[int, int] = {}
+        self.released: dict[int, int] = {}
+
+    def fresh(self, channel: int, number: int) -> bool:
+        """Whether sequenced packet ``number`` of ``channel`` is newer than any released."""
+        if number <= self.released.get(channel, 0):
+            return False
+        self.released[channel] = number
+        return True
+
+
+#: One scheduled packet: (when, order, link, data, channel, delivery, sequence number or 0).
+Entry = tuple[float, int, Any, bytes, int, Delivery, int]
+
+
+class Simulator:
+    """The random choices and the schedule of one host's simulated sends.
+
+    Sans-I/O: :meth:`schedule` decides when each packet leaves (or that it
+    never does), :meth:`due` hands back the packets whose time has come. A
+    host's transports share its simulator, its seed and its :attr:`stats`.
+
+    Args:
+        conditions: What to simulate; may be replaced while running.
+    """
+
+    def __init__(self, conditions: Conditions) -> None:
+        self.conditions = conditions
+        self.stats = Stats()
+        self._random = random.Random(conditions.seed)
+        self._queue: list[Entry] = []
+        self._order = 0
+
+    def __repr__(self) -> str:
+        return f"<Simulator {self.conditions}>"
+
+    @property
+    def next_due(self) -> float | None:
+        """When the next packet is due to leave, or None when none waits."""
+        return self._queue[0][0] if self._queue else None
+
+    def schedule(
+        self, lane: Lane, link: Any, data: bytes, channel: int, delivery: Delivery, now: float
+    ) -> int:
+        """Decide the fate of one packet sent now; returns how many copies will leave."""
+        conditions = self.conditions
+        stats = self.stats
+        stats.sent += 1
+        chance = self._random.random
+        reliable = lane.stream or delivery is _RELIABLE
+        start = now
+        if conditions.bandwidth is not None:
+            start = max(now, lane.free_at)
+            if not reliable and start - now > MAX_QUEUE_DELAY:
+                stats.overflowed += 1
+                return 0
+            lane.free_at = start + len(data) / conditions.bandwidth
+            start = lane.free_at
+        if not reliable and conditions.loss and chance() < conditions.loss:
+            stats.dropped += 1
+            return 0
+        # Jitter varies the delay but keeps the order, as a queue on the route
+        # does: packets overtake one another only by ``reorder``.
+        due = lane.fifo_due = max(start + self._delay(conditions), lane.fifo_due)
+        if reliable:
+            due = self._reliable_due(lane, channel, due, conditions)
+        number = 0
+        if delivery is _SEQUENCED and not lane.stream:
+            number = lane.sequence[channel] = lane.sequence.get(channel, 0) + 1
+        copies = 1
+        if not reliable:
+            if conditions.reorder and chance() < conditions.reorder:
+                stats.reordered += 1
+                due += max(REORDER_HOLD, 2 * conditions.jitter)
+            if conditions.duplicate and chance() < conditions.duplicate:
+                stats.duplicated += 1
+                copies = 2
+                self._push(due, link, data, channel, delivery, number)
+        self._push(due, link, data, channel, delivery, number)
+        if due > now:
+            stats.delayed += 1
+            stats.total_delay += due - now
+        return copies
+
+    def _delay(self, conditions: Conditions) -> float:
+        jitter = conditions.jitter
+        if not jitter:
+            return conditions.latency
+        return max(0.0, conditions.latency + self._random.uniform(-jitter, jitter))
+
+    def _reliable_due(self, lane: Lane, channel: int, due: float, conditions: Conditions) -> float:
+        """Add retransmission delays for simulated losses, and keep reliable order."""
+        if conditions.loss:
+            timeout = retransmission_timeout(conditions, lane.stream)
+            losses = 0
+            while losses < MAX_RETRANSMISSIONS and self._random.random() < conditions.loss:
+                due += timeout * (1 << losses)
+                losses += 1
+            self.stats.retransmitted += losses
+        key = 0 if lane.stream else channel
+        due = max(due, lane.ordered_due.get(key, 0.0))
+        lane.ordered_due[key] = due
+        return due
+
+    def _push(self, due: float, link: Any, data: bytes, channel: int, delivery: Delivery,
+              number: int) -> None:  # fmt: skip
+        self._order += 1
+        heapq.heappush(self._queue, (due, self._order, link, data, channel, delivery, number))
+
+    def due(self, now: float) -> list[Entry]:
+        """Take the packets due by ``now``, oldest first."""
+        queue = self._queue
+        taken: list[Entry] = []
+        while queue and queue[0][0] <= now:
+            taken.append(heapq.heappop(queue))
+        return taken
+
+    def take_all(self) -> list[Entry]:
+        """Take every packet still waiting, oldest first (a host is closing)."""
+        taken = sorted(self._queue)
+        self._queue.clear()
+        return taken
