@@ -72,7 +72,9 @@ class SimulatedLink:
         self.inner = inner
         self.address: tuple[str, int] = inner.address
         self.stream: bool = inner.stream
-        self.keepalive = bool(getattr(inner, "keepalive", False))
+        # pygnetic's pings, not the transport's, tell whether the peer lives:
+        # they meet the simulated network as the game's messages do.
+        self.keepalive = False
         self.lane = Lane(self.stream)
         self.waiting = 0  # packets scheduled and not yet handed on
         self.waiting_bytes = 0
@@ -102,22 +104,12 @@ class SimulatedLink:
         """The real link's channels."""
         return int(self.inner.channels)
 
-    @property
-    def round_trip_time(self) -> float | None:
-        """The real link's measure, plus this side's simulated latency when it measures itself.
+    #: No round trip of the real link's own: ENet's pings pass beside the
+    #: simulator, so the connection measures with pygnetic's pings instead,
+    #: which pass through the simulators of both sides.
+    round_trip_time = None
 
-        ENet's pings pass beside the simulator; pygnetic's own (over TCP)
-        pass through it and need nothing added.
-        """
-        measured = self.inner.round_trip_time
-        if measured is None:
-            return None
-        return float(measured) + 1000 * self.transport.simulator.conditions.latency
-
-    @property
-    def last_heard(self) -> int:
-        """The real link's."""
-        return int(self.inner.last_heard)
+    last_heard = 0  # read only with keepalive
 
     @property
     def pending_bytes(self) -> int:

@@ -28,10 +28,12 @@ What each delivery mode meets (see :class:`~pygnetic.protocol.Delivery`):
 
 The simulator sits between a connection and its transport link: no adapter
 and no game code changes for it. Only the sending side is simulated; what
-arrives is delivered as the transport delivers it. ENet's own pings pass
-beside it, so over ENet :attr:`~pygnetic.connection.Connection.round_trip_time`
-adds this side's latency to what ENet measures, while over TCP pygnetic's
-pings pass through the simulators of both sides.
+arrives is delivered as the transport delivers it. ENet's own pings would
+pass beside the simulator, so a simulated connection pings with pygnetic's
+own, whatever the transport: its
+:attr:`~pygnetic.connection.Connection.round_trip_time` then shows what the
+game feels, the simulated delays of both sides included (the first sample
+comes a quarter of ``timeout`` after the connect).
 """
 
 from __future__ import annotations

@@ -19,6 +19,25 @@ class TestSocket(AdapterConformance):
     adapter = "socket"
 
 
+class Simulated:
+    """Both sides under the network simulator: no adapter, no upper layer may notice."""
+
+    def server_options(self):
+        return {"simulate": "latency=5ms jitter=2ms seed=1"}
+
+    def client_options(self):
+        return {"simulate": "latency=3ms jitter=1ms seed=2"}
+
+
+@pytest.mark.skipif(enet is None, reason="pyenet is not installed")
+class TestEnetSimulated(Simulated, TestEnet):
+    pass
+
+
+class TestSocketSimulated(Simulated, TestSocket):
+    pass
+
+
 @pytest.mark.parametrize(
     "adapter",
     ["socket", pytest.param("enet", marks=pytest.mark.skipif(enet is None, reason="no pyenet"))],
