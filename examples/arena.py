@@ -23,6 +23,12 @@ games hide it with client-side prediction, the next step from here.
 This example uses pygnetic's Handler style: ``PlayerHandler`` on the server,
 ``ArenaView`` on each client. (``chat.py`` shows the pygame-events style.)
 
+Try it on a bad network, the one your players may have: pygnetic's simulator
+delays, drops and reorders what both the server and the client send, and the
+window's second line counts what it did::
+
+    PYGNETIC_SIMULATE="latency=150ms loss=5%" python examples/arena.py --host-game
+
 ``--selftest FRAMES`` lets a bot walk in circles for at least FRAMES frames; it
 exits 0 with ``selftest ok: sent=N received=M peers=P`` once it has seen its own
 square and another player's square move (the host also waits for its guests to
@@ -178,6 +184,17 @@ def between(a, b, f):
     return a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
 
 
+def simulated(*hosts):
+    """What the network simulator did to what ``hosts`` sent, or None when it is off."""
+    simulators = [host.simulator for host in hosts if host.simulator is not None]
+    if not simulators:
+        return None
+    lost = sum(s.stats.dropped + s.stats.overflowed for s in simulators)
+    stale = sum(s.stats.stale for s in simulators)
+    resent = sum(s.stats.retransmitted for s in simulators)
+    return f"simulating {simulators[0].conditions}: {lost} lost, {stale} stale, {resent} resent"
+
+
 def draw(screen, font, view, hud):
     screen.fill(BACKGROUND)
     for i in range(0, WIDTH, 40):
@@ -189,7 +206,8 @@ def draw(screen, font, view, hud):
         if pid == view.my_id:
             pygame.draw.rect(screen, WHITE, square, 2, border_radius=5)
             screen.blit(font.render("you", True, WHITE), (square.x, square.bottom + 2))
-    screen.blit(font.render(hud, True, WHITE), (10, 8))
+    for row, line in enumerate(hud):
+        screen.blit(font.render(line, True, WHITE), (10, 8 + 22 * row))
 
 
 def keyboard(frame):
@@ -255,8 +273,9 @@ def main(argv=None):
         if connection.state is not pygnetic.ConnectionState.OPEN:
             where = connection.close_reason or "connecting..."
         rtt_text = "measuring" if rtt is None else f"{rtt:.0f} ms"
-        hud = f"{where}   players: {len(view.positions())}   round trip: {rtt_text}"
-        draw(screen, font, view, hud)
+        hud = [f"{where}   players: {len(view.positions())}   round trip: {rtt_text}"]
+        network = simulated(client, *([arena.server] if arena else []))
+        draw(screen, font, view, hud + ([network] if network else []))
         pygame.display.flip()
         frame += 1
         if args.selftest:
@@ -276,6 +295,8 @@ def main(argv=None):
         peers = len(view.moved - {view.my_id})
         status = "ok" if ok else "FAILED"
         print(f"selftest {status}: sent={sent} received={received} peers={peers}")
+        if network:
+            print(network)
         return 0 if ok else 1
     return 0
 

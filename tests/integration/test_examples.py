@@ -53,7 +53,7 @@ def needs_pygame(test):
 class Example:
     """One example running as a subprocess; stdout and stderr are read on threads."""
 
-    def __init__(self, script: str, args: list[str]) -> None:
+    def __init__(self, script: str, args: list[str], env: dict[str, str] | None = None) -> None:
         self.name = f"{script} {' '.join(args)}"
         self.process = subprocess.Popen(
             [
@@ -64,7 +64,7 @@ class Example:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=ENV,
+            env={**ENV, **(env or {})},
         )
         self.lines: queue.Queue[str] = queue.Queue()  # from both, as they come
         self.output: list[str] = []
@@ -136,8 +136,8 @@ def start():
     """Start examples as subprocesses; whatever is still running at the end is killed."""
     started: list[Example] = []
 
-    def start(script: str, *args: str) -> Example:
-        example = Example(script, list(args))
+    def start(script: str, *args: str, env: dict[str, str] | None = None) -> Example:
+        example = Example(script, list(args), env)
         started.append(example)
         return example
 
@@ -146,11 +146,11 @@ def start():
         example.stop()
 
 
-def pair(start, adapter, host_script, host_args, guest_script, guest_args):
+def pair(start, adapter, host_script, host_args, guest_script, guest_args, env=None):
     """Start a host on a free port, then a guest that connects to it; return both."""
     common = ["--host", "127.0.0.1", "--adapter", adapter]
-    host = start(host_script, *host_args, *common, "--port", "0")
-    guest = start(guest_script, *guest_args, *common, "--port", str(host.port()))
+    host = start(host_script, *host_args, *common, "--port", "0", env=env)
+    guest = start(guest_script, *guest_args, *common, "--port", str(host.port()), env=env)
     return host, guest
 
 
@@ -269,6 +269,29 @@ def test_arena_host_and_guest(start, adapter):
         assert sent >= 1, example.transcript()  # arrow-key changes
         assert received >= 5, example.transcript()  # snapshots, 20 a second
         assert peers == 1, example.transcript()  # it saw the other player's square move
+
+
+@needs_pygame
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_arena_on_a_simulated_bad_network(start, adapter):
+    """One environment variable puts the arena on a 150 ms, 5% loss network, and says so."""
+    env = {"PYGNETIC_SIMULATE": "latency=150ms loss=5% seed=3"}
+    host_args, guest_args = ["--host-game", "--selftest", "90"], ["--join", "--selftest", "90"]
+    host, guest = pair(start, adapter, "arena.py", host_args, "arena.py", guest_args, env)
+    for example in (guest, host):
+        _, received, peers = example.finish()
+        transcript = example.transcript()
+        assert peers == 1 and received >= 5, transcript
+        warning = "network simulator ON (PYGNETIC_SIMULATE): latency=150ms loss=5% seed=3"
+        assert warning in transcript
+        report = re.search(r"^simulating .*: (\d+) lost, (\d+) stale, (\d+) resent$",
+                           transcript, re.M)  # fmt: skip
+        assert report, transcript
+    # The host's counts (its server sends 20 snapshots a second): lost over ENet,
+    # resent over TCP, where every message is reliable.
+    lost, _, resent = map(int, report.groups())
+    assert lost + resent > 0, host.transcript()  # the simulator really did something
+    assert host.transcript().count("network simulator ON") == 2  # its server and its client
 
 
 def test_selftest_fails_without_a_peer(start):
