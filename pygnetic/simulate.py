@@ -50,6 +50,10 @@ from .protocol import Delivery
 
 __all__ = [
     "ENVIRONMENT_VARIABLE",
+    "MAX_QUEUE_DELAY",
+    "MAX_RETRANSMISSIONS",
+    "MIN_RETRANSMISSION_TIMEOUT",
+    "RATE_UNITS",
     "REORDER_HOLD",
     "Conditions",
     "Lane",
