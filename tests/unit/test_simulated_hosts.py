@@ -58,6 +58,15 @@ class World:
             assert self.clock.now < deadline, "the condition never held"
             self.step()
 
+    def send_each_step(self, name, count):
+        """Send messages ``name`` numbered 0 .. count - 1, one per step; return what arrived."""
+        send = getattr(self.connection, f"net_{name}")
+        for n in range(count):
+            send(n)
+            self.step()
+        self.settle()
+        return self.received(name)
+
     def received(self, name):
         return [message.n for message in self.recorder.received if type(message).__name__ == name]
 
@@ -105,11 +114,7 @@ def test_reliable_messages_survive_loss_complete_once_and_in_order(world_factory
 
 def test_sequenced_messages_are_lost_but_never_arrive_older_than_a_delivered_one(world_factory):
     world = world_factory("latency=30ms jitter=10ms loss=10% duplicate=5% reorder=10% seed=2")
-    for n in range(3000):
-        world.connection.net_position(n)
-        world.step()
-    world.settle()
-    arrived = world.received("position")
+    arrived = world.send_each_step("position", 3000)
     assert all(a < b for a, b in itertools.pairwise(arrived))
     stats = world.client.simulator.stats
     assert stats.dropped > 0 and stats.reordered > 0 and stats.stale > 0
@@ -120,11 +125,7 @@ def test_sequenced_messages_are_lost_but_never_arrive_older_than_a_delivered_one
 
 def test_unreliable_messages_may_arrive_out_of_order_and_twice(world_factory):
     world = world_factory("latency=30ms loss=10% duplicate=10% reorder=10% seed=3")
-    for n in range(2000):
-        world.connection.net_event(n)
-        world.step()
-    world.settle()
-    arrived = world.received("event")
+    arrived = world.send_each_step("event", 2000)
     stats = world.client.simulator.stats
     assert len(arrived) == 2000 - stats.dropped + stats.duplicated
     assert len(set(arrived)) == 2000 - stats.dropped
