@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .client import Client
-from .connection import Connection, ConnectionState
-from .handler import Handler
-from .message import MessageFactory
-from .protocol import CloseCode, Delivery
-from .server import Server
+from ..client import Client
+from ..connection import Connection, ConnectionState
+from ..handler import Handler
+from ..message import MessageFactory
+from ..protocol import CloseCode, Delivery
+from ..server import Server
 
 __all__ = ["AdapterConformance", "EchoRecorder", "ManualClock", "Recorder", "pump"]
 
