@@ -22,10 +22,7 @@ from .._logthrottle import LogThrottle
 from ..protocol import Delivery
 from ..simulate import Conditions, Lane, Simulator, Stats
 
-__all__ = ["MAX_HELD_BYTES", "NO_CHANGE", "THREAD_WAIT_MS", "ProxyBase"]
-
-#: Conditions that change nothing: the proxies' default.
-NO_CHANGE = Conditions()
+__all__ = ["MAX_HELD_BYTES", "THREAD_WAIT_MS", "ProxyBase"]
 
 #: Bytes a proxy holds in its schedule at most, by default.
 MAX_HELD_BYTES = 16 * 1024 * 1024
@@ -40,7 +37,8 @@ WRITE = selectors.EVENT_WRITE
 
 log = logging.getLogger("pygnetic.testing.proxy")
 
-_Proxy = TypeVar("_Proxy", bound="ProxyBase")
+# Spelled so for the docs: typing.Self is Python 3.11.
+Self = TypeVar("Self", bound="ProxyBase")
 Callback = Callable[[int], None]
 
 
@@ -67,8 +65,8 @@ class ProxyBase:
         self.target = (str(target[0]), int(target[1]))
         self.max_sessions = max_sessions
         self.max_held_bytes = max_held_bytes
-        #: New clients turned away because ``max_sessions`` were in use: for
-        #: UDP, datagrams from new addresses; for TCP, connections.
+        #: New clients turned away because ``max_sessions`` were in use
+        #: (UDP counts their datagrams, TCP their connections).
         self.refused = 0
         self.clock = clock
         self._simulator = Simulator(self._accepted(conditions))
@@ -86,7 +84,7 @@ class ProxyBase:
         name = type(self).__name__
         return f"<{name} {host}:{port} -> {target}:{target_port}: {self.conditions}>"
 
-    def __enter__(self: _Proxy) -> _Proxy:
+    def __enter__(self: Self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -160,7 +158,7 @@ class ProxyBase:
             raise RuntimeError(f"{type(self).__name__} runs in its own thread (start())")
         self._update(timeout_ms)
 
-    def start(self: _Proxy) -> _Proxy:
+    def start(self: Self) -> Self:
         """Run :meth:`update` in a daemon thread until :meth:`close`; returns the proxy.
 
         For use beside a real game, whose loop would not pump the proxy::

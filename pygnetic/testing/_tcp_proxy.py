@@ -13,7 +13,7 @@ from functools import partial
 
 from ..protocol import Delivery
 from ..simulate import Conditions, Lane
-from ._proxy_core import MAX_HELD_BYTES, NO_CHANGE, READ, WRITE, ProxyBase, log, resolve
+from ._proxy_core import MAX_HELD_BYTES, READ, WRITE, ProxyBase, log, resolve
 
 __all__ = ["STREAM_WINDOW", "TcpProxy"]
 
@@ -108,7 +108,7 @@ class TcpProxy(ProxyBase):
     as a retransmission timeout) serves for those.
 
     A throttled sender really slows: the proxy stops reading a side while
-    :data:`STREAM_WINDOW` bytes of it wait, and the sender's kernel fills.
+    256 KiB of it wait (``STREAM_WINDOW``), and the sender's kernel fills.
     One side's end (a FIN) is passed on once what it sent before has gone;
     a reset, or a failed connect to the target, resets the other side too.
 
@@ -123,7 +123,8 @@ class TcpProxy(ProxyBase):
         max_sessions: Connections served at once; further ones are reset at
             once and counted in :attr:`refused`.
         max_held_bytes: Bytes held in the schedule over all connections, at
-            most; beyond it the proxy stops reading until some are due.
+            most (16 MiB by default); beyond it the proxy stops reading
+            until some are due.
 
     Raises:
         ValueError: ``conditions`` ask for loss, duplication or reordering
@@ -138,7 +139,7 @@ class TcpProxy(ProxyBase):
     def __init__(
         self,
         target: tuple[str, int],
-        conditions: Conditions | str = NO_CHANGE,
+        conditions: Conditions | str = Conditions(),  # noqa: B008 - frozen; the docs show it
         *,
         listen: tuple[str, int] = ("127.0.0.1", 0),
         clock: Callable[[], float] = time.monotonic,

@@ -10,7 +10,7 @@ from functools import partial
 
 from ..protocol import Delivery
 from ..simulate import Conditions, Lane
-from ._proxy_core import MAX_HELD_BYTES, NO_CHANGE, READ, ProxyBase, enlarge_buffers, log, resolve
+from ._proxy_core import MAX_HELD_BYTES, READ, ProxyBase, enlarge_buffers, log, resolve
 
 __all__ = ["MAX_DATAGRAMS_PER_UPDATE", "SESSION_IDLE_TIMEOUT", "UdpProxy"]
 
@@ -79,10 +79,12 @@ class UdpProxy(ProxyBase):
             lets a test say when datagrams are due.
         max_sessions: Client addresses served at once; datagrams from further
             new addresses are ignored and counted in :attr:`refused`.
-        max_held_bytes: Bytes held in the schedule at most; a datagram that
-            would hold more is dropped and counted in ``stats.overflowed``.
+        max_held_bytes: Bytes held in the schedule at most (16 MiB by
+            default); a datagram that would hold more is dropped and
+            counted in ``stats.overflowed``.
         idle_timeout: Seconds of silence both ways after which a session
-            ends (by ``clock``); its client gets a new one if it speaks again.
+            ends (60 by default, by ``clock``); its client gets a new one if
+            it speaks again.
 
     Attributes:
         address: Where clients send to: ``(host, port)``.
@@ -94,7 +96,7 @@ class UdpProxy(ProxyBase):
     def __init__(
         self,
         target: tuple[str, int],
-        conditions: Conditions | str = NO_CHANGE,
+        conditions: Conditions | str = Conditions(),  # noqa: B008 - frozen; the docs show it
         *,
         listen: tuple[str, int] = ("127.0.0.1", 0),
         clock: Callable[[], float] = time.monotonic,

@@ -1,6 +1,7 @@
 """Proxies that put a bad network between real peers on one machine.
 
-Loopback never loses a datagram. :class:`UdpProxy` and :class:`TcpProxy`
+Loopback never loses a datagram. :class:`~pygnetic.testing.UdpProxy` and
+:class:`~pygnetic.testing.TcpProxy` (both in :mod:`pygnetic.testing`)
 listen on 127.0.0.1, forward to a server, and make the traffic meet
 :class:`~pygnetic.simulate.Conditions` on the way, so that a real ENet or
 TCP connection meets real loss and delay, with its own retransmissions::
@@ -21,8 +22,9 @@ conditions apply to each direction of each connection: ``latency=50ms``
 adds 100 ms to a round trip.
 
 A proxy runs in the caller's thread when the test pumps it (its
-:meth:`~UdpProxy.update` waits no longer than the next packet due), or in
-a thread of its own after :meth:`~UdpProxy.start`, beside a real game. Its
+:meth:`~pygnetic.testing.UdpProxy.update` waits no longer than the next
+packet due), or in a thread of its own after
+:meth:`~pygnetic.testing.UdpProxy.start`, beside a real game. Its
 ``clock`` may be a :class:`~pygnetic.testing.ManualClock`, so a test says
 when what it holds is due.
 
@@ -39,20 +41,11 @@ import sys
 from collections.abc import Sequence
 
 from ..simulate import Conditions
-from ._proxy_core import MAX_HELD_BYTES, THREAD_WAIT_MS
-from ._tcp_proxy import STREAM_WINDOW, TcpProxy
-from ._udp_proxy import MAX_DATAGRAMS_PER_UPDATE, SESSION_IDLE_TIMEOUT, UdpProxy
+from ._tcp_proxy import TcpProxy
+from ._udp_proxy import UdpProxy
 
-__all__ = [
-    "MAX_DATAGRAMS_PER_UPDATE",
-    "MAX_HELD_BYTES",
-    "SESSION_IDLE_TIMEOUT",
-    "STREAM_WINDOW",
-    "THREAD_WAIT_MS",
-    "TcpProxy",
-    "UdpProxy",
-    "main",
-]
+# The classes' public home is pygnetic.testing; this module adds the command line.
+__all__ = ["main"]
 
 _KINDS = {"udp": UdpProxy, "tcp": TcpProxy}
 

@@ -18,7 +18,7 @@ import pytest
 
 from pygnetic.simulate import Conditions
 from pygnetic.testing import ManualClock, TcpProxy, UdpProxy
-from pygnetic.testing.proxy import STREAM_WINDOW
+from pygnetic.testing._tcp_proxy import STREAM_WINDOW
 
 DEADLINE = 5.0  # seconds any wait for the kernel may take, at most
 
