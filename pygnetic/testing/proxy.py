@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a proxy from the command line until interrupted; returns the exit status.
 
     ``python -m pygnetic.testing.proxy udp|tcp HOST:PORT [CONDITIONS] [--listen PORT]``
-    prints where it listens, then what it did when stopped with Ctrl-C.
+    prints where it listens, then what it did when stopped with Ctrl-C (or
+    SIGTERM). Call it from the main thread: it handles those signals.
     """
     parser = argparse.ArgumentParser(
         prog="python -m pygnetic.testing.proxy",
@@ -77,14 +79,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    with proxy:
-        listening = f"{proxy.address[0]}:{proxy.address[1]}"
-        print(f"{args.kind} proxy on {listening} -> {host}:{port}: {conditions}", flush=True)
-        try:
-            while True:
+    # A flag rather than KeyboardInterrupt, which could land inside an update
+    # between a send and its count.
+    stopping: list[int] = []
+    handlers = {
+        number: signal.signal(number, lambda signum, frame: stopping.append(signum))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with proxy:
+            listening = f"{proxy.address[0]}:{proxy.address[1]}"
+            print(f"{args.kind} proxy on {listening} -> {host}:{port}: {conditions}", flush=True)
+            while not stopping:
                 proxy.update(100)
-        except KeyboardInterrupt:
             print(f"stopped: {proxy.stats}", flush=True)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     return 0
 
 
