@@ -5,6 +5,9 @@
 * :class:`Recorder` is a handler that writes down everything it hears.
 * :class:`ManualClock` is a clock for ``clock=``: timeouts, rate limits and
   deadlines pass when the test says so, without sleeping.
+* :class:`UdpProxy` and :class:`TcpProxy` stand between real peers and make
+  their traffic meet loss, delay and a bandwidth cap
+  (:mod:`pygnetic.testing.proxy`); :func:`pump` drives them beside the hosts.
 * :class:`AdapterConformance` is the behaviour every network adapter must
   show. Subclass it in a test module, naming the adapter, and pytest (or
   unittest) runs the whole suite against it::
@@ -19,16 +22,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from .client import Client
-from .connection import Connection, ConnectionState
-from .handler import Handler
-from .message import MessageFactory
-from .protocol import CloseCode, Delivery
-from .server import Server
+from ..client import Client
+from ..connection import Connection, ConnectionState
+from ..handler import Handler
+from ..message import MessageFactory
+from ..protocol import CloseCode, Delivery
+from ..server import Server
+from ._tcp_proxy import TcpProxy
+from ._udp_proxy import UdpProxy
 
-__all__ = ["AdapterConformance", "EchoRecorder", "ManualClock", "Recorder", "pump"]
+__all__ = [
+    "AdapterConformance",
+    "EchoRecorder",
+    "ManualClock",
+    "Recorder",
+    "TcpProxy",
+    "UdpProxy",
+    "Updatable",
+    "pump",
+]
 
 
 class ManualClock:
@@ -46,8 +60,15 @@ class ManualClock:
         return self.now
 
 
+class Updatable(Protocol):
+    """What :func:`pump` drives: a Client, a Server, a proxy: anything with ``update(ms)``."""
+
+    def update(self, timeout: int, /) -> object:
+        """Do the work that waits, waiting up to ``timeout`` milliseconds for some."""
+
+
 def pump(
-    *hosts: Client | Server,
+    *hosts: Updatable,
     until: Callable[[], Any] | None = None,
     timeout: float = 5.0,
     step_ms: int = 1,
