@@ -75,7 +75,8 @@ class SimulatedLink:
         # pygnetic's pings, not the transport's, tell whether the peer lives:
         # they meet the simulated network as the game's messages do.
         self.keepalive = False
-        self.lane = Lane(self.stream)
+        # ENet drops duplicates and TCP makes none: a copy never reaches the game.
+        self.lane = Lane(self.stream, transport_dedupes=True)
         self.waiting = 0  # packets scheduled and not yet handed on
         self.waiting_bytes = 0
         self.closing: tuple[int, bool] | None = None  # close once nothing waits

@@ -13,8 +13,10 @@ turns it on logs a warning when it starts, so that nobody ships with it on.
 
 What each delivery mode meets (see :class:`~pygnetic.protocol.Delivery`):
 
-* ``UNRELIABLE`` packets are delayed, jittered, lost, duplicated and
-  reordered, as UDP datagrams are.
+* ``UNRELIABLE`` packets are delayed, jittered, lost and reordered, as UDP
+  datagrams are. They are duplicated too, but a copy only costs bandwidth:
+  ENet drops duplicates before the game sees them (measured through
+  :class:`~pygnetic.testing.UdpProxy`), and so does the simulator.
 * ``UNRELIABLE_SEQUENCED`` packets meet the same, and the simulator then
   keeps the mode's promise as ENet does: a packet that would arrive after a
   newer one of its channel is dropped (counted as :attr:`Stats.stale`).
@@ -97,7 +99,8 @@ class Conditions:
     #: Share of unreliable packets lost (0 to 1); for reliable ones, the share
     #: of sends that cost a retransmission delay.
     loss: float = 0.0
-    #: Share of unreliable packets that arrive twice.
+    #: Share of unreliable packets sent twice. Through a proxy the copy
+    #: arrives; in a host, ENet would drop it, so it only costs bandwidth.
     duplicate: float = 0.0
     #: Share of unreliable packets held back so that later ones overtake them.
     reorder: float = 0.0
@@ -188,11 +191,12 @@ class Stats:
 
     #: Packets handed to the simulator.
     sent: int = 0
-    #: Packets handed on to the transport, copies included.
+    #: Packets handed on to the transport, copies that reach it included.
     delivered: int = 0
     #: Unreliable packets lost.
     dropped: int = 0
-    #: Extra copies of unreliable packets.
+    #: Extra copies of unreliable packets (over ENet they cost bandwidth and
+    #: are dropped as ENet drops a duplicate: the game never sees them).
     duplicated: int = 0
     #: Unreliable packets held back so that later ones could overtake them.
     reordered: int = 0
@@ -228,10 +232,16 @@ def retransmission_timeout(conditions: Conditions, stream: bool) -> float:
 class Lane:
     """What the simulator remembers of one link: order, sequence numbers, the cap."""
 
-    __slots__ = ("fifo_due", "free_at", "ordered_due", "released", "sequence", "stream")
+    __slots__ = (
+        "fifo_due", "free_at", "ordered_due", "released", "sequence", "stream", "transport_dedupes"
+    )  # fmt: skip
 
-    def __init__(self, stream: bool) -> None:
+    def __init__(self, stream: bool, transport_dedupes: bool = False) -> None:
         self.stream = stream
+        #: True when a transport below would drop a duplicate before the game
+        #: sees it, as ENet does (and TCP, which never duplicates): the copy
+        #: then only costs its bandwidth. False for a proxy's datagrams.
+        self.transport_dedupes = transport_dedupes
         #: When the link's capped bandwidth is free for the next packet.
         self.free_at = 0.0
         #: When the last packet sent arrives, had it not been lost or reordered.
@@ -315,8 +325,12 @@ class Simulator:
                 due += max(REORDER_HOLD, 2 * conditions.jitter)
             if conditions.duplicate and chance() < conditions.duplicate:
                 stats.duplicated += 1
-                copies = 2
-                self._push(due, link, data, channel, delivery, number)
+                if lane.transport_dedupes:
+                    if conditions.bandwidth is not None:
+                        lane.free_at += len(data) / conditions.bandwidth
+                else:
+                    copies = 2
+                    self._push(due, link, data, channel, delivery, number)
         self._push(due, link, data, channel, delivery, number)
         if due > now:
             stats.delayed += 1

@@ -114,6 +114,8 @@ def test_every_exported_name_exists_and_is_documented():
         "pygnetic.protocol",
         "pygnetic.request",
         "pygnetic.testing",
+        "pygnetic.testing.proxy",
+        "pygnetic.simulate",
         "pygnetic.adapters.network",
         "pygnetic.adapters.serialization",
         "pygnetic.adapters.network.socket",

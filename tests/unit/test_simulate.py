@@ -233,3 +233,15 @@ def test_due_hands_back_only_what_is_due_oldest_first():
     assert simulator.due(0.0999) == []
     assert [entry[2] for entry in simulator.due(0.2)] == ["a", "b"]
     assert simulator.next_due is None
+
+
+def test_over_a_transport_that_drops_duplicates_a_copy_only_costs_bandwidth():
+    conditions = Conditions(duplicate=1.0, bandwidth=1000)
+    proxied, hosted = Simulator(conditions), Simulator(conditions)
+    proxied.schedule(Lane(stream=False), "link", bytes(100), 0, UNRELIABLE, 0.0)
+    lane = Lane(stream=False, transport_dedupes=True)
+    hosted.schedule(lane, "link", bytes(100), 0, UNRELIABLE, 0.0)
+    assert len(proxied.take_all()) == 2  # a proxy's datagram really arrives twice
+    assert len(hosted.take_all()) == 1
+    assert hosted.stats.duplicated == 1
+    assert lane.free_at == pytest.approx(0.2)  # both copies crossed the capped link
