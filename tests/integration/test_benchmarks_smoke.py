@@ -1,6 +1,7 @@
 """The benchmarks still run: ``python -m benchmarks --quick`` end to end, and the
 in-process ``python -m benchmarks.micro --quick`` (no speed asserted)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -50,3 +51,15 @@ def test_quick_micro_benchmark_times_every_path() -> None:
     stdout = _run("benchmarks.micro", "--quick")
     for path in ("send chat_msg", "receive packet", "receive stream", "idle update tcp"):
         assert path in stdout
+
+
+@pytest.mark.enet
+@pytest.mark.skipif(__import__("importlib").util.find_spec("enet") is None, reason="no pyenet")
+def test_the_delivery_table_is_measured_through_the_proxy_and_the_simulator() -> None:
+    stdout = _run(
+        "benchmarks.delivery", "--count", "60", "--conditions", "latency=5ms loss=10% seed=2"
+    )
+    for route in ("UdpProxy", "simulator"):
+        for mode in ("RELIABLE", "UNRELIABLE_SEQUENCED", "UNRELIABLE"):
+            assert f"   * - {route}\n     - ``{mode}``" in stdout, stdout
+    assert "     - 100.0%" in stdout  # reliable messages all arrived
