@@ -54,7 +54,7 @@ def test_quick_micro_benchmark_times_every_path() -> None:
 
 
 @pytest.mark.enet
-@pytest.mark.skipif(__import__("importlib").util.find_spec("enet") is None, reason="no pyenet")
+@pytest.mark.skipif(importlib.util.find_spec("enet") is None, reason="no pyenet")
 def test_the_delivery_table_is_measured_through_the_proxy_and_the_simulator() -> None:
     stdout = _run(
         "benchmarks.delivery", "--count", "60", "--conditions", "latency=5ms loss=10% seed=2"
