@@ -142,8 +142,9 @@ IMPLS = [
         {"adapter": "enet", "simulate": SIMULATE_SUB_MS},
         scenarios=("roundtrip",),
         compare_to="pygnetic-enet",
+        caps={"pings": 1000},
         note=f"both sides simulate={SIMULATE_SUB_MS!r}: a held packet waits for a "
-        "millisecond timeout",
+        "millisecond timeout; 1000 pings",
     ),
     Impl(
         "pygnetic-enet-sim-20ms",
