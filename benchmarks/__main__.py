@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             for impl in rows[shift:] + rows[:shift]:
                 t0 = time.monotonic()
                 try:
-                    result = scenario.run(impl, p)
+                    result = scenario.run(impl, impls_module.BY_NAME[impl].params(p))
                 except RunFailed as exc:
                     result = None
                     errors[scenario.NAME][impl].append(str(exc))
@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         analysed[scenario.NAME] = report.analyse(scenario, runs[scenario.NAME])
         for impl, entry in analysed[scenario.NAME].items():
             entry["errors"] = errors[scenario.NAME][impl]
+            own = impls_module.BY_NAME[impl].params(scenario.params(args.quick))
+            if own != scenario.params(args.quick):  # capped for this row
+                entry["params"] = own
     checks = report.check_targets(scenarios, analysed)
     print()
     print(report.table(scenarios, analysed))

@@ -7,6 +7,12 @@ real :class:`~pygnetic.connection.Connection` whose link is a stub, against a
 reused msgpack Packer, ``msgpack.unpackb`` and a streaming ``Unpacker`` with a
 dispatch on the type id. It isolates what the core adds per message; the
 adapters' own costs are in the end-to-end scenarios.
+
+It also times the same send path under the network simulator
+(:mod:`pygnetic.simulate`), against the same path without it: each message
+is scheduled, then handed on to the stub link when the host's transport
+releases what is due (once per batch of ``SEND_BATCH``, as one ``update()``
+would), and an idle ``client.update(0)`` of a simulated client.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ import time
 import msgpack
 
 import pygnetic
+from pygnetic._simulated import SimulatedLink, SimulatedTransport
 from pygnetic.connection import Connection
 from pygnetic.message import MessageFactory
+from pygnetic.simulate import Conditions, Simulator
 
 from . import common
+from .impls import SIMULATE_LEAST
 
 N = 100_000
 
@@ -51,11 +60,11 @@ class Counter(pygnetic.Handler):
         Counter.chats += 1
 
 
-def _connection(stream: bool) -> Connection:
+def _connection(stream: bool, link=None) -> Connection:
     factory = MessageFactory("msgpack")
     for name, fields, options in common.MESSAGES:
         factory.register(name, fields, **options)
-    connection = Connection(None, StubLink(stream), factory)
+    connection = Connection(None, link or StubLink(stream), factory)
     connection.add_handler(Counter())
     return connection
 
@@ -169,6 +178,71 @@ def idle_updates(n: int):
     return out
 
 
+def simulated(n: int):
+    """The send path and an idle update with the simulator on, against the same without.
+
+    The simulated connection's link is a stub wrapped as a host wraps a real
+    one. Its clock moves on by a second after each batch, so that the release
+    hands on the whole batch: each message pays for being scheduled, held and
+    handed on, not for waiting.
+    """
+    from .impls import BY_NAME, make_client, make_server
+
+    player, msg = common.CHAT_ARGS
+    batch = common.SEND_BATCH
+    clock = [0.0]
+    transport = SimulatedTransport(
+        None, Simulator(Conditions.parse(SIMULATE_LEAST)), lambda: clock[0]
+    )
+    stub = StubLink(False)
+    transport.attach(stub)
+    simulated_send = _connection(False, SimulatedLink(transport, stub)).net_chat_msg
+    plain_send = _connection(False).net_chat_msg
+    release = transport.release
+
+    def nothing(now: float) -> None:
+        pass
+
+    def loop(send, flush):
+        def run():
+            for start in range(0, n, batch):
+                for _ in range(min(batch, n - start)):
+                    send(player, msg)
+                clock[0] += 1.0
+                flush(clock[0])
+
+        return run
+
+    out = [("send chat_msg", loop(simulated_send, release), loop(plain_send, nothing))]
+    for transport_name in ("enet", "tcp"):
+        names = (f"pygnetic-{transport_name}-sim", f"pygnetic-{transport_name}")
+        if any(BY_NAME[name].missing() for name in names):
+            continue
+        pumps = []
+        for name in names:
+            server = make_server(name, 1)
+            client = make_client(name, server.port, 1)
+
+            def pump_both(ms, server=server, client=client):
+                server.pump(ms)
+                client.pump(ms)
+
+            common.wait_until(lambda client=client: client.connected, pump_both, 10)
+            pumps.append((server, client))
+
+        def idle(pump):
+            def run():
+                for _ in range(n):
+                    pump(0)
+
+            return run
+
+        out.append(
+            (f"idle update {transport_name}", idle(pumps[0][1].pump), idle(pumps[1][1].pump))
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__)
     parser.add_argument("-r", "--repeats", type=int, default=15, help="best of (default 15)")
@@ -182,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, mine, raw in cases(n):
         pyg, base = _best([mine, raw], repeats, n)
         print(f"{name:<16} {pyg:9.0f} {base:9.0f} {pyg / base:6.2f}× {pyg - base:7.0f}")
+    print(f"\nThe same with the network simulator on (simulate={SIMULATE_LEAST!r}) and off\n")
+    print(f"{'path':<16} {'on':>9} {'off':>9} {'ratio':>7} {'added':>7}")
+    for name, on, off in simulated(n):
+        sim, plain = _best([on, off], repeats, n)
+        print(f"{name:<16} {sim:9.0f} {plain:9.0f} {sim / plain:6.2f}× {sim - plain:7.0f}")
     return 0
 
 

@@ -45,6 +45,9 @@ class Impl:
     note: str | None = None
     #: The row this one is a variant of: their paired ratios are printed too.
     compare_to: str | None = None
+    #: Upper bounds on the scenario's parameters for this row, by name (a row
+    #: that waits on a simulated network sends fewer pings, say).
+    caps: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_raw(self) -> bool:
@@ -52,6 +55,13 @@ class Impl:
 
     def runs_in(self, scenario: str) -> bool:
         return self.scenarios is None or scenario in self.scenarios
+
+    def params(self, params: dict) -> dict:
+        """A scenario's parameters for this row: ``params`` within :attr:`caps`."""
+        return {
+            name: min(value, self.caps[name]) if name in self.caps else value
+            for name, value in params.items()
+        }
 
     def load(self):
         if self.path and sys.path[0] != self.path:  # a worker's first load: no pygnetic yet
@@ -89,6 +99,17 @@ BOTH = ("enet", "socket")  # what a default pygnetic Server listens on
 DUAL_SERVER_SCENARIOS = ("throughput", "roundtrip")
 #: Rows for the connect scenario only: pygnetic's defaults, no adapter pinned.
 DEFAULT_CONNECT = ("connect",)
+#: Next to no delay (one microsecond: a packet is due before the update that
+#: sent it is over), yet every transport is wrapped in the network simulator
+#: (``Conditions.active``): what the layer itself costs.
+SIMULATE_LEAST = "latency=0.001ms"
+#: A delay under a millisecond: a host waiting in ``update(timeout)`` wakes for
+#: a held packet with a millisecond timeout, so the round trip shows that.
+SIMULATE_SUB_MS = "latency=0.1ms"
+#: A bad but ordinary network, to show that the round trip is what was set.
+SIMULATE_REALISTIC = "latency=20ms jitter=5ms loss=2%"
+#: The scenarios that show what the simulator costs when on.
+SIMULATED_SCENARIOS = ("throughput", "roundtrip", "fanout", "many")
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
@@ -102,6 +123,40 @@ IMPLS = [
         scenarios=DUAL_SERVER_SCENARIOS,
         compare_to="pygnetic-enet",
         note="client on ENet, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-enet-sim",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "simulate": SIMULATE_LEAST},
+        scenarios=SIMULATED_SCENARIOS,
+        compare_to="pygnetic-enet",
+        note=f"server and client under the network simulator, simulate={SIMULATE_LEAST!r}",
+    ),
+    Impl(
+        "pygnetic-enet-sim-0.1ms",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "simulate": SIMULATE_SUB_MS},
+        scenarios=("roundtrip",),
+        compare_to="pygnetic-enet",
+        caps={"pings": 1000},
+        note=f"both sides simulate={SIMULATE_SUB_MS!r}: a held packet waits for a "
+        "millisecond timeout; 1000 pings",
+    ),
+    Impl(
+        "pygnetic-enet-sim-20ms",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "simulate": SIMULATE_REALISTIC},
+        scenarios=("roundtrip",),
+        compare_to="pygnetic-enet",
+        caps={"pings": 300},
+        note=f"both sides simulate={SIMULATE_REALISTIC!r} (+40 ms a round trip "
+        "expected); 300 pings",
     ),
     Impl(
         "pygnetic-default",
@@ -126,6 +181,16 @@ IMPLS = [
         needs=("enet",),
         compare_to="pygnetic-tcp",
         note="client on TCP, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-tcp-sim",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "simulate": SIMULATE_LEAST},
+        scenarios=SIMULATED_SCENARIOS,
+        compare_to="pygnetic-tcp",
+        note=f"server and client under the network simulator, simulate={SIMULATE_LEAST!r}",
     ),
     Impl(
         "pygnetic-fallback-0.5s",

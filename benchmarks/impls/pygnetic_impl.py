@@ -1,8 +1,11 @@
 """pygnetic, used the way its documentation shows: Handler methods and net_<name>().
 
 Options (``Impl.options``): ``adapter`` for both sides (None: pygnetic's
-default, ENet and TCP), ``server_adapter`` for the server instead, and the
-client's ``fallback_delay`` (None: pygnetic's default).
+default, ENet and TCP), ``server_adapter`` for the server instead, the
+client's ``fallback_delay`` (None: pygnetic's default), and ``simulate``
+for both sides: the network-conditions simulator's text (see
+:mod:`pygnetic.simulate`), or None for none, whatever ``PYGNETIC_SIMULATE``
+says, so that a plain row is never simulated by accident.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ from pygnetic.message import MessageFactory
 from .. import common
 
 pygnetic.init(logging_lvl=logging.WARNING)
+
+
+class _QuietSimulator(logging.Filter):
+    """Drop the "network simulator ON" warning: a simulated row says so in its note."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("network simulator ON")
+
+
+logging.getLogger("pygnetic").addFilter(_QuietSimulator())
 
 
 def _factory() -> MessageFactory:
@@ -34,6 +47,7 @@ class Server:
         adapter: str | tuple[str, ...] | None,
         server_adapter: object = _SAME,
         fallback_delay: float | None = None,  # the client's
+        simulate: str | None = None,
     ) -> None:
         if server_adapter is not _SAME:
             adapter = server_adapter
@@ -59,7 +73,9 @@ class Server:
             adapter=adapter,
             channels=common.CHANNELS,
             **_unlimited(),
+            **_simulate(pygnetic.Server, simulate),
         )
+        _check_simulated(self.server, simulate)
         self.port = self.server.address[1]
         self.pump = self.server.update
 
@@ -87,6 +103,7 @@ class Client:
         adapter: str | tuple[str, ...] | None,
         server_adapter: object = _SAME,  # the server's
         fallback_delay: float | None = None,
+        simulate: str | None = None,
     ) -> None:
         counts = self
         self.pongs = self.states = 0
@@ -108,7 +125,9 @@ class Client:
             adapter=adapter,
             channels=common.CHANNELS,
             **delay,
+            **_simulate(pygnetic.Client, simulate),
         )
+        _check_simulated(self.client, simulate)
         self.count = count
         self.connections = []
         self.pump = self.client.update
@@ -144,11 +163,14 @@ class Client:
             connection.net_move(1, -1)
 
     def wire(self):
-        # Measurement only: read the transport's counters behind the public API.
-        transport = self.client._transport
+        # Measurement only: read the transport's counters behind the public API
+        # (under the simulator, those of the real transport and link it wraps).
+        transport, link = self.client._transport, self.connections[0]._link
+        if getattr(self.client, "simulator", None) is not None:
+            transport, link = transport.inner, link.inner
         if hasattr(transport, "_host"):
             return common.enet_wire(transport._host)
-        return common.tcp_wire(self.connections[0]._link.sock)
+        return common.tcp_wire(link.sock)
 
     def close(self) -> None:
         self.client.close(linger_ms=100)
@@ -165,3 +187,29 @@ def _unlimited() -> dict:
     if "rate_limit" in inspect.signature(pygnetic.Server).parameters:
         return {"rate_limit": None}
     return {}
+
+
+def _simulate(host: type, simulate: str | None) -> dict:
+    """``simulate=`` for a host: the row's conditions, or False (not the environment's).
+
+    A pygnetic from before the simulator (--versus) takes no such option, and
+    cannot run a simulated row.
+    """
+    import inspect
+
+    if "simulate" in inspect.signature(host).parameters:
+        return {"simulate": simulate if simulate is not None else False}
+    if simulate is not None:
+        raise RuntimeError("this pygnetic has no network simulator")
+    return {}
+
+
+def _check_simulated(host, simulate: str | None) -> None:
+    """A simulated row must wrap every transport (conditions that change nothing
+    do not), and a plain row none: otherwise the row measures something else."""
+    transports = getattr(host, "_transports", ())  # none before the simulator (--versus)
+    wrapped = [type(t).__name__ == "SimulatedTransport" for t in transports]
+    if simulate is not None and not (wrapped and all(wrapped)):
+        raise RuntimeError(f"simulate={simulate!r} did not wrap every transport")
+    if simulate is None and any(wrapped):
+        raise RuntimeError("a plain row's transports are wrapped by the simulator")
