@@ -12,7 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
 def _run(*args: str) -> str:
     """Run ``python -m <args>`` in the checkout; return its output, failing on an error."""
     done = subprocess.run(
@@ -27,6 +26,7 @@ def _run(*args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     stdout = _run("benchmarks", "--quick", "--no-chart", "--json", str(out))
@@ -53,6 +53,7 @@ def test_quick_micro_benchmark_times_every_path() -> None:
         assert path in stdout
 
 
+@pytest.mark.slow
 @pytest.mark.enet
 @pytest.mark.skipif(importlib.util.find_spec("enet") is None, reason="no pyenet")
 def test_the_delivery_table_is_measured_through_the_proxy_and_the_simulator() -> None:
