@@ -47,7 +47,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ._conditions_text import PARSERS, RATE_UNITS
+from ._conditions_text import PARSERS
 from .protocol import Delivery
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
     "MAX_QUEUE_DELAY",
     "MAX_RETRANSMISSIONS",
     "MIN_RETRANSMISSION_TIMEOUT",
-    "RATE_UNITS",
     "REORDER_HOLD",
     "Conditions",
     "Lane",
