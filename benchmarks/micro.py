@@ -149,33 +149,45 @@ def idle_updates(n: int):
     The client is connected to a server in this process (real sockets on
     127.0.0.1); the server is not pumped while timing, so nothing arrives.
     """
-    from .impls import BY_NAME, make_client, make_server
+    from .impls import BY_NAME
 
     out = []
     for transport in ("enet", "tcp"):
         if BY_NAME[f"pygnetic-{transport}"].missing():
             continue
-        pairs = []
-        for name in (f"pygnetic-{transport}", f"raw-{transport}"):
-            server = make_server(name, 1)
-            client = make_client(name, server.port, 1)
-
-            def pump_both(ms, server=server, client=client):
-                server.pump(ms)
-                client.pump(ms)
-
-            common.wait_until(lambda client=client: client.connected, pump_both, 10)
-            pairs.append((server, client))
-
-        def loop(pump):
-            def run():
-                for _ in range(n):
-                    pump(0)
-
-            return run
-
-        out.append((f"idle update {transport}", loop(pairs[0][1].pump), loop(pairs[1][1].pump)))
+        out.append(idle_pair(f"idle update {transport}", n, f"pygnetic-{transport}",
+                             f"raw-{transport}"))  # fmt: skip
     return out
+
+
+def idle_pair(label: str, n: int, first: str, second: str):
+    """A micro-benchmark row: ``n`` idle pumps of a client of ``first``, and of ``second``.
+
+    Each client is connected to a server of its own in this process; the
+    servers are not pumped while timing, so nothing arrives.
+    """
+    from .impls import make_client, make_server
+
+    pumps = []
+    for name in (first, second):
+        server = make_server(name, 1)
+        client = make_client(name, server.port, 1)
+
+        def pump_both(ms, server=server, client=client):
+            server.pump(ms)
+            client.pump(ms)
+
+        common.wait_until(lambda client=client: client.connected, pump_both, 10)
+        pumps.append(client.pump)
+
+    def loop(pump):
+        def run():
+            for _ in range(n):
+                pump(0)
+
+        return run
+
+    return label, loop(pumps[0]), loop(pumps[1])
 
 
 def simulated(n: int):
@@ -186,7 +198,7 @@ def simulated(n: int):
     hands on the whole batch: each message pays for being scheduled, held and
     handed on, not for waiting.
     """
-    from .impls import BY_NAME, make_client, make_server
+    from .impls import BY_NAME
 
     player, msg = common.CHAT_ARGS
     batch = common.SEND_BATCH
@@ -218,28 +230,7 @@ def simulated(n: int):
         names = (f"pygnetic-{transport_name}-sim", f"pygnetic-{transport_name}")
         if any(BY_NAME[name].missing() for name in names):
             continue
-        pumps = []
-        for name in names:
-            server = make_server(name, 1)
-            client = make_client(name, server.port, 1)
-
-            def pump_both(ms, server=server, client=client):
-                server.pump(ms)
-                client.pump(ms)
-
-            common.wait_until(lambda client=client: client.connected, pump_both, 10)
-            pumps.append((server, client))
-
-        def idle(pump):
-            def run():
-                for _ in range(n):
-                    pump(0)
-
-            return run
-
-        out.append(
-            (f"idle update {transport_name}", idle(pumps[0][1].pump), idle(pumps[1][1].pump))
-        )
+        out.append(idle_pair(f"idle update {transport_name}", n, *names))
     return out
 
 
