@@ -237,6 +237,41 @@ class ProxyBase:
     def _close_sockets(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _listen(
+        self,
+        target: tuple[str, int],
+        listen: tuple[str, int],
+        kind: int,
+        prepare: Callable[[socket.socket], None],
+    ) -> None:
+        """Resolve ``target``, and listen at ``listen`` for clients of socket type ``kind``.
+
+        ``prepare`` sets the listening socket's options before it binds. On
+        an error nothing stays open: the selector is closed and it is raised.
+        """
+        try:
+            self._family, self._target = resolve(target, kind)
+            family, bind = resolve(listen, kind)
+            self._listener = socket.socket(family, kind)
+        except OSError:
+            self._selector.close()
+            raise
+        try:
+            prepare(self._listener)
+            self._listener.bind(bind)
+            if kind == socket.SOCK_STREAM:
+                self._listener.listen(128)
+            self._listener.setblocking(False)
+        except OSError:
+            self._listener.close()
+            self._selector.close()
+            raise
+        self.address = self._listener.getsockname()[:2]
+        self._selector.register(self._listener, READ, self._on_listener)
+
+    def _on_listener(self, mask: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _watch(self, sock: socket.socket, events: int, callback: Callback) -> None:
         """Have the selector watch ``sock`` for ``events`` (none: not at all)."""
         key = self._selector.get_map().get(sock)

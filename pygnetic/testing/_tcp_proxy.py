@@ -13,7 +13,7 @@ from functools import partial
 
 from ..protocol import Delivery
 from ..simulate import Conditions, Lane
-from ._proxy_core import MAX_HELD_BYTES, READ, WRITE, ProxyBase, log, resolve
+from ._proxy_core import MAX_HELD_BYTES, READ, WRITE, ProxyBase, log
 
 __all__ = ["STREAM_WINDOW", "TcpProxy"]
 
@@ -154,26 +154,7 @@ class TcpProxy(ProxyBase):
             max_held_bytes=max_held_bytes,
         )
         self._links: set[_Link] = set()
-        try:
-            self._family, self._target = resolve(target, socket.SOCK_STREAM)
-            family, bind = resolve(listen, socket.SOCK_STREAM)
-            self._listener = socket.socket(family, socket.SOCK_STREAM)
-        except OSError:
-            self._selector.close()
-            raise
-        try:
-            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            # Accepted sockets inherit it, with the window scaling it implies.
-            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
-            self._listener.bind(bind)
-            self._listener.listen(128)
-            self._listener.setblocking(False)
-        except OSError:
-            self._listener.close()
-            self._selector.close()
-            raise
-        self.address = self._listener.getsockname()[:2]
-        self._selector.register(self._listener, READ, self._on_listener)
+        self._listen(target, listen, socket.SOCK_STREAM, _prepare_listener)
 
     @property
     def sessions(self) -> int:
@@ -364,6 +345,12 @@ class TcpProxy(ProxyBase):
         for link in list(self._links):
             self._close_link(link)
         self._forget(self._listener)
+
+
+def _prepare_listener(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit it, with the window scaling it implies.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
 
 
 def _reset(sock: socket.socket) -> None:

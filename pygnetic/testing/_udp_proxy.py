@@ -7,10 +7,11 @@ import socket
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from ..protocol import Delivery
 from ..simulate import Conditions, Lane
-from ._proxy_core import MAX_HELD_BYTES, READ, ProxyBase, enlarge_buffers, log, resolve
+from ._proxy_core import MAX_HELD_BYTES, READ, ProxyBase, enlarge_buffers, log
 
 __all__ = ["MAX_DATAGRAMS_PER_UPDATE", "SESSION_IDLE_TIMEOUT", "UdpProxy"]
 
@@ -117,23 +118,7 @@ class UdpProxy(ProxyBase):
         self._buffer = bytearray(_MAX_DATAGRAM)
         self._view = memoryview(self._buffer)
         self._next_sweep = clock() + SWEEP_INTERVAL
-        try:
-            self._family, self._target = resolve(target, socket.SOCK_DGRAM)
-            family, bind = resolve(listen, socket.SOCK_DGRAM)
-            self._listener = socket.socket(family, socket.SOCK_DGRAM)
-        except OSError:
-            self._selector.close()
-            raise
-        try:
-            self._listener.bind(bind)
-            self._listener.setblocking(False)
-        except OSError:
-            self._listener.close()
-            self._selector.close()
-            raise
-        enlarge_buffers(self._listener)
-        self.address = self._listener.getsockname()[:2]
-        self._selector.register(self._listener, READ, self._on_listener)
+        self._listen(target, listen, socket.SOCK_DGRAM, enlarge_buffers)
 
     @property
     def sessions(self) -> int:
@@ -156,14 +141,9 @@ class UdpProxy(ProxyBase):
             if self._silent:
                 self.silenced += 1
                 continue
-            session = sessions.get(source)
-            if session is None:
-                session = self._open_session(source, now)
-                if session is None:
-                    continue
-            session.last_active = now
-            data = self._view[:size].tobytes()
-            self._schedule(session.up, session.upward, data, _UNRELIABLE, now)
+            session = sessions.get(source) or self._open_session(source, now)
+            if session is not None:
+                self._take(session, session.up, session.upward, size, now)
 
     def _on_upstream(self, session: _Session, mask: int) -> None:
         now = self.clock()
@@ -178,9 +158,12 @@ class UdpProxy(ProxyBase):
             if self._silent:
                 self.silenced += 1
                 continue
-            session.last_active = now
-            data = self._view[:size].tobytes()
-            self._schedule(session.down, session.downward, data, _UNRELIABLE, now)
+            self._take(session, session.down, session.downward, size, now)
+
+    def _take(self, session: _Session, lane: Lane, route: Any, size: int, now: float) -> None:
+        """Schedule the datagram of ``size`` bytes just read into the buffer, one way."""
+        session.last_active = now
+        self._schedule(lane, route, self._view[:size].tobytes(), _UNRELIABLE, now)
 
     def _open_session(self, address: tuple[str, int], now: float) -> _Session | None:
         if len(self._sessions) >= self.max_sessions:
