@@ -81,6 +81,14 @@ def _filler(count):
     return msgpack.packb("x") * count
 
 
+def _with_first_field(cls, packed):
+    """A message of ``cls`` whose first field is ``packed`` (msgpack bytes), the rest filler."""
+    return (
+        _array_header(cls._arity) + msgpack.packb(cls._type_id) + packed
+        + _filler(len(cls._fields) - 1)
+    )  # fmt: skip
+
+
 def _array_header(length):
     """The msgpack header of an array of ``length`` items."""
     if length < 16:
@@ -427,10 +435,8 @@ class Nesting(OneShots):
         pack = msgpack.packb
         fields = _filler(len(cls._fields) - 1)
         nest = nested(self.depth)
-        header = _array_header(cls._arity)
-        type_id = pack(cls._type_id)
-        yield "type_id", header + nest + pack("x") + fields
-        yield "field", header + type_id + nest + fields
+        yield "type_id", _array_header(cls._arity) + nest + pack("x") + fields
+        yield "field", _with_first_field(cls, nest)
         yield "close", b"\x93" + pack(CLOSE) + pack(0) + nest
 
 
@@ -455,10 +461,8 @@ class HugeValidMessage(OneShots):
 
     def payloads(self):
         cls = first_message(self.factory, self.message)
-        pack = msgpack.packb
-        fields = _filler(len(cls._fields) - 1)
         bomb = _array_header(self.elements) + b"\x90" * self.elements
-        data = _array_header(cls._arity) + pack(cls._type_id) + bomb + fields
+        data = _with_first_field(cls, bomb)
         for number in range(1, self.repeat + 1):
             yield f"huge-{number}", data
 
