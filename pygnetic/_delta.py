@@ -17,6 +17,7 @@ receiving side, and checks what it was sent: it came from the network.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -214,10 +215,8 @@ def _delete(state: dict[Any, Any], path: list[Any]) -> None:
         if node is None:
             return
     if type(node) is dict:
-        try:
+        with contextlib.suppress(TypeError):  # a list as a key: nothing is stored under it
             node.pop(path[-1], None)
-        except TypeError:  # a list as a key: nothing is stored under it
-            pass
 
 
 def _merge_received(node: dict[Any, Any], sets: dict[Any, Any]) -> None:

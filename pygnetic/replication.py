@@ -263,7 +263,7 @@ class Replicator:
     # -- clients -------------------------------------------------------------
 
     def add(self, connection: Connection) -> ClientView:
-        """Start replicating to ``connection``: it gets the whole state on the next :meth:`send`."""
+        """Start replicating to ``connection``: the next :meth:`send` sends it the whole state."""
         view = self._clients.get(connection)
         if view is None:
             view = self._clients[connection] = ClientView(connection, self._clock())
@@ -353,6 +353,7 @@ class Replicator:
 
     def _pack(self, base: int) -> bytes:
         delta = self.log.delta(base) if base >= 0 else None
+        fields: tuple[Any, ...]
         if delta is None:
             fields = (self.stream, self.log.time_order, None, [], self.log.state)
             what = "the whole state"

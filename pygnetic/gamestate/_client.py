@@ -260,7 +260,7 @@ class Client:
     def register_event_handler(
         self, event_type: str, event_handler_function: Callable[..., Any]
     ) -> None:
-        """Call ``event_handler_function(*args, **kwargs)`` for each ``event_type`` event received."""
+        """Call ``event_handler_function(*args, **kwargs)`` for each ``event_type`` event."""
         self._handlers[event_type] = event_handler_function
 
     def _received(self, event: Event) -> None:

@@ -339,13 +339,13 @@ class Backend:
         self.game_state_store = GameStateStore(initial_game_state)
         clock = server_options.get("clock", time.monotonic)
         self.game_state_machine = GameStateMachine(self.game_state_store, clock=clock)
-        self.game_state_machine.time_step = time_step_function  # type: ignore[method-assign]
+        self.game_state_machine.time_step = time_step_function  # type: ignore[method-assign,assignment]
         for event_type, handler in (event_handlers or {}).items():
             self.game_state_machine.register_event_handler(event_type, handler)
         self.server = Server(self.game_state_store, **server_options)
 
     def run(self, hostname: str = "localhost", port: int = 0, interval: float = 0.02) -> None:
-        """Run the game loop in a thread and the server here, until the server shuts down; blocks."""
+        """Run the game loop in a thread and the server here until it shuts down; blocks."""
         self.game_state_machine.run_game_loop_in_thread(interval)
         try:
             self.server.run(port, hostname, self.game_state_machine)
@@ -354,7 +354,7 @@ class Backend:
         log.info("backend shut down")
 
     def start(self, hostname: str = "localhost", port: int = 0, interval: float = 0.02) -> None:
-        """Start the server and the game loop, and return; then call :meth:`update` once per frame."""
+        """Start the server and the game loop and return; then call :meth:`update` per frame."""
         self.server.start(port, hostname, self.game_state_machine)
         self.game_state_machine.start(interval)
 

@@ -1,4 +1,7 @@
-"""The server's game state and the loop that moves it on: PyGaSe's GameStateStore and GameStateMachine."""
+"""The server's game state and the loop that moves it on.
+
+PyGaSe's GameStateStore and GameStateMachine.
+"""
 
 from __future__ import annotations
 
@@ -132,7 +135,7 @@ class GameStateMachine:
             dt: Seconds since the last step; use it to simulate at a steady speed.
         """
         raise NotImplementedError(
-            "give GameStateMachine a time_step: subclass it, or assign machine.time_step = function"
+            "give GameStateMachine a time_step: subclass it, or assign machine.time_step = f"
         )
 
     def step(self, dt: float) -> None:
