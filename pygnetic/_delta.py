@@ -36,21 +36,29 @@ class DeltaError(ValueError):
 
 
 def copy_tree(value: Any) -> Any:
-    """Return ``value`` with every nested dict copied and ``DELETE`` entries left out."""
-    if type(value) is not dict:
-        return value
-    return {
-        key: copy_tree(item)
-        for key, item in value.items()
-        if not (type(item) is bytes and item == DELETE)
-    }
+    """Return ``value`` with every nested dict and list copied, and ``DELETE`` entries left out.
+
+    The state keeps copies, so that a value the game changes in place after
+    handing it over (``players.append(p)``) is seen as changed the next time.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {
+            key: copy_tree(item)
+            for key, item in value.items()
+            if not (type(item) is bytes and item == DELETE)
+        }
+    if kind is list:
+        return [copy_tree(item) for item in value]
+    return value
 
 
 class ChangeLog:
     """A state and, per path, the time order of its last change.
 
     Args:
-        state: The initial state (kept, not copied).
+        state: The initial state (kept, not copied: hand over a copy if the
+            game keeps changing its own).
         time_order: The time order of ``state``.
         history: How many time orders back :meth:`delta` can answer; a base
             older than that needs the whole state.
@@ -109,6 +117,8 @@ class ChangeLog:
                 del node[key]
             elif type(current) is kind and current == value:
                 continue
+            elif kind is list:
+                node[key] = copy_tree(value)
             else:
                 node[key] = value
             if here in changed:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
@@ -267,7 +268,7 @@ class Replicator:
         view = self._clients.get(connection)
         if view is None:
             view = self._clients[connection] = ClientView(connection, self._clock())
-            connection.intercept(self.messages.ack, self._ack_receiver(connection))
+            _take(connection, self.messages.ack, self.stream, self._ack_receiver(connection))
         return view
 
     def remove(self, connection: Connection) -> None:
@@ -299,12 +300,9 @@ class Replicator:
         return min(view.acked for view in self._clients.values())
 
     def _ack_receiver(self, connection: Connection) -> Callable[[Any], None]:
-        stream = self.stream
         clients = self._clients
 
         def receive(message: Any) -> None:
-            if message.stream != stream:
-                return  # another replicator's, on the same connection
             view = clients.get(connection)
             if view is None:
                 return
@@ -413,16 +411,15 @@ class Replica:
 
     def attach(self, connection: Connection) -> None:
         """Receive state from ``connection`` (the server) from now on."""
-        connection.intercept(self.messages.state, self._receiver(connection))
+        _take(connection, self.messages.state, self.stream, self._receiver(connection))
 
     def _receiver(self, connection: Connection) -> Callable[[Any], None]:
         def receive(message: Any) -> None:
-            if message.stream == self.stream:
-                try:
-                    with self.lock:
-                        self.receive(connection, message)
-                except DeltaError as exc:
-                    _close(connection, str(exc))
+            try:
+                with self.lock:
+                    self.receive(connection, message)
+            except DeltaError as exc:
+                _close(connection, str(exc))
 
         return receive
 
@@ -453,6 +450,29 @@ class Replica:
         if self.on_update is not None:
             self.on_update(self, deletes, sets, base is None)
         return True
+
+
+# Per connection and message type, the receiver of each stream.
+_streams: weakref.WeakKeyDictionary[Connection, dict[type[Any], dict[Any, Callable[[Any], None]]]]
+_streams = weakref.WeakKeyDictionary()
+
+
+def _take(
+    connection: Connection, message: type[Any], stream: int, receiver: Callable[[Any], None]
+) -> None:
+    """Have ``receiver`` take ``connection``'s ``message`` messages of ``stream``."""
+    by_message = _streams.setdefault(connection, {})
+    receivers = by_message.get(message)
+    if receivers is None:
+        receivers = by_message[message] = {}
+
+        def route(received: Any) -> None:
+            taker = receivers.get(received[0])  # the stream field; another type matches none
+            if taker is not None:
+                taker(received)
+
+        connection.intercept(message, route)
+    receivers[stream] = receiver
 
 
 def _close(connection: Connection, reason: str) -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._delta import ChangeLog
+from .._delta import ChangeLog, copy_tree
 from ._events import Event, call_handler
 from ._model import GameState, GameStateUpdate, GameStatus
 
@@ -44,8 +44,11 @@ class GameStateStore:
 
     def __init__(self, initial_game_state: GameState | None = None) -> None:
         self._game_state = initial_game_state if initial_game_state is not None else GameState()
-        # The GameState's attributes are the replicated state itself, no copy.
-        self.log = ChangeLog(self._game_state.__dict__, self._game_state.time_order)
+        # Its own copy: a game that changes the GameState in place and returns
+        # the changed dict in an update (PyGaSe programs do) has the change seen.
+        replicated = copy_tree(self._game_state.__dict__)
+        replicated.pop("time_order", None)
+        self.log = ChangeLog(replicated, self._game_state.time_order)
         self._game_state_update_cache: collections.deque[GameStateUpdate] = collections.deque(
             [GameStateUpdate(0)], maxlen=self._update_cache_size
         )
@@ -74,7 +77,7 @@ class GameStateStore:
             changes = dict(update.__dict__)
             time_order = changes.pop("time_order")
             self.log.apply(changes, time_order)
-            self._game_state.__dict__["time_order"] = time_order  # the messages carry it
+            self._game_state += update
 
 
 class GameStateMachine:
