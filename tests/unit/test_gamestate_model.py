@@ -2,7 +2,7 @@
 
 import pytest
 
-from pygnetic.gamestate._model import TO_DELETE, GameStatus
+from pygnetic.gamestate._model import TO_DELETE, GameState, GameStateUpdate, GameStatus
 
 # -- TO_DELETE and GameStatus ------------------------------------------------
 
@@ -59,3 +59,274 @@ def test_register_adds_the_next_value_once():
 def test_register_refuses_a_label_that_is_not_a_str():
     with pytest.raises(TypeError):
         GameStatus.register(3)
+
+
+# -- GameState ---------------------------------------------------------------
+
+
+def test_a_new_state_is_paused_at_time_order_zero():
+    state = GameState()
+    assert state.time_order == 0
+    assert state.game_status == GameStatus.get("Paused")
+    assert state.is_paused()
+
+
+def test_an_active_state_is_not_paused():
+    assert not GameState(game_status=GameStatus.get("Active")).is_paused()
+
+
+def test_keyword_arguments_become_attributes_in_the_instance_dict():
+    state = GameState(3, foo=0.0, bar=[1, 2], pos={"x": 1})
+    assert state.foo == 0.0
+    assert state.bar == [1, 2]
+    assert state.__dict__ == {
+        "foo": 0.0,
+        "bar": [1, 2],
+        "pos": {"x": 1},
+        "game_status": 0,
+        "time_order": 3,
+    }
+    assert list(state.__dict__) == ["foo", "bar", "pos", "game_status", "time_order"]  # PyGaSe's
+    state.baz = "later"
+    assert state.baz == "later"
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", None, True])
+def test_time_order_is_an_int_of_at_least_zero(bad):
+    with pytest.raises(ValueError, match="time_order must be an int >= 0"):
+        GameState(bad)
+    with pytest.raises(ValueError, match="time_order must be an int >= 0"):
+        GameStateUpdate(bad)
+
+
+def test_time_order_never_wraps():
+    assert GameState(70000).time_order == 70000
+    assert GameStateUpdate(2**40) > GameStateUpdate(65535)
+
+
+def test_states_and_updates_are_ordered_by_time_order():
+    early, late = GameState(1, foo=9), GameState(2)
+    assert early < late
+    assert late > early
+    assert not early > late
+    assert GameStateUpdate(3) > late
+    assert late < GameStateUpdate(3)
+    assert not GameStateUpdate(2) > late
+    with pytest.raises(TypeError):
+        assert early < 5
+
+
+def test_equal_means_same_type_and_same_attributes():
+    assert GameState(1, foo=2) == GameState(1, foo=2)
+    assert GameState(1, foo=2) != GameState(1, foo=3)
+    assert GameState(1, foo=2) != GameState(2, foo=2)
+    assert GameState(1) != GameStateUpdate(1, game_status=0)
+    assert GameStateUpdate(1, foo=2) == GameStateUpdate(1, foo=2)
+    assert GameState() != 0
+
+
+def test_repr_shows_time_order_and_attribute_names():
+    text = repr(GameState(7, foo=1, bar=2))
+    assert text == "<GameState time_order=7 game_status=0; 2 attributes: foo, bar>"
+    assert repr(GameStateUpdate(8, foo=1)) == "<GameStateUpdate time_order=8; 1 attribute: foo>"
+    assert repr(GameStateUpdate(8)) == "<GameStateUpdate time_order=8; no attributes>"
+
+
+def test_repr_of_a_huge_state_stays_short():
+    value = "y" * 10**6
+    attributes = {f"attribute_{index}_" + "x" * 1000: value for index in range(10000)}
+    state = GameState(10**6, **attributes)
+    state.__dict__["time_order"] = 10**1000
+    text = repr(state)
+    assert len(text) < 300
+    assert text.startswith("<GameState time_order=<int of 3322 bits> game_status=0; 10000 att")
+    assert text.endswith(", ...>")
+    assert repr(GameState(**{"odd\nname": 1})).endswith("1 attribute: odd?name>")
+
+
+# -- GameStateUpdate + GameStateUpdate ---------------------------------------
+
+
+def test_combining_updates_keeps_the_newer_value_and_the_larger_time_order():
+    older, newer = GameStateUpdate(1, foo=1, bar=1), GameStateUpdate(2, foo=2, baz=2)
+    for combined in (older + newer, newer + older):
+        assert combined == GameStateUpdate(2, foo=2, bar=1, baz=2)
+
+
+def test_combining_updates_merges_nested_dicts():
+    older = GameStateUpdate(1, players={"ann": {"x": 1, "y": 1}, "bob": {"x": 5}})
+    newer = GameStateUpdate(2, players={"ann": {"x": 2}, "cid": {"x": 0}})
+    expected = {"ann": {"x": 2, "y": 1}, "bob": {"x": 5}, "cid": {"x": 0}}
+    assert (older + newer).players == expected
+    assert (newer + older).players == expected
+
+
+def test_combining_updates_changes_neither_operand():
+    older = GameStateUpdate(1, players={"ann": {"x": 1}}, items=[1, 2])
+    newer = GameStateUpdate(2, players={"ann": {"x": 2}, "bob": {"x": 3}}, gone=TO_DELETE)
+    snapshot = (repr(older.__dict__), repr(newer.__dict__))
+    combined = older + newer
+    combined.players["ann"]["x"] = 99
+    combined.players["bob"]["x"] = 99
+    combined.items.append(3)
+    assert (repr(older.__dict__), repr(newer.__dict__)) == snapshot
+    assert combined is not older
+    assert combined is not newer
+
+
+def test_on_equal_time_order_the_left_operand_wins_as_in_pygase():
+    assert (GameStateUpdate(1, foo="left") + GameStateUpdate(1, foo="right")).foo == "left"
+
+
+def test_combining_keeps_to_delete_so_that_it_deletes_when_applied():
+    combined = GameStateUpdate(1, foo=TO_DELETE, pos={"x": TO_DELETE}) + GameStateUpdate(2, bar=1)
+    assert combined.foo == TO_DELETE
+    assert combined.pos == {"x": TO_DELETE}
+    state = GameState(foo=1, bar=0, pos={"x": 1, "y": 2})
+    state += combined
+    assert state == GameState(2, bar=1, pos={"y": 2})
+
+
+def test_a_newer_value_replaces_to_delete_when_combining():
+    assert (GameStateUpdate(1, foo=TO_DELETE) + GameStateUpdate(2, foo=3)).foo == 3
+    assert (GameStateUpdate(2, foo=TO_DELETE) + GameStateUpdate(1, foo=3)).foo == TO_DELETE
+
+
+def test_sum_combines_updates():
+    updates = [GameStateUpdate(1, a=1), GameStateUpdate(2, a=2), GameStateUpdate(3, b={"c": 3})]
+    assert sum(updates) == GameStateUpdate(3, a=2, b={"c": 3})
+    assert sum(reversed(updates)) == GameStateUpdate(3, a=2, b={"c": 3})
+    assert sum(updates[:1]) is updates[0]
+    # PyGaSe's server: the updates newer than the client's, starting from its time order.
+    base = GameStateUpdate(1)
+    assert sum((u for u in updates if u > base), base) == GameStateUpdate(3, a=2, b={"c": 3})
+
+
+def test_a_combination_is_as_new_as_its_newest_part_so_order_of_adding_matters():
+    # As in PyGaSe: u1 + u3 holds a=1 at time order 3, newer than u2's a=2.
+    u1, u2, u3 = GameStateUpdate(1, a=1), GameStateUpdate(2, a=2), GameStateUpdate(3, b=3)
+    assert (u1 + u3 + u2).a == 1
+    assert (u1 + u2 + u3).a == 2
+
+
+def test_only_zero_of_the_ints_adds_to_an_update():
+    with pytest.raises(TypeError):
+        assert 1 + GameStateUpdate(1)
+    with pytest.raises(TypeError):
+        assert GameStateUpdate(1) + 0
+    with pytest.raises(TypeError):
+        assert GameStateUpdate(1) + GameState()
+
+
+# -- GameState + GameStateUpdate ---------------------------------------------
+
+
+def test_adding_a_newer_update_changes_the_state_in_place():
+    state = GameState(foo=0.0, bar=0.5)
+    alias = state
+    state += GameStateUpdate(1, foo=0.25, new="yes")
+    assert state is alias
+    assert state == GameState(1, foo=0.25, bar=0.5, new="yes")
+    assert (state + GameStateUpdate(2, foo=1.0)) is alias
+    assert alias.foo == 1.0
+    assert alias.time_order == 2
+
+
+@pytest.mark.parametrize("time_order", [0, 4, 5])
+def test_an_update_no_newer_than_the_state_changes_nothing(time_order):
+    state = GameState(5, foo=1)
+    state += GameStateUpdate(time_order, foo=2, bar=TO_DELETE)
+    assert state == GameState(5, foo=1)
+
+
+def test_an_update_deep_merges_into_the_state():
+    state = GameState(players={"ann": {"x": 1, "y": 1}, "bob": {"x": 5}}, score=1)
+    state += GameStateUpdate(1, players={"ann": {"x": 2}, "cid": {"x": 0}})
+    assert state.players == {"ann": {"x": 2, "y": 1}, "bob": {"x": 5}, "cid": {"x": 0}}
+    assert state.score == 1
+
+
+def test_a_dict_replaces_what_is_not_a_dict_and_a_value_replaces_a_dict():
+    state = GameState(a=5, b={"x": 1})
+    state += GameStateUpdate(1, a={"x": 1}, b=[1])
+    assert state == GameState(1, a={"x": 1}, b=[1])
+
+
+def test_to_delete_removes_an_attribute_and_a_nested_key():
+    state = GameState(foo=1, bar=2, players={"ann": {"x": 1, "y": 2}, "bob": {}})
+    state += GameStateUpdate(1, foo=TO_DELETE, players={"ann": {"y": TO_DELETE}, "bob": TO_DELETE})
+    assert state == GameState(1, bar=2, players={"ann": {"x": 1}})
+    assert not hasattr(state, "foo")
+
+
+def test_to_delete_for_what_is_not_there_changes_nothing():
+    state = GameState(players={"ann": 1})
+    state += GameStateUpdate(1, foo=TO_DELETE, players={"bob": TO_DELETE}, new={"k": TO_DELETE})
+    assert state == GameState(1, players={"ann": 1}, new={})
+
+
+def test_to_delete_inside_a_list_is_just_bytes():
+    state = GameState()
+    state += GameStateUpdate(1, markers=[TO_DELETE])
+    assert state.markers == [TO_DELETE]
+
+
+def test_the_state_never_shares_a_dict_or_a_list_with_an_update():
+    first = GameStateUpdate(1, players={"ann": {"x": 1}}, items=[{"id": 1}])
+    second = GameStateUpdate(2, players={"bob": {"x": 2}})
+    snapshot = repr(first.__dict__)
+    state = GameState()
+    state += first
+    state += second
+    state.players["ann"]["x"] = 99
+    state.items[0]["id"] = 99
+    state.items.append(2)
+    assert repr(first.__dict__) == snapshot
+    assert second.players == {"bob": {"x": 2}}
+
+
+def test_applying_changes_only_the_state():
+    update = GameStateUpdate(1, players={"ann": {"x": TO_DELETE}}, foo=TO_DELETE)
+    snapshot = repr(update.__dict__)
+    state = GameState(foo=1, players={"ann": {"x": 1}})
+    state += update
+    assert repr(update.__dict__) == snapshot
+
+
+def test_a_subclass_of_game_state_stays_itself():
+    class MyState(GameState):
+        def speed(self):
+            return self.bar * 2
+
+    state = MyState(bar=1)
+    state += GameStateUpdate(1, bar=2)
+    assert type(state) is MyState
+    assert state.speed() == 4
+
+
+def test_the_pygase_backend_example_runs_on_these_objects():
+    # pygase.backend.Backend's docstring, with its time step and event handlers.
+    state = GameState(foo=0.0, bar=0.5)
+
+    def time_step(game_state, dt):
+        return {"foo": game_state.foo + game_state.bar * dt}
+
+    def reset_foo(game_state, dt):
+        return {"foo": 0.0}
+
+    def set_bar(new_bar, game_state, dt):
+        return {"bar": new_bar}
+
+    # What pygase.backend.GameStateMachine does with what they return.
+    state += GameStateUpdate(state.time_order + 1, game_status=GameStatus.get("Active"))
+    assert not state.is_paused()
+    for handler in (time_step, lambda gs, dt: set_bar(2.0, gs, dt), time_step):
+        state += GameStateUpdate(state.time_order + 1, **handler(state, 0.5))
+    assert state == GameState(4, GameStatus.ACTIVE, foo=1.25, bar=2.0)
+    state += GameStateUpdate(state.time_order + 1, **reset_foo(state, 0.5))
+    assert state.foo == 0.0
+    # What pygase's server sends a client that has no state yet, and the client's merge.
+    full = GameStateUpdate(**state.__dict__)
+    client_state = GameState()
+    client_state += full
+    assert client_state == state
