@@ -44,6 +44,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
 
 from .._decoding import brief, remote_text
+from ..adapters.serialization.msgpack import serializer
+from ..errors import MessageError, PackError
 
 __all__ = ["TO_DELETE", "GameState", "GameStateUpdate", "GameStatus"]
 
@@ -140,6 +142,7 @@ class GameStatus:
 
 
 _StateT = TypeVar("_StateT", bound="GameState")
+_SendableT = TypeVar("_SendableT", bound="_TimeOrdered")
 
 # A repr shows at most this many characters of attribute names, and of each one.
 _REPR_NAMES = 120
@@ -168,6 +171,52 @@ class _TimeOrdered:
 
         def __setattr__(self, name: str, value: Any) -> None: ...
 
+    # Attributes that from_bytes requires, each an int.
+    _REQUIRED: ClassVar[tuple[str, ...]] = ("time_order",)
+
+    def to_bytes(self) -> bytes:
+        """Return the attributes packed with msgpack, ``time_order`` and all.
+
+        Raises:
+            PackError: An attribute holds a value msgpack cannot pack (a
+                ``set``, an object, an int of more than 64 bits).
+        """
+        try:
+            return serializer.pack(self.__dict__)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise PackError(f"cannot pack {type(self).__name__}: {exc}") from exc
+
+    @classmethod
+    def from_bytes(cls: type[_SendableT], bytepack: bytes) -> _SendableT:
+        """Return a new object with the attributes that :meth:`to_bytes` packed.
+
+        Safe on bytes from the network: what they decode to is bounded by
+        their size and by the limits of pygnetic's msgpack serializer (lists
+        and dicts nested at most 32 levels below the map of attributes, 65536
+        of them at most), and anything that is not a packed object of this
+        class is refused with :exc:`~pygnetic.errors.MessageError` before an
+        object is built. The caller bounds the size of ``bytepack``, as
+        pygnetic's transports do. ``time_order`` comes back as an ``int``.
+
+        Args:
+            bytepack: What :meth:`to_bytes` returned, on this side or PyGaSe's.
+
+        Raises:
+            MessageError: ``bytepack`` is not a packed object of this class:
+                not msgpack, too deep or too many containers, not a map of
+                str names, ``time_order`` (or a state's ``game_status``) not
+                an int, or an attribute that would hide a method or another
+                attribute of the class (``to_bytes``, ``__init__``).
+            TypeError: ``bytepack`` is not bytes-like.
+        """
+        if not isinstance(bytepack, (bytes, bytearray, memoryview)):
+            raise TypeError(f"from_bytes() takes bytes, not {type(bytepack).__name__}")
+        attributes = serializer.unpack(bytepack)
+        _check_attributes(cls, attributes)
+        received = object.__new__(cls)
+        received.__dict__.update(attributes)
+        return received
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, self.__class__):
             return self.__dict__ == other.__dict__
@@ -193,6 +242,34 @@ class _TimeOrdered:
 
 
 _NOT_SHOWN = frozenset(("time_order", "game_status"))
+
+
+def _check_attributes(cls: type[_TimeOrdered], attributes: Any) -> None:
+    """Raise MessageError unless ``attributes`` can be the ``__dict__`` of a ``cls``."""
+    what = f"a packed {cls.__name__}"
+    if type(attributes) is not dict:
+        raise MessageError(f"not {what}: {brief(attributes)} is not a map")
+    for name in attributes:
+        if type(name) is not str:
+            raise MessageError(f"not {what}: attribute name {brief(name)} is not a str")
+        if name in _NOT_SHOWN:
+            continue
+        for owner in (cls, GameState):
+            if hasattr(owner, name):
+                hidden = f"{owner.__name__}.{name}"
+                raise MessageError(f"not {what}: an attribute would hide {hidden}")
+    for name in cls._REQUIRED:
+        if type(attributes.get(name)) is not int:
+            raise MessageError(f"not {what}: {name} is {_given(attributes, name)}, not an int")
+    if attributes["time_order"] < 0:
+        raise MessageError(f"not {what}: time_order is {attributes['time_order']}, below 0")
+    if "game_status" in attributes and type(attributes["game_status"]) is not int:
+        given = _given(attributes, "game_status")
+        raise MessageError(f"not {what}: game_status is {given}, not an int")
+
+
+def _given(attributes: dict[str, Any], name: str) -> str:
+    return brief(attributes[name]) if name in attributes else "missing"
 
 
 def _names(names: list[Any]) -> str:
@@ -243,6 +320,8 @@ class GameState(_TimeOrdered):
     """
 
     game_status: int
+
+    _REQUIRED = ("time_order", "game_status")
 
     def __init__(
         self, time_order: int = 0, game_status: int = GameStatus.PAUSED, **kwargs: Any

@@ -1,7 +1,12 @@
 """pygnetic.gamestate's data model: PyGaSe 0.3.1's GameStatus, GameState and GameStateUpdate."""
 
+import time
+import tracemalloc
+
+import msgpack
 import pytest
 
+from pygnetic.errors import MessageError, PackError
 from pygnetic.gamestate._model import TO_DELETE, GameState, GameStateUpdate, GameStatus
 
 # -- TO_DELETE and GameStatus ------------------------------------------------
@@ -330,3 +335,158 @@ def test_the_pygase_backend_example_runs_on_these_objects():
     client_state = GameState()
     client_state += full
     assert client_state == state
+
+
+# -- to_bytes and from_bytes -------------------------------------------------
+
+NESTED = {
+    "pos": {"x": 1.5, "y": -2.25},
+    "players": {"ann": {"hp": 100, "items": ["sword", b"\x00\xff"]}, 7: [0.1, None, True]},
+    "name": "Tom",
+    "blob": b"\x01\x02",
+    "big": 2**63,
+    "flag": False,
+    "gone": TO_DELETE,
+}
+
+
+def test_a_state_round_trips():
+    state = GameState(123456, GameStatus.ACTIVE, **NESTED)
+    copy = GameState.from_bytes(state.to_bytes())
+    assert copy == state
+    assert copy is not state
+    assert type(copy.time_order) is int
+    assert list(copy.__dict__) == list(state.__dict__)
+
+
+def test_an_update_round_trips():
+    update = GameStateUpdate(70000, game_status=GameStatus.PAUSED, **NESTED)
+    copy = GameStateUpdate.from_bytes(update.to_bytes())
+    assert copy == update
+    assert type(copy.time_order) is int
+    state = GameState(gone=1)
+    state += copy
+    assert not hasattr(state, "gone")
+
+
+def test_tuples_come_back_as_lists_and_from_bytes_takes_any_bytes_like():
+    data = GameState(pos=(1, 2)).to_bytes()
+    assert GameState.from_bytes(bytearray(data)).pos == [1, 2]
+    assert GameState.from_bytes(memoryview(data)).pos == [1, 2]
+
+
+def test_a_subclass_comes_back_as_itself():
+    class MyState(GameState):
+        pass
+
+    assert type(MyState.from_bytes(MyState(foo=1).to_bytes())) is MyState
+
+
+def test_to_bytes_refuses_what_msgpack_cannot_pack():
+    for bad in ({1, 2}, object(), 2**64):
+        with pytest.raises(PackError, match="cannot pack GameState"):
+            GameState(foo=bad).to_bytes()
+
+
+def test_from_bytes_refuses_what_is_not_bytes():
+    with pytest.raises(TypeError, match="takes bytes"):
+        GameState.from_bytes("not bytes")
+
+
+def _packed(value):
+    return msgpack.packb(value)
+
+
+NOT_A_STATE = {
+    "empty": b"",
+    "garbage": b"\xc1\xff\x00garbage",
+    "truncated": GameState(foo="x" * 100).to_bytes()[:-10],
+    "trailing bytes": GameState().to_bytes() + b"\x00",
+    "a list": _packed([0, 1]),
+    "an int": _packed(5),
+    "non-str name": _packed({"time_order": 1, "game_status": 0, 5: 1}),
+    "bytes name": _packed({"time_order": 1, "game_status": 0, b"foo": 1}),
+    "no time_order": _packed({"game_status": 0}),
+    "no game_status": _packed({"time_order": 1}),
+    "float time_order": _packed({"time_order": 1.0, "game_status": 0}),
+    "bool time_order": _packed({"time_order": True, "game_status": 0}),
+    "negative time_order": _packed({"time_order": -1, "game_status": 0}),
+    "str game_status": _packed({"time_order": 1, "game_status": "Paused"}),
+    "marker game_status": _packed({"time_order": 1, "game_status": TO_DELETE}),
+    "hides is_paused": _packed({"time_order": 1, "game_status": 0, "is_paused": 1}),
+    "hides to_bytes": _packed({"time_order": 1, "game_status": 0, "to_bytes": 1}),
+    "hides __init__": _packed({"time_order": 1, "game_status": 0, "__init__": 1}),
+    "unhashable key": b"\x83\xaatime_order\x01\xabgame_status\x00\x81\x90\x01",
+}
+
+
+@pytest.mark.parametrize("data", NOT_A_STATE.values(), ids=NOT_A_STATE)
+def test_from_bytes_refuses_what_is_not_a_packed_state(data):
+    with pytest.raises(MessageError):
+        GameState.from_bytes(data)
+
+
+def test_from_bytes_says_what_is_wrong():
+    with pytest.raises(MessageError, match="not a packed GameState: game_status is missing"):
+        GameState.from_bytes(_packed({"time_order": 1}))
+    with pytest.raises(MessageError, match=r"would hide GameStateUpdate\.to_bytes"):
+        GameStateUpdate.from_bytes(_packed({"time_order": 1, "to_bytes": 1}))
+
+
+def test_an_update_needs_only_time_order_but_its_game_status_is_an_int():
+    assert GameStateUpdate.from_bytes(_packed({"time_order": 1})) == GameStateUpdate(1)
+    with pytest.raises(MessageError, match="game_status is b'"):
+        GameStateUpdate.from_bytes(_packed({"time_order": 1, "game_status": TO_DELETE}))
+    with pytest.raises(MessageError, match="time_order is missing"):
+        GameStateUpdate.from_bytes(_packed({"foo": 1}))
+    with pytest.raises(MessageError, match=r"would hide GameState\.is_paused"):
+        GameStateUpdate.from_bytes(_packed({"time_order": 1, "is_paused": 1}))
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_state_nested_as_deep_as_the_limit_decodes():
+    state = GameState(deep=_nested(31))  # the innermost list at level 32
+    assert GameState.from_bytes(state.to_bytes()) == state
+
+
+def _header(name):
+    # {"time_order": 1, "game_status": 0, name: ...}: the value follows.
+    return b"\x83\xaatime_order\x01\xabgame_status\x00" + _packed(name)
+
+
+HOSTILE = {
+    # 100000 one-byte arrays, one inside the other.
+    "deeply nested": _header("deep") + b"\x91" * 100000 + b"\x90",
+    "nested one level too deep": GameState(deep=_nested(32)).to_bytes(),
+    # An array that claims 4 billion items, a map that claims as many, a 4 GB str.
+    "huge array header": _header("a") + b"\xdd\xff\xff\xff\xff" + b"\x00" * 64,
+    "huge map header": _header("m") + b"\xdf\xff\xff\xff\xff" + b"\x00" * 64,
+    "huge str header": _header("s") + b"\xdb\xff\xff\xff\xff" + b"x" * 64,
+    "huge bin header": _header("b") + b"\xc6\xff\xff\xff\xff" + b"x" * 64,
+    "huge top-level map": b"\xdf\xff\xff\xff\xff",
+    # A million empty arrays: a million list objects for a megabyte.
+    "many containers": _header("many") + b"\xdd\x00\x0f\x42\x40" + b"\x90" * 1_000_000,
+}
+
+
+@pytest.mark.parametrize("data", HOSTILE.values(), ids=HOSTILE)
+@pytest.mark.parametrize("cls", [GameState, GameStateUpdate])
+def test_from_bytes_refuses_a_hostile_payload_quickly(cls, data):
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(MessageError):
+            cls.from_bytes(data)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0
+    # 65536 containers of at most 72 bytes, and a copy of the input, at most.
+    assert peak < 65536 * 100 + 4 * len(data)
