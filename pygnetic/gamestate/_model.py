@@ -39,6 +39,7 @@ Where pygnetic differs from PyGaSe, on purpose:
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
@@ -150,9 +151,14 @@ _REPR_NAME = 32
 
 
 def _checked_time_order(time_order: int) -> int:
-    if isinstance(time_order, bool) or not isinstance(time_order, int) or time_order < 0:
+    """``time_order`` as a plain int (from any integer type but bool), if it is >= 0."""
+    try:
+        value = -1 if isinstance(time_order, bool) else operator.index(time_order)
+    except TypeError:
+        value = -1
+    if value < 0:
         raise ValueError(f"time_order must be an int >= 0, not {brief(time_order)}")
-    return int(time_order)
+    return value
 
 
 class _TimeOrdered:
@@ -237,8 +243,7 @@ class _TimeOrdered:
         shown = [f"time_order={brief(attributes.get('time_order'))}"]
         if "game_status" in attributes and isinstance(self, GameState):
             shown.append(f"game_status={brief(attributes['game_status'])}")
-        names = [key for key in attributes if key not in _NOT_SHOWN]
-        return f"<{type(self).__name__} {' '.join(shown)}; {_names(names)}>"
+        return f"<{type(self).__name__} {' '.join(shown)}; {_names(attributes)}>"
 
 
 _NOT_SHOWN = frozenset(("time_order", "game_status"))
@@ -255,7 +260,7 @@ def _check_attributes(cls: type[_TimeOrdered], attributes: Any) -> None:
         if name in _NOT_SHOWN:
             continue
         for owner in (cls, GameState):
-            if hasattr(owner, name):
+            if _class_defines(owner, name):
                 hidden = f"{owner.__name__}.{name}"
                 raise MessageError(f"not {what}: an attribute would hide {hidden}")
     for name in cls._REQUIRED:
@@ -268,25 +273,41 @@ def _check_attributes(cls: type[_TimeOrdered], attributes: Any) -> None:
         raise MessageError(f"not {what}: game_status is {given}, not an int")
 
 
+def _class_defines(cls: type, name: str) -> bool:
+    """Whether ``cls`` or a class it derives from defines ``name``.
+
+    Only these names hide an instance attribute; ``hasattr(cls, name)``
+    would also find the metaclass's (``mro``), which an instance never sees.
+    """
+    return any(name in klass.__dict__ for klass in cls.__mro__)
+
+
 def _given(attributes: dict[str, Any], name: str) -> str:
     return brief(attributes[name]) if name in attributes else "missing"
 
 
-def _names(names: list[Any]) -> str:
-    """``'3 attributes: bar, foo, pos'``, at most ``_REPR_NAMES`` characters of names."""
-    if not names:
+def _names(attributes: dict[str, Any]) -> str:
+    """``'3 attributes: bar, foo, pos'``, at most ``_REPR_NAMES`` characters of names.
+
+    ``time_order`` and ``game_status`` are left out. The keys are copied in
+    one C call, so another thread that changes the dict meanwhile does no harm.
+    """
+    keys = list(attributes)
+    count = len(keys) - len(_NOT_SHOWN.intersection(keys))
+    if not count:
         return "no attributes"
     shown: list[str] = []
     length = 0
+    names = (key for key in keys if key not in _NOT_SHOWN)
     for name in itertools.islice(names, _REPR_NAMES // 2):
         text = remote_text(name, _REPR_NAME) if type(name) is str else brief(name, _REPR_NAME)
         length += len(text) + 2
         if length > _REPR_NAMES:
             break
         shown.append(text)
-    more = ", ..." if len(shown) < len(names) else ""
-    plural = "" if len(names) == 1 else "s"
-    return f"{len(names)} attribute{plural}: {', '.join(shown)}{more}"
+    more = ", ..." if len(shown) < count else ""
+    plural = "" if count == 1 else "s"
+    return f"{count} attribute{plural}: {', '.join(shown)}{more}"
 
 
 class GameState(_TimeOrdered):

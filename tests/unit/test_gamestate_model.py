@@ -104,6 +104,15 @@ def test_time_order_is_an_int_of_at_least_zero(bad):
         GameStateUpdate(bad)
 
 
+def test_time_order_takes_any_integer_type_and_is_stored_as_an_int():
+    class Order(int):
+        pass
+
+    state = GameState(Order(3))
+    assert type(state.time_order) is int
+    assert state.time_order == 3
+
+
 def test_time_order_never_wraps():
     assert GameState(70000).time_order == 70000
     assert GameStateUpdate(2**40) > GameStateUpdate(65535)
@@ -416,6 +425,7 @@ NOT_A_STATE = {
     "hides is_paused": _packed({"time_order": 1, "game_status": 0, "is_paused": 1}),
     "hides to_bytes": _packed({"time_order": 1, "game_status": 0, "to_bytes": 1}),
     "hides __init__": _packed({"time_order": 1, "game_status": 0, "__init__": 1}),
+    "hides __class__": _packed({"time_order": 1, "game_status": 0, "__class__": 1}),
     "unhashable key": b"\x83\xaatime_order\x01\xabgame_status\x00\x81\x90\x01",
 }
 
@@ -431,6 +441,13 @@ def test_from_bytes_says_what_is_wrong():
         GameState.from_bytes(_packed({"time_order": 1}))
     with pytest.raises(MessageError, match=r"would hide GameStateUpdate\.to_bytes"):
         GameStateUpdate.from_bytes(_packed({"time_order": 1, "to_bytes": 1}))
+
+
+def test_names_that_hide_nothing_on_an_instance_are_allowed():
+    # mro and __name__ are the class's own, from its metaclass: no instance sees them.
+    data = _packed({"time_order": 1, "game_status": 0, "mro": 1, "__name__": 2, "items": 3})
+    state = GameState.from_bytes(data)
+    assert (state.mro, state.__name__, state.items) == (1, 2, 3)
 
 
 def test_an_update_needs_only_time_order_but_its_game_status_is_an_int():
