@@ -41,6 +41,9 @@ How values blend, the rule of :func:`lerp`:
 Before the first snapshot's time a sample is the first snapshot; after the
 last one's, the last snapshot: nothing is extrapolated, so a stalled stream
 freezes the picture rather than guessing where things went.
+
+Every sample builds its result anew and visits every value, so keep in the
+pushed state what is drawn, not everything the game knows.
 """
 
 from __future__ import annotations
@@ -257,10 +260,10 @@ class Interpolator:
             now: The time now, in seconds; ``clock()`` by default.
 
         Returns:
-            A new dict (new at every dict and list level): the blend of the
-            two snapshots around ``now - delay``; the first snapshot before
-            the first one's time, the last after the last one's (no
-            extrapolation); ``{}`` when no snapshot was pushed.
+            The blend of the two snapshots around ``now - delay``, new at
+            every dict and list level; the first snapshot before the first
+            one's time, the last after the last one's (no extrapolation);
+            ``{}`` when no snapshot was pushed.
         """
         snapshots = self._snapshots
         if not snapshots:
