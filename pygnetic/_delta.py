@@ -156,15 +156,17 @@ class ChangeLog:
         covered: set[Path] = set()
         state = self.state
         for path in recent:
-            if len(path) > 1 and _under(path, covered):
+            if covered and _under(path, covered):
                 continue
             value = _lookup(state, path)
-            if value is _MISSING or type(value) is dict:
+            if value is _MISSING:
                 deletes.append(list(path))
-            if value is not _MISSING:
-                _place(sets, path, value)
-            if type(value) is dict or value is _MISSING:
                 covered.add(path)
+                continue
+            if type(value) is dict:  # replaced whole: no key of the old one may survive
+                deletes.append(list(path))
+                covered.add(path)
+            _place(sets, path, value)
         return deletes, sets
 
 
@@ -175,7 +177,7 @@ def _under(path: Path, covered: set[Path]) -> bool:
 def _lookup(state: dict[Any, Any], path: Path) -> Any:
     node: Any = state
     for key in path:
-        if type(node) is not dict:
+        if type(node) is not dict:  # under a value that is no dict now
             return _MISSING
         node = node.get(key, _MISSING)
         if node is _MISSING:
