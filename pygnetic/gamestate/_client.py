@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import client as _client
 from .. import event as _event
-from ..connection import Connection
+from ..connection import Connection, ConnectionState
 from ..replication import Replica
 from ._events import MESSAGES, REPLICATION, SHUTDOWN, Event, EventLink, call_handler
 from ._model import GameState
@@ -123,7 +123,7 @@ class Client:
         try:
             while self.host is not None:
                 self.update(5)
-                if self.connection is not None and self.connection.state.name == "CLOSED":
+                if self.connection is not None and self.connection.state is ConnectionState.CLOSED:
                     break
         finally:
             self._loop_thread = None
