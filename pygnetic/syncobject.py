@@ -239,6 +239,13 @@ class SyncObjectManager:
             per update in which replicas changed; None follows the host's events.
         clock: Monotonic time in seconds.
 
+    Attributes:
+        changed: On a client, whether the host's last ``update()`` changed
+            any replica (when :data:`~pygnetic.event.NET_STATE` is posted):
+            read it after ``client.update()`` to act once per new state, as
+            an :class:`~pygnetic.interpolate.Interpolator` push. Always
+            False on a server.
+
     Raises:
         LocalError: No SyncObject class uses the host's message factory
             (define them before making the Server or Client).
@@ -280,6 +287,7 @@ class SyncObjectManager:
         ]
         self._replicas: dict[Connection, list[Replica]] = {}
         self._changed_replicas = False
+        self.changed = False
         host.add_updater(self._update)
 
     def close(self) -> None:
@@ -342,11 +350,10 @@ class SyncObjectManager:
                 self._tick()
         else:
             self._attach_replicas()
-            if self._changed_replicas:
-                self._changed_replicas = False
-                if self._events if self._events is not None else self.host.events:
-                    time_order = max(r.time_order for rs in self._replicas.values() for r in rs)
-                    _event.post(_event.NET_STATE, source=self, time_order=time_order)
+            self.changed, self._changed_replicas = self._changed_replicas, False
+            if self.changed and (self._events if self._events is not None else self.host.events):
+                time_order = max(r.time_order for rs in self._replicas.values() for r in rs)
+                _event.post(_event.NET_STATE, source=self, time_order=time_order)
 
     def _tick(self) -> None:
         for connection in self.host.connections():
