@@ -82,12 +82,16 @@ class ChangeLog:
         self._changed: OrderedDict[Path, int] = OrderedDict()
         self._count = 0  # values changed so far, to answer apply()
 
-    def apply(self, changes: Mapping[Any, Any], time_order: int) -> int:
+    def apply(
+        self, changes: Mapping[Any, Any], time_order: int, *, advance_unchanged: bool = True
+    ) -> int:
         """Merge ``changes`` into the state as of ``time_order``; return how many values changed.
 
         A nested dict merges into a dict already there; ``DELETE`` removes a
         key; any other value replaces what was there. A value equal to the
         current one (and of the same type) is no change: deltas never carry it.
+        With ``advance_unchanged`` false, changes that change nothing leave
+        :attr:`time_order` where it was, so that nobody is sent an empty delta.
 
         Raises:
             ValueError: ``time_order`` is not after :attr:`time_order`.
@@ -96,6 +100,8 @@ class ChangeLog:
             raise ValueError(f"time order {time_order} is not after the state's {self.time_order}")
         start = self._count
         self._merge(self.state, changes, (), time_order)
+        if self._count == start and not advance_unchanged:
+            return 0
         self.time_order = time_order
         self._forget(time_order - self.history)
         return self._count - start

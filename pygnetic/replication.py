@@ -66,7 +66,9 @@ __all__ = [
 
 log = logging.getLogger("pygnetic.replication")
 
-#: Round-trip time, in milliseconds, over which a client's quality is ``'bad'`` (PyGaSe's 250 ms).
+#: Round-trip time, in milliseconds, over which a client's quality is ``'bad'`` (PyGaSe's
+#: 250 ms), once it is also over twice the lowest one measured: a far but steady
+#: client is not congested, one whose round trip grew is (queues are filling).
 BAD_ROUND_TRIP_MS = 250.0
 #: Share of state messages lost over which a client's quality is ``'bad'``.
 BAD_LOSS = 0.2
@@ -142,6 +144,7 @@ class ClientView:
         self._every = SEND_EVERY["good"]
         self._window = (now, 0, 0)  # start, sent, received
         self._throttle = MIN_THROTTLE
+        self._lowest_rtt = float("inf")
         self._last_change = now
         self._good_since = now
 
@@ -172,7 +175,10 @@ class ClientView:
             self.loss = min(1.0, max(0.0, share))
             self._window = (now, self.sent, self.received)
         rtt = self.connection.round_trip_time
-        bad = (rtt is not None and rtt > BAD_ROUND_TRIP_MS) or self.loss > BAD_LOSS
+        if rtt is not None and rtt < self._lowest_rtt:
+            self._lowest_rtt = rtt
+        slow = rtt is not None and rtt > max(BAD_ROUND_TRIP_MS, 2 * self._lowest_rtt)
+        bad = slow or self.loss > BAD_LOSS
         if self.quality == "good":
             if bad:
                 self.quality, self._every = "bad", SEND_EVERY["bad"]
@@ -248,18 +254,25 @@ class Replicator:
         """The time order of the current state."""
         return self.log.time_order
 
-    def push(self, changes: dict[Any, Any], time_order: int | None = None) -> int:
+    def push(
+        self,
+        changes: dict[Any, Any],
+        time_order: int | None = None,
+        *,
+        advance_unchanged: bool = True,
+    ) -> int:
         """Merge ``changes`` into the state as of ``time_order`` (default: the next one).
 
         Returns how many values changed. See :meth:`ChangeLog.apply
-        <pygnetic._delta.ChangeLog.apply>` for how changes merge.
+        <pygnetic._delta.ChangeLog.apply>` for how changes merge; with
+        ``advance_unchanged`` false, changes that change nothing do not make
+        a new time order.
 
         Raises:
             ValueError: ``time_order`` is not after the current one.
         """
-        return self.log.apply(
-            changes, self.log.time_order + 1 if time_order is None else time_order
-        )
+        next_order = self.log.time_order + 1 if time_order is None else time_order
+        return self.log.apply(changes, next_order, advance_unchanged=advance_unchanged)
 
     # -- clients -------------------------------------------------------------
 

@@ -371,7 +371,7 @@ class SyncObjectManager:
         self._dead.clear()
         for replicator, each in zip(self._replicators, changes, strict=True):
             if each:
-                replicator.push(each)
+                replicator.push(each, advance_unchanged=False)
             replicator.send()
         for obj in pending:
             if obj.sync_id in self._objects:
