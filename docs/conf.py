@@ -5,6 +5,7 @@ dependency (``pip install -e ".[docs]"``); nothing is fetched from the network.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -57,3 +58,23 @@ try:
     import enet  # noqa: F401
 except ImportError:
     autodoc_mock_imports = ["enet"]
+
+
+# Two documented classes are named Server: pygnetic.server.Server and
+# pygnetic.gamestate.Server. A module that imports the first only for type
+# checking leaves its annotations the bare string "Server", which Sphinx cannot
+# resolve uniquely; point those at pygnetic.server.Server.
+_BARE_SERVER = re.compile(r"(?<![\w.~])Server\b")
+
+
+def _qualify_server(app, what, name, obj, options, signature, return_annotation):
+    if name.startswith("pygnetic.gamestate"):
+        return None
+    return tuple(
+        _BARE_SERVER.sub("~pygnetic.server.Server", text) if text else text
+        for text in (signature, return_annotation)
+    )
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _qualify_server)

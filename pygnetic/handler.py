@@ -71,9 +71,9 @@ class Handler:
             to; once the connection has ended (after :meth:`on_disconnect`),
             the connection itself, so that its ``close_code`` and
             ``close_reason`` stay readable while the handler is kept.
-        server: :func:`Proxy <weakref.proxy>` to the
-            :class:`~pygnetic.server.Server` that accepted the connection, or
-            None on a client.
+        server (~pygnetic.server.Server | None): :func:`Proxy <weakref.proxy>`
+            to the :class:`~pygnetic.server.Server` that accepted the
+            connection, or None on a client.
     """
 
     connection: Connection
