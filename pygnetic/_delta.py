@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import MessageError
+
 __all__ = ["DELETE", "ChangeLog", "DeltaError", "apply_delta", "copy_tree"]
 
 #: The value that deletes a key in :meth:`ChangeLog.apply`: PyGaSe's ``TO_DELETE``.
@@ -31,7 +33,7 @@ _MISSING: Any = object()
 Path = tuple[Any, ...]
 
 
-class DeltaError(ValueError):
+class DeltaError(MessageError):
     """A received delta or state is not well formed (see :func:`apply_delta`)."""
 
 

@@ -9,12 +9,15 @@ The tree splits on who has to act::
     │   ├── MessageArgumentsError  (TypeError) wrong fields for a message
     │   ├── PackError              (TypeError) a field value cannot be serialized
     │   ├── MessageTooLargeError   (ValueError) a message over max_message_size
+    │   │   └── replication.StateTooLargeError  a replicated state or delta over it
     │   ├── AdapterUnavailableError (ImportError) optional library not installed
     │   ├── EventsError            (RuntimeError) pygame events used before pygame.init()
+    │   ├── syncobject.ReplicaReadOnlyError (AttributeError) a replica's sync_var assigned
     │   └── discovery.ServerInfoError (ValueError) a server description over a limit
     ├── RemoteError                the peer sent something pygnetic refuses
     │   ├── MessageError           (ValueError) bytes that are not a valid message
-    │   │   └── RemoteMessageTooLargeError
+    │   │   ├── RemoteMessageTooLargeError
+    │   │   └── replication.DeltaError  a state message that is not a well-formed state
     │   └── handshake.HandshakeError (ValueError) a handshake frame that is not valid
     ├── discovery.LobbyError       the lobby refused a request or could not be reached
     └── request.RequestError       a request got no usable answer

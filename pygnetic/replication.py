@@ -31,9 +31,13 @@ How state flows:
   congestion avoidance).
 - A state or delta that packs to more than the factory's ``max_message_size``
   raises :class:`StateTooLargeError` in :meth:`~Replicator.send`, on the
-  server, rather than never arriving. ENet splits a large unreliable message
-  into fragments and drops the whole message when one fragment is lost, so
-  under loss a big full state arrives less often than small deltas.
+  server, rather than never arriving. ENet splits a message over its MTU
+  (about 1400 bytes) into fragments, and sends the fragments of an
+  unreliable sequenced message reliably: under loss a big state arrives late
+  (its lost fragments resent) rather than not at all, and what follows it on
+  its channel waits for it. Keep state small; send the rest as messages.
+- A client acknowledges every state message, also one it already has (its
+  acknowledgement was lost), so the server stops resending it.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ __all__ = [
     "BAD_LOSS",
     "BAD_ROUND_TRIP_MS",
     "ClientView",
+    "DeltaError",
     "Replica",
     "ReplicationMessages",
     "Replicator",
@@ -447,6 +452,8 @@ class Replica:
             raise DeltaError(f"state message {brief(message)} has no int time order and base")
         if time_order <= self.time_order or (base is not None and base > self.time_order):
             self.stale += 1  # older than what we have, or from a base we never had
+            if time_order == self.time_order:  # our acknowledgement was lost: say it again
+                self._acknowledge(connection)
             return False
         if base is None:
             if type(sets) is not dict:
@@ -457,12 +464,15 @@ class Replica:
             apply_delta(self.state, deletes, sets)
         self.time_order = time_order
         self.received += 1
-        connection.send(
-            self.messages.ack, self.stream, time_order, self.received, channel=self.channel
-        )
+        self._acknowledge(connection)
         if self.on_update is not None:
             self.on_update(self, deletes, sets, base is None)
         return True
+
+    def _acknowledge(self, connection: Connection) -> None:
+        connection.send(
+            self.messages.ack, self.stream, self.time_order, self.received, channel=self.channel
+        )
 
 
 # Per connection and message type, the receiver of each stream.

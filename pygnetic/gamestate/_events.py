@@ -10,6 +10,7 @@ arrives or the connection ends.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -22,7 +23,7 @@ from ..message import MessageFactory
 from ..protocol import CloseCode
 from ..replication import register_messages
 
-__all__ = ["MESSAGES", "REPLICATION", "Event", "EventLink", "call_handler"]
+__all__ = ["MESSAGES", "REPLICATION", "Event", "EventLink", "call_handler", "finish"]
 
 log = logging.getLogger("pygnetic.gamestate")
 
@@ -81,7 +82,22 @@ def call_handler(function: Callable[..., Any], event: Event, **extra: Any) -> An
     for name, value in extra.items():
         if name != "client_address" or _accepts(function, name):
             kwargs[name] = value
-    return function(*event.handler_args, **kwargs)
+    return finish(function(*event.handler_args, **kwargs))
+
+
+def finish(result: Any) -> Any:
+    """Return ``result``, or what it gives when awaited: PyGaSe takes coroutine handlers.
+
+    A coroutine runs to its end at once, in an event loop of its own
+    (``asyncio.run``), inside ``update()``: keep it short.
+    """
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait() -> Any:
+        return await result
+
+    return asyncio.run(wait())
 
 
 @functools.lru_cache(maxsize=256)
@@ -141,7 +157,7 @@ class EventLink:
             self._callbacks.pop(message.event_id, None) if type(message.event_id) is int else None
         )
         if callback is not None:
-            callback()
+            finish(callback())
 
     def _refuse(self, reason: str) -> None:
         log.warning("closing connection to %s:%s: %s", *self.connection.address, reason)
