@@ -50,7 +50,7 @@ from typing import Any, ClassVar, TypeVar
 
 from . import event as _event
 from ._delta import DELETE
-from .connection import Connection
+from .connection import Connection, ConnectionState
 from .errors import LocalError
 from .message import MessageFactory
 from .message import message_factory as default_factory
@@ -71,6 +71,8 @@ log = logging.getLogger("pygnetic.syncobject")
 SYNCOBJECT_MODE_AUTO = 0
 #: ``sync_mode``: changes wait for :meth:`SyncObject.send_changes`.
 SYNCOBJECT_MODE_MANUAL = 1
+
+_LIVE = (ConnectionState.CONNECTING, ConnectionState.OPEN)
 
 #: Key of an object's class in its replicated entry; its fields are 1, 2, ... in sync_var order.
 _CLASS_KEY = 0
@@ -289,6 +291,8 @@ class SyncObjectManager:
         self._changed_replicas = False
         self.changed = False
         host.add_updater(self._update)
+        if not self._is_server:
+            self._attach_replicas()
 
     def close(self) -> None:
         """Stop synchronising (the host's updates no longer run the manager)."""
@@ -352,7 +356,8 @@ class SyncObjectManager:
             self._attach_replicas()
             self.changed, self._changed_replicas = self._changed_replicas, False
             if self.changed and (self._events if self._events is not None else self.host.events):
-                time_order = max(r.time_order for rs in self._replicas.values() for r in rs)
+                orders = (r.time_order for rs in self._replicas.values() for r in rs)
+                time_order = max(orders, default=-1)
                 _event.post(_event.NET_STATE, source=self, time_order=time_order)
 
     def _tick(self) -> None:
@@ -391,12 +396,18 @@ class SyncObjectManager:
                     obj.on_reply(t)
 
     def _attach_replicas(self) -> None:
-        for connection in self.host.connections():
-            if connection not in self._replicas:
-                self._replicas[connection] = [
+        replicas = self._replicas
+        # Connecting ones too, not only open ones: the update that opens a connection
+        # delivers what came with the server's answer (the first state, often) before
+        # this runs, and it must reach the replicas, not the game's handlers.
+        for connection in self.host._connections.values():
+            if connection not in replicas and connection.state in _LIVE:
+                replicas[connection] = [
                     self._replica_on(connection, n, channel)
                     for n, (channel, _) in enumerate(self._kinds.streams)
                 ]
+        for connection in [c for c in replicas if c.state is ConnectionState.CLOSED]:
+            del replicas[connection]
 
     def _replica_on(self, connection: Connection, stream: int, channel: int) -> Replica:
         replica = Replica(self._kinds.messages, stream=stream, channel=channel)
