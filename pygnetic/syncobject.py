@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from . import event as _event
-from ._delta import DELETE
+from ._delta import DELETE, copy_tree
 from .connection import Connection, ConnectionState
 from .errors import LocalError
 from .message import MessageFactory
@@ -76,6 +76,8 @@ _LIVE = (ConnectionState.CONNECTING, ConnectionState.OPEN)
 
 #: Key of an object's class in its replicated entry; its fields are 1, 2, ... in sync_var order.
 _CLASS_KEY = 0
+
+_MISSING: Any = object()
 
 _Object = TypeVar("_Object", bound="SyncObject")
 
@@ -430,10 +432,19 @@ class SyncObjectManager:
         for sync_id in sets:
             entry = state.get(sync_id)
             if type(entry) is dict:
-                self._refresh(sync_id, entry, sets[sync_id] if not whole else entry)
+                self._refresh(sync_id, entry)
 
-    def _refresh(self, sync_id: Any, entry: dict[Any, Any], changed: Any) -> None:
+    def _refresh(self, sync_id: Any, entry: dict[Any, Any]) -> None:
+        """Make the replica's attributes the state's ``entry``; on_change if one differed.
+
+        A delta may repeat what the replica has (it starts from the last time
+        order acknowledged, and an acknowledgement may be on its way) and a
+        whole state repeats everything: only a value that differs is a change.
+        The attributes hold copies, so that merging the next delta into the
+        state does not change them behind the comparison.
+        """
         obj = self._objects.get(sync_id)
+        changed = obj is None
         if obj is None:
             cls = self._kinds.by_type_id.get(entry.get(_CLASS_KEY))  # type: ignore[arg-type]
             if cls is None:
@@ -442,11 +453,17 @@ class SyncObjectManager:
             object.__setattr__(obj, "sync_id", sync_id)
             object.__setattr__(obj, "_sync_replica", True)
             self._objects[sync_id] = obj
-        names = obj.sync_var
-        for index, value in changed.items() if type(changed) is dict else entry.items():
+        names, values = obj.sync_var, vars(obj)
+        for index, value in entry.items():
             if type(index) is int and 0 < index <= len(names):
-                object.__setattr__(obj, names[index - 1], value)
-        obj.on_change()
+                name = names[index - 1]
+                current = values.get(name, _MISSING)
+                if type(current) is type(value) and current == value:
+                    continue
+                object.__setattr__(obj, name, copy_tree(value))
+                changed = True
+        if changed:
+            obj.on_change()
 
     def _vanish(self, sync_id: Any) -> None:
         obj = self._objects.pop(sync_id, None)
