@@ -371,7 +371,9 @@ class SyncObjectManager:
         pending, self._pending = self._pending, set()
         for obj in pending:
             if obj.sync_id in self._objects and obj._sync_dirty:
-                changes[obj._sync_stream][obj.sync_id] = _entry(obj)
+                stream = obj._sync_stream
+                now = self._replicators[stream].state.get(obj.sync_id)
+                changes[stream][obj.sync_id] = _entry(obj, now)
         for sync_id in self._dead:
             for each in changes:
                 each[sync_id] = DELETE
@@ -429,7 +431,9 @@ class SyncObjectManager:
             for path in deletes:
                 if len(path) == 1 and path[0] not in state:
                     self._vanish(path[0])
-        for sync_id in sets:
+        # An object whose attribute lost a key (a dict's) is only in deletes.
+        touched = dict.fromkeys(sets) if whole else dict.fromkeys([*sets, *_heads(deletes)])
+        for sync_id in touched:
             entry = state.get(sync_id)
             if type(entry) is dict:
                 self._refresh(sync_id, entry)
@@ -471,14 +475,37 @@ class SyncObjectManager:
             obj.on_delete()
 
 
-def _entry(obj: SyncObject) -> dict[int, Any]:
-    """The replicated entry of ``obj``'s changed attributes (its class key included)."""
+def _heads(deletes: list[list[Any]]) -> list[Any]:
+    """The objects named by the deleted paths below an object's entry."""
+    return [path[0] for path in deletes if len(path) > 1]
+
+
+def _entry(obj: SyncObject, replicated: Any) -> dict[int, Any]:
+    """The changes to ``obj``'s replicated entry: its changed attributes and its class key.
+
+    ``replicated`` is the entry as replicated so far (None before the first).
+    """
     dirty, names = obj._sync_dirty or (), obj.sync_var
     entry = {_CLASS_KEY: obj._sync_type_id}
     values = vars(obj)
+    before = replicated if type(replicated) is dict else {}
     for index in dirty:
         name = names[index - 1]
         if name in values:
-            entry[index] = values[name]
+            entry[index] = _replacing(before.get(index, _MISSING), values[name])
     object.__setattr__(obj, "_sync_dirty", set())
     return entry
+
+
+def _replacing(old: Any, new: Any) -> Any:
+    """``new`` as a change that replaces ``old``: a dict marks the keys it lost ``DELETE``.
+
+    The change log merges a dict into the dict already there, key by key,
+    which would keep the keys an attribute's new dict no longer has.
+    """
+    if type(new) is not dict or type(old) is not dict:
+        return new
+    change = {key: DELETE for key in old if key not in new}
+    for key, value in new.items():
+        change[key] = _replacing(old.get(key, _MISSING), value)
+    return change
