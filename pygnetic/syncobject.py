@@ -49,7 +49,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from . import event as _event
-from ._delta import DELETE, copy_tree
+from ._decoding import brief
+from ._delta import DELETE, DeltaError, copy_tree
 from .connection import Connection, ConnectionState
 from .errors import LocalError
 from .message import MessageFactory
@@ -421,24 +422,57 @@ class SyncObjectManager:
 
     def _replicated(self, replica: Replica, deletes: Any, sets: Any, whole: bool) -> None:
         self._changed_replicas = True
-        state = replica.state
-        if whole:
-            gone = [i for i, obj in self._objects.items() if obj._sync_stream == replica.stream]
-            for sync_id in gone:
-                if sync_id not in state:
-                    self._vanish(sync_id)
-        else:
-            for path in deletes:
-                if len(path) == 1 and path[0] not in state:
-                    self._vanish(path[0])
-        # An object whose attribute lost a key (a dict's) is only in deletes.
-        touched = dict.fromkeys(sets) if whole else dict.fromkeys([*sets, *_heads(deletes)])
-        for sync_id in touched:
-            entry = state.get(sync_id)
-            if type(entry) is dict:
-                self._refresh(sync_id, entry)
+        state, stream = replica.state, replica.stream
+        # Deleted paths below an entry name an object whose attribute lost a dict's key.
+        named = list(sets) if whole else [*sets, *(path[0] for path in deletes)]
+        for sync_id in named:
+            if type(sync_id) is not int:
+                raise DeltaError(f"an object's number is an int, not {brief(sync_id)}")
+        if whole:  # what it lacks is gone
+            named += [i for i, obj in self._objects.items() if obj._sync_stream == stream]
+        # Everything is checked before any replica changes: the server sent it, but
+        # a message of another shape closes the connection (see Replica) and is not applied.
+        gone, present = [], []
+        for sync_id in dict.fromkeys(named):
+            entry = state.get(sync_id, _MISSING)
+            if entry is _MISSING:
+                gone.append(sync_id)
+            else:
+                present.append((sync_id, self._class_of(sync_id, entry, stream), entry))
+        for sync_id in gone:
+            obj = self._objects.get(sync_id)
+            if obj is not None and obj._sync_stream == stream:
+                self._vanish(sync_id)
+        for sync_id, cls, entry in present:
+            self._refresh(sync_id, cls, entry)
 
-    def _refresh(self, sync_id: Any, entry: dict[Any, Any]) -> None:
+    def _class_of(self, sync_id: int, entry: Any, stream: int) -> type[SyncObject]:
+        """The class of object ``sync_id``, whose ``entry`` came on ``stream``.
+
+        Raises:
+            DeltaError: The entry is not the one a server of the same classes sends.
+        """
+        if type(entry) is not dict:
+            raise DeltaError(f"object {sync_id} is a dict of attributes, not {brief(entry)}")
+        key = entry.get(_CLASS_KEY)
+        cls = self._kinds.by_type_id.get(key) if type(key) is int else None
+        if cls is None or cls._sync_stream != stream:
+            raise DeltaError(
+                f"object {sync_id} is of no SyncObject class sent on stream {stream} "
+                f"(class key {brief(key)})"
+            )
+        obj = self._objects.get(sync_id)
+        if obj is not None and type(obj) is not cls:
+            raise DeltaError(
+                f"object {sync_id} is a {type(obj).__qualname__}, not a {cls.__qualname__}"
+            )
+        count = len(cls.sync_var)
+        for index in entry:
+            if type(index) is not int or not 0 <= index <= count:
+                raise DeltaError(f"object {sync_id} has no attribute number {brief(index)}")
+        return cls
+
+    def _refresh(self, sync_id: int, cls: type[SyncObject], entry: dict[Any, Any]) -> None:
         """Make the replica's attributes the state's ``entry``; on_change if one differed.
 
         A delta may repeat what the replica has (it starts from the last time
@@ -450,22 +484,20 @@ class SyncObjectManager:
         obj = self._objects.get(sync_id)
         changed = obj is None
         if obj is None:
-            cls = self._kinds.by_type_id.get(entry.get(_CLASS_KEY))  # type: ignore[arg-type]
-            if cls is None:
-                return  # not a class of ours: the registry hash makes this unreachable
             obj = cls.__new__(cls)
             object.__setattr__(obj, "sync_id", sync_id)
             object.__setattr__(obj, "_sync_replica", True)
             self._objects[sync_id] = obj
-        names, values = obj.sync_var, vars(obj)
-        for index, value in entry.items():
-            if type(index) is int and 0 < index <= len(names):
-                name = names[index - 1]
-                current = values.get(name, _MISSING)
-                if type(current) is type(value) and current == value:
-                    continue
-                object.__setattr__(obj, name, copy_tree(value))
-                changed = True
+        values = vars(obj)
+        for index, name in enumerate(cls.sync_var, 1):
+            value = entry.get(index, _MISSING)
+            if value is _MISSING:
+                continue
+            current = values.get(name, _MISSING)
+            if type(current) is type(value) and current == value:
+                continue
+            object.__setattr__(obj, name, copy_tree(value))
+            changed = True
         if changed:
             obj.on_change()
 
@@ -473,11 +505,6 @@ class SyncObjectManager:
         obj = self._objects.pop(sync_id, None)
         if obj is not None:
             obj.on_delete()
-
-
-def _heads(deletes: list[list[Any]]) -> list[Any]:
-    """The objects named by the deleted paths below an object's entry."""
-    return [path[0] for path in deletes if len(path) > 1]
 
 
 def _entry(obj: SyncObject, replicated: Any) -> dict[int, Any]:
