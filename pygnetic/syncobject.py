@@ -341,6 +341,8 @@ class SyncObjectManager:
         return iter([obj for obj in map(self.get, list(self._objects)) if obj is not None])
 
     def __len__(self) -> int:
+        if self._is_server:  # not those that died since the last tick
+            return sum(ref() is not None for ref in self._objects.values())
         return len(self._objects)
 
     def of_type(self, cls: type[_Object]) -> list[_Object]:
@@ -375,10 +377,14 @@ class SyncObjectManager:
                 stream = obj._sync_stream
                 now = self._replicators[stream].state.get(obj.sync_id)
                 changes[stream][obj.sync_id] = _entry(obj, now)
-        for sync_id in self._dead:
+        # Swapped, not cleared after: an object may die (and append) while this runs.
+        dead, self._dead = self._dead, []
+        for sync_id in dead:
+            ref = self._objects.get(sync_id)
+            if ref is not None and ref() is None:  # died; remove() took it out already
+                del self._objects[sync_id]
             for each in changes:
                 each[sync_id] = DELETE
-        self._dead.clear()
         for replicator, each in zip(self._replicators, changes, strict=True):
             if each:
                 replicator.push(each, advance_unchanged=False)
