@@ -2,7 +2,8 @@
 
 Declare a class of synchronised objects once, on both sides, before the
 Server or Client is made (like messages: in the same order, and the
-registry hash covers them, so a client with other classes is refused)::
+registry hash covers them, ``sync_var`` and ``sync_flags`` included, so a
+client with other classes is refused)::
 
     from pygnetic.syncobject import SyncObject, SyncObjectManager
 
@@ -164,12 +165,16 @@ class SyncObject:
             raise TypeError(f"{cls.__qualname__}.sync_var must be distinct names, not {names!r}")
         cls.sync_var = names
         cls._sync_index = {name: index for index, name in enumerate(names, 1)}
+        options = _send_options(cls)  # first: a bad sync_flags registers nothing
         kinds = _kinds_of(cls.message_factory)
-        # A message that is never sent: it puts the class in the registry hash.
-        marker = cls.message_factory.register(f"syncobject_{cls.__name__}", names)
+        # A message that is never sent: it puts the class, its sync_var and where its
+        # state goes in the registry hash, so a client that declares any otherwise
+        # is refused rather than left without some state.
+        channel, delivery = options
+        name = f"syncobject_{cls.__name__}_{channel}_{delivery.value}"
+        marker = cls.message_factory.register(name, names)
         cls._sync_type_id = cls.message_factory.get_type_id(marker)
         kinds.by_type_id[cls._sync_type_id] = cls
-        options = _send_options(cls)
         if options not in kinds.streams:
             kinds.streams.append(options)
         cls._sync_stream = kinds.streams.index(options)
