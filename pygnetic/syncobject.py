@@ -199,7 +199,7 @@ class SyncObject:
         dirty.add(index)
         manager = self._sync_manager
         if manager is not None and self.sync_mode == SYNCOBJECT_MODE_AUTO:
-            manager._pending.add(self)
+            manager._pending[id(self)] = self
 
     def notify_change(self, var_name: str) -> None:
         """Say that ``var_name`` changed in place (``self.items.append(x)``), so it is sent.
@@ -218,7 +218,7 @@ class SyncObject:
     def send_changes(self) -> None:
         """Send the changes so far with the next state tick (``SYNCOBJECT_MODE_MANUAL``)."""
         if self._sync_manager is not None and self._sync_dirty:
-            self._sync_manager._pending.add(self)
+            self._sync_manager._pending[id(self)] = self
 
     def on_change(self) -> None:
         """Called on a replica (on a client) once per state message that changed it."""
@@ -283,7 +283,8 @@ class SyncObjectManager:
         self._clock = clock
         self._is_server = hasattr(host, "broadcast")
         self._objects: dict[int, Any] = {}  # server: weak references; client: replicas
-        self._pending: set[SyncObject] = set()
+        # By id: a class's own __eq__ and __hash__ (or none, as a dataclass's) must not matter.
+        self._pending: dict[int, SyncObject] = {}
         self._dead: list[int] = []
         #: Per stream, (time order, object) whose on_reply waits for every client.
         self._replies: list[collections.deque[tuple[int, weakref.ref[SyncObject]]]] = [
@@ -324,7 +325,7 @@ class SyncObjectManager:
         object.__setattr__(obj, "_sync_manager", self)
         self._objects[sync_id] = weakref.ref(obj, lambda _: self._dead.append(sync_id))
         object.__setattr__(obj, "_sync_dirty", set(range(1, len(obj.sync_var) + 1)))
-        self._pending.add(obj)
+        self._pending[id(obj)] = obj
         return obj
 
     def remove(self, obj: SyncObject) -> None:
@@ -332,7 +333,7 @@ class SyncObjectManager:
         if obj._sync_manager is self and obj.sync_id in self._objects:
             del self._objects[obj.sync_id]
             self._dead.append(obj.sync_id)
-            self._pending.discard(obj)
+            self._pending.pop(id(obj), None)
             object.__setattr__(obj, "_sync_manager", None)
 
     def get(self, sync_id: int) -> SyncObject | None:
@@ -376,7 +377,8 @@ class SyncObjectManager:
                 for replicator in self._replicators:
                     replicator.add(connection)
         changes: list[dict[Any, Any]] = [{} for _ in self._replicators]
-        pending, self._pending = self._pending, set()
+        pending = list(self._pending.values())
+        self._pending = {}
         for obj in pending:
             if obj.sync_id in self._objects and obj._sync_dirty:
                 stream = obj._sync_stream
