@@ -250,11 +250,12 @@ class SyncObjectManager:
         clock: Monotonic time in seconds.
 
     Attributes:
-        changed: On a client, whether the host's last ``update()`` changed
-            any replica (when :data:`~pygnetic.event.NET_STATE` is posted):
-            read it after ``client.update()`` to act once per new state, as
-            an :class:`~pygnetic.interpolate.Interpolator` push. Always
-            False on a server.
+        changed: On a client, whether the host's last ``update()`` made,
+            changed or removed a replica (a state message that repeats what
+            they hold changes nothing); then :data:`~pygnetic.event.NET_STATE`
+            is posted. Read it after ``client.update()`` to act once per new
+            state, as an :class:`~pygnetic.interpolate.Interpolator` push.
+            Always False on a server.
 
     Raises:
         LocalError: No SyncObject class uses the host's message factory
@@ -434,7 +435,6 @@ class SyncObjectManager:
         return replica
 
     def _replicated(self, replica: Replica, deletes: Any, sets: Any, whole: bool) -> None:
-        self._changed_replicas = True
         state, stream = replica.state, replica.stream
         # Deleted paths below an entry name an object whose attribute lost a dict's key.
         named = list(sets) if whole else [*sets, *(path[0] for path in deletes)]
@@ -456,8 +456,10 @@ class SyncObjectManager:
             obj = self._objects.get(sync_id)
             if obj is not None and obj._sync_stream == stream:
                 self._vanish(sync_id)
+                self._changed_replicas = True
         for sync_id, cls, entry in present:
-            self._refresh(sync_id, cls, entry)
+            if self._refresh(sync_id, cls, entry):
+                self._changed_replicas = True
 
     def _class_of(self, sync_id: int, entry: Any, stream: int) -> type[SyncObject]:
         """The class of object ``sync_id``, whose ``entry`` came on ``stream``.
@@ -485,8 +487,10 @@ class SyncObjectManager:
                 raise DeltaError(f"object {sync_id} has no attribute number {brief(index)}")
         return cls
 
-    def _refresh(self, sync_id: int, cls: type[SyncObject], entry: dict[Any, Any]) -> None:
+    def _refresh(self, sync_id: int, cls: type[SyncObject], entry: dict[Any, Any]) -> bool:
         """Make the replica's attributes the state's ``entry``; on_change if one differed.
+
+        Returns whether one did (or the replica is new).
 
         A delta may repeat what the replica has (it starts from the last time
         order acknowledged, and an acknowledgement may be on its way) and a
@@ -513,6 +517,7 @@ class SyncObjectManager:
             changed = True
         if changed:
             obj.on_change()
+        return changed
 
     def _vanish(self, sync_id: Any) -> None:
         obj = self._objects.pop(sync_id, None)

@@ -141,9 +141,11 @@ def test_on_change_does_not_repeat_while_an_acknowledgement_is_on_its_way(factor
     world.server.update()  # no acknowledgement yet: the delta repeats x = 7
     world.clients[0].update()  # both arrive
     replica = world.replicas[0].get(ball.sync_id)
-    assert replica.x == 7
+    assert replica.x == 7 and world.replicas[0].changed
     assert _changes_of(replica) == [0, 7]
     assert _changes_of(world.replicas[0].get(other.sync_id)) == [0, 1]
+    world.rounds()
+    assert not world.replicas[0].changed and not world.objects.changed
 
 
 def test_assigning_the_same_value_is_no_change(factory):
