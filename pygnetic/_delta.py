@@ -230,12 +230,12 @@ def apply_delta(state: dict[Any, Any], deletes: Any, sets: Any) -> None:
 
 def _delete(state: dict[Any, Any], path: list[Any]) -> None:
     node: Any = state
-    for key in path[:-1]:
-        node = node.get(key) if type(node) is dict else None
-        if node is None:
-            return
-    if type(node) is dict:
-        with contextlib.suppress(TypeError):  # a list as a key: nothing is stored under it
+    with contextlib.suppress(TypeError):  # a list as a key: nothing is stored under it
+        for key in path[:-1]:
+            node = node.get(key) if type(node) is dict else None
+            if node is None:
+                return
+        if type(node) is dict:
             node.pop(path[-1], None)
 
 

@@ -490,7 +490,11 @@ def _take(
         receivers = by_message[message] = {}
 
         def route(received: Any) -> None:
-            taker = receivers.get(received[0])  # the stream field; another type matches none
+            stream = received[0]
+            if type(stream) is not int:  # a list would not even look up: TypeError
+                _close(connection, f"{brief(received)} has no int stream number")
+                return
+            taker = receivers.get(stream)
             if taker is not None:
                 taker(received)
 

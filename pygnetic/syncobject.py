@@ -2,7 +2,8 @@
 
 Declare a class of synchronised objects once, on both sides, before the
 Server or Client is made (like messages: in the same order, and the
-registry hash covers them, so a client with other classes is refused)::
+registry hash covers them, ``sync_var`` and ``sync_flags`` included, so a
+client with other classes is refused)::
 
     from pygnetic.syncobject import SyncObject, SyncObjectManager
 
@@ -49,8 +50,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from . import event as _event
-from ._delta import DELETE
-from .connection import Connection
+from ._decoding import brief
+from ._delta import DELETE, DeltaError, copy_tree
+from .connection import Connection, ConnectionState
 from .errors import LocalError
 from .message import MessageFactory
 from .message import message_factory as default_factory
@@ -72,8 +74,12 @@ SYNCOBJECT_MODE_AUTO = 0
 #: ``sync_mode``: changes wait for :meth:`SyncObject.send_changes`.
 SYNCOBJECT_MODE_MANUAL = 1
 
+_LIVE = (ConnectionState.CONNECTING, ConnectionState.OPEN)
+
 #: Key of an object's class in its replicated entry; its fields are 1, 2, ... in sync_var order.
 _CLASS_KEY = 0
+
+_MISSING: Any = object()
 
 _Object = TypeVar("_Object", bound="SyncObject")
 
@@ -159,12 +165,16 @@ class SyncObject:
             raise TypeError(f"{cls.__qualname__}.sync_var must be distinct names, not {names!r}")
         cls.sync_var = names
         cls._sync_index = {name: index for index, name in enumerate(names, 1)}
+        options = _send_options(cls)  # first: a bad sync_flags registers nothing
         kinds = _kinds_of(cls.message_factory)
-        # A message that is never sent: it puts the class in the registry hash.
-        marker = cls.message_factory.register(f"syncobject_{cls.__name__}", names)
+        # A message that is never sent: it puts the class, its sync_var and where its
+        # state goes in the registry hash, so a client that declares any otherwise
+        # is refused rather than left without some state.
+        channel, delivery = options
+        name = f"syncobject_{cls.__name__}_{channel}_{delivery.value}"
+        marker = cls.message_factory.register(name, names)
         cls._sync_type_id = cls.message_factory.get_type_id(marker)
         kinds.by_type_id[cls._sync_type_id] = cls
-        options = _send_options(cls)
         if options not in kinds.streams:
             kinds.streams.append(options)
         cls._sync_stream = kinds.streams.index(options)
@@ -189,7 +199,7 @@ class SyncObject:
         dirty.add(index)
         manager = self._sync_manager
         if manager is not None and self.sync_mode == SYNCOBJECT_MODE_AUTO:
-            manager._pending.add(self)
+            manager._pending[id(self)] = self
 
     def notify_change(self, var_name: str) -> None:
         """Say that ``var_name`` changed in place (``self.items.append(x)``), so it is sent.
@@ -208,7 +218,7 @@ class SyncObject:
     def send_changes(self) -> None:
         """Send the changes so far with the next state tick (``SYNCOBJECT_MODE_MANUAL``)."""
         if self._sync_manager is not None and self._sync_dirty:
-            self._sync_manager._pending.add(self)
+            self._sync_manager._pending[id(self)] = self
 
     def on_change(self) -> None:
         """Called on a replica (on a client) once per state message that changed it."""
@@ -240,11 +250,12 @@ class SyncObjectManager:
         clock: Monotonic time in seconds.
 
     Attributes:
-        changed: On a client, whether the host's last ``update()`` changed
-            any replica (when :data:`~pygnetic.event.NET_STATE` is posted):
-            read it after ``client.update()`` to act once per new state, as
-            an :class:`~pygnetic.interpolate.Interpolator` push. Always
-            False on a server.
+        changed: On a client, whether the host's last ``update()`` made,
+            changed or removed a replica (a state message that repeats what
+            they hold changes nothing); then :data:`~pygnetic.event.NET_STATE`
+            is posted. Read it after ``client.update()`` to act once per new
+            state, as an :class:`~pygnetic.interpolate.Interpolator` push.
+            Always False on a server.
 
     Raises:
         LocalError: No SyncObject class uses the host's message factory
@@ -273,7 +284,8 @@ class SyncObjectManager:
         self._clock = clock
         self._is_server = hasattr(host, "broadcast")
         self._objects: dict[int, Any] = {}  # server: weak references; client: replicas
-        self._pending: set[SyncObject] = set()
+        # By id: a class's own __eq__ and __hash__ (or none, as a dataclass's) must not matter.
+        self._pending: dict[int, SyncObject] = {}
         self._dead: list[int] = []
         #: Per stream, (time order, object) whose on_reply waits for every client.
         self._replies: list[collections.deque[tuple[int, weakref.ref[SyncObject]]]] = [
@@ -289,6 +301,8 @@ class SyncObjectManager:
         self._changed_replicas = False
         self.changed = False
         host.add_updater(self._update)
+        if not self._is_server:
+            self._attach_replicas()
 
     def close(self) -> None:
         """Stop synchronising (the host's updates no longer run the manager)."""
@@ -312,7 +326,7 @@ class SyncObjectManager:
         object.__setattr__(obj, "_sync_manager", self)
         self._objects[sync_id] = weakref.ref(obj, lambda _: self._dead.append(sync_id))
         object.__setattr__(obj, "_sync_dirty", set(range(1, len(obj.sync_var) + 1)))
-        self._pending.add(obj)
+        self._pending[id(obj)] = obj
         return obj
 
     def remove(self, obj: SyncObject) -> None:
@@ -320,7 +334,7 @@ class SyncObjectManager:
         if obj._sync_manager is self and obj.sync_id in self._objects:
             del self._objects[obj.sync_id]
             self._dead.append(obj.sync_id)
-            self._pending.discard(obj)
+            self._pending.pop(id(obj), None)
             object.__setattr__(obj, "_sync_manager", None)
 
     def get(self, sync_id: int) -> SyncObject | None:
@@ -334,6 +348,8 @@ class SyncObjectManager:
         return iter([obj for obj in map(self.get, list(self._objects)) if obj is not None])
 
     def __len__(self) -> int:
+        if self._is_server:  # not those that died since the last tick
+            return sum(ref() is not None for ref in self._objects.values())
         return len(self._objects)
 
     def of_type(self, cls: type[_Object]) -> list[_Object]:
@@ -352,7 +368,8 @@ class SyncObjectManager:
             self._attach_replicas()
             self.changed, self._changed_replicas = self._changed_replicas, False
             if self.changed and (self._events if self._events is not None else self.host.events):
-                time_order = max(r.time_order for rs in self._replicas.values() for r in rs)
+                orders = (r.time_order for rs in self._replicas.values() for r in rs)
+                time_order = max(orders, default=-1)
                 _event.post(_event.NET_STATE, source=self, time_order=time_order)
 
     def _tick(self) -> None:
@@ -361,14 +378,21 @@ class SyncObjectManager:
                 for replicator in self._replicators:
                     replicator.add(connection)
         changes: list[dict[Any, Any]] = [{} for _ in self._replicators]
-        pending, self._pending = self._pending, set()
+        pending = list(self._pending.values())
+        self._pending = {}
         for obj in pending:
             if obj.sync_id in self._objects and obj._sync_dirty:
-                changes[obj._sync_stream][obj.sync_id] = _entry(obj)
-        for sync_id in self._dead:
+                stream = obj._sync_stream
+                now = self._replicators[stream].state.get(obj.sync_id)
+                changes[stream][obj.sync_id] = _entry(obj, now)
+        # Swapped, not cleared after: an object may die (and append) while this runs.
+        dead, self._dead = self._dead, []
+        for sync_id in dead:
+            ref = self._objects.get(sync_id)
+            if ref is not None and ref() is None:  # died; remove() took it out already
+                del self._objects[sync_id]
             for each in changes:
                 each[sync_id] = DELETE
-        self._dead.clear()
         for replicator, each in zip(self._replicators, changes, strict=True):
             if each:
                 replicator.push(each, advance_unchanged=False)
@@ -391,12 +415,18 @@ class SyncObjectManager:
                     obj.on_reply(t)
 
     def _attach_replicas(self) -> None:
-        for connection in self.host.connections():
-            if connection not in self._replicas:
-                self._replicas[connection] = [
+        replicas = self._replicas
+        # Connecting ones too, not only open ones: the update that opens a connection
+        # delivers what came with the server's answer (the first state, often) before
+        # this runs, and it must reach the replicas, not the game's handlers.
+        for connection in self.host._connections.values():
+            if connection not in replicas and connection.state in _LIVE:
+                replicas[connection] = [
                     self._replica_on(connection, n, channel)
                     for n, (channel, _) in enumerate(self._kinds.streams)
                 ]
+        for connection in [c for c in replicas if c.state is ConnectionState.CLOSED]:
+            del replicas[connection]
 
     def _replica_on(self, connection: Connection, stream: int, channel: int) -> Replica:
         replica = Replica(self._kinds.messages, stream=stream, channel=channel)
@@ -405,37 +435,89 @@ class SyncObjectManager:
         return replica
 
     def _replicated(self, replica: Replica, deletes: Any, sets: Any, whole: bool) -> None:
-        self._changed_replicas = True
-        state = replica.state
-        if whole:
-            gone = [i for i, obj in self._objects.items() if obj._sync_stream == replica.stream]
-            for sync_id in gone:
-                if sync_id not in state:
-                    self._vanish(sync_id)
-        else:
-            for path in deletes:
-                if len(path) == 1 and path[0] not in state:
-                    self._vanish(path[0])
-        for sync_id in sets:
-            entry = state.get(sync_id)
-            if type(entry) is dict:
-                self._refresh(sync_id, entry, sets[sync_id] if not whole else entry)
+        state, stream = replica.state, replica.stream
+        # Deleted paths below an entry name an object whose attribute lost a dict's key.
+        named = list(sets) if whole else [*sets, *(path[0] for path in deletes)]
+        for sync_id in named:
+            if type(sync_id) is not int:
+                raise DeltaError(f"an object's number is an int, not {brief(sync_id)}")
+        if whole:  # what it lacks is gone
+            named += [i for i, obj in self._objects.items() if obj._sync_stream == stream]
+        # Everything is checked before any replica changes: the server sent it, but
+        # a message of another shape closes the connection (see Replica) and is not applied.
+        gone, present = [], []
+        for sync_id in dict.fromkeys(named):
+            entry = state.get(sync_id, _MISSING)
+            if entry is _MISSING:
+                gone.append(sync_id)
+            else:
+                present.append((sync_id, self._class_of(sync_id, entry, stream), entry))
+        for sync_id in gone:
+            obj = self._objects.get(sync_id)
+            if obj is not None and obj._sync_stream == stream:
+                self._vanish(sync_id)
+                self._changed_replicas = True
+        for sync_id, cls, entry in present:
+            if self._refresh(sync_id, cls, entry):
+                self._changed_replicas = True
 
-    def _refresh(self, sync_id: Any, entry: dict[Any, Any], changed: Any) -> None:
+    def _class_of(self, sync_id: int, entry: Any, stream: int) -> type[SyncObject]:
+        """The class of object ``sync_id``, whose ``entry`` came on ``stream``.
+
+        Raises:
+            DeltaError: The entry is not the one a server of the same classes sends.
+        """
+        if type(entry) is not dict:
+            raise DeltaError(f"object {sync_id} is a dict of attributes, not {brief(entry)}")
+        key = entry.get(_CLASS_KEY)
+        cls = self._kinds.by_type_id.get(key) if type(key) is int else None
+        if cls is None or cls._sync_stream != stream:
+            raise DeltaError(
+                f"object {sync_id} is of no SyncObject class sent on stream {stream} "
+                f"(class key {brief(key)})"
+            )
         obj = self._objects.get(sync_id)
+        if obj is not None and type(obj) is not cls:
+            raise DeltaError(
+                f"object {sync_id} is a {type(obj).__qualname__}, not a {cls.__qualname__}"
+            )
+        count = len(cls.sync_var)
+        for index in entry:
+            if type(index) is not int or not 0 <= index <= count:
+                raise DeltaError(f"object {sync_id} has no attribute number {brief(index)}")
+        return cls
+
+    def _refresh(self, sync_id: int, cls: type[SyncObject], entry: dict[Any, Any]) -> bool:
+        """Make the replica's attributes the state's ``entry``; on_change if one differed.
+
+        Returns whether one did (or the replica is new).
+
+        A delta may repeat what the replica has (it starts from the last time
+        order acknowledged, and an acknowledgement may be on its way) and a
+        whole state repeats everything: only a value that differs is a change.
+        The attributes hold copies, so that merging the next delta into the
+        state does not change them behind the comparison.
+        """
+        obj = self._objects.get(sync_id)
+        changed = obj is None
         if obj is None:
-            cls = self._kinds.by_type_id.get(entry.get(_CLASS_KEY))  # type: ignore[arg-type]
-            if cls is None:
-                return  # not a class of ours: the registry hash makes this unreachable
             obj = cls.__new__(cls)
             object.__setattr__(obj, "sync_id", sync_id)
             object.__setattr__(obj, "_sync_replica", True)
             self._objects[sync_id] = obj
-        names = obj.sync_var
-        for index, value in changed.items() if type(changed) is dict else entry.items():
-            if type(index) is int and 0 < index <= len(names):
-                object.__setattr__(obj, names[index - 1], value)
-        obj.on_change()
+        values = vars(obj)
+        for index, name in enumerate(cls.sync_var, 1):
+            value = entry.get(index, _MISSING)
+            if value is _MISSING:
+                continue
+            current = values.get(name, _MISSING)
+            if type(current) is type(value) and current == value:
+                continue
+            object.__setattr__(obj, name, copy_tree(value))
+            changed = True
+        if changed:
+            obj.on_change()
+        return changed
 
     def _vanish(self, sync_id: Any) -> None:
         obj = self._objects.pop(sync_id, None)
@@ -443,14 +525,32 @@ class SyncObjectManager:
             obj.on_delete()
 
 
-def _entry(obj: SyncObject) -> dict[int, Any]:
-    """The replicated entry of ``obj``'s changed attributes (its class key included)."""
+def _entry(obj: SyncObject, replicated: Any) -> dict[int, Any]:
+    """The changes to ``obj``'s replicated entry: its changed attributes and its class key.
+
+    ``replicated`` is the entry as replicated so far (None before the first).
+    """
     dirty, names = obj._sync_dirty or (), obj.sync_var
     entry = {_CLASS_KEY: obj._sync_type_id}
     values = vars(obj)
+    before = replicated if type(replicated) is dict else {}
     for index in dirty:
         name = names[index - 1]
         if name in values:
-            entry[index] = values[name]
+            entry[index] = _replacing(before.get(index, _MISSING), values[name])
     object.__setattr__(obj, "_sync_dirty", set())
     return entry
+
+
+def _replacing(old: Any, new: Any) -> Any:
+    """``new`` as a change that replaces ``old``: a dict marks the keys it lost ``DELETE``.
+
+    The change log merges a dict into the dict already there, key by key,
+    which would keep the keys an attribute's new dict no longer has.
+    """
+    if type(new) is not dict or type(old) is not dict:
+        return new
+    change = {key: DELETE for key in old if key not in new}
+    for key, value in new.items():
+        change[key] = _replacing(old.get(key, _MISSING), value)
+    return change
