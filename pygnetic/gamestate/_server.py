@@ -271,7 +271,9 @@ class Server:
         Args:
             event_type: Identifies the event and links it to a handler.
             *args: Positional arguments for the client's handler.
-            target_client: ``'all'``, or one client's address (a key of :attr:`connections`).
+            target_client: ``'all'``, or one client's address (a key of
+                :attr:`connections`). An event for a client that leaves
+                before it goes is dropped.
             retries: Accepted for PyGaSe's programs. Events are delivered
                 reliably, so there is nothing to retry: the transport resends
                 until the event arrives or the connection ends.
@@ -279,9 +281,18 @@ class Server:
                 :class:`~pygnetic.replication.ClientView` once that client
                 has handled the event (once per client).
             **kwargs: Keyword arguments for the client's handler.
+
+        Raises:
+            TypeError: ``target_client`` is neither ``'all'`` nor a tuple.
+            KeyError: No client is connected at ``target_client``, as in PyGaSe.
         """
-        if target_client != "all" and not isinstance(target_client, tuple):
-            raise TypeError(f"target_client is 'all' or an address tuple, not {target_client!r}")
+        if target_client != "all":
+            if not isinstance(target_client, tuple):
+                raise TypeError(
+                    f"target_client is 'all' or an address tuple, not {target_client!r}"
+                )
+            if target_client not in self.connections:
+                raise KeyError(f"no client connected at {target_client!r} (see connections)")
         self._outbox.append((Event(event_type, *args, **kwargs), target_client, ack_callback))
         if self._loop_thread is None and self.host is not None:
             self._send_events()
@@ -290,8 +301,12 @@ class Server:
         outbox = self._outbox
         while outbox:
             event, target, ack_callback = outbox.popleft()
-            views = self.connections.values() if target == "all" else [self.connections[target]]
-            for view in list(views):
+            if target == "all":
+                views = list(self.connections.values())
+            else:  # the client may have left since dispatch_event()
+                view = self.connections.get(target)
+                views = [] if view is None else [view]
+            for view in views:
                 link = self._links.get(view.connection)
                 if link is not None:
                     link.send(event, _bound(ack_callback, view))
