@@ -336,7 +336,13 @@ class Backend:
             (see :meth:`GameStateMachine.time_step`).
         event_handlers: Event type to handler function (see
             :meth:`GameStateMachine.register_event_handler`).
+        initial_gamestate: Another name for ``initial_game_state``: the one
+            PyGaSe's own Backend example uses.
         **server_options: Passed on to :class:`Server`.
+
+    Raises:
+        TypeError: No initial state or no time step function, or the state
+            given under both names.
 
     Attributes:
         game_state_store: The :class:`GameStateStore`.
@@ -346,11 +352,19 @@ class Backend:
 
     def __init__(
         self,
-        initial_game_state: GameState,
-        time_step_function: Callable[[GameState, float], dict[str, Any]],
+        initial_game_state: GameState | None = None,
+        time_step_function: Callable[[GameState, float], dict[str, Any]] | None = None,
         event_handlers: dict[str, Callable[..., Any]] | None = None,
+        *,
+        initial_gamestate: GameState | None = None,
         **server_options: Any,
     ) -> None:
+        if initial_gamestate is not None:
+            if initial_game_state is not None:
+                raise TypeError("give initial_game_state or initial_gamestate, not both")
+            initial_game_state = initial_gamestate
+        if initial_game_state is None or time_step_function is None:
+            raise TypeError("Backend needs an initial_game_state and a time_step_function")
         self.game_state_store = GameStateStore(initial_game_state)
         clock = server_options.get("clock", time.monotonic)
         self.game_state_machine = GameStateMachine(self.game_state_store, clock=clock)
