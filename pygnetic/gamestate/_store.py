@@ -165,7 +165,8 @@ class GameStateMachine:
                 )
             if self._clock() - started > 0.95 * self._interval:
                 break
-        store.push_update(GameStateUpdate(game_state.time_order + 1, **update))
+        with store.lock:  # the next time order, not one stop() took meanwhile
+            store.push_update(GameStateUpdate(game_state.time_order + 1, **update))
         self.game_time += dt
 
     # -- running -------------------------------------------------------------
@@ -243,5 +244,6 @@ class GameStateMachine:
     def _set_status(self, status: int) -> None:
         store = self._game_state_store
         game_state = store.get_game_state()
-        if game_state.game_status != status:
-            store.push_update(GameStateUpdate(game_state.time_order + 1, game_status=status))
+        with store.lock:  # stop() runs beside a game loop thread
+            if game_state.game_status != status:
+                store.push_update(GameStateUpdate(game_state.time_order + 1, game_status=status))
