@@ -190,7 +190,9 @@ class GameStateMachine:
         dt = max(self._interval, now - self._last_step)
         self._last_step = now
         # Steady ticks; after a stall, the next one an interval from now.
-        self._next_step = max(self._next_step + self._interval, now)
+        self._next_step += self._interval
+        if self._next_step <= now:
+            self._next_step = now + self._interval
         self.step(dt)
         return True
 
