@@ -14,7 +14,7 @@ from typing import Any
 
 from .._delta import ChangeLog
 from ._events import Event, call_handler
-from ._model import GameState, GameStateUpdate, GameStatus
+from ._model import GameState, GameStateUpdate, GameStatus, _merge
 
 __all__ = ["GameStateMachine", "GameStateStore"]
 
@@ -141,8 +141,11 @@ class GameStateMachine:
     def step(self, dt: float) -> None:
         """Run one time step of ``dt`` seconds now: the time step, then the queued events.
 
-        Events that do not fit in 95 % of the interval wait for the next step,
-        as in PyGaSe.
+        Their update dicts combine into one update, as updates add up: nested
+        dicts merge key by key, so two ``JOIN`` events in one step that return
+        ``{'players': {'ann': ...}}`` and ``{'players': {'bob': ...}}`` both
+        count (PyGaSe's ``dict.update`` kept the last). Events that do not fit
+        in 95 % of the interval wait for the next step, as in PyGaSe.
         """
         store = self._game_state_store
         game_state = store.get_game_state()
@@ -153,16 +156,14 @@ class GameStateMachine:
             event = queue.popleft()
             handler = self._handlers.get(event.type)
             if handler is not None:
-                update.update(
-                    call_handler(
-                        handler,
-                        event,
-                        game_state=game_state,
-                        dt=dt,
-                        client_address=event.client_address,
-                    )
-                    or {}
+                changes = call_handler(
+                    handler,
+                    event,
+                    game_state=game_state,
+                    dt=dt,
+                    client_address=event.client_address,
                 )
+                _merge(update, changes or {}, delete=False)
             if self._clock() - started > 0.95 * self._interval:
                 break
         with store.lock:  # the next time order, not one stop() took meanwhile
