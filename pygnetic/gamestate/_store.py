@@ -14,7 +14,7 @@ from typing import Any
 
 from .._delta import ChangeLog
 from ._events import Event, call_handler
-from ._model import GameState, GameStateUpdate, GameStatus, _merge
+from ._model import GameState, GameStateUpdate, GameStatus, _copied, _merge
 
 __all__ = ["GameStateMachine", "GameStateStore"]
 
@@ -71,7 +71,9 @@ class GameStateStore:
             self._game_state_update_cache.append(update)
             if update.time_order <= self._game_state.time_order:
                 return
-            changes = dict(update.__dict__)
+            # Copied in, as ``state += update`` does: a change to the state
+            # later leaves the cached update as it was.
+            changes = _copied(update.__dict__)
             time_order = changes.pop("time_order")
             self.log.apply(changes, time_order)
             self._game_state.__dict__["time_order"] = time_order  # the messages carry it
