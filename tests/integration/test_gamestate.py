@@ -105,6 +105,16 @@ def test_the_store_holds_one_state_that_newer_updates_change_in_place():
     assert len(store.get_update_cache()) == 4
 
 
+def test_the_state_shares_no_list_or_dict_with_a_cached_update():
+    store = GameStateStore(GameState(items=[0]))
+    store.push_update(GameStateUpdate(1, items=[1], nested={"list": [5]}))
+    state = store.get_game_state()
+    state.items.append(2)
+    state.nested["list"].append(6)
+    cached = store.get_update_cache()[-1]
+    assert (cached.items, cached.nested) == ([1], {"list": [5]})
+
+
 def test_the_update_cache_keeps_the_latest_100_updates_and_a_default_state_is_paused():
     store = GameStateStore()
     assert store.get_game_state().is_paused() and store.get_game_state().time_order == 0
