@@ -206,13 +206,14 @@ def _place(sets: dict[Any, Any], path: Path, value: Any) -> None:
 def apply_delta(state: dict[Any, Any], deletes: Any, sets: Any) -> None:
     """Apply a received delta to ``state`` in place: ``deletes`` first, then ``sets``.
 
-    The bytes came from a peer, so the shape is checked: ``deletes`` is a
-    list of non-empty lists of keys, ``sets`` a dict. A delete whose path is
-    not there is no error (it was never applied, or is gone already). The
-    decoder already bounds depth and size.
+    The bytes came from a peer, so the shape is checked, all of it before
+    ``state`` changes: ``deletes`` is a list of non-empty lists of keys,
+    ``sets`` a dict. A delete whose path is not there is no error (it was
+    never applied, or is gone already), nor is one that cannot be there (a
+    list or a dict as a key). The decoder already bounds depth and size.
 
     Raises:
-        DeltaError: The delta is not of that shape.
+        DeltaError: The delta is not of that shape; ``state`` is unchanged.
     """
     if type(deletes) is not list or type(sets) is not dict:
         raise DeltaError(
@@ -224,13 +225,15 @@ def apply_delta(state: dict[Any, Any], deletes: Any, sets: Any) -> None:
             raise DeltaError(
                 f"a deleted path is a non-empty list of keys, not {type(path).__name__}"
             )
+    for path in deletes:
         _delete(state, path)
     _merge_received(state, sets)
 
 
 def _delete(state: dict[Any, Any], path: list[Any]) -> None:
     node: Any = state
-    with contextlib.suppress(TypeError):  # a list as a key: nothing is stored under it
+    # An unhashable key (a list) cannot be in a dict: nothing to delete.
+    with contextlib.suppress(TypeError):
         for key in path[:-1]:
             node = node.get(key) if type(node) is dict else None
             if node is None:

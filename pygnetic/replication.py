@@ -20,7 +20,9 @@ How state flows:
   with everything that changed since the time order it acknowledged: the whole
   state for a new client or one too far behind (more than ``history`` time
   orders). Clients that acknowledged the same time order get the same bytes,
-  packed once. A value that did not change is never sent.
+  packed once, and so do all the clients that need the whole state
+  (:attr:`Replicator.packed` counts what a tick packed). A value that did
+  not change is never sent.
 - The messages go unreliable sequenced on their own channel. A lost one costs
   nothing but a slightly bigger next delta, since the next one starts from
   the same acknowledged time order: clients converge under loss without any
@@ -223,6 +225,9 @@ class Replicator:
     Attributes:
         log: The state and its changes (:class:`~pygnetic._delta.ChangeLog`).
         ticks: How many times :meth:`send` ran.
+        packed: Messages the last :meth:`send` packed: one per acknowledged
+            time order among the clients it sent to, and one whole state for
+            all those too far behind for a delta.
     """
 
     def __init__(
@@ -244,6 +249,7 @@ class Replicator:
         self.channel = channel
         self.delivery = Delivery(delivery)
         self.ticks = 0
+        self.packed = 0
         self._clock = clock
         self._clients: dict[Connection, ClientView] = {}
         self._encode = messages.factory.encode
@@ -346,8 +352,8 @@ class Replicator:
         """
         self.ticks += 1
         now = self._clock()
-        current = self.log.time_order
-        packed: dict[int, bytes] = {}
+        current, horizon = self.log.time_order, self.log.horizon
+        packed: dict[int, bytes] = {}  # by base; -1 for the whole state
         due: list[tuple[ClientView, bytes]] = []
         for connection, view in list(self._clients.items()):
             if not connection.connected:
@@ -356,10 +362,12 @@ class Replicator:
             view.assess(now)
             if view.acked >= current or self.ticks < view._next_tick:
                 continue
-            data = packed.get(view.acked)
+            base = view.acked if view.acked >= horizon else -1
+            data = packed.get(base)
             if data is None:
-                data = packed[view.acked] = self._pack(view.acked)
+                data = packed[base] = self._pack(base)
             due.append((view, data))
+        self.packed = len(packed)
         channel, delivery, key = self.channel, self.delivery, self._key
         for view, data in due:
             view.connection.send_encoded(data, channel, delivery, key)

@@ -24,7 +24,9 @@ to ``from pygnetic.gamestate import ...``::
 What differs from PyGaSe: it runs over ENet or TCP (any pygnetic transport)
 rather than PyGaSe's UDP protocol; events are reliable, so ``retries`` has
 nothing to do; ``time_order`` never wraps; ``update1 + update2`` returns a
-new update instead of changing one of them; and every blocking call has a
+new update instead of changing one of them; the update dicts of the events
+handled in one time step merge key by key, at every level, where PyGaSe's
+``dict.update`` kept only the last one's nested dict; and every blocking call has a
 form for a pygame loop (``start()``, then ``update()`` once per frame), with
 a pygame event (:data:`~pygnetic.event.NET_STATE`) when new state arrives.
 State reaches clients through :mod:`pygnetic.replication`: each gets what

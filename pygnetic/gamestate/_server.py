@@ -271,7 +271,9 @@ class Server:
         Args:
             event_type: Identifies the event and links it to a handler.
             *args: Positional arguments for the client's handler.
-            target_client: ``'all'``, or one client's address (a key of :attr:`connections`).
+            target_client: ``'all'``, or one client's address (a key of
+                :attr:`connections`). An event for a client that leaves
+                before it goes is dropped.
             retries: Accepted for PyGaSe's programs. Events are delivered
                 reliably, so there is nothing to retry: the transport resends
                 until the event arrives or the connection ends.
@@ -279,9 +281,18 @@ class Server:
                 :class:`~pygnetic.replication.ClientView` once that client
                 has handled the event (once per client).
             **kwargs: Keyword arguments for the client's handler.
+
+        Raises:
+            TypeError: ``target_client`` is neither ``'all'`` nor a tuple.
+            KeyError: No client is connected at ``target_client``, as in PyGaSe.
         """
-        if target_client != "all" and not isinstance(target_client, tuple):
-            raise TypeError(f"target_client is 'all' or an address tuple, not {target_client!r}")
+        if target_client != "all":
+            if not isinstance(target_client, tuple):
+                raise TypeError(
+                    f"target_client is 'all' or an address tuple, not {target_client!r}"
+                )
+            if target_client not in self.connections:
+                raise KeyError(f"no client connected at {target_client!r} (see connections)")
         self._outbox.append((Event(event_type, *args, **kwargs), target_client, ack_callback))
         if self._loop_thread is None and self.host is not None:
             self._send_events()
@@ -290,8 +301,12 @@ class Server:
         outbox = self._outbox
         while outbox:
             event, target, ack_callback = outbox.popleft()
-            views = self.connections.values() if target == "all" else [self.connections[target]]
-            for view in list(views):
+            if target == "all":
+                views = list(self.connections.values())
+            else:  # the client may have left since dispatch_event()
+                view = self.connections.get(target)
+                views = [] if view is None else [view]
+            for view in views:
                 link = self._links.get(view.connection)
                 if link is not None:
                     link.send(event, _bound(ack_callback, view))
@@ -321,7 +336,13 @@ class Backend:
             (see :meth:`GameStateMachine.time_step`).
         event_handlers: Event type to handler function (see
             :meth:`GameStateMachine.register_event_handler`).
+        initial_gamestate: Another name for ``initial_game_state``: the one
+            PyGaSe's own Backend example uses.
         **server_options: Passed on to :class:`Server`.
+
+    Raises:
+        TypeError: No initial state or no time step function, or the state
+            given under both names.
 
     Attributes:
         game_state_store: The :class:`GameStateStore`.
@@ -331,11 +352,19 @@ class Backend:
 
     def __init__(
         self,
-        initial_game_state: GameState,
-        time_step_function: Callable[[GameState, float], dict[str, Any]],
+        initial_game_state: GameState | None = None,
+        time_step_function: Callable[[GameState, float], dict[str, Any]] | None = None,
         event_handlers: dict[str, Callable[..., Any]] | None = None,
+        *,
+        initial_gamestate: GameState | None = None,
         **server_options: Any,
     ) -> None:
+        if initial_gamestate is not None:
+            if initial_game_state is not None:
+                raise TypeError("give initial_game_state or initial_gamestate, not both")
+            initial_game_state = initial_gamestate
+        if initial_game_state is None or time_step_function is None:
+            raise TypeError("Backend needs an initial_game_state and a time_step_function")
         self.game_state_store = GameStateStore(initial_game_state)
         clock = server_options.get("clock", time.monotonic)
         self.game_state_machine = GameStateMachine(self.game_state_store, clock=clock)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._delta import ChangeLog, copy_tree
 from ._events import Event, call_handler
-from ._model import GameState, GameStateUpdate, GameStatus
+from ._model import GameState, GameStateUpdate, GameStatus, _copied, _merge
 
 __all__ = ["GameStateMachine", "GameStateStore"]
 
@@ -74,7 +74,9 @@ class GameStateStore:
             self._game_state_update_cache.append(update)
             if update.time_order <= self._game_state.time_order:
                 return
-            changes = dict(update.__dict__)
+            # Copied in, as ``state += update`` does: a change to the state
+            # later leaves the cached update as it was.
+            changes = _copied(update.__dict__)
             time_order = changes.pop("time_order")
             self.log.apply(changes, time_order)
             self._game_state += update
@@ -144,8 +146,11 @@ class GameStateMachine:
     def step(self, dt: float) -> None:
         """Run one time step of ``dt`` seconds now: the time step, then the queued events.
 
-        Events that do not fit in 95 % of the interval wait for the next step,
-        as in PyGaSe.
+        Their update dicts combine into one update, as updates add up: nested
+        dicts merge key by key, so two ``JOIN`` events in one step that return
+        ``{'players': {'ann': ...}}`` and ``{'players': {'bob': ...}}`` both
+        count (PyGaSe's ``dict.update`` kept the last). Events that do not fit
+        in 95 % of the interval wait for the next step, as in PyGaSe.
         """
         store = self._game_state_store
         game_state = store.get_game_state()
@@ -156,19 +161,18 @@ class GameStateMachine:
             event = queue.popleft()
             handler = self._handlers.get(event.type)
             if handler is not None:
-                update.update(
-                    call_handler(
-                        handler,
-                        event,
-                        game_state=game_state,
-                        dt=dt,
-                        client_address=event.client_address,
-                    )
-                    or {}
+                changes = call_handler(
+                    handler,
+                    event,
+                    game_state=game_state,
+                    dt=dt,
+                    client_address=event.client_address,
                 )
+                _merge(update, changes or {}, delete=False)
             if self._clock() - started > 0.95 * self._interval:
                 break
-        store.push_update(GameStateUpdate(game_state.time_order + 1, **update))
+        with store.lock:  # the next time order, not one stop() took meanwhile
+            store.push_update(GameStateUpdate(game_state.time_order + 1, **update))
         self.game_time += dt
 
     # -- running -------------------------------------------------------------
@@ -192,7 +196,9 @@ class GameStateMachine:
         dt = max(self._interval, now - self._last_step)
         self._last_step = now
         # Steady ticks; after a stall, the next one an interval from now.
-        self._next_step = max(self._next_step + self._interval, now)
+        self._next_step += self._interval
+        if self._next_step <= now:
+            self._next_step = now + self._interval
         self.step(dt)
         return True
 
@@ -246,5 +252,6 @@ class GameStateMachine:
     def _set_status(self, status: int) -> None:
         store = self._game_state_store
         game_state = store.get_game_state()
-        if game_state.game_status != status:
-            store.push_update(GameStateUpdate(game_state.time_order + 1, game_status=status))
+        with store.lock:  # stop() runs beside a game loop thread
+            if game_state.game_status != status:
+                store.push_update(GameStateUpdate(game_state.time_order + 1, game_status=status))

@@ -86,10 +86,16 @@ class UdpProxy(ProxyBase):
         idle_timeout: Seconds of silence both ways after which a session
             ends (60 by default, by ``clock``); its client gets a new one if
             it speaks again.
+        drop: Chosen loss rather than random: called with each datagram
+            read and whether it goes up (client to target), it returns True
+            to drop it before ``conditions`` apply. A test that loses every
+            third state update, say, recognises them here. May be set while
+            running.
 
     Attributes:
         address: Where clients send to: ``(host, port)``.
         silenced: Datagrams dropped because :attr:`silent` was set.
+        filtered: Datagrams dropped because ``drop`` said so.
     """
 
     kind = "UDP"
@@ -104,6 +110,7 @@ class UdpProxy(ProxyBase):
         max_sessions: int = 64,
         max_held_bytes: int = MAX_HELD_BYTES,
         idle_timeout: float = SESSION_IDLE_TIMEOUT,
+        drop: Callable[[bytes, bool], bool] | None = None,
     ) -> None:
         super().__init__(
             target,
@@ -113,7 +120,9 @@ class UdpProxy(ProxyBase):
             max_held_bytes=max_held_bytes,
         )
         self.idle_timeout = idle_timeout
+        self.drop = drop
         self.silenced = 0
+        self.filtered = 0
         self._sessions: dict[tuple[str, int], _Session] = {}
         self._buffer = bytearray(_MAX_DATAGRAM)
         self._view = memoryview(self._buffer)
@@ -163,7 +172,12 @@ class UdpProxy(ProxyBase):
     def _take(self, session: _Session, lane: Lane, route: Any, size: int, now: float) -> None:
         """Schedule the datagram of ``size`` bytes just read into the buffer, one way."""
         session.last_active = now
-        self._schedule(lane, route, self._view[:size].tobytes(), _UNRELIABLE, now)
+        data = self._view[:size].tobytes()
+        drop = self.drop
+        if drop is not None and drop(data, route[1]):
+            self.filtered += 1
+            return
+        self._schedule(lane, route, data, _UNRELIABLE, now)
 
     def _open_session(self, address: tuple[str, int], now: float) -> _Session | None:
         if len(self._sessions) >= self.max_sessions:

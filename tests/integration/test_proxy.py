@@ -195,6 +195,33 @@ def test_silent_drops_datagrams_either_way_until_it_ends(sink, client):
         assert drain(client) == []
 
 
+def test_drop_loses_the_datagrams_it_chooses_each_way(sink, client):
+    chosen = []
+
+    def drop(data, upward):
+        chosen.append((data, upward))
+        return data.startswith(b"up-lost" if upward else b"down-lost")
+
+    with UdpProxy(sink.getsockname(), drop=drop) as proxy:
+        for data in (b"up-lost 1", b"up-kept", b"down-lost"):
+            client.sendto(data, proxy.address)
+        assert _pump_until(proxy, lambda: proxy.stats.delivered == 2)
+        received = drain(sink)
+        assert [data for data, _ in received] == [b"up-kept", b"down-lost"]
+        upstream = received[0][1]
+        for data in (b"down-lost 2", b"down-kept", b"up-lost"):
+            sink.sendto(data, upstream)
+        assert _pump_until(proxy, lambda: proxy.stats.delivered == 4)
+        assert [data for data, _ in drain(client)] == [b"down-kept", b"up-lost"]
+        assert proxy.filtered == 2
+        assert proxy.stats.sent == 4  # what was dropped never met the conditions
+        assert [upward for _, upward in chosen] == [True] * 3 + [False] * 3
+        proxy.drop = None
+        client.sendto(b"up-lost 3", proxy.address)
+        assert _pump_until(proxy, lambda: proxy.stats.delivered == 5)
+        assert proxy.filtered == 2
+
+
 def test_conditions_change_while_running(sink, client):
     clock = ManualClock()
     with UdpProxy(sink.getsockname(), clock=clock) as proxy:
