@@ -61,7 +61,9 @@ class Delivery(str, enum.Enum):
     #: Always arrives, in the order sent on its channel. The default.
     RELIABLE = "reliable"
     #: May be lost; a packet older than one already delivered on its channel
-    #: is dropped. For fast-changing state such as positions.
+    #: is dropped. For fast-changing state such as positions. Over ENet a
+    #: message larger than a datagram (about 1400 bytes) is lost whole when
+    #: one of its fragments is, and never resent.
     UNRELIABLE_SEQUENCED = "unreliable_sequenced"
     #: May be lost or arrive out of order. For independent one-off events.
     UNRELIABLE = "unreliable"
@@ -92,8 +94,11 @@ def delivery_from_flags(flags: int) -> Delivery:
 
     :data:`PACKET_FLAG_NO_ALLOCATE` and :data:`PACKET_FLAG_UNRELIABLE_FRAGMENT`
     are accepted and ignored: the first concerns how ENet's C API holds the
-    data, and without the second ENet sends an unreliable message larger
-    than a datagram as reliable fragments, so it arrives whole or not at all.
+    data, and pygnetic always sets the second on unreliable messages, so
+    that one larger than a datagram is unreliable too: its fragments are not
+    resent, and it is lost whole if one of them is. pygnetic 1.0 left it
+    unset, so ENet sent such a message's fragments reliably; give a large
+    message that must arrive :data:`PACKET_FLAG_RELIABLE`.
 
     Raises:
         ValueError: ``flags`` is not an int made of the four flags above.

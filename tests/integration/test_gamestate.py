@@ -714,11 +714,6 @@ def test_clients_converge_through_loss_and_state_is_never_sent_reliably(loss, cl
 
 @pytest.mark.enet
 @pytest.mark.skipif(not HAVE_ENET, reason="no pyenet (pygnetic[enet])")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ENet adapter sends UNRELIABLE_SEQUENCED with flags 0, and ENet sends a packet "
-    "over the MTU as reliable fragments unless it has PACKET_FLAG_UNRELIABLE_FRAGMENT",
-)
 def test_a_state_larger_than_a_datagram_is_not_sent_reliably_either(cleanup):
     backend = Backend(
         GameState(ticks=0, map="#" * 3000),

@@ -97,10 +97,14 @@ SCAN_INTERVAL = 0.25
 
 log = logging.getLogger("pygnetic.enet")
 
+# An unreliable message stays unreliable over the MTU too: without
+# UNRELIABLE_FRAGMENT, ENet would send its fragments reliably, so that a big
+# state update lost on the way is resent, and holds up its channel, instead
+# of giving way to the next one (Godot sends its unreliable modes so too).
 _FLAGS = {
     Delivery.RELIABLE: enet.PACKET_FLAG_RELIABLE,
-    Delivery.UNRELIABLE_SEQUENCED: 0,
-    Delivery.UNRELIABLE: enet.PACKET_FLAG_UNSEQUENCED,
+    Delivery.UNRELIABLE_SEQUENCED: enet.PACKET_FLAG_UNRELIABLE_FRAGMENT,
+    Delivery.UNRELIABLE: enet.PACKET_FLAG_UNSEQUENCED | enet.PACKET_FLAG_UNRELIABLE_FRAGMENT,
 }
 _Packet = enet.Packet
 _RECEIVE = enet.EVENT_TYPE_RECEIVE
