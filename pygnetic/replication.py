@@ -288,9 +288,15 @@ class Replicator:
     # -- clients -------------------------------------------------------------
 
     def add(self, connection: Connection) -> ClientView:
-        """Start replicating to ``connection``: the next :meth:`send` sends it the whole state."""
+        """Start replicating to ``connection``: the next :meth:`send` sends it the whole state.
+
+        Raises:
+            ValueError: ``connection`` has no :attr:`channel` (an ENet client
+                that asked for fewer channels).
+        """
         view = self._clients.get(connection)
         if view is None:
+            connection.check_channel(self.channel)
             view = self._clients[connection] = ClientView(connection, self._clock())
             _take(connection, self.messages.ack, self.stream, self._ack_receiver(connection))
         return view

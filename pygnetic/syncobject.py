@@ -58,6 +58,7 @@ from .message import MessageFactory
 from .message import message_factory as default_factory
 from .protocol import Delivery, delivery_from_flags
 from .replication import Replica, ReplicationMessages, Replicator, register_messages
+from .replication import _close as _refuse
 
 __all__ = [
     "SYNCOBJECT_MODE_AUTO",
@@ -98,16 +99,20 @@ class _Kinds:
     def __init__(self, factory: MessageFactory) -> None:
         self.messages: ReplicationMessages = register_messages(factory, prefix="syncobject")
         self.by_type_id: dict[int, type[SyncObject]] = {}
+        #: The marker message of each class: never sent, there for the registry hash.
+        self.markers: list[type[Any]] = []
         self.streams: list[tuple[int, Delivery]] = []  # (channel, delivery) per stream number
 
 
-_kinds: dict[int, _Kinds] = {}  # id(factory) -> its kinds
+# Weakly: a test's factory and its classes go when the test is done (and
+# an id() could be reused by a later factory).
+_kinds: weakref.WeakKeyDictionary[MessageFactory, _Kinds] = weakref.WeakKeyDictionary()
 
 
 def _kinds_of(factory: MessageFactory) -> _Kinds:
-    kinds = _kinds.get(id(factory))
+    kinds = _kinds.get(factory)
     if kinds is None:
-        kinds = _kinds[id(factory)] = _Kinds(factory)
+        kinds = _kinds[factory] = _Kinds(factory)
     return kinds
 
 
@@ -175,6 +180,7 @@ class SyncObject:
         marker = cls.message_factory.register(name, names)
         cls._sync_type_id = cls.message_factory.get_type_id(marker)
         kinds.by_type_id[cls._sync_type_id] = cls
+        kinds.markers.append(marker)
         if options not in kinds.streams:
             kinds.streams.append(options)
         cls._sync_stream = kinds.streams.index(options)
@@ -271,11 +277,16 @@ class SyncObjectManager:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         factory = host.message_factory
-        kinds = _kinds.get(id(factory))
+        kinds = _kinds.get(factory)
         if kinds is None or not kinds.by_type_id:
             raise LocalError(
                 "no SyncObject class is declared for this host's message factory: define "
                 "the classes (on both sides, in the same order) before the Server or Client"
+            )
+        if factory.serializer.name == "json":
+            raise LocalError(
+                "SyncObject needs a serializer that keeps int keys (msgpack); json turns "
+                "the object numbers into strings"
             )
         self.host = host
         self.interval = interval
@@ -377,6 +388,7 @@ class SyncObjectManager:
             if connection not in self._replicators[0]:
                 for replicator in self._replicators:
                     replicator.add(connection)
+                self._refuse_on(connection, self._kinds.messages.state)
         changes: list[dict[Any, Any]] = [{} for _ in self._replicators]
         pending = list(self._pending.values())
         self._pending = {}
@@ -425,8 +437,18 @@ class SyncObjectManager:
                     self._replica_on(connection, n, channel)
                     for n, (channel, _) in enumerate(self._kinds.streams)
                 ]
+                self._refuse_on(connection, self._kinds.messages.ack)
         for connection in [c for c in replicas if c.state is ConnectionState.CLOSED]:
             del replicas[connection]
+
+    def _refuse_on(self, connection: Connection, wrong_way: type[Any]) -> None:
+        """Close ``connection`` if its peer sends what only this side sends, or a class marker."""
+
+        def refuse(message: Any) -> None:
+            _refuse(connection, f"{type(message).__name__} may not be sent to this side")
+
+        for message in (wrong_way, *self._kinds.markers):
+            connection.intercept(message, refuse)
 
     def _replica_on(self, connection: Connection, stream: int, channel: int) -> Replica:
         replica = Replica(self._kinds.messages, stream=stream, channel=channel)

@@ -513,3 +513,57 @@ def test_an_acknowledgement_without_an_int_stream_closes_only_that_connection(fa
     ball.x = 4
     world.rounds()
     assert honest.connected and world.replicas[1].get(ball.sync_id).x == 4
+
+
+def test_a_factory_with_the_json_serializer_is_refused_with_the_reason():
+    factory = MessageFactory("json")
+    _ball_class(factory)
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=MemoryNetwork())
+    try:
+        with pytest.raises(LocalError, match="int keys"):
+            SyncObjectManager(server)
+    finally:
+        server.close()
+
+
+def test_a_client_that_sends_state_or_a_class_marker_is_closed(factory, caplog):
+    ball = _ball_class(factory)
+    world = World(factory)
+    kept = world.objects.add(ball())
+    kept.x = kept.y = 0
+    world.rounds()
+    hostile, honest = world.connections
+    state = factory.get_by_name("syncobject_state")
+    with caplog.at_level(logging.WARNING, logger="pygnetic"):
+        hostile.send(state, 0, 99, None, [], {})
+        world.rounds()
+    assert hostile.close_code is CloseCode.PROTOCOL_ERROR
+    assert "may not be sent to this side" in hostile.close_reason
+    assert honest.connected
+    assert not [m for m in world.recorders[0].received if type(m) is state]
+
+
+def test_a_server_that_sends_acknowledgements_is_closed(factory):
+    _ball_class(factory)
+    world = World(factory, count=1)
+    world.rounds()
+    ack = factory.get_by_name("syncobject_ack")
+    world.remote(world.connections[0]).send(ack, 0, 1, 1)
+    world.rounds()
+    assert world.connections[0].close_code is CloseCode.PROTOCOL_ERROR
+
+
+def test_a_sync_flags_channel_the_connection_lacks_is_an_error_the_server_sees(factory):
+    _ball_class(factory, name="Far", sync_flags={"channel": 40})
+    network = MemoryNetwork()
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+    try:
+        SyncObjectManager(server, interval=0)
+        connection = client.connect("memory", server.address[1])
+        with pytest.raises(ValueError, match="channel 40 does not exist"):
+            pump(server, client, until=lambda: False, timeout=1)
+        assert connection is not None
+    finally:
+        server.close()
+        client.close()
