@@ -50,14 +50,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from . import event as _event
-from ._decoding import brief
-from ._delta import DELETE, DeltaError, copy_tree
+from ._delta import DELETE
+from ._syncobject_replicas import ReplicaTable
+from ._syncobject_wire import KINDS, entry_of, kinds_of, send_options
 from .connection import Connection, ConnectionState
 from .errors import LocalError
 from .message import MessageFactory
 from .message import message_factory as default_factory
-from .protocol import Delivery, delivery_from_flags
-from .replication import Replica, ReplicationMessages, Replicator, register_messages
+from .replication import Replica, Replicator
 from .replication import _close as _refuse
 
 __all__ = [
@@ -77,11 +77,6 @@ SYNCOBJECT_MODE_MANUAL = 1
 
 _LIVE = (ConnectionState.CONNECTING, ConnectionState.OPEN)
 
-#: Key of an object's class in its replicated entry; its fields are 1, 2, ... in sync_var order.
-_CLASS_KEY = 0
-
-_MISSING: Any = object()
-
 _Object = TypeVar("_Object", bound="SyncObject")
 
 
@@ -91,48 +86,6 @@ class ReplicaReadOnlyError(LocalError, AttributeError):
     The server owns every object: change it there, for instance in the
     handler of a message the client sends.
     """
-
-
-class _Kinds:
-    """The SyncObject classes of one message factory, in declaration order."""
-
-    def __init__(self, factory: MessageFactory) -> None:
-        self.messages: ReplicationMessages = register_messages(factory, prefix="syncobject")
-        self.by_type_id: dict[int, type[SyncObject]] = {}
-        #: The marker message of each class: never sent, there for the registry hash.
-        self.markers: list[type[Any]] = []
-        self.streams: list[tuple[int, Delivery]] = []  # (channel, delivery) per stream number
-
-
-# Weakly: a test's factory and its classes go when the test is done (and
-# an id() could be reused by a later factory).
-_kinds: weakref.WeakKeyDictionary[MessageFactory, _Kinds] = weakref.WeakKeyDictionary()
-
-
-def _kinds_of(factory: MessageFactory) -> _Kinds:
-    kinds = _kinds.get(factory)
-    if kinds is None:
-        kinds = _kinds[factory] = _Kinds(factory)
-    return kinds
-
-
-def _send_options(cls: type[SyncObject]) -> tuple[int, Delivery]:
-    flags = cls.sync_flags
-    if flags is None:
-        return 1, Delivery.UNRELIABLE_SEQUENCED
-    if isinstance(flags, int) and not isinstance(flags, bool):
-        return 1, delivery_from_flags(flags)
-    if isinstance(flags, dict) and set(flags) <= {"channel", "delivery", "flags"}:
-        delivery = (
-            delivery_from_flags(flags["flags"])
-            if "flags" in flags
-            else Delivery(flags.get("delivery", Delivery.UNRELIABLE_SEQUENCED))
-        )
-        return int(flags.get("channel", 1)), delivery
-    raise TypeError(
-        f"{cls.__qualname__}.sync_flags is None, ENet flags (an int), or a dict with "
-        f"'channel' and 'delivery', not {flags!r}"
-    )
 
 
 class SyncObject:
@@ -170,8 +123,8 @@ class SyncObject:
             raise TypeError(f"{cls.__qualname__}.sync_var must be distinct names, not {names!r}")
         cls.sync_var = names
         cls._sync_index = {name: index for index, name in enumerate(names, 1)}
-        options = _send_options(cls)  # first: a bad sync_flags registers nothing
-        kinds = _kinds_of(cls.message_factory)
+        options = send_options(cls)  # first: a bad sync_flags registers nothing
+        kinds = kinds_of(cls.message_factory)
         # A message that is never sent: it puts the class, its sync_var and where its
         # state goes in the registry hash, so a client that declares any otherwise
         # is refused rather than left without some state.
@@ -277,7 +230,7 @@ class SyncObjectManager:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         factory = host.message_factory
-        kinds = _kinds.get(factory)
+        kinds = KINDS.get(factory)
         if kinds is None or not kinds.by_type_id:
             raise LocalError(
                 "no SyncObject class is declared for this host's message factory: define "
@@ -309,7 +262,9 @@ class SyncObjectManager:
             for n, (channel, delivery) in enumerate(kinds.streams)
         ]
         self._replicas: dict[Connection, list[Replica]] = {}
-        self._changed_replicas = False
+        self._table = ReplicaTable(kinds)
+        if not self._is_server:
+            self._objects = self._table.objects  # one dict: get() and len() read it
         self.changed = False
         host.add_updater(self._update)
         if not self._is_server:
@@ -377,7 +332,7 @@ class SyncObjectManager:
                 self._tick()
         else:
             self._attach_replicas()
-            self.changed, self._changed_replicas = self._changed_replicas, False
+            self.changed, self._table.changed = self._table.changed, False
             if self.changed and (self._events if self._events is not None else self.host.events):
                 orders = (r.time_order for rs in self._replicas.values() for r in rs)
                 time_order = max(orders, default=-1)
@@ -396,7 +351,7 @@ class SyncObjectManager:
             if obj.sync_id in self._objects and obj._sync_dirty:
                 stream = obj._sync_stream
                 now = self._replicators[stream].state.get(obj.sync_id)
-                changes[stream][obj.sync_id] = _entry(obj, now)
+                changes[stream][obj.sync_id] = entry_of(obj, now)
         # Swapped, not cleared after: an object may die (and append) while this runs.
         dead, self._dead = self._dead, []
         for sync_id in dead:
@@ -452,127 +407,6 @@ class SyncObjectManager:
 
     def _replica_on(self, connection: Connection, stream: int, channel: int) -> Replica:
         replica = Replica(self._kinds.messages, stream=stream, channel=channel)
-        replica.on_update = self._replicated
+        replica.on_update = self._table.apply
         replica.attach(connection)
         return replica
-
-    def _replicated(self, replica: Replica, deletes: Any, sets: Any, whole: bool) -> None:
-        state, stream = replica.state, replica.stream
-        # Deleted paths below an entry name an object whose attribute lost a dict's key.
-        named = list(sets) if whole else [*sets, *(path[0] for path in deletes)]
-        for sync_id in named:
-            if type(sync_id) is not int:
-                raise DeltaError(f"an object's number is an int, not {brief(sync_id)}")
-        if whole:  # what it lacks is gone
-            named += [i for i, obj in self._objects.items() if obj._sync_stream == stream]
-        # Everything is checked before any replica changes: the server sent it, but
-        # a message of another shape closes the connection (see Replica) and is not applied.
-        gone, present = [], []
-        for sync_id in dict.fromkeys(named):
-            entry = state.get(sync_id, _MISSING)
-            if entry is _MISSING:
-                gone.append(sync_id)
-            else:
-                present.append((sync_id, self._class_of(sync_id, entry, stream), entry))
-        for sync_id in gone:
-            obj = self._objects.get(sync_id)
-            if obj is not None and obj._sync_stream == stream:
-                self._vanish(sync_id)
-                self._changed_replicas = True
-        for sync_id, cls, entry in present:
-            if self._refresh(sync_id, cls, entry):
-                self._changed_replicas = True
-
-    def _class_of(self, sync_id: int, entry: Any, stream: int) -> type[SyncObject]:
-        """The class of object ``sync_id``, whose ``entry`` came on ``stream``.
-
-        Raises:
-            DeltaError: The entry is not the one a server of the same classes sends.
-        """
-        if type(entry) is not dict:
-            raise DeltaError(f"object {sync_id} is a dict of attributes, not {brief(entry)}")
-        key = entry.get(_CLASS_KEY)
-        cls = self._kinds.by_type_id.get(key) if type(key) is int else None
-        if cls is None or cls._sync_stream != stream:
-            raise DeltaError(
-                f"object {sync_id} is of no SyncObject class sent on stream {stream} "
-                f"(class key {brief(key)})"
-            )
-        obj = self._objects.get(sync_id)
-        if obj is not None and type(obj) is not cls:
-            raise DeltaError(
-                f"object {sync_id} is a {type(obj).__qualname__}, not a {cls.__qualname__}"
-            )
-        count = len(cls.sync_var)
-        for index in entry:
-            if type(index) is not int or not 0 <= index <= count:
-                raise DeltaError(f"object {sync_id} has no attribute number {brief(index)}")
-        return cls
-
-    def _refresh(self, sync_id: int, cls: type[SyncObject], entry: dict[Any, Any]) -> bool:
-        """Make the replica's attributes the state's ``entry``; on_change if one differed.
-
-        Returns whether one did (or the replica is new).
-
-        A delta may repeat what the replica has (it starts from the last time
-        order acknowledged, and an acknowledgement may be on its way) and a
-        whole state repeats everything: only a value that differs is a change.
-        The attributes hold copies, so that merging the next delta into the
-        state does not change them behind the comparison.
-        """
-        obj = self._objects.get(sync_id)
-        changed = obj is None
-        if obj is None:
-            obj = cls.__new__(cls)
-            object.__setattr__(obj, "sync_id", sync_id)
-            object.__setattr__(obj, "_sync_replica", True)
-            self._objects[sync_id] = obj
-        values = vars(obj)
-        for index, name in enumerate(cls.sync_var, 1):
-            value = entry.get(index, _MISSING)
-            if value is _MISSING:
-                continue
-            current = values.get(name, _MISSING)
-            if type(current) is type(value) and current == value:
-                continue
-            object.__setattr__(obj, name, copy_tree(value))
-            changed = True
-        if changed:
-            obj.on_change()
-        return changed
-
-    def _vanish(self, sync_id: Any) -> None:
-        obj = self._objects.pop(sync_id, None)
-        if obj is not None:
-            obj.on_delete()
-
-
-def _entry(obj: SyncObject, replicated: Any) -> dict[int, Any]:
-    """The changes to ``obj``'s replicated entry: its changed attributes and its class key.
-
-    ``replicated`` is the entry as replicated so far (None before the first).
-    """
-    dirty, names = obj._sync_dirty or (), obj.sync_var
-    entry = {_CLASS_KEY: obj._sync_type_id}
-    values = vars(obj)
-    before = replicated if type(replicated) is dict else {}
-    for index in dirty:
-        name = names[index - 1]
-        if name in values:
-            entry[index] = _replacing(before.get(index, _MISSING), values[name])
-    object.__setattr__(obj, "_sync_dirty", set())
-    return entry
-
-
-def _replacing(old: Any, new: Any) -> Any:
-    """``new`` as a change that replaces ``old``: a dict marks the keys it lost ``DELETE``.
-
-    The change log merges a dict into the dict already there, key by key,
-    which would keep the keys an attribute's new dict no longer has.
-    """
-    if type(new) is not dict or type(old) is not dict:
-        return new
-    change = {key: DELETE for key in old if key not in new}
-    for key, value in new.items():
-        change[key] = _replacing(old.get(key, _MISSING), value)
-    return change
