@@ -51,6 +51,7 @@ from typing import Any, ClassVar, TypeVar
 
 from . import event as _event
 from ._delta import DELETE
+from ._replica import close_for as _refuse
 from ._syncobject_replicas import ReplicaTable
 from ._syncobject_wire import KINDS, entry_of, kinds_of, send_options
 from .connection import Connection, ConnectionState
@@ -58,7 +59,6 @@ from .errors import LocalError
 from .message import MessageFactory
 from .message import message_factory as default_factory
 from .replication import Replica, Replicator
-from .replication import _close as _refuse
 
 __all__ = [
     "SYNCOBJECT_MODE_AUTO",
