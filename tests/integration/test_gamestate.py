@@ -353,6 +353,38 @@ def connected(adapter, server, cleanup):
     return client
 
 
+def chase_join(player_name, game_state, dt):
+    """PyGaSe's chase example: players in a dict by int id, positions as tuples."""
+    player_id = max(game_state.players.keys()) + 1 if game_state.players else 1
+    return {"players": {player_id: {"name": player_name, "position": (0, 0)}}}
+
+
+def chase_move(player_id, new_position, game_state, dt):
+    return {"players": {player_id: {"position": new_position}}}
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_pygase_chase_example_pattern_runs_int_ids_tuples_and_keyword_event_types(
+    adapter, cleanup
+):
+    # As PyGaSe's chase example: the state's players dict is keyed by int ids,
+    # positions are tuples (lists on the client, as msgpack carries them), and
+    # the client names the event type by keyword.
+    state = GameState(players={}, ticks=0)
+    with served(adapter, state, JOIN=chase_join, MOVE=chase_move) as (server, _):
+        client = connected(adapter, server, cleanup)
+        # One JOIN per time step: handlers of one step all see the state before it.
+        client.dispatch_event("JOIN", "Tom")
+        assert client.try_to(lambda gs: gs.players[1]["name"], timeout=WAIT) == "Tom"
+        client.dispatch_event("JOIN", "Ann")
+        assert client.try_to(lambda gs: gs.players[2]["name"], timeout=WAIT) == "Ann"
+        client.dispatch_event(event_type="MOVE", player_id=2, new_position=(30, 40))
+        client.wait_until(lambda gs: gs.players[2]["position"] == [30, 40], timeout=WAIT)
+        with client.access_game_state() as game_state:
+            assert game_state.players[1] == {"name": "Tom", "position": [0, 0]}
+            assert game_state.players[2]["name"] == "Ann"
+
+
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_a_server_in_a_thread_knows_its_address_its_clients_and_its_host_client(adapter, cleanup):
     with served(adapter, GameState(ticks=0)) as (server, _):
