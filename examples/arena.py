@@ -3,22 +3,28 @@
     python examples/arena.py --host-game                    # host and play (arrow keys)
     python examples/arena.py --join --host 192.168.1.20     # join from another machine
 
-The server is *authoritative*: only it moves the squares. Players just send
-what their arrow keys say (a ``controls`` message, whenever the keys change);
-the server simulates, and 20 times a second sends everyone a ``snapshot`` of
-all positions. Nobody can cheat by claiming a position, and all screens agree.
-The host's window runs the server *and* plays, as a client of its own server.
+The server is *authoritative*: it owns the squares and only it moves them.
+Players just send what their arrow keys say (a ``controls`` message, whenever
+the keys change). Nobody can cheat by claiming a position, and all screens
+agree. The host's window runs the server *and* plays, as a client of its own.
 
-Snapshots go ``delivery='unreliable_sequenced'`` on channel 1. Over ENet a lost
-snapshot is not resent (the next one, 50 ms later, is newer anyway) and a late
-one is dropped rather than shown after a newer one. Over TCP (``--adapter
-socket``) every message is reliable: pygnetic does that itself, the code stays
-the same.
+Each square is a ``SyncObject`` the server owns. The server assigns its ``x``
+and ``y``; pygnetic's replication engine, inside ``server.update()``, sends
+each client 20 times a second what changed since the state that client last
+acknowledged (everything, to a newcomer), unreliable sequenced on channel 1.
+A lost state message is not resent: the next one starts from the same
+acknowledged state, so it carries the lost change too; a late one is dropped.
+Over TCP (``--adapter socket``) nothing is lost, and the code stays the same.
+Inside ``client.update()`` each client's ``SyncObjectManager`` applies the
+state to its replicas of the squares. They are read-only (assigning ``x`` on
+a client raises ``ReplicaReadOnlyError``): a player changes the world only
+through its controls.
 
-At 20 snapshots a second squares would jump. Each client draws the world as it
-was 100 ms ago, sliding smoothly between the two snapshots around that moment
-(interpolation). The price is 100 ms of delay, on your own square too; real
-games hide it with client-side prediction, the next step from here.
+At 20 updates a second squares would jump. Whenever new state arrives, the
+client pushes the replicas' positions into an ``Interpolator``, and draws
+them as they were 100 ms ago, sliding smoothly in between. The price is
+100 ms of delay, on your own square too; real games hide it with
+client-side prediction, the next step from here.
 
 This example uses pygnetic's Handler style: ``PlayerHandler`` on the server,
 ``ArenaView`` on each client. (``chat.py`` shows the pygame-events style.)
@@ -28,6 +34,9 @@ delays, drops and reorders what both the server and the client send, and the
 window's second line counts what it did::
 
     PYGNETIC_SIMULATE="latency=150ms loss=5%" python examples/arena.py --host-game
+
+A client whose round trip passes 250 ms, as here, gets state every other tick
+(the engine avoids congestion), so its squares move less smoothly.
 
 ``--selftest FRAMES`` lets a bot walk in circles for at least FRAMES frames; it
 exits 0 with ``selftest ok: sent=N received=M peers=P`` once it has seen its own
@@ -39,149 +48,103 @@ the end.
 from __future__ import annotations
 
 import argparse
-import collections
-import dataclasses
-import functools
-import itertools
-import time
 
 import pygame
 
 import pygnetic
+from pygnetic.interpolate import Interpolator
+from pygnetic.syncobject import SyncObject, SyncObjectManager
 
 DEFAULT_PORT = 10000
 WIDTH, HEIGHT, SIZE = 640, 480, 32  # window, and the side of a square, in pixels
 FPS = 60
 SPEED = 220  # pixels per second
-SNAPSHOT_INTERVAL = 1 / 20  # the server sends positions at 20 Hz
-DELAY = 0.1  # clients draw the world as it was this long ago: two snapshots back
+STATE_INTERVAL = 1 / 20  # the server sends the squares' changes at 20 Hz
+DELAY = 0.1  # clients draw the world as it was this long ago: two updates back
 BACKGROUND, GRID, WHITE = (20, 22, 28), (34, 37, 46), (240, 240, 240)
 COLOURS = [(235, 85, 85), (80, 200, 120), (90, 140, 250), (240, 200, 60), (200, 100, 230)]
 
-# Every program registers the same messages in the same order.
+# Every program registers the same messages and SyncObject classes in the same order.
 controls = pygnetic.register("controls", ("dx", "dy"))  # player -> server: keys, -1/0/1
-welcome = pygnetic.register("welcome", ("player_id",))  # server -> player: your square
-snapshot = pygnetic.register(  # server -> players: server time, [[id, x, y], ...]
-    "snapshot", ("time", "players"), delivery="unreliable_sequenced", channel=1
-)
+welcome = pygnetic.register("welcome", ("player_id",))  # server -> player: your square's sync_id
+
+
+class Square(SyncObject):
+    """A player's square: the server's object, or a client's read-only replica of it."""
+
+    sync_var = ("x", "y", "colour")  # what every client sees
+    dx = dy = 0  # the arrow keys its player holds, -1, 0 or 1: on the server only
+
+    def step(self, dt):
+        if self.dx or self.dy:  # assigning a sync_var marks the square changed
+            self.x = min(max(self.x + self.dx * SPEED * dt, 0), WIDTH - SIZE)
+            self.y = min(max(self.y + self.dy * SPEED * dt, 0), HEIGHT - SIZE)
 
 
 # -- The server: the one true game state --------------------------------------
 
 
-@dataclasses.dataclass
-class Square:
-    x: float
-    y: float
-    dx: int = 0  # the arrow keys its player holds: -1, 0 or 1
-    dy: int = 0
-
-
-class World:
-    """Every square on the server, and how they move."""
-
-    def __init__(self):
-        self.squares = {}  # player id -> Square
-        self.ids = itertools.count(1)
-
-    def add(self):
-        player_id = next(self.ids)
-        self.squares[player_id] = Square(60 + player_id * 150 % 480, 120 + player_id * 90 % 240)
-        return player_id
-
-    def step(self, dt):
-        for s in self.squares.values():
-            s.x = min(max(s.x + s.dx * SPEED * dt, 0), WIDTH - SIZE)
-            s.y = min(max(s.y + s.dy * SPEED * dt, 0), HEIGHT - SIZE)
-
-    def positions(self):
-        return [[pid, round(s.x, 1), round(s.y, 1)] for pid, s in self.squares.items()]
-
-
 class PlayerHandler(pygnetic.Handler):
-    """Server side, one per connected player: it only writes down the player's keys."""
+    """Server side, one per connected player: its square, moved by the player's keys."""
 
-    def __init__(self, world):
-        self.world = world
+    def __init__(self, squares):
+        self.squares = squares  # the server's SyncObjectManager
 
     def on_connect(self):
-        self.player_id = self.world.add()
-        self.connection.net_welcome(self.player_id)
+        square = self.square = self.squares.add(Square())  # it goes to every client
+        n = square.sync_id  # 1, 2, ...: the player's number
+        square.x, square.y = 60 + n * 150 % 480, 120 + n * 90 % 240
+        square.colour = COLOURS[n % len(COLOURS)]
+        self.connection.net_welcome(n)
 
     def net_controls(self, message, **kwargs):
-        square = self.world.squares[self.player_id]
         # Never trust the network: anything but -1, 0 or 1 counts as 0.
-        square.dx = message.dx if message.dx in (-1, 0, 1) else 0
-        square.dy = message.dy if message.dy in (-1, 0, 1) else 0
+        self.square.dx = message.dx if message.dx in (-1, 0, 1) else 0
+        self.square.dy = message.dy if message.dy in (-1, 0, 1) else 0
 
     def on_disconnect(self):
-        self.world.squares.pop(self.player_id, None)
+        self.squares.remove(self.square)  # it vanishes from every client
 
 
 class ArenaServer:
-    """A pygnetic Server, the World, and the 20 Hz snapshot clock."""
+    """A pygnetic Server and its squares, whose changes leave 20 times a second."""
 
     def __init__(self, host, port):
-        self.world = World()
-        handler = functools.partial(PlayerHandler, self.world)  # called once per player
-        self.server = pygnetic.Server(host, port, conn_limit=8, handler=handler)
-        self.started = self.next_snapshot = time.monotonic()
+        self.server = pygnetic.Server(host, port, conn_limit=8)
+        self.squares = SyncObjectManager(self.server, interval=STATE_INTERVAL)
+        self.server.handler = lambda: PlayerHandler(self.squares)  # one per player
 
     def update(self, dt):
-        self.server.update()  # the players' controls arrive (PlayerHandler runs here)
-        self.world.step(dt)
-        now = time.monotonic()
-        if now >= self.next_snapshot:
-            self.next_snapshot = max(self.next_snapshot + SNAPSHOT_INTERVAL, now)
-            positions = self.world.positions()
-            for connection in self.server.connections():
-                connection.net_snapshot(round(now - self.started, 3), positions)
+        for square in self.squares:
+            square.step(dt)
+        self.server.update()  # controls arrive (PlayerHandler runs), and the changes leave
 
 
 # -- The client: what a player sees --------------------------------------------
 
 
 class ArenaView(pygnetic.Handler):
-    """Client side: which square is ours, and the last snapshots, to draw between them."""
+    """Client side: which square is ours, the replicas, and their recent positions."""
 
-    def __init__(self):
+    def __init__(self, client):
         self.my_id = None
-        self.snapshots = collections.deque(maxlen=20)  # (server time, {id: (x, y)})
-        self.offset = None  # our clock minus the server's
+        self.squares = SyncObjectManager(client)  # replicas, updated in client.update()
+        self.positions = Interpolator(DELAY)  # of {sync_id: {"x": ..., "y": ..., "colour": ...}}
         self.first_seen, self.moved = {}, set()  # who has moved, for the self-test
 
     def net_welcome(self, message, **kwargs):
         self.my_id = message.player_id
 
-    def net_snapshot(self, message, **kwargs):
-        # The smallest "our clock - server clock" seen is the one with the least
-        # network delay in it: use it to turn our time into the server's time.
-        offset = time.monotonic() - message.time
-        self.offset = offset if self.offset is None else min(self.offset, offset)
-        positions = {pid: (x, y) for pid, x, y in message.players}
-        self.snapshots.append((message.time, positions))
-        for pid, position in positions.items():
-            if self.first_seen.setdefault(pid, position) != position:
-                self.moved.add(pid)
-
-    def positions(self):
-        """Where every square was DELAY seconds ago, between the snapshots around then."""
-        if not self.snapshots:
-            return {}
-        t = time.monotonic() - self.offset - DELAY  # a moment in the server's time
-        later = itertools.islice(self.snapshots, 1, None)
-        for (t0, before), (t1, after) in zip(self.snapshots, later, strict=False):
-            if t0 <= t < t1:
-                f = (t - t0) / (t1 - t0)  # 0 at the earlier snapshot, 1 at the later
-                return {pid: between(before.get(pid, p), p, f) for pid, p in after.items()}
-        # t is after the newest snapshot (the next one is late), or before the oldest.
-        newest_time, newest = self.snapshots[-1]
-        return newest if t >= newest_time else self.snapshots[0][1]
-
-
-def between(a, b, f):
-    """The point a fraction f of the way from point a to point b."""
-    return a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
+    def update(self):
+        """After ``client.update()``: push the squares when new state came with it."""
+        if not self.squares.changed:
+            return
+        state = {}
+        for s in self.squares:
+            state[s.sync_id] = {"x": s.x, "y": s.y, "colour": s.colour}
+            if self.first_seen.setdefault(s.sync_id, (s.x, s.y)) != (s.x, s.y):
+                self.moved.add(s.sync_id)
+        self.positions.push(state)  # timed as it arrives: now
 
 
 def simulated(*hosts):
@@ -200,10 +163,10 @@ def draw(screen, font, view, hud):
     for i in range(0, WIDTH, 40):
         pygame.draw.line(screen, GRID, (i, 0), (i, HEIGHT))
         pygame.draw.line(screen, GRID, (0, i), (WIDTH, i))
-    for pid, (x, y) in view.positions().items():
-        square = pygame.Rect(round(x), round(y), SIZE, SIZE)
-        pygame.draw.rect(screen, COLOURS[pid % len(COLOURS)], square, border_radius=5)
-        if pid == view.my_id:
+    for sync_id, s in view.positions.sample().items():  # blended: x and y, not colour
+        square = pygame.Rect(round(s["x"]), round(s["y"]), SIZE, SIZE)
+        pygame.draw.rect(screen, s["colour"], square, border_radius=5)
+        if sync_id == view.my_id:
             pygame.draw.rect(screen, WHITE, square, 2, border_radius=5)
             screen.blit(font.render("you", True, WHITE), (square.x, square.bottom + 2))
     for row, line in enumerate(hud):
@@ -251,7 +214,7 @@ def main(argv=None):
     pygame.display.set_caption("pygnetic arena")
     client = pygnetic.Client()
     connection = client.connect(host, port)  # the host plays through its own server too
-    view = ArenaView()
+    view = ArenaView(client)
     connection.add_handler(view)
     player = bot if args.selftest else keyboard
 
@@ -266,14 +229,15 @@ def main(argv=None):
             sent_keys = keys
         if arena:
             arena.update(dt)
-        client.update()  # our controls leave, snapshots arrive (ArenaView runs here)
+        client.update()  # our controls leave; state arrives, and the replicas change
+        view.update()
 
         rtt = connection.round_trip_time
         where = f"hosting on port {port}" if arena else f"joined {host}:{port}"
         if connection.state is not pygnetic.ConnectionState.OPEN:
             where = connection.close_reason or "connecting..."
         rtt_text = "measuring" if rtt is None else f"{rtt:.0f} ms"
-        hud = [f"{where}   players: {len(view.positions())}   round trip: {rtt_text}"]
+        hud = [f"{where}   players: {len(view.squares)}   round trip: {rtt_text}"]
         network = simulated(client, *([arena.server] if arena else []))
         draw(screen, font, view, hud + ([network] if network else []))
         pygame.display.flip()

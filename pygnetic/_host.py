@@ -94,6 +94,7 @@ class Host:
         self._connections: dict[Any, Connection] = {}
         self._ended: list[Connection] = []
         self._backlogged: list[Connection] = []
+        self._updaters: list[Callable[[], None]] = []
         self._next_tick = 0.0
         self._closed = False
         self._log_connections = log_connections
@@ -230,8 +231,23 @@ class Host:
                 self._expire_handshakes(now)
         if self._ended:
             self._finish_ended()
+        for updater in self._updaters:
+            updater()
         for transport in self._transports:
             transport.flush()
+
+    def add_updater(self, function: Callable[[], None]) -> None:
+        """Run ``function()`` near the end of every :meth:`update`, before sending.
+
+        For layers built on the core, such as a
+        :class:`~pygnetic.syncobject.SyncObjectManager`, so that what they
+        send leaves in the same update.
+        """
+        self._updaters.append(function)
+
+    def remove_updater(self, function: Callable[[], None]) -> None:
+        """Stop running ``function`` in :meth:`update` (see :meth:`add_updater`)."""
+        self._updaters.remove(function)
 
     def _deliver_backlogs(self) -> None:
         # Each connection that waits once: one that runs out of budget again

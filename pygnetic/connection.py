@@ -316,10 +316,27 @@ class Connection:
         ):
             self._routes[cls._type_id] = (cls, cls._arity, handler, True, 0)
         self._targets: dict[type[Any], list[Target]] = {}
+        self._intercepted: dict[type[Any], Callable[[Any], None]] = {}
         for name in factory.names():
             cls = factory.get_by_name(name)
             self._targets[cls] = [(self._post_received, True)] if self._events else []
             self._route(cls)
+
+    def intercept(self, message: type[Any], function: Callable[[Any], None]) -> None:
+        """Give every ``message`` received from now on to ``function`` alone.
+
+        Not to handlers, not to ``on_receive``, not as a pygame event: for a
+        layer built on the core (:mod:`pygnetic.replication` takes its state
+        and acknowledgement messages this way), whose messages the game
+        should not see. ``function`` takes the message.
+
+        Raises:
+            KeyError: ``message`` is not registered in this connection's factory.
+        """
+        if self.message_factory.get_by_name(message.__name__) is not message:
+            raise KeyError(f"{message!r} is not a message of this connection's factory")
+        self._intercepted[message] = function
+        self._route(message)
 
     def _route(self, cls: type[Any]) -> None:
         """Decide what receiving a ``cls`` message calls; runs when handlers change.
@@ -327,6 +344,10 @@ class Connection:
         One target is called directly; several go through one function that
         calls each in turn.
         """
+        taker = self._intercepted.get(cls)
+        if taker is not None:
+            self._routes[cls._type_id] = (cls, cls._arity, taker, False, 1)
+            return
         targets = tuple(self._targets[cls])
         if len(targets) == 1:
             target, wants_channel = targets[0]

@@ -46,6 +46,13 @@ rather than from a connection (they have no ``connection`` attribute):
 :data:`NET_SERVER_LOST`
     ``server``, ``browser``: the server said goodbye or stopped announcing.
 
+A replicated state posts one more, from a :class:`pygnetic.gamestate.Client`
+or a :class:`pygnetic.syncobject.SyncObjectManager` on a client:
+
+:data:`NET_STATE`
+    ``source`` (the Client or manager), ``time_order``: new state arrived,
+    once per ``update()`` however many state messages it applied.
+
 Nothing here imports pygame until :func:`init` runs, so dedicated servers
 need neither pygame nor a display. Both ``pygame`` and ``pygame-ce`` work.
 Call ``pygame.event.get()`` every frame: pygame's queue holds 65535 events,
@@ -79,6 +86,7 @@ __all__ = [
     "NET_RECEIVED",
     "NET_SERVER_FOUND",
     "NET_SERVER_LOST",
+    "NET_STATE",
     "enabled",
     "init",
     "post",
@@ -103,6 +111,9 @@ NET_SERVER_LOST = 5
 #: ``net_type`` of the events a client's connection posts while it connects:
 #: an adapter starts trying to reach the server, or one reached it.
 NET_CONNECTING = 6
+#: ``net_type`` of the event a replicated state posts when new state arrived
+#: (:mod:`pygnetic.gamestate`, :mod:`pygnetic.syncobject`).
+NET_STATE = 7
 
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None

@@ -267,7 +267,7 @@ def test_arena_host_and_guest(start, adapter):
     for example in (guest, host):
         sent, received, peers = example.finish()
         assert sent >= 1, example.transcript()  # arrow-key changes
-        assert received >= 5, example.transcript()  # snapshots, 20 a second
+        assert received >= 5, example.transcript()  # state, 20 a second
         assert peers == 1, example.transcript()  # it saw the other player's square move
 
 
@@ -287,7 +287,7 @@ def test_arena_on_a_simulated_bad_network(start, adapter):
         report = re.search(r"^simulating .*: (\d+) lost, (\d+) stale, (\d+) resent$",
                            transcript, re.M)  # fmt: skip
         assert report, transcript
-    # The host's counts (its server sends 20 snapshots a second): lost over ENet,
+    # The host's counts (its server sends state 20 times a second): lost over ENet,
     # resent over TCP, where every message is reliable.
     lost, _, resent = map(int, report.groups())
     assert lost + resent > 0, host.transcript()  # the simulator really did something
