@@ -37,7 +37,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import replication_report as figures_of
@@ -229,30 +229,73 @@ def run_row(row: Row, python: str, run: Run) -> dict:
     return figures_of.figures(served, received, run.clients, kernel, busy)
 
 
-def run_scaled(row: Row, python: str, run: Run, scale: bool) -> tuple[dict[str, dict], list[str]]:
-    """Run ``row``: with all the clients, or as many as have the world in time (halving).
+def row_name(row: Row, clients: int, run: Run) -> str:
+    return row.name if clients == run.clients else f"{row.name} ({clients} clients)"
 
-    With ``scale``, a run that saturated the machine is followed by one with half
-    as many clients, until one does not: those are rows of their own, named
-    with their number of clients. Returns the rows and what was tried.
+
+def run_scaled(row: Row, python: str, run: Run, scale: bool) -> tuple[dict[int, dict], list[str]]:
+    """Run ``row`` with all the clients, or as many as have the world in time (halving).
+
+    With ``scale``, a run whose own processes kept the machine busy
+    (:func:`~benchmarks.replication_report.self_saturated`) is followed by one
+    with half as many clients, until one does not. Returns the figures by
+    number of clients, and what was tried.
     """
-    rows, tried = {}, []
+    ran, tried = {}, []
     clients = run.clients
     while clients >= 1:
         try:
-            figures = run_row(row, python, Run(**{**run.__dict__, "clients": clients}))
+            figures = run_row(row, python, replace(run, clients=clients))
         except NotAllReady as exc:
             tried.append(f"{clients} clients: {exc}")
             print(f"  {exc}; trying {clients // 2}", flush=True)
             clients //= 2
             continue
-        rows[row.name if not rows else f"{row.name} ({clients} clients)"] = figures
-        if not (scale and figures_of.saturated(figures)) or clients // 2 < run.processes:
-            return rows, tried
-        tried.append(f"{clients} clients: the machine was {figures['machine_busy']:.0%} busy")
+        ran[clients] = figures
+        if not (scale and figures_of.self_saturated(figures)) or clients // 2 < run.processes:
+            return ran, tried
+        busy = figures["own_share"]
+        tried.append(f"{clients} clients: its processes kept {busy:.0%} of the machine busy")
         clients //= 2
-        print(f"  the machine was saturated; again with {clients} clients", flush=True)
+        print(f"  its processes used {busy:.0%} of the machine; again with {clients}", flush=True)
     raise RunFailed("; ".join(tried))
+
+
+def run_rows(rows: list[Row], run: Run, scale: bool) -> tuple[dict, dict, dict, dict]:
+    """Run every row that can run here; rows that scaled down bring the others down too.
+
+    Returns the figures by row name, why rows were skipped, each row's
+    interpreter, and what was tried.
+    """
+    results: dict[tuple[Row, int], dict] = {}
+    skipped, interpreters, tried, pythons = {}, {}, {}, {}
+    for row in rows:
+        python, what = interpreter(row)
+        if python is None:
+            skipped[row.name] = what
+            print(f"skipping {row.name}: {what}", flush=True)
+            continue
+        interpreters[row.name], pythons[row] = what, python
+        print(f"running {row.name} ({what}) ...", flush=True)
+        try:
+            ran, tried[row.name] = run_scaled(row, python, run, scale)
+        except RunFailed as exc:
+            skipped[row.name] = f"failed: {exc}"
+            print(f"  {row.name} failed: {exc}", flush=True)
+            continue
+        results.update(((row, clients), figures) for clients, figures in ran.items())
+    for clients in sorted({n for _, n in results} - {run.clients}, reverse=True):
+        for row in pythons:  # the same number of clients, to compare with
+            if (row, clients) in results or row.name in skipped:
+                continue
+            print(f"running {row.name} with {clients} clients, to compare ...", flush=True)
+            try:
+                results[row, clients] = run_row(row, pythons[row], replace(run, clients=clients))
+            except RunFailed as exc:
+                print(f"  {row.name} with {clients} clients failed: {exc}", flush=True)
+    order = sorted(results, key=lambda key: (-key[1], rows.index(key[0])))
+    figures = {row_name(row, clients, run): results[row, clients] for row, clients in order}
+    return figures, skipped, interpreters, tried
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -290,7 +333,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def paragraphs(*texts: str) -> str:
-    return "\n\n".join(textwrap.fill(text, 99) for text in texts)
+    """The texts filled to 99 columns (each line of one on its own), a blank line apart."""
+    return "\n\n".join(
+        "\n".join(textwrap.fill(line, 99) for line in text.splitlines()) for text in texts if text
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,24 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{world.objects} objects, {world.moving} changing every tick, {world.hz:g} Hz, "
         f"{run.seconds:g} s a row\n"
     )
-    rows, skipped, interpreters, tried = {}, {}, {}, {}
-    for row in ROWS:
-        if args.row and row.name not in args.row:
-            continue
-        python, what = interpreter(row)
-        if python is None:
-            skipped[row.name] = what
-            print(f"skipping {row.name}: {what}", flush=True)
-            continue
-        interpreters[row.name] = what
-        print(f"running {row.name} ({what}) ...", flush=True)
-        try:
-            ran, tried[row.name] = run_scaled(row, python, run, not (args.quick or args.no_scale))
-        except RunFailed as exc:
-            skipped[row.name] = f"failed: {exc}"
-            print(f"  {row.name} failed: {exc}", flush=True)
-        else:
-            rows.update(ran)
+    chosen = [row for row in ROWS if not args.row or row.name in args.row]
+    scale = not (args.quick or args.no_scale)
+    rows, skipped, interpreters, tried = run_rows(chosen, run, scale)
     changes = figures_of.changes_per_tick(world, round(world.hz * run.seconds))
     print()
     if rows:
@@ -336,12 +367,16 @@ def main(argv: list[str] | None = None) -> int:
         f"of the {world.moving} that moved) × {world.hz:g} ticks/s = "
         f"{changes * world.hz / 1000:.1f} kB/s per client. '× changes' is a row's bytes a "
         "client a tick over that, at the row's own tick rate.",
-        *figures_of.goals(rows, changes, skipped),
+        "\n".join(figures_of.goals(rows, changes, skipped)),
     ]
     if any(figures_of.saturated(row) for row in rows.values()):
         lines.append(
-            f"* The machine's CPUs were {figures_of.SATURATED:.0%} busy or more: the server and "
-            "the clients starved each other, and the row shows what the library does then."
+            f"* The machine's CPUs were {figures_of.SATURATED:.0%} busy or more through the run "
+            "(with the row's processes, 'server CPU' + 'clients' CPU' of "
+            f"{os.cpu_count()} CPUs, and whatever else ran): the row shows a library short of "
+            "CPU. A row whose own processes took "
+            f"{figures_of.SELF_SATURATED:.0%} of the machine is run again with half the clients "
+            "(unless --no-scale), and the other rows with as many, to compare."
         )
     for name, attempts in tried.items():
         if attempts:
