@@ -19,7 +19,9 @@ of the changed data itself (msgpack of ``{id: [x, y, vx, vy]}`` of a tick's
 changes); and the time from a change to every client having it. How each is
 measured is printed with the table. A row that cannot run is skipped with the
 reason; one whose clients do not all get the world in time is run again with
-half as many, and says so. For a clean check of the byte counts against the
+half as many, and so is one whose own processes kept the machine's CPUs busy
+(the figures of a starved library), the other rows then with as many too, to
+compare; each says so. For a clean check of the byte counts against the
 kernel's loopback counter, run it in a network namespace of its own::
 
     unshare -n sh -c 'ip link set lo up; python -m benchmarks.replication'
@@ -80,8 +82,11 @@ ROWS = [
         "and with the limit the server's send loop for the client dies of OverflowError (the "
         "client never has a state). Its game loop ignores its interval (it sleeps "
         "max(0, interval - dt) with dt = max(interval, elapsed), which is 0): the time_step "
-        "function waits for its tick itself, in the game loop's thread. Its connections send "
-        "40 datagrams a second each way, whatever the tick rate.",
+        "function waits for its tick itself, in the game loop's thread. Each connection sends "
+        "40 datagrams a second each way, whatever the tick rate, each with everything changed "
+        "since the time order the client last reported: when the server falls behind, one "
+        "datagram carries several ticks of changes to the same moving objects, and its bytes "
+        "fall below the changes (under 1×) while its latency grows.",
     ),
     Row("pygnetic-gamestate", "gamestate"),
     Row(
