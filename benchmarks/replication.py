@@ -19,10 +19,13 @@ of the changed data itself (msgpack of ``{id: [x, y, vx, vy]}`` of a tick's
 changes); and the time from a change to every client having it. How each is
 measured is printed with the table. A row that cannot run is skipped with the
 reason; one whose clients do not all get the world in time is run again with
-half as many, and so is one whose own processes kept the machine's CPUs busy
-(the figures of a starved library), the other rows then with as many too, to
-compare; each says so. For a clean check of the byte counts against the
-kernel's loopback counter, run it in a network namespace of its own::
+half as many, and so is one whose median change takes more than 100 ms (three
+ticks) to reach every client, until it keeps up; the other rows then run with
+as many clients too, to compare. Each says so. The server has a CPU of its
+own (the clients, PyGaSe's 100 threads, share the others), as a server on a
+machine of its own would; ``--no-pin`` lets them share. For a clean check of
+the byte counts against the kernel's loopback counter, run it in a network
+namespace of its own::
 
     unshare -n sh -c 'ip link set lo up; python -m benchmarks.replication'
 
@@ -64,6 +67,7 @@ class Run:
     seconds: float
     grace: float  # after the server's window, for the last ticks to arrive
     connect_timeout: float
+    pin: bool = True  # the server on a CPU of its own (see placement())
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,22 @@ def loopback_bytes() -> int | None:
     return None
 
 
+def placement() -> tuple[list[int] | None, list[int] | None]:
+    """The CPUs of the server and of the clients: one to the server, the others to them.
+
+    A server on a machine of its own, as far as this benchmark goes: the
+    clients (PyGaSe's are 100 threads) cannot starve it. None where the
+    system cannot pin, or has a single CPU.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None, None
+    if len(cpus) < 2:
+        return None, None
+    return cpus[:1], cpus[1:]
+
+
 def cpu_times() -> tuple[int, int] | None:
     """The machine's CPU time so far, (busy, total) in ticks (Linux), or None."""
     try:
@@ -201,13 +221,15 @@ class NotAllReady(RunFailed):
 def run_row(row: Row, python: str, run: Run) -> dict:
     """Run one row once; its figures."""
     base = {"impl": row.module, "world": run.world.as_dict(), "clients": run.clients}
+    server_cpus, clients_cpus = placement() if run.pin else (None, None)
     with Peers(python, str(ROOT)) as peers:
-        server = peers.start(f"{row.name} server", {**base, "role": "server"})
+        config = {**base, "role": "server", "cpus": server_cpus}
+        server = peers.start(f"{row.name} server", config)
         port = server.expect("port", 60)["port"]
         groups = []
         for i, count in enumerate(share(run.clients, run.processes)):
             config = {**base, "role": "clients", "port": port, "count": count}
-            config["connect_timeout"] = run.connect_timeout
+            config.update(connect_timeout=run.connect_timeout, cpus=clients_cpus)
             groups.append(peers.start(f"{row.name} clients {i}", config))
         ready = sum(g.expect("ready", run.connect_timeout + 60)["ready"] for g in groups)
         if ready < run.clients:
@@ -239,12 +261,12 @@ def row_name(row: Row, clients: int, run: Run) -> str:
 
 
 def run_scaled(row: Row, python: str, run: Run, scale: bool) -> tuple[dict[int, dict], list[str]]:
-    """Run ``row`` with all the clients, or as many as have the world in time (halving).
+    """Run ``row`` with all the clients, then with fewer (halving) while it does not keep up.
 
-    With ``scale``, a run whose own processes kept the machine busy
-    (:func:`~benchmarks.replication_report.self_saturated`) is followed by one
-    with half as many clients, until one does not. Returns the figures by
-    number of clients, and what was tried.
+    It does not keep up when some client has not the world within the connect
+    timeout, or, with ``scale``, when its median change takes longer than
+    :data:`~benchmarks.replication_report.LATE_MS` to reach every client.
+    Returns the figures by number of clients, and what was tried.
     """
     ran, tried = {}, []
     clients = run.clients
@@ -257,17 +279,18 @@ def run_scaled(row: Row, python: str, run: Run, scale: bool) -> tuple[dict[int, 
             clients //= 2
             continue
         ran[clients] = figures
-        if not (scale and figures_of.self_saturated(figures)) or clients // 2 < run.processes:
+        if not (scale and figures_of.behind(figures)) or clients // 2 < 1:
             return ran, tried
-        busy = figures["own_share"]
-        tried.append(f"{clients} clients: its processes kept {busy:.0%} of the machine busy")
+        p50 = figures["latency_p50_ms"]
+        late = "never" if p50 is None else f"in {p50:.0f} ms"
+        tried.append(f"{clients} clients: the median change reached every client {late}")
         clients //= 2
-        print(f"  its processes used {busy:.0%} of the machine; again with {clients}", flush=True)
+        print(f"  the median change reached every client {late}; again with {clients}", flush=True)
     raise RunFailed("; ".join(tried))
 
 
 def run_rows(rows: list[Row], run: Run, scale: bool) -> tuple[dict, dict, dict, dict]:
-    """Run every row that can run here; rows that scaled down bring the others down too.
+    """Run every row that can run here; when one ran with fewer clients, the others do too.
 
     Returns the figures by row name, why rows were skipped, each row's
     interpreter, and what was tried.
@@ -280,7 +303,7 @@ def run_rows(rows: list[Row], run: Run, scale: bool) -> tuple[dict, dict, dict, 
             skipped[row.name] = what
             print(f"skipping {row.name}: {what}", flush=True)
             continue
-        interpreters[row.name], pythons[row] = what, python
+        interpreters[row.name] = what
         print(f"running {row.name} ({what}) ...", flush=True)
         try:
             ran, tried[row.name] = run_scaled(row, python, run, scale)
@@ -288,16 +311,16 @@ def run_rows(rows: list[Row], run: Run, scale: bool) -> tuple[dict, dict, dict, 
             skipped[row.name] = f"failed: {exc}"
             print(f"  {row.name} failed: {exc}", flush=True)
             continue
+        pythons[row] = python
         results.update(((row, clients), figures) for clients, figures in ran.items())
-    for clients in sorted({n for _, n in results} - {run.clients}, reverse=True):
-        for row in pythons:  # the same number of clients, to compare with
-            if (row, clients) in results or row.name in skipped:
-                continue
-            print(f"running {row.name} with {clients} clients, to compare ...", flush=True)
+    fewest = min((clients for _, clients in results), default=run.clients)
+    for row, python in pythons.items():  # as many clients as the row that kept up with fewest
+        if (row, fewest) not in results:
+            print(f"running {row.name} with {fewest} clients, to compare ...", flush=True)
             try:
-                results[row, clients] = run_row(row, pythons[row], replace(run, clients=clients))
+                results[row, fewest] = run_row(row, python, replace(run, clients=fewest))
             except RunFailed as exc:
-                print(f"  {row.name} with {clients} clients failed: {exc}", flush=True)
+                print(f"  {row.name} with {fewest} clients failed: {exc}", flush=True)
     order = sorted(results, key=lambda key: (-key[1], rows.index(key[0])))
     figures = {row_name(row, clients, run): results[row, clients] for row, clients in order}
     return figures, skipped, interpreters, tried
@@ -317,12 +340,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, help="client processes (default 4; --quick 2)")
     parser.add_argument("--seed", type=int, default=14, help="which objects move, and how")
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the server and the clients share every CPU (default: the server has one)",
+    )
+    parser.add_argument(
         "--row", action="append", choices=[row.name for row in ROWS], help="only this row"
     )
     parser.add_argument(
         "--no-scale",
         action="store_true",
-        help="after a run that saturated the machine, do not run again with fewer clients",
+        help="do not run a row again with fewer clients when it does not keep up",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke mode: 10 clients, 50 objects, 2 s, no scaling"
@@ -350,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(
         world, args.clients, args.processes, args.seconds,
         grace=1.0 if args.quick else 2.0, connect_timeout=20.0 if args.quick else 60.0,
+        pin=not args.no_pin,
     )  # fmt: skip
     info = report.machine()
     load = info["load_average"]
@@ -377,11 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(figures_of.saturated(row) for row in rows.values()):
         lines.append(
             f"* The machine's CPUs were {figures_of.SATURATED:.0%} busy or more through the run "
-            "(with the row's processes, 'server CPU' + 'clients' CPU' of "
-            f"{os.cpu_count()} CPUs, and whatever else ran): the row shows a library short of "
-            "CPU. A row whose own processes took "
-            f"{figures_of.SELF_SATURATED:.0%} of the machine is run again with half the clients "
-            "(unless --no-scale), and the other rows with as many, to compare."
+            "(with the row's processes and whatever else ran): the row shows a library short "
+            "of CPU."
         )
     for name, attempts in tried.items():
         if attempts:
@@ -392,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         print(textwrap.fill(line, 99, initial_indent="  ", subsequent_indent="    "))
     notes = [r.note for r in ROWS if r.note and any(name.startswith(r.name) for name in rows)]
     print()
-    print(paragraphs(figures_of.BYTES_METHOD, figures_of.LATENCY_METHOD, *notes))
+    methods = (figures_of.CPU_METHOD, figures_of.BYTES_METHOD, figures_of.LATENCY_METHOD)
+    print(paragraphs(*methods, *notes))
     print()
     if rows:
         print(figures_of.rst_table(rows, changes))
@@ -410,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             "rows": rows,
             "tried": tried,
             "skipped": skipped,
-            "method": {"bytes": figures_of.BYTES_METHOD, "latency": figures_of.LATENCY_METHOD,
+            "method": {"cpu": figures_of.CPU_METHOD, "bytes": figures_of.BYTES_METHOD,
+                       "latency": figures_of.LATENCY_METHOD,
                        "notes": {r.name: r.note for r in ROWS}},
         })  # fmt: skip
     return 0

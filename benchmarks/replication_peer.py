@@ -4,7 +4,8 @@ Each peer is a server or a process of clients of one implementation, the module
 ``benchmarks.replication_<impl>``. CONFIG is one JSON object: ``role``
 (``"server"`` or ``"clients"``), ``impl``, ``world`` (a
 :class:`~benchmarks.replication_world.Config`), ``clients`` (in the whole run),
-and for clients ``port``, ``count`` and ``connect_timeout``.
+and for clients ``port``, ``count`` and ``connect_timeout``; ``cpus``, if
+there, are the CPUs the peer runs on.
 
 The peer and the parent talk in JSON lines: commands on the peer's stdin
 (``start``, ``stop``, ``quit``; the end of stdin is ``quit``), reports on its
@@ -131,9 +132,11 @@ def delta(now: int, then: int) -> int:
 
 
 def main(argv: list[str]) -> None:
+    config = json.loads(argv[0])
+    if config.get("cpus"):  # before any thread: Linux pins threads, new ones inherit it
+        os.sched_setaffinity(0, config["cpus"])
     control = Control()
     try:
-        config = json.loads(argv[0])
         world = Config(**config["world"])
         module = importlib.import_module(f"benchmarks.replication_{config['impl']}")
         if config["role"] == "server":
