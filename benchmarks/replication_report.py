@@ -23,8 +23,10 @@ BYTES_METHOD = (
     "from the same place, for every row; /proc/<pid>/io was no use (its rchar counts read(), "
     "not recv() or recvfrom()). Checked against the kernel: the loopback interface's byte "
     "counter over each row's run (IP packets: payload + 28 bytes) against what the clients "
-    "counted, received and sent, + 28 bytes a datagram; in a network namespace of the run's "
-    "own the two agree, elsewhere other programs' loopback traffic adds to the kernel's."
+    "counted, received and sent, + 28 bytes a datagram. In a network namespace of the run's "
+    "own the two agree within a few percent while the clients keep up (when they lag, what "
+    "waits in their sockets' buffers at the start or the end moves the two apart, either "
+    "way); elsewhere other programs' loopback traffic adds to the kernel's."
 )
 CPU_METHOD = (
     "Server CPU: time.process_time() of the server process over the run (user and system "
