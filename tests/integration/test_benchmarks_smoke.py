@@ -1,8 +1,10 @@
-"""The benchmarks still run: ``python -m benchmarks --quick`` end to end, and the
-in-process ``python -m benchmarks.micro --quick`` (no speed asserted)."""
+"""The benchmarks still run: ``python -m benchmarks --quick`` end to end, the
+in-process ``python -m benchmarks.micro --quick`` (no speed asserted), and
+``python -m benchmarks.replication --quick`` with every row that can run here."""
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +66,31 @@ def test_the_delivery_table_is_measured_through_the_proxy_and_the_simulator() ->
         for mode in ("RELIABLE", "UNRELIABLE_SEQUENCED", "UNRELIABLE"):
             assert f"   * - {route}\n     - ``{mode}``" in stdout, stdout
     assert "     - 100.0%" in stdout  # reliable messages all arrived
+
+
+def _pygase_could_run() -> bool:
+    return importlib.util.find_spec("pygase") is not None or bool(
+        os.environ.get("PYGNETIC_PYGASE_PYTHON")
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.enet
+@pytest.mark.skipif(importlib.util.find_spec("enet") is None, reason="no pyenet")
+def test_the_replication_table_has_every_row_that_can_run(tmp_path: Path) -> None:
+    out = tmp_path / "replication.json"
+    stdout = _run("benchmarks.replication", "--quick", "--json", str(out))
+    document = json.loads(out.read_text())
+    rows, skipped = document["rows"], document["skipped"]
+    could_run = {
+        "whole-state-floor": True,
+        "pygnetic-gamestate": importlib.util.find_spec("pygnetic.gamestate") is not None,
+        "pygase-0.3.1": _pygase_could_run(),
+    }
+    for name, runs in could_run.items():
+        if runs:
+            assert name in rows, skipped.get(name)
+            assert f"   * - {name}\n     - 10\n" in stdout  # the RST table, 10 clients
+            assert rows[name]["ticks"] > 0 and rows[name]["bytes_per_client_second"] > 0
+        else:
+            assert f"skipping {name}: " in stdout
