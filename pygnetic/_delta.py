@@ -45,14 +45,20 @@ def copy_tree(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        return {
-            key: copy_tree(item)
-            for key, item in value.items()
-            if not (type(item) is bytes and item == DELETE)
-        }
+        copy = {}
+        for key, item in value.items():  # inline: most items are numbers, copied by no call
+            kind = type(item)
+            if kind is dict or kind is list:
+                copy[key] = copy_tree(item)
+            elif kind is not bytes or item != DELETE:
+                copy[key] = item
+        return copy
     if kind is list:
-        return [copy_tree(item) for item in value]
+        return [copy_tree(item) if type(item) in _TREES else item for item in value]
     return value
+
+
+_TREES = frozenset({dict, list})
 
 
 class ChangeLog:

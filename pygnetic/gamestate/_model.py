@@ -444,8 +444,8 @@ def _merge(target: dict[Any, Any], changes: Mapping[Any, Any], delete: bool) -> 
             if not isinstance(nested, dict):
                 nested = target[key] = {}
             _merge(nested, value, delete)
-        else:
-            target[key] = _copied(value)
+        else:  # most values are numbers: no call for them
+            target[key] = _copied(value) if isinstance(value, _CONTAINERS) else value
 
 
 def _copied(value: Any) -> Any:
