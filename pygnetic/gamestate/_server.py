@@ -172,9 +172,14 @@ class Server:
         if self.host is None:
             self.start(port, hostname, event_wire)
         self._loop_thread = threading.current_thread()
+        updated = self.game_state_store.updated
         try:
             while self.host is not None:
-                self.update(5)
+                # Woken by new state, else each resend interval: not by every packet
+                # (each client acknowledges each state), which only the next send reads.
+                updated.wait(RESEND_INTERVAL)
+                updated.clear()
+                self.update(0)
         finally:
             self._loop_thread = None
             self._close()
@@ -388,10 +393,19 @@ class Backend:
         self.game_state_machine.start(interval)
 
     def update(self, timeout_ms: int = 0) -> None:
-        """Run a game step if one is due, then the server's work (see :meth:`Server.update`)."""
+        """Wait for the next game step (at most ``timeout_ms``), run it, then the server's work.
+
+        A dedicated server's loop is ``while True: backend.update(50)``: it
+        wakes once per game step (and once per resend interval), not once per
+        packet. In a pygame loop, ``update()`` once per frame.
+        """
+        due = self.game_state_machine.next_step_in()
+        wait = timeout_ms / 1000 if due is None else min(timeout_ms / 1000, due)
+        if wait > 0:
+            time.sleep(min(wait, RESEND_INTERVAL))
         self.game_state_machine.update()
         if self.server.host is not None:
-            self.server.update(timeout_ms)
+            self.server.update(0)
 
     def shutdown(self) -> None:
         """Stop the game loop and shut the server down."""

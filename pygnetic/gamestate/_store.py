@@ -14,7 +14,7 @@ from typing import Any
 
 from .._delta import ChangeLog, copy_tree
 from ._events import Event, call_handler
-from ._model import GameState, GameStateUpdate, GameStatus, _copied, _merge
+from ._model import GameState, GameStateUpdate, GameStatus, _merge
 
 __all__ = ["GameStateMachine", "GameStateStore"]
 
@@ -53,6 +53,9 @@ class GameStateStore:
             [GameStateUpdate(0)], maxlen=self._update_cache_size
         )
         self.lock = threading.RLock()
+        #: Set by every :meth:`push_update` that changes the state: a
+        #: :class:`~pygnetic.gamestate.Server` in a thread of its own waits on it.
+        self.updated = threading.Event()
 
     def get_update_cache(self) -> list[GameStateUpdate]:
         """Return the latest state updates, oldest first (at most 100)."""
@@ -74,12 +77,13 @@ class GameStateStore:
             self._game_state_update_cache.append(update)
             if update.time_order <= self._game_state.time_order:
                 return
-            # Copied in, as ``state += update`` does: a change to the state
-            # later leaves the cached update as it was.
-            changes = _copied(update.__dict__)
+            # Both copy what they keep (lists, dicts): a change to the state
+            # later leaves the cached update as it was, and the other way round.
+            changes = dict(update.__dict__)
             time_order = changes.pop("time_order")
             self.log.apply(changes, time_order)
             self._game_state += update
+            self.updated.set()
 
 
 class GameStateMachine:
@@ -185,6 +189,12 @@ class GameStateMachine:
         self._set_status(GameStatus.ACTIVE)
         self._last_step = self._clock()
         self._next_step = self._last_step + interval
+
+    def next_step_in(self) -> float | None:
+        """Seconds until the next time step is due (0 if it is), None when not started."""
+        if self._next_step is None:
+            return None
+        return max(0.0, self._next_step - self._clock())
 
     def update(self) -> bool:
         """Run a time step if one is due; return whether it did. Call it once per frame."""
