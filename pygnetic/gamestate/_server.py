@@ -136,6 +136,7 @@ class Server:
             message_factory=MESSAGES,
             **self._options,
         )
+        self.host.add_updater(self._send)
 
     def update(self, timeout_ms: int = 0) -> None:
         """Do the server's work: receive, handle events, send state; once per frame.
@@ -146,11 +147,13 @@ class Server:
         host = self.host
         if host is None:
             raise RuntimeError("the server is not running: call start() or run() first")
-        host.update(timeout_ms)
-        self._send_events()
-        self._send_state()
+        host.update(timeout_ms)  # which sends what is due, before it flushes (_send)
         if self._stopping:
             self._close()
+
+    def _send(self) -> None:
+        self._send_events()
+        self._send_state()
 
     def _send_state(self) -> None:
         replicator = self._replicator
@@ -301,6 +304,8 @@ class Server:
         self._outbox.append((Event(event_type, *args, **kwargs), target_client, ack_callback))
         if self._loop_thread is None and self.host is not None:
             self._send_events()
+        else:
+            self.game_state_store.updated.set()  # wakes run(): something to send
 
     def _send_events(self) -> None:
         outbox = self._outbox
