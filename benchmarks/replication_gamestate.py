@@ -20,7 +20,7 @@ import time
 
 from pygnetic.gamestate import Backend, Client, GameState
 
-from .replication_world import Config, World
+from .replication_world import Config, World, clients_ready
 
 
 class ServerSide:
@@ -71,11 +71,7 @@ class ClientSide:
             time.sleep(seconds)
 
     def ready(self) -> int:
-        ready = 0
-        for client in self.clients:
-            with client.access_game_state() as state:
-                ready += len(getattr(state, "objects", ())) == self.objects
-        return ready
+        return clients_ready(self.clients, self.objects)
 
     def counters(self) -> dict[str, int]:
         totals = {"received": 0, "received_datagrams": 0, "sent": 0, "sent_datagrams": 0}

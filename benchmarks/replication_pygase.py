@@ -32,7 +32,7 @@ from pygase import Client, GameState
 from pygase.backend import GameStateMachine, GameStateStore, Server
 from pygase.connection import Package
 
-from .replication_world import Config, World
+from .replication_world import Config, World, clients_ready
 
 #: The largest UDP payload over IPv4, instead of PyGaSe's 2048 bytes.
 MAX_DATAGRAM = 65507
@@ -131,11 +131,7 @@ class ClientSide:
         time.sleep(seconds)
 
     def ready(self) -> int:
-        ready = 0
-        for client in self.clients:
-            with client.access_game_state() as state:
-                ready += len(getattr(state, "objects", ())) == self.objects
-        return ready
+        return clients_ready(self.clients, self.objects)
 
     def counters(self) -> dict[str, int]:
         with _COUNTS_LOCK:

@@ -71,3 +71,12 @@ class World:
     def snapshot(self) -> dict[int, list[float]]:
         """The whole world as ``{id: [x, y, vx, vy]}``, a copy of its dict (not its lists)."""
         return dict(self.objects)
+
+
+def clients_ready(clients: list, objects: int) -> int:
+    """How many of ``clients`` (PyGaSe's API) hold all ``objects`` of the world in their state."""
+    ready = 0
+    for client in clients:
+        with client.access_game_state() as state:
+            ready += len(getattr(state, "objects", ())) == objects
+    return ready

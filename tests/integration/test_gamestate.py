@@ -590,17 +590,6 @@ def test_backend_and_clients_in_one_loop(adapter, cleanup):
     assert pump(backend, *clients, until=lambda: all(state_of(c) == vars(final) for c in clients))
 
 
-@pytest.fixture
-def pygame_events():
-    pygame = pytest.importorskip("pygame")
-    pygame.init()
-    event.init()
-    pygame.event.clear()
-    yield pygame
-    event.disable()
-    pygame.quit()
-
-
 @pytest.mark.pygame
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_net_state_is_posted_once_per_update_in_which_state_arrived(

@@ -276,17 +276,6 @@ def test_replicas_converge_under_20_percent_loss_with_no_state_resent():
             assert len(_calls(replica, "change")) <= 60 + 1
 
 
-@pytest.fixture
-def pygame_events():
-    pygame = pytest.importorskip("pygame")
-    pygame.init()
-    event.init()
-    pygame.event.clear()
-    yield pygame
-    event.disable()
-    pygame.quit()
-
-
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_a_client_posts_net_state_when_its_replicas_change(pygame_events, adapter):
     pygame = pygame_events
