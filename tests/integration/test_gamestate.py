@@ -707,11 +707,9 @@ def test_clients_converge_through_loss_and_state_is_never_sent_reliably(loss, cl
         proxy.conditions = Conditions(loss=0.2, seed=20)
     for number, client in enumerate(clients):
         client.dispatch_event("JOIN", f"player {number}")
-    in_transit = []
     started = time.monotonic()
     while time.monotonic() - started < 0.6:  # the state changes every 10 ms meanwhile
         pump(*hosts, timeout=0)
-        in_transit += [v.connection.pending_bytes for v in backend.server.connections.values()]
     backend.game_state_machine.stop()
     final = backend.game_state_store.get_game_state()
 
@@ -728,8 +726,9 @@ def test_clients_converge_through_loss_and_state_is_never_sent_reliably(loss, cl
     # Each state message the server sent crossed the proxy once: nothing resent.
     sent = sum(view.sent for view in backend.server.connections.values())
     assert watch.unreliable == sent > 60
+    # And none went reliably on the state channel. (Reliable data elsewhere, a
+    # ping in a datagram the proxy dropped with a state, may be resent: that is ENet.)
     assert watch.reliable == 0
-    assert max(in_transit) == 0  # no reliable data waits for an acknowledgement
     proxy.conditions = Conditions()  # the goodbyes need not wait out the loss
 
 
