@@ -111,7 +111,7 @@ def pygase_python() -> tuple[str | None, str]:
     else:
         return None, (
             f"PyGaSe is not importable here and ${PYGASE_ENV} is not set (PyGaSe needs curio, "
-            "so Python 3.11 at most: pip install 'pygnetic[bench]' there, then point "
+            "so Python 3.11 at most: pip install -e '.[bench]' there, then point "
             f"${PYGASE_ENV} at that python)"
         )
     probe = (
