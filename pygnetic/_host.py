@@ -80,6 +80,8 @@ class Host:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, not {timeout!r}")
         self.conn_limit = conn_limit
+        #: Channels each connection asks for (ENet); TCP takes any.
+        self.channels = channels
         if message_factory is not None:
             self.message_factory = message_factory
         self.timeout = timeout

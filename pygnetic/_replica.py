@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -60,6 +59,7 @@ class Replica:
         self.state: dict[Any, Any] = state if state is not None else {}
         self.time_order = -1
         self.received = 0
+        self.arrived = 0
         self.stale = 0
 
     def attach(self, connection: Connection) -> None:
@@ -73,6 +73,8 @@ class Replica:
                     self.receive(connection, message)
             except DeltaError as exc:
                 close_for(connection, str(exc))
+            except ValueError as exc:  # a server that gave us fewer channels than it uses
+                close_for(connection, f"cannot acknowledge state: {exc}")
 
         return receive
 
@@ -83,6 +85,7 @@ class Replica:
             DeltaError: The message is not a well-formed state or delta.
         """
         _, time_order, base, deletes, sets = message
+        self.arrived += 1
         if type(time_order) is not int or not (base is None or type(base) is int):
             raise DeltaError(f"state message {brief(message)} has no int time order and base")
         if time_order <= self.time_order or (base is not None and base > self.time_order):
@@ -105,24 +108,26 @@ class Replica:
         return True
 
     def _acknowledge(self, connection: Connection) -> None:
+        # What arrived, repeats included: the server measures loss with it, and a
+        # repeat (the state did not move on while our acknowledgement travelled)
+        # is no loss.
         connection.send(
-            self.messages.ack, self.stream, self.time_order, self.received, channel=self.channel
+            self.messages.ack, self.stream, self.time_order, self.arrived, channel=self.channel
         )
-
-
-# Per connection and message type, the receiver of each stream.
-_streams: weakref.WeakKeyDictionary[Connection, dict[type[Any], dict[Any, Callable[[Any], None]]]]
-_streams = weakref.WeakKeyDictionary()
 
 
 def take(
     connection: Connection, message: type[Any], stream: int, receiver: Callable[[Any], None]
 ) -> None:
-    """Have ``receiver`` take ``connection``'s ``message`` messages of ``stream``."""
-    by_message = _streams.setdefault(connection, {})
-    receivers = by_message.get(message)
+    """Have ``receiver`` take ``connection``'s ``message`` messages of ``stream``.
+
+    The streams' receivers hang on the function the connection calls, so
+    they go with the connection (no table outside it keeps one alive).
+    """
+    current = connection.interceptor(message)
+    receivers = getattr(current, "receivers", None)
     if receivers is None:
-        receivers = by_message[message] = {}
+        receivers = {}
 
         def route(received: Any) -> None:
             stream = received[0]
@@ -133,6 +138,7 @@ def take(
             if taker is not None:
                 taker(received)
 
+        route.receivers = receivers  # type: ignore[attr-defined]
         connection.intercept(message, route)
     receivers[stream] = receiver
 

@@ -338,6 +338,10 @@ class Connection:
         self._intercepted[message] = function
         self._route(message)
 
+    def interceptor(self, message: type[Any]) -> Callable[[Any], None] | None:
+        """Return the function :meth:`intercept` gave ``message`` to, or None."""
+        return self._intercepted.get(message)
+
     def _route(self, cls: type[Any]) -> None:
         """Decide what receiving a ``cls`` message calls; runs when handlers change.
 

@@ -34,10 +34,11 @@ How state flows:
 - A state or delta that packs to more than the factory's ``max_message_size``
   raises :class:`StateTooLargeError` in :meth:`~Replicator.send`, on the
   server, rather than never arriving. ENet splits a message over its MTU
-  (about 1400 bytes) into fragments, and sends the fragments of an
-  unreliable sequenced message reliably: under loss a big state arrives late
-  (its lost fragments resent) rather than not at all, and what follows it on
-  its channel waits for it. Keep state small; send the rest as messages.
+  (about 1400 bytes) into fragments, unreliable ones for an unreliable
+  message: a message is lost whole when one of its fragments is, so at loss
+  ``p`` one of ``n`` fragments arrives with probability ``(1 - p) ** n``
+  per try, and a large whole state may take several ticks to reach a new
+  client. Keep state small; send the rest as messages.
 - A client acknowledges every state message, also one it already has (its
   acknowledgement was lost), so the server stops resending it.
 """
@@ -133,7 +134,7 @@ class ClientView:
         connection: The client's connection.
         acked: The last time order the client acknowledged; -1 before its first.
         sent: State messages sent to it.
-        received: State messages it says it received.
+        received: State messages it says arrived (repeats included).
         loss: Share of state messages lost over the last second or so (0 to 1).
         quality: ``'good'`` or ``'bad'`` (see :data:`BAD_ROUND_TRIP_MS` and :data:`BAD_LOSS`).
     """
@@ -285,16 +286,19 @@ class Replicator:
 
     # -- clients -------------------------------------------------------------
 
-    def add(self, connection: Connection) -> ClientView:
+    def add(self, connection: Connection) -> ClientView | None:
         """Start replicating to ``connection``: the next :meth:`send` sends it the whole state.
 
-        Raises:
-            ValueError: ``connection`` has no :attr:`channel` (an ENet client
-                that asked for fewer channels).
+        A connection without :attr:`channel` (an ENet client that asked for
+        fewer channels) is closed with the reason, and None returned.
         """
         view = self._clients.get(connection)
         if view is None:
-            connection.check_channel(self.channel)
+            try:
+                connection.check_channel(self.channel)
+            except ValueError as exc:
+                close_for(connection, f"state goes on channel {self.channel}: {exc}")
+                return None
             view = self._clients[connection] = ClientView(connection, self._clock())
             take(connection, self.messages.ack, self.stream, self._ack_receiver(connection))
         return view
@@ -322,10 +326,16 @@ class Replicator:
 
     @property
     def min_acked(self) -> int:
-        """The oldest time order acknowledged by every client (the current one with none)."""
-        if not self._clients:
-            return self.log.time_order
-        return min(view.acked for view in self._clients.values())
+        """The oldest time order acknowledged by every client (the current one with none).
+
+        A client that has acknowledged none of the state sent to it for the
+        last second or so (:attr:`ClientView.loss` 1) does not count: a peer
+        that never acknowledges cannot hold this back for ever.
+        """
+        return min(
+            (view.acked for view in self._clients.values() if view.loss < 1.0),
+            default=self.log.time_order,
+        )
 
     def _ack_receiver(self, connection: Connection) -> Callable[[Any], None]:
         clients = self._clients

@@ -183,7 +183,12 @@ class SyncObject:
         """Called on a replica (on a client) once per state message that changed it."""
 
     def on_reply(self, packet_id: int) -> None:
-        """Called on the server once every client has a change of this object.
+        """Called on the server once every client has this object's latest change.
+
+        Changes made while an earlier one was on its way are confirmed
+        together, by one call for the latest. A client that has not yet
+        acknowledged any state does not hold it back (its first state is the
+        whole one).
 
         Args:
             packet_id: The time order of the state that carried the change.
@@ -218,7 +223,9 @@ class SyncObjectManager:
 
     Raises:
         LocalError: No SyncObject class uses the host's message factory
-            (define them before making the Server or Client).
+            (define them before making the Server or Client), or it
+            serializes with json.
+        ValueError: A class's ``sync_flags`` channel is beyond the host's ``channels``.
     """
 
     def __init__(
@@ -236,6 +243,12 @@ class SyncObjectManager:
                 "no SyncObject class is declared for this host's message factory: define "
                 "the classes (on both sides, in the same order) before the Server or Client"
             )
+        for channel, _ in kinds.streams:
+            if channel >= host.channels:
+                raise ValueError(
+                    f"a SyncObject class sends its state on channel {channel}, but the host "
+                    f"has {host.channels} channel(s): make it with channels={channel + 1} or more"
+                )
         if factory.serializer.name == "json":
             raise LocalError(
                 "SyncObject needs a serializer that keeps int keys (msgpack); json turns "
@@ -252,8 +265,8 @@ class SyncObjectManager:
         self._pending: dict[int, SyncObject] = {}
         self._dead: list[int] = []
         #: Per stream, (time order, object) whose on_reply waits for every client.
-        self._replies: list[collections.deque[tuple[int, weakref.ref[SyncObject]]]] = [
-            collections.deque() for _ in kinds.streams
+        self._replies: list[collections.OrderedDict[int, tuple[int, weakref.ref[SyncObject]]]] = [
+            collections.OrderedDict() for _ in kinds.streams
         ]
         self._next_id = 1
         self._next_tick = 0.0
@@ -367,7 +380,11 @@ class SyncObjectManager:
         for obj in pending:
             if obj.sync_id in self._objects:
                 t = self._replicators[obj._sync_stream].time_order
-                self._replies[obj._sync_stream].append((t, weakref.ref(obj)))
+                # One entry an object, its newest change: a client that never
+                # acknowledges holds replies back, but cannot make them pile up.
+                replies = self._replies[obj._sync_stream]
+                replies.pop(id(obj), None)
+                replies[id(obj)] = (t, weakref.ref(obj))
         self._reply()
 
     def _reply(self) -> None:
@@ -375,8 +392,12 @@ class SyncObjectManager:
             if not replies:
                 continue
             acked = replicator.min_acked
-            while replies and replies[0][0] <= acked:
-                t, ref = replies.popleft()
+            while replies:  # oldest first: a change moves its object to the end
+                key = next(iter(replies))
+                t, ref = replies[key]
+                if t > acked:
+                    break
+                del replies[key]
                 obj = ref()
                 if obj is not None:
                     obj.on_reply(t)

@@ -19,11 +19,20 @@ from typing import Any
 
 from .._decoding import brief
 from ..connection import Connection
+from ..errors import RemoteError
 from ..message import MessageFactory
-from ..protocol import CloseCode
+from ..protocol import MAX_REASON_LENGTH, CloseCode
 from ..replication import register_messages
 
-__all__ = ["MESSAGES", "REPLICATION", "Event", "EventLink", "call_handler", "finish"]
+__all__ = [
+    "MESSAGES",
+    "REPLICATION",
+    "Event",
+    "EventArgumentsError",
+    "EventLink",
+    "call_handler",
+    "finish",
+]
 
 log = logging.getLogger("pygnetic.gamestate")
 
@@ -71,18 +80,48 @@ class Event:
         return event
 
 
+class EventArgumentsError(RemoteError, TypeError):
+    """A received event's arguments do not fit its handler's parameters.
+
+    The peer sent them: the connection it came over is closed with this
+    reason (an event already queued for the game loop is dropped, logged).
+    """
+
+
 def call_handler(function: Callable[..., Any], event: Event, **extra: Any) -> Any:
     """Call an event handler with the event's arguments and those of ``extra`` it accepts.
 
     ``client_address`` is passed only to a function that takes it (by name
     or through ``**kwargs``), so that both the seed's ``lambda game_state,
     dt: ...`` and PyGaSe 0.3.1 handlers taking ``client_address`` work.
+
+    Raises:
+        EventArgumentsError: The arguments (which came from the network) do
+            not fit the function; it was not called. What the function
+            itself raises goes through.
     """
     kwargs = dict(event.handler_kwargs)
     for name, value in extra.items():
         if name != "client_address" or _accepts(function, name):
             kwargs[name] = value
+    signature = _signature(function)
+    if signature is not None:
+        try:
+            signature.bind(*event.handler_args, **kwargs)
+        except TypeError as exc:
+            raise EventArgumentsError(
+                f"event {brief(event.type)}: its arguments do not fit the handler "
+                f"({str(exc)[: MAX_REASON_LENGTH // 2]})"
+            ) from None
     return finish(function(*event.handler_args, **kwargs))
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(function: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without one: let the call say
+        return None
 
 
 def finish(result: Any) -> Any:
@@ -148,7 +187,11 @@ class EventLink:
         ):
             self._refuse(f"event {brief(message)} is not (int, str, list, dict of str keys)")
             return
-        self._handle(Event.received(event_type, args, kwargs))
+        try:
+            self._handle(Event.received(event_type, args, kwargs))
+        except EventArgumentsError as exc:
+            self._refuse(str(exc))
+            return
         if event_id:
             self.connection.send(EVENT_ACK, event_id)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import server as _server
+from .._logthrottle import LogThrottle
 from ..connection import Connection
 from ..handler import Handler
 from ..replication import ClientView, Replicator
@@ -85,6 +86,7 @@ class Server:
         self.host: _server.Server | None = None
         self._options = dict(server_options, conn_limit=conn_limit, clock=clock)
         self._clock = clock
+        self._log = LogThrottle(log, clock=clock)  # lines a client can make us write
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._links: dict[Connection, EventLink] = {}
         self._replicator: Replicator | None = None
@@ -235,6 +237,8 @@ class Server:
         connection.intercept(SHUTDOWN, lambda message: self._asked_to_shut_down(connection))
         with self.game_state_store.lock:
             view = self._replicator.add(connection)
+        if view is None:  # it lacks the state's channel: closed, with the reason
+            return
         self.connections[connection.address] = view
         if self.host_client is None:
             self.host_client = connection.address
@@ -243,14 +247,17 @@ class Server:
         self._links.pop(connection, None)
         if self._replicator is not None:
             self._replicator.remove(connection)
-        self.connections.pop(connection.address, None)
+        view = self.connections.get(connection.address)
+        if view is not None and view.connection is connection:  # not a newer one from there
+            del self.connections[connection.address]
 
     def _asked_to_shut_down(self, connection: Connection) -> None:
         if connection.address == self.host_client:
             log.info("the host client %s:%s shuts the server down", *connection.address)
             self._stopping = True
         else:
-            log.warning(
+            self._log.warning(
+                "shutdown refused",
                 "client %s:%s asked to shut the server down, but is not the host client",
                 *connection.address,
             )

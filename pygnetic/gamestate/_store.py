@@ -13,12 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .._delta import ChangeLog, copy_tree
-from ._events import Event, call_handler
+from .._logthrottle import LogThrottle
+from ._events import Event, EventArgumentsError, call_handler
 from ._model import GameState, GameStateUpdate, GameStatus, _merge
 
 __all__ = ["GameStateMachine", "GameStateStore"]
 
 log = logging.getLogger("pygnetic.gamestate")
+
+#: Events from one client that may wait for the game loop at once.
+MAX_QUEUED_EVENTS = 256
 
 
 class GameStateStore:
@@ -113,6 +117,9 @@ class GameStateMachine:
         self.game_time = 0.0
         self._game_state_store = game_state_store
         self._event_queue: collections.deque[Event] = collections.deque()  # thread-safe ends
+        self._queued_from: collections.Counter[Any] = collections.Counter()
+        self._queue_lock = threading.Lock()
+        self._log = LogThrottle(log, clock=clock)
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._clock = clock
         self._interval = 0.02
@@ -121,8 +128,23 @@ class GameStateMachine:
         self._game_loop_is_running = False
 
     def _push_event(self, event: Event) -> None:
-        """Queue an event for the next time step (a Server's event wire calls it)."""
-        self._event_queue.append(event)
+        """Queue an event for the next time step (a Server's event wire calls it).
+
+        At most :data:`MAX_QUEUED_EVENTS` from one client wait at once; more
+        are dropped, logged, so that one client cannot make the queue grow
+        without end or hold everyone's events back.
+        """
+        sender = event.client_address
+        with self._queue_lock:  # the server's thread pushes, the game loop's pops
+            full = self._queued_from[sender] >= MAX_QUEUED_EVENTS
+            if not full:
+                self._queued_from[sender] += 1
+                self._event_queue.append(event)
+        if full:
+            self._log.warning(
+                "event queue", "event from %s dropped: %d of its events wait already",
+                sender, MAX_QUEUED_EVENTS,
+            )  # fmt: skip
 
     def register_event_handler(
         self, event_type: str, event_handler_function: Callable[..., Any]
@@ -162,16 +184,25 @@ class GameStateMachine:
         update = dict(self.time_step(game_state, dt) or {})
         queue = self._event_queue
         while queue:
-            event = queue.popleft()
+            with self._queue_lock:
+                event = queue.popleft()
+                sender = event.client_address
+                self._queued_from[sender] -= 1
+                if not self._queued_from[sender]:
+                    del self._queued_from[sender]
             handler = self._handlers.get(event.type)
             if handler is not None:
-                changes = call_handler(
-                    handler,
-                    event,
-                    game_state=game_state,
-                    dt=dt,
-                    client_address=event.client_address,
-                )
+                try:
+                    changes = call_handler(
+                        handler,
+                        event,
+                        game_state=game_state,
+                        dt=dt,
+                        client_address=event.client_address,
+                    )
+                except EventArgumentsError as exc:  # from a client: its loss, not the game's
+                    self._log.warning("event arguments", "event dropped: %s", exc)
+                    continue
                 _merge(update, changes or {}, delete=False)
             if self._clock() - started > 0.95 * self._interval:
                 break
@@ -192,23 +223,28 @@ class GameStateMachine:
 
     def next_step_in(self) -> float | None:
         """Seconds until the next time step is due (0 if it is), None when not started."""
-        if self._next_step is None:
+        next_step = self._next_step  # once: stop() may clear it from another thread
+        if next_step is None:
             return None
-        return max(0.0, self._next_step - self._clock())
+        return max(0.0, next_step - self._clock())
 
     def update(self) -> bool:
         """Run a time step if one is due; return whether it did. Call it once per frame."""
-        if self._next_step is None or self._game_state_store.get_game_state().is_paused():
+        # Read once: stop() may clear it from another thread meanwhile.
+        next_step = self._next_step
+        if next_step is None or self._game_state_store.get_game_state().is_paused():
             return False
         now = self._clock()
-        if now < self._next_step:
+        if now < next_step:
             return False
         dt = max(self._interval, now - self._last_step)
         self._last_step = now
         # Steady ticks; after a stall, the next one an interval from now.
-        self._next_step += self._interval
-        if self._next_step <= now:
-            self._next_step = now + self._interval
+        next_step += self._interval
+        if next_step <= now:
+            next_step = now + self._interval
+        if self._next_step is not None:
+            self._next_step = next_step
         self.step(dt)
         return True
 
@@ -226,8 +262,7 @@ class GameStateMachine:
         try:
             while not self._game_state_store.get_game_state().is_paused():
                 if not self.update():
-                    wait = self._next_step - self._clock() if self._next_step is not None else 0
-                    time.sleep(max(0.0, min(wait, interval)))
+                    time.sleep(min(self.next_step_in() or 0.0, interval))
         finally:
             self._game_loop_is_running = False
             self._next_step = None

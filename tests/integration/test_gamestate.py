@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+import pygnetic
 import pygnetic.event as event
 from pygnetic import gamestate
 from pygnetic.gamestate import (
@@ -752,3 +753,22 @@ def test_a_state_larger_than_a_datagram_is_not_sent_reliably_either(cleanup):
     assert pump(backend, proxy, client, until=lambda: state_of(client).get("ticks", 0) > 3)
     assert state_of(client)["map"] == "#" * 3000
     assert watch.reliable == 0
+
+
+@pytest.mark.enet
+@pytest.mark.skipif(not HAVE_ENET, reason="no pyenet (pygnetic[enet])")
+def test_a_client_without_the_state_channel_is_closed_and_the_server_serves_on(cleanup, caplog):
+    server = Server(GameStateStore(GameState(x=1)), adapter="enet")
+    serving = server.run_in_thread(0, "127.0.0.1")
+    cleanup(joined, serving)
+    cleanup(server.shutdown)
+    good = connected("enet", server, cleanup)
+    good.wait_until(lambda game_state: getattr(game_state, "x", None) == 1, timeout=WAIT)
+    # A plain pygnetic client on ENet that asked for one channel: state goes on channel 1.
+    few = pygnetic.Client(message_factory=gamestate._events.MESSAGES, adapter="enet", channels=1)
+    cleanup(few.close)
+    with caplog.at_level(logging.WARNING, logger="pygnetic"):
+        connection = few.connect("127.0.0.1", server.port)
+        assert pump(few, until=lambda: connection.close_code is not None, timeout=WAIT)
+    assert "channel 1 does not exist" in caplog.text
+    assert serving.is_alive() and server.host is not None and good.connection.connected

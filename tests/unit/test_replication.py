@@ -1,6 +1,8 @@
 """Replicator and Replica over the memory transport: real hosts, real connections, no sockets."""
 
+import gc
 import logging
+import weakref
 
 import pytest
 
@@ -342,3 +344,69 @@ def test_a_client_that_never_acknowledges_goes_bad_then_good_again_after_the_thr
     assert throttled * step <= MIN_THROTTLE + 3 * step  # and soon after it
     assert set(sends[:throttled]) <= {0, 1} and 0 in sends[:throttled]
     assert run(10) == [1] * 10  # every tick again
+
+
+def test_closed_connections_are_not_kept_alive_by_replication():
+    network = MemoryNetwork()
+    factory = MessageFactory("msgpack")
+    messages = register_messages(factory)
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    replicator = Replicator(messages)
+    gone = []
+    try:
+        for _ in range(5):
+            client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+            connection = client.connect("memory", server.address[1])
+            assert pump(server, client, until=lambda: len(server.connections()) == 1, timeout=2)
+            (remote,) = server.connections()
+            replicator.add(remote)
+            Replica(messages).attach(connection)
+            gone += [weakref.ref(remote), weakref.ref(connection)]
+            connection.disconnect()
+            assert pump(server, client, until=lambda: not server.connections(), timeout=2)
+            replicator.send()  # forgets closed clients
+            client.close()
+            del client, connection, remote
+        gc.collect()
+        assert len(replicator) == 0
+        assert [ref for ref in gone if ref() is not None] == []
+    finally:
+        server.close()
+
+
+def test_repeats_of_a_state_that_did_not_move_on_are_no_loss():
+    # A round trip longer than a tick: the server resends the same state until
+    # the acknowledgement arrives, and the client drops the repeats; none lost.
+    clock = ManualClock()
+    network = MemoryNetwork()
+    factory = MessageFactory("msgpack")
+    messages = register_messages(factory)
+    options = {"message_factory": factory, "adapter": "memory", "network": network}
+    server = pygnetic.Server(clock=clock, simulate="latency=100ms", **options)
+    client = pygnetic.Client(clock=clock, simulate="latency=100ms", **options)
+    try:
+        connection = client.connect("memory", server.address[1])
+        for _ in range(200):
+            clock.now += 0.01
+            server.update(0)
+            client.update(0)
+            if server.connections():
+                break
+        (remote,) = server.connections()
+        replicator = Replicator(messages, clock=clock)
+        view = replicator.add(remote)
+        replica = Replica(messages)
+        replica.attach(connection)
+        for tick in range(300):  # 10 s at 30 Hz; the state changes once a second
+            if tick % 30 == 0:
+                replicator.push({"score": tick})
+            clock.now += 1 / 30
+            replicator.send()
+            server.update(0)
+            client.update(0)
+        assert replica.stale > 50  # the repeats came, and were dropped
+        assert view.loss < 0.1 and view.quality == "good"
+        assert replica.state == {"score": 270}
+    finally:
+        server.close()
+        client.close()

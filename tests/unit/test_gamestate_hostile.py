@@ -1,0 +1,83 @@
+"""A gamestate server's clients may send anything: one bad event costs only its sender."""
+
+import logging
+
+import pytest
+
+import pygnetic
+from pygnetic.adapters.network.memory import MemoryNetwork
+from pygnetic.gamestate import Backend, GameState
+from pygnetic.gamestate._events import EVENT, MESSAGES
+from pygnetic.protocol import CloseCode
+from pygnetic.testing import ManualClock
+
+
+def _backend(network, clock, **server_handlers):
+    backend = Backend(
+        GameState(foo=0.0, bar=0.5),
+        lambda game_state, dt: {"foo": game_state.foo + dt},
+        {"SET_BAR": lambda new_bar, game_state, dt: {"bar": new_bar}},
+        adapter="memory",
+        network=network,
+        clock=clock,
+    )
+    for event_type, handler in server_handlers.items():
+        backend.server.register_event_handler(event_type, handler)
+    backend.start("memory", 0, interval=0.01)
+    return backend
+
+
+def _raw_client(network, backend):
+    """A client speaking the gamestate messages by hand, as a hostile one would."""
+    client = pygnetic.Client(message_factory=MESSAGES, adapter="memory", network=network)
+    connection = client.connect("memory", backend.server.port)
+    return client, connection
+
+
+def _run(clock, backend, *clients, rounds=20):
+    for _ in range(rounds):
+        clock.now += 0.01
+        backend.update(0)
+        for client in clients:
+            client.update(0)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"evil": 1}, {}], ids=["an unexpected keyword", "a missing argument"]
+)
+def test_an_event_that_does_not_fit_a_server_handler_closes_only_its_sender(kwargs, caplog):
+    network, clock = MemoryNetwork(), ManualClock()
+    backend = _backend(network, clock, SET_BAR=lambda new_bar: None)
+    try:
+        hostile, bad = _raw_client(network, backend)
+        honest, good = _raw_client(network, backend)
+        _run(clock, backend, hostile, honest)
+        assert bad.connected and good.connected
+        with caplog.at_level(logging.WARNING, logger="pygnetic"):
+            bad.send(EVENT, 0, "SET_BAR", [], kwargs)
+            _run(clock, backend, hostile, honest)
+        assert bad.close_code is CloseCode.PROTOCOL_ERROR
+        assert "do not fit the handler" in bad.close_reason
+        assert good.connected and backend.server.host is not None
+        before = backend.game_state_store.get_game_state().foo
+        _run(clock, backend, honest)
+        assert backend.game_state_store.get_game_state().foo > before  # the game goes on
+    finally:
+        backend.shutdown()
+
+
+def test_an_event_that_does_not_fit_the_game_loops_handler_is_dropped_and_logged(caplog):
+    network, clock = MemoryNetwork(), ManualClock()
+    backend = _backend(network, clock)  # no server handler: only the game loop's
+    try:
+        hostile, bad = _raw_client(network, backend)
+        _run(clock, backend, hostile)
+        with caplog.at_level(logging.WARNING, logger="pygnetic.gamestate"):
+            bad.send(EVENT, 0, "SET_BAR", [], {})
+            bad.send(EVENT, 0, "SET_BAR", [2.0], {})
+            _run(clock, backend, hostile)
+        assert "event dropped" in caplog.text
+        state = backend.game_state_store.get_game_state()
+        assert state.bar == 2.0 and not state.is_paused()  # the next event still counted
+    finally:
+        backend.shutdown()
