@@ -44,11 +44,11 @@ def copy_tree(value: Any) -> Any:
     handing it over (``players.append(p)``) is seen as changed the next time.
     """
     kind = type(value)
-    if kind is dict:
+    if kind is dict or (kind not in _PLAIN and isinstance(value, dict)):
         copy = {}
         for key, item in value.items():  # inline: most items are numbers, copied by no call
             kind = type(item)
-            if kind is dict or kind is list:
+            if kind in _TREES or (kind not in _PLAIN and isinstance(item, dict)):
                 copy[key] = copy_tree(item)
             elif kind is not bytes or item != DELETE:
                 copy[key] = item
@@ -59,6 +59,8 @@ def copy_tree(value: Any) -> Any:
 
 
 _TREES = frozenset({dict, list})
+# Types no state value of which is a dict (a Counter or defaultdict is, and is kept as one).
+_PLAIN = frozenset({float, int, str, bool, bytes, type(None), list, tuple})
 
 
 class ChangeLog:
@@ -117,12 +119,13 @@ class ChangeLog:
     def _merge(self, node: dict[Any, Any], changes: Mapping[Any, Any], path: Path, t: int) -> None:
         changed = self._changed
         for key, value in changes.items():
-            here = (*path, key)
             kind = type(value)
+            if kind not in _PLAIN and kind is not dict and isinstance(value, dict):
+                kind = dict  # a Counter, a defaultdict: kept as a plain dict, merged as one
             current = node.get(key, _MISSING)
             if kind is dict:
                 if type(current) is dict:
-                    self._merge(current, value, here, t)
+                    self._merge(current, value, (*path, key), t)
                     continue
                 node[key] = copy_tree(value)
             elif kind is bytes and value == DELETE:
@@ -135,6 +138,7 @@ class ChangeLog:
                 node[key] = copy_tree(value)
             else:
                 node[key] = value
+            here = (*path, key)  # only for a change: most values of a tick are the same
             if here in changed:
                 changed.move_to_end(here)
             changed[here] = t

@@ -67,6 +67,8 @@ class Client:
         )
         self._link: EventLink | None = None
         self._loop_thread: threading.Thread | None = None
+        #: The thread that called start(): the one that may send directly.
+        self._owner: threading.Thread | None = None
         self._leaving: bool | None = None  # None, or whether to shut the server down
 
     def __repr__(self) -> str:
@@ -86,8 +88,14 @@ class Client:
         connection = self.host.connect(hostname, port)
         self.connection = connection
         self._link = EventLink(connection, self._received)
+        with self._lock:  # a Client used again: the last server's world is not this one's
+            self._game_state.__dict__.clear()
+            self._game_state.__dict__.update(vars(GameState()))
+            self._replica.time_order = -1
+        self._posted_time_order = -1
         self._replica.attach(connection)
         self._leaving = None
+        self._owner = threading.current_thread()
         return connection
 
     def update(self, timeout_ms: int = 0) -> None:
@@ -248,8 +256,13 @@ class Client:
             **kwargs: Keyword arguments for the server's handlers.
         """
         self._outbox.append((Event(event_type, *args, **kwargs), ack_callback))
-        if self._loop_thread is None and self.host is not None:
+        if self._may_send_now():
             self._send_events()
+
+    def _may_send_now(self) -> bool:
+        """Whether this thread drives the client (no loop thread): else queued for update()."""
+        current = threading.current_thread()
+        return self._loop_thread is None and self.host is not None and self._owner is current
 
     def _send_events(self) -> None:
         link, outbox = self._link, self._outbox

@@ -94,6 +94,8 @@ class Server:
         self._outbox: collections.deque[tuple[Any, ...]] = collections.deque()
         self._stopping = False
         self._loop_thread: threading.Thread | None = None
+        #: The thread that called start(): the one that may send directly.
+        self._owner: threading.Thread | None = None
         self._sent_time_order = -1
         self._next_resend = 0.0
 
@@ -139,6 +141,7 @@ class Server:
             **self._options,
         )
         self.host.add_updater(self._send)
+        self._owner = threading.current_thread()
 
     def update(self, timeout_ms: int = 0) -> None:
         """Do the server's work: receive, handle events, send state; once per frame.
@@ -309,7 +312,11 @@ class Server:
             if target_client not in self.connections:
                 raise KeyError(f"no client connected at {target_client!r} (see connections)")
         self._outbox.append((Event(event_type, *args, **kwargs), target_client, ack_callback))
-        if self._loop_thread is None and self.host is not None:
+        if (
+            self._loop_thread is None
+            and self.host is not None
+            and self._owner is threading.current_thread()
+        ):
             self._send_events()
         else:
             self.game_state_store.updated.set()  # wakes run(): something to send

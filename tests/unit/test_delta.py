@@ -7,6 +7,7 @@ the state the client holds, gives exactly the current state, and carries
 nothing that stayed the same.
 """
 
+import collections
 import copy
 
 import pytest
@@ -225,3 +226,13 @@ def test_a_delete_of_a_path_that_cannot_be_there_is_ignored(path):
     state = {"a": {"b": 1}, "c": 2}
     apply_delta(state, [path], {"c": 3})
     assert state == {"a": {"b": 1}, "c": 3}
+
+
+def test_a_dict_subclass_changed_in_place_is_seen_as_changed():
+    scores = collections.Counter()
+    log = ChangeLog()
+    for time_order in (1, 2, 3):
+        scores["ann"] += 1
+        log.apply({"scores": scores}, time_order)
+    assert type(log.state["scores"]) is dict and log.state["scores"] is not scores
+    assert log.delta(1) == ([], {"scores": {"ann": 3}})

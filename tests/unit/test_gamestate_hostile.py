@@ -5,11 +5,12 @@ import logging
 import pytest
 
 import pygnetic
+from pygnetic import gamestate
 from pygnetic.adapters.network.memory import MemoryNetwork
 from pygnetic.gamestate import Backend, GameState
 from pygnetic.gamestate._events import EVENT, MESSAGES
 from pygnetic.protocol import CloseCode
-from pygnetic.testing import ManualClock
+from pygnetic.testing import ManualClock, pump
 
 
 def _backend(network, clock, **server_handlers):
@@ -81,3 +82,33 @@ def test_an_event_that_does_not_fit_the_game_loops_handler_is_dropped_and_logged
         assert state.bar == 2.0 and not state.is_paused()  # the next event still counted
     finally:
         backend.shutdown()
+
+
+def test_a_client_used_again_takes_the_next_servers_world_not_the_last_ones():
+    network = MemoryNetwork()
+    client = gamestate.Client(adapter="memory", network=network)
+
+    def serve(state):
+        server = gamestate.Server(
+            gamestate.GameStateStore(state), adapter="memory", network=network
+        )
+        server.start(0, "memory")
+        return server
+
+    first = serve(GameState(time_order=500, who="A"))
+    client.start(first.port, "memory")
+    assert pump(first, client, until=lambda: getattr(_state(client), "who", None) == "A")
+    client.disconnect()
+    first.shutdown()
+    second = serve(GameState(time_order=0, who="B"))
+    try:
+        client.start(second.port, "memory")
+        assert pump(second, client, until=lambda: getattr(_state(client), "who", None) == "B")
+    finally:
+        client.disconnect()
+        second.shutdown()
+
+
+def _state(client):
+    with client.access_game_state() as game_state:
+        return game_state
