@@ -28,11 +28,15 @@ client with other classes is refused)::
   by sending the server a message.
 - **Callbacks**: a replica's :meth:`SyncObject.on_change` runs once per
   state message that changed it; on the server, :meth:`SyncObject.on_reply`
-  runs once every client connected at the time has the change.
+  runs once every client has the object's latest change (changes made
+  while one was on its way are confirmed with it; a client that
+  acknowledges nothing for a second does not hold it back).
 - **Lifetime**: an object removed with :meth:`SyncObjectManager.remove`, or
   no longer referenced on the server (the manager holds objects weakly, as
-  1.0's did), disappears from every client. A client that joins late gets
-  every object.
+  1.0's did), disappears from every client: keep a reference to each object
+  the game still has, ``self.ball = objects.add(Ball())``, since
+  ``objects.add(Ball())`` alone is gone at once. A client that joins late
+  gets every object.
 - **Delivery**: the state goes through :mod:`pygnetic.replication`: each
   client gets what changed since what it acknowledged, unreliable sequenced
   on channel 1, so a lost packet costs nothing but a bigger next delta.
