@@ -79,6 +79,10 @@ class Control:
         self._out.flush()
 
 
+#: Seconds a server side's pump may wait (for its next tick, or a command).
+SERVER_WAIT = 0.05
+
+
 def serve(control: Control, side) -> None:
     """Report the port; between ``start`` and ``stop``, the CPU time and the ticks."""
     control.send("port", port=side.port)
@@ -96,7 +100,9 @@ def serve(control: Control, side) -> None:
             ticks = [list(tick) for tick in list(side.ticks) if begin <= tick[1] <= end]
             control.send("result", seconds=end - begin, cpu=cpu, ticks=ticks)
         if pump:
-            pump(0.005)
+            # A dedicated server's loop, as the docs give it (backend.update(50)):
+            # each row's server waits until its next tick is due, 50 ms at most.
+            pump(SERVER_WAIT)
 
 
 def run_clients(control: Control, side, count: int, connect_timeout: float) -> None:
