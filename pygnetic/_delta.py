@@ -43,24 +43,26 @@ def copy_tree(value: Any) -> Any:
     The state keeps copies, so that a value the game changes in place after
     handing it over (``players.append(p)``) is seen as changed the next time.
     """
-    kind = type(value)
-    if kind is dict or (kind not in _PLAIN and isinstance(value, dict)):
+    if type(value) in _ATOMS:
+        return value
+    if isinstance(value, dict):  # a Counter or defaultdict too: copied as a plain dict
         copy = {}
         for key, item in value.items():  # inline: most items are numbers, copied by no call
-            kind = type(item)
-            if kind in _TREES or (kind not in _PLAIN and isinstance(item, dict)):
-                copy[key] = copy_tree(item)
-            elif kind is not bytes or item != DELETE:
+            if type(item) in _ATOMS:
                 copy[key] = item
+            elif type(item) is not bytes or item != DELETE:
+                copy[key] = copy_tree(item)
         return copy
-    if kind is list:
-        return [copy_tree(item) if type(item) in _TREES else item for item in value]
+    if isinstance(value, list):
+        # One C-level pass over the types finds a long list of numbers: one copy.
+        if _ATOMS.issuperset(map(type, value)):
+            return list(value)
+        return [copy_tree(item) for item in value]
     return value
 
 
-_TREES = frozenset({dict, list})
-# Types no state value of which is a dict (a Counter or defaultdict is, and is kept as one).
-_PLAIN = frozenset({float, int, str, bool, bytes, type(None), list, tuple})
+# Types whose values hold no dict or list to copy (a tuple is taken as it is).
+_ATOMS = frozenset({float, int, str, bool, type(None), tuple})
 
 
 class ChangeLog:
@@ -120,8 +122,11 @@ class ChangeLog:
         changed = self._changed
         for key, value in changes.items():
             kind = type(value)
-            if kind not in _PLAIN and kind is not dict and isinstance(value, dict):
-                kind = dict  # a Counter, a defaultdict: kept as a plain dict, merged as one
+            if kind not in _ATOMS and kind is not dict and kind is not list:
+                if isinstance(value, dict):  # a Counter, a defaultdict: merged as a dict
+                    kind = dict
+                elif isinstance(value, list):  # kept as a copy, as a list is
+                    kind = list
             current = node.get(key, _MISSING)
             if kind is dict:
                 if type(current) is dict:

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, overload
 
 from .._decoding import brief, remote_text
+from .._delta import copy_tree
 from ..adapters.serialization.msgpack import serializer
 from ..errors import MessageError, PackError
 
@@ -444,20 +445,5 @@ def _merge(target: dict[Any, Any], changes: Mapping[Any, Any], delete: bool) -> 
             if not isinstance(nested, dict):
                 nested = target[key] = {}
             _merge(nested, value, delete)
-        else:  # most values are numbers: no call for them
-            target[key] = _copied(value) if isinstance(value, _CONTAINERS) else value
-
-
-def _copied(value: Any) -> Any:
-    """``value``, with every list and dict in it copied."""
-    if isinstance(value, list):
-        # One C-level pass finds the few types in a long list of numbers.
-        if any(issubclass(kind, _CONTAINERS) for kind in set(map(type, value))):
-            return [_copied(item) for item in value]
-        return value.copy()
-    if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
-    return value
-
-
-_CONTAINERS = (list, dict)
+        else:
+            target[key] = copy_tree(value)
