@@ -139,13 +139,11 @@ def finish(result: Any) -> Any:
     return asyncio.run(wait())
 
 
-@functools.lru_cache(maxsize=256)
 def _accepts(function: Callable[..., Any], name: str) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
+    signature = _signature(function)
+    if signature is None:
         return True
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
 
 
 class EventLink:
