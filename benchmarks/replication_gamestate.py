@@ -20,7 +20,7 @@ import time
 
 from pygnetic.gamestate import Backend, Client, GameState
 
-from .replication_world import Config, World, clients_ready
+from .replication_world import Config, World, clients_ready, note_arrival
 
 
 class ServerSide:
@@ -55,18 +55,10 @@ class ClientSide:
             client.start(port, "127.0.0.1")
 
     def pump(self, seconds: float) -> None:
-        now = time.monotonic
-        last = self._last
         new = False
         for i, client in enumerate(self.clients):
             client.update(0)
-            with client.access_game_state() as state:
-                time_order = state.time_order
-                if time_order != last[i]:
-                    last[i] = time_order
-                    tick_time = getattr(state, "tick_time", None)
-                    self.arrivals[i].append([int(time_order), tick_time, now()])
-                    new = True
+            new = note_arrival(self.arrivals, self._last, i, client) or new
         if not new:
             time.sleep(seconds)
 

@@ -32,7 +32,7 @@ from pygase import Client, GameState
 from pygase.backend import GameStateMachine, GameStateStore, Server
 from pygase.connection import Package
 
-from .replication_world import Config, World, clients_ready
+from .replication_world import Config, World, clients_ready, note_arrival
 
 #: The largest UDP payload over IPv4, instead of PyGaSe's 2048 bytes.
 MAX_DATAGRAM = 65507
@@ -119,15 +119,8 @@ class ClientSide:
             self.clients.append(client)
 
     def pump(self, seconds: float) -> None:
-        now = time.monotonic
-        last = self._last
         for i, client in enumerate(self.clients):
-            with client.access_game_state() as state:
-                time_order = state.time_order
-                if time_order != last[i]:
-                    last[i] = time_order
-                    tick_time = getattr(state, "tick_time", None)
-                    self.arrivals[i].append([int(time_order), tick_time, now()])
+            note_arrival(self.arrivals, self._last, i, client)
         time.sleep(seconds)
 
     def ready(self) -> int:

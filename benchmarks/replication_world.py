@@ -8,6 +8,7 @@ same in each and only the replication differs.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 #: The fields of an object, in the order the lists hold them.
@@ -80,3 +81,19 @@ def clients_ready(clients: list, objects: int) -> int:
         with client.access_game_state() as state:
             ready += len(getattr(state, "objects", ())) == objects
     return ready
+
+
+def note_arrival(arrivals: list[list[list]], last: list[int], i: int, client) -> bool:
+    """Note when client ``i`` (PyGaSe's API) first has a new time order; whether it did.
+
+    ``arrivals[i]`` gets ``[time_order, tick_time, arrived]``; ``last[i]`` is
+    the time order noted last.
+    """
+    with client.access_game_state() as state:
+        time_order = state.time_order
+        if time_order == last[i]:
+            return False
+        last[i] = time_order
+        tick_time = getattr(state, "tick_time", None)
+        arrivals[i].append([int(time_order), tick_time, time.monotonic()])
+        return True
