@@ -112,3 +112,47 @@ def test_a_client_used_again_takes_the_next_servers_world_not_the_last_ones():
 def _state(client):
     with client.access_game_state() as game_state:
         return game_state
+
+
+def test_a_client_flooding_events_gets_only_its_share_of_the_queue(caplog):
+    from pygnetic.gamestate._store import MAX_QUEUED_EVENTS
+
+    network, clock = MemoryNetwork(), ManualClock()
+    backend = _backend(network, clock)
+    machine = backend.game_state_machine
+    try:
+        hostile, flood = _raw_client(network, backend)
+        honest, good = _raw_client(network, backend)
+        _run(clock, backend, hostile, honest)
+        for value in range(MAX_QUEUED_EVENTS + 100):
+            flood.send(EVENT, 0, "SET_BAR", [float(value)], {})
+        good.send(EVENT, 0, "SET_BAR", [-1.0], {})
+        hostile.update(0)
+        honest.update(0)
+        with caplog.at_level(logging.WARNING, logger="pygnetic.gamestate"):
+            backend.server.update(0)  # received and queued; no game step yet
+        assert len(machine._event_queue) == MAX_QUEUED_EVENTS + 1  # the honest one is in
+        assert "dropped" in caplog.text
+        _run(clock, backend, hostile, honest, rounds=40)
+        assert not machine._event_queue and not machine._queued_from
+    finally:
+        backend.shutdown()
+
+
+def test_callbacks_for_events_a_peer_never_acknowledges_stay_bounded():
+    from pygnetic.gamestate._events import MAX_PENDING_ACKS
+
+    network, clock = MemoryNetwork(), ManualClock()
+    backend = _backend(network, clock)
+    try:
+        silent, _ = _raw_client(network, backend)  # speaks the messages, acknowledges nothing
+        _run(clock, backend, silent)
+        (address,) = backend.server.connections
+        for number in range(MAX_PENDING_ACKS + 50):
+            backend.server.dispatch_event("PING", number, ack_callback=lambda view: None)
+        (link,) = backend.server._links.values()
+        assert len(link._callbacks) == MAX_PENDING_ACKS
+        _run(clock, backend, silent)
+        assert backend.server.host is not None and address in backend.server.connections
+    finally:
+        backend.shutdown()
