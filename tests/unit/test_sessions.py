@@ -250,3 +250,48 @@ def test_acknowledged_messages_are_not_kept():
     clock.now += 0.3
     _pump([server, client], lambda: session._kept_bytes == 0, rounds=10)
     assert session._kept_bytes == 0
+
+
+def test_a_peer_cannot_claim_more_than_was_sent():
+    from pygnetic._session import Session, SessionError, parse_counts
+
+    session = Session(b"t" * 32, 5.0)
+    for n in range(3):
+        session.sent(0, bytes([n]), 0)
+    session.acknowledged({0: 2})
+    with pytest.raises(SessionError):
+        session.acknowledged({0: 4})
+    with pytest.raises(SessionError):
+        session.replay({0: 1})  # fewer than it acknowledged: those are gone
+    assert session.replay({0: 2}) == [(b"\x02", 0)]
+    for bad in ([[0]], [[0, -1]], [[300, 1]], [[0, 1], [0, 2]], "x", [[True, 1]], [[0, 1.5]]):
+        with pytest.raises(SessionError):
+            parse_counts(bad)
+    with pytest.raises(SessionError):
+        parse_counts([[0, 1]] * 257)
+
+
+def test_a_session_gives_up_rather_than_grow():
+    from pygnetic._session import Session
+
+    session = Session(b"t" * 32, 5.0, max_replay_bytes=100)
+    session.sent(0, b"x" * 60, 0)
+    assert session.resumable
+    session.sent(0, b"x" * 60, 0)
+    assert not session.resumable and "unacknowledged" in session.why_not
+    assert not session.held(b"y", 0)
+
+
+def test_lying_acknowledgements_close_the_connection():
+    p = _pair(False)
+    server, client, connection = p.server, p.client, p.connection
+    server_side = server.connections()[0]
+    server_side.send_encoded(
+        server_side.message_factory.pack(server_side.message_factory.Acked([[0, 99]])),
+        0,
+        pygnetic.Delivery.RELIABLE,
+        counted=False,
+    )
+    assert _pump([server, client], lambda: connection.state is ConnectionState.CLOSED)
+    assert connection.close_code is CloseCode.PROTOCOL_ERROR
+    assert "acknowledged more messages than were sent" in connection.close_reason
