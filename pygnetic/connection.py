@@ -127,6 +127,10 @@ def _discard(data: bytes, channel: int) -> None:
     """Receiver of a finished connection's link: anything late is dropped."""
 
 
+def _nothing() -> None:
+    """What retargeting a finished connection's sends does."""
+
+
 def _closed_transmit(*args: Any) -> bool:
     """Transmit of a finished connection: nothing is sent."""
     return False
@@ -1126,6 +1130,7 @@ class Connection:
         # closed connection is freed at once rather than by the cyclic GC.
         self._link.receiver = self._receiver = _discard
         self._transmit = _closed_transmit
+        self._retarget = _nothing
         self._senders.clear()
         self._routes.clear()  # they hold bound methods of this connection
         self._targets.clear()
