@@ -161,4 +161,11 @@ class AuthFailures:
         del times[: -self.limit]  # older ones no longer decide anything
         self._failures[key] = times
         if len(self._failures) > self.addresses:
-            del self._failures[next(iter(self._failures))]
+            # An address still over the limit is never the one forgotten, so a
+            # flood from many addresses cannot wash its own record away.
+            for each, its in self._failures.items():
+                if len(its) < self.limit:
+                    del self._failures[each]
+                    break
+            else:
+                del self._failures[next(iter(self._failures))]

@@ -100,17 +100,9 @@ class SimulatedLink:
     def receiver(self, receiver: Callable[[bytes, int], None]) -> None:
         self.inner.receiver = receiver
 
-    @property
-    def flag_reliable(self) -> bool:
-        """The real link's: whether it flags packets that came reliably.
-
-        Missing (``AttributeError``) where the real link does not have it.
-        """
-        return bool(self.inner.flag_reliable)
-
-    @flag_reliable.setter
-    def flag_reliable(self, on: bool) -> None:
-        self.inner.flag_reliable = on
+    # No send_counted either: a packet the simulator drops never reaches the
+    # real link, whose count of sequenced packets (ENet's) would then differ
+    # from the sender's, so sessions over simulated packets cannot resume.
 
     @property
     def channels(self) -> int:

@@ -361,14 +361,22 @@ class Client(Host):
             reconnect = Reconnect(host, port, plans, now + connection.session_grace)
             self._reconnects[connection] = reconnect
             connection.announce_lost()
-        elif reconnect.next_try is None:  # the try under way failed
+        elif reconnect.next_try is None and not self._trying(connection):  # the try failed
             reconnect.next_try = now + retry_delay(reconnect.tries)
             reconnect.try_deadline = float("inf")
+
+    def _trying(self, connection: Connection) -> bool:
+        """Whether a try at resuming ``connection`` is still looking for a transport."""
+        return any(attempt.connection is connection for attempt in self._attempts.values())
 
     def _advance_reconnects(self, now: float) -> None:
         for connection, reconnect in list(self._reconnects.items()):
             if connection.state is not ConnectionState.RECONNECTING:  # resumed, or ended
                 del self._reconnects[connection]
+            elif not connection.resumable:  # what waited for the server was too much
+                del self._reconnects[connection]
+                self._stop_trying(connection)
+                connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
             elif now >= reconnect.give_up_at:
                 del self._reconnects[connection]
                 self._stop_trying(connection)

@@ -48,7 +48,7 @@ from . import event
 from ._decoding import remote_text
 from ._logthrottle import LogThrottle
 from ._sending import add_sender_attribute
-from ._session import Session, SessionError, parse_counts
+from ._session import MAX_REPLAY_BYTES, Session, SessionError, parse_counts
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, Answer, FrameReader, HandshakeError, encode_hello, parse_answer
@@ -278,8 +278,8 @@ class Connection:
         if link.stream:
             self._stream = self.message_factory.new_stream()
             self._receiver = self._receive_stream
-        elif self._wants_flags and hasattr(link, "flag_reliable"):
-            link.flag_reliable = True
+        elif self._wants_flags and hasattr(link, "send_counted"):
+            link.flag_reliable = True  # type: ignore[attr-defined]  # a send_counted link has it
             self._receiver = self._receive_flagged
         else:
             self._receiver = self._receive_packet
@@ -542,15 +542,17 @@ class Connection:
         :meth:`_retarget` rebinds.
         """
         link_send: Callable[..., Any] = _closed_transmit
+        send_counted: Callable[..., bool] = _closed_transmit
         send_latest: Callable[[bytes, int, int], int] | None = None
         session: Session | None = None
         stream = False
         queued = self._queued
 
         def retarget() -> None:
-            nonlocal link_send, send_latest, session, stream
+            nonlocal link_send, send_counted, send_latest, session, stream
             link_send, session = self._link_send, self._session
             stream = self._link.stream
+            send_counted = getattr(self._link, "send_counted", _closed_transmit)
             # A session keeps what it sent for replay, so nothing may replace it.
             send_latest = self._link_send_latest if session is None else None
 
@@ -564,9 +566,17 @@ class Connection:
             counted: bool = True,
         ) -> bool:
             if self._state is _OPEN:
-                if session is not None and counted and (stream or delivery is _RELIABLE):
-                    session.sent(0 if stream else channel, data, channel)
-                elif delivery is _SEQUENCED and send_latest is not None and key is not None:
+                if session is not None and counted:
+                    # What the peer counts: all of a stream, and what a packet link sent reliably.
+                    if stream:
+                        link_send(data, channel, delivery)
+                        session.sent(0, data, channel)
+                    elif send_counted(data, channel, delivery):
+                        session.sent(channel, data, channel)
+                    self.messages_sent += 1
+                    self.data_sent += len(data)
+                    return True
+                if delivery is _SEQUENCED and send_latest is not None and key is not None:
                     replaced = send_latest(data, channel, key)
                     self.messages_sent += counted and not replaced
                     self.data_sent += len(data) - replaced
@@ -629,13 +639,15 @@ class Connection:
         """
         before = self.messages_received
         waiting = len(self._deferred)
-        self._receive_packet(data, channel & 0xFF)
-        if len(self._deferred) > waiting:
-            self._deferred[-1] = (data, channel)  # kept for later: with its flag
-            return
-        session = self._session
-        if channel > 0xFF and session is not None and self.messages_received != before:
-            session.received[channel & 0xFF] += 1
+        try:
+            self._receive_packet(data, channel & 0xFF)
+        finally:  # a raising handler had its message delivered all the same
+            if len(self._deferred) > waiting:
+                self._deferred[-1] = (data, channel)  # kept for later: with its flag
+            elif channel > 0xFF and self.messages_received != before:
+                session = self._session
+                if session is not None:
+                    session.received[channel & 0xFF] += 1
 
     def _invalid(self, raw: Any) -> MessageError:
         return MessageError(self.message_factory.describe_invalid(raw))
@@ -841,12 +853,17 @@ class Connection:
     def _on_acked(self, message: Any, channel: int) -> None:
         self._control_received += 1
         session = self._session
+        if session is None:
+            self._refuse(MessageError("acknowledgements without a session"))
+            return
         try:
-            if session is None:
-                raise SessionError("acknowledgements without a session")
             session.acknowledged(parse_counts(message.counts))
         except SessionError as exc:
-            self._refuse(MessageError(str(exc)))
+            # Lying, or counting otherwise than we do: either way no resume
+            # could be made whole, so there will be none; the rest goes on.
+            if session.resumable:
+                log.info("%s:%s: session no longer resumable: %s", *self.address, exc)
+                session.give_up(str(exc))
 
     def _on_close(self, message: Any, channel: int) -> None:
         code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
@@ -911,7 +928,10 @@ class Connection:
     def _keep_early(self, data: bytes, channel: int) -> None:
         """Hold a packet that overtook the answer, within a count and a byte budget."""
         self._early_bytes += len(data)
-        if len(self._early) >= MAX_EARLY_PACKETS or self._early_bytes > self._limit:
+        packets, size = MAX_EARLY_PACKETS, self._limit
+        if self._state is _RECONNECTING:  # what the server sends again may overtake the answer
+            packets, size = 64 * MAX_EARLY_PACKETS, size + MAX_REPLAY_BYTES
+        if len(self._early) >= packets or self._early_bytes > size:
             reason = (
                 f"more than {MAX_EARLY_PACKETS} packets or {self._limit} bytes "
                 "before the server's answer"
@@ -1226,7 +1246,7 @@ class Connection:
         hello, self.hello = self.hello, None
         if hello is None or not self._wants_flags:
             return hello
-        countable = link.stream or hasattr(link, "flag_reliable")
+        countable = link.stream or hasattr(link, "send_counted")
         return encode_hello(self.message_factory, self._credentials, resume=countable)
 
     def take_over(self, link: Link, token: bytes, peer_has: dict[int, int]) -> list[list[int]]:

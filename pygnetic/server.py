@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -86,7 +87,7 @@ _RESUMABLE = (ConnectionState.OPEN, ConnectionState.RECONNECTING)
 
 def _countable(link: Any) -> bool:
     """Whether a session over ``link`` can count what it delivers (:mod:`pygnetic._session`)."""
-    return bool(link.stream) or hasattr(link, "flag_reliable")
+    return bool(link.stream) or hasattr(link, "send_counted")
 
 
 class Server(Host):
@@ -442,9 +443,15 @@ class Server(Host):
             reason = "authentication failed"
         except Refused as exc:
             identity, reason = None, exc.reason[:MAX_REASON_LENGTH] or "authentication failed"
-        except Exception:
+        except Exception as exc:
             # A bug of the server's, not the client's fault: said so on both sides.
-            log.exception("authenticate raised; refusing %s:%s", *link.address)
+            # Its message is not logged: it may quote the credentials.
+            log.error(
+                "authenticate raised %s; refusing %s:%s\n%s",
+                type(exc).__name__,
+                *link.address,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             self._refuse(link, CloseCode.REFUSED, "the server could not check the credentials")
             return None
         if identity is None or identity is False:
@@ -488,6 +495,10 @@ class Server(Host):
             return
         assert hello.session is not None
         connection = self._sessions.get(token_key(hello.session))
+        if connection is not None and not connection.resumable:
+            # What it kept for the client is gone: a resume would have a hole.
+            connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+            connection = None
         if connection is None or connection.state not in _RESUMABLE:
             self._refuse(
                 link,
@@ -532,6 +543,9 @@ class Server(Host):
         for connection, deadline in list(self._waiting.items()):
             if connection.state is not ConnectionState.RECONNECTING:
                 del self._waiting[connection]
+            elif not connection.resumable:  # too much waited for the client: it is gone
+                del self._waiting[connection]
+                connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
             elif now >= deadline:
                 del self._waiting[connection]
                 reason = (

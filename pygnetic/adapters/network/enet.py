@@ -109,6 +109,9 @@ _FLAGS = {
 _Packet = enet.Packet
 _RECEIVE = enet.EVENT_TYPE_RECEIVE
 _RELIABLE_FLAG = enet.PACKET_FLAG_RELIABLE
+#: ENet's protocol header and fragment command: a packet longer than the MTU
+#: minus these is sent in fragments.
+_FRAGMENT_HEADERS = 28
 _CONNECT = enet.EVENT_TYPE_CONNECT
 _NONE = enet.EVENT_TYPE_NONE
 # A server's peer that answered a CONNECT and waits for it to be acknowledged.
@@ -157,6 +160,8 @@ class EnetLink:
         self.receiver: Receiver = _unset_receiver
         self.deadline = 0.0  # while PEER_CLOSING: when to give up waiting
         self._channels = int(peer.channelCount)  # known from the start: requested or agreed
+        # Per channel, sequenced packets sent since its last reliable one (see send_counted).
+        self._unreliable_runs = [0] * 256
 
     @property
     def channels(self) -> int:
@@ -185,6 +190,31 @@ class EnetLink:
         """Queue ``data`` on ``channel``; it leaves at the next service."""
         if self.peer.send(channel, _Packet(data, _FLAGS[delivery])) < 0:
             log.warning("ENet refused a packet to %s on channel %d", self.address, channel)
+
+    def send_counted(self, data: bytes, channel: int, delivery: Delivery) -> bool:
+        """Send like :meth:`send`, and say whether ENet sends the packet reliably.
+
+        The receiver counts packets flagged reliable, so the sender must
+        count the same ones: those sent reliable, and the sequenced one
+        that ENet itself sends reliably when 65535 have gone on a channel
+        since its last reliable packet (``enet_peer_send``), so that its
+        sequence numbers can wrap.
+        """
+        runs = self._unreliable_runs
+        if delivery is Delivery.RELIABLE:
+            runs[channel] = 0
+            reliable = True
+        elif delivery is Delivery.UNRELIABLE_SEQUENCED:
+            reliable = runs[channel] >= 0xFFFF
+            runs[channel] = 0 if reliable else runs[channel] + 1
+        elif len(data) > self.peer.mtu - _FRAGMENT_HEADERS:
+            # An unsequenced packet that needs fragments is sent as sequenced ones.
+            reliable = runs[channel] >= 0xFFFF
+            runs[channel] = 0 if reliable else runs[channel] + 1
+        else:
+            reliable = False  # a whole unsequenced packet leaves the count alone
+        self.send(data, channel, delivery)
+        return reliable
 
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Disconnect once queued packets are out, or wait for the peer's disconnect."""

@@ -121,6 +121,11 @@ class MemoryLink:
             reliable = delivery is Delivery.RELIABLE
             self._to_peer(lambda: peer.deliver(data, channel, reliable))
 
+    def send_counted(self, data: bytes, channel: int, delivery: Delivery) -> bool:
+        """Send like :meth:`send`; say whether the packet counts as reliable (it is sent so)."""
+        self.send(data, channel, delivery)
+        return delivery is Delivery.RELIABLE
+
     def deliver(self, data: bytes, channel: int, reliable: bool = False) -> None:
         """Hand received bytes to the core, if the link is open."""
         if self.state is LinkState.OPEN:
