@@ -40,7 +40,7 @@ Every found server is a :class:`ServerInfo` with ``name``, ``host``,
 ``port``, ``players``, ``max_players``, ``info``, ``game`` and ``private``.
 A server that asks players for a password or a token
 (``Server(authenticate=...)``) says so with ``private=True``, on either
-announcer, and browsers see ``server.private``.
+announcer, and browsers see ``server.private``; see :doc:`/howto/private-room`.
 
 Limits, the same for both ways: a name of at most :data:`MAX_NAME_LENGTH`
 characters, a game name of at most :data:`MAX_GAME_LENGTH`, and an ``info``

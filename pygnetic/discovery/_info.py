@@ -80,8 +80,8 @@ class ServerInfo:
         info: Game-defined details (map, mode, version...); str keys.
         game: Game name, so several games can share a LAN or a lobby.
         private: True when the server says players need a password or a
-            token to join, so a list can show a lock and ask for it before
-            connecting. It is what the
+            token to join (see :doc:`/howto/private-room`), so a list can
+            show a lock and ask for it before connecting. It is what the
             server announced, not a check: the server's ``authenticate``
             decides. False for servers that announce nothing about it.
     """
