@@ -101,6 +101,18 @@ class SimulatedLink:
         self.inner.receiver = receiver
 
     @property
+    def flag_reliable(self) -> bool:
+        """The real link's: whether it flags packets that came reliably.
+
+        Missing (``AttributeError``) where the real link does not have it.
+        """
+        return bool(self.inner.flag_reliable)
+
+    @flag_reliable.setter
+    def flag_reliable(self, on: bool) -> None:
+        self.inner.flag_reliable = on
+
+    @property
     def channels(self) -> int:
         """The real link's channels."""
         return int(self.inner.channels)

@@ -108,6 +108,7 @@ _FLAGS = {
 }
 _Packet = enet.Packet
 _RECEIVE = enet.EVENT_TYPE_RECEIVE
+_RELIABLE_FLAG = enet.PACKET_FLAG_RELIABLE
 _CONNECT = enet.EVENT_TYPE_CONNECT
 _NONE = enet.EVENT_TYPE_NONE
 # A server's peer that answered a CONNECT and waits for it to be acknowledged.
@@ -143,6 +144,9 @@ class EnetLink:
     #: ENet pings a quiet peer every 500 ms and acknowledges everything, so
     #: pygnetic's own keepalive pings would only add traffic.
     keepalive = True
+    #: Set by the core: hand each packet that came reliably over with bit 8
+    #: set in its channel (see :class:`~pygnetic.adapters.network.Link`).
+    flag_reliable = False
 
     def __init__(self, transport: Transport, peer: Any, state: LinkState) -> None:
         self.transport = transport
@@ -315,7 +319,12 @@ class Transport:
             if kind == _RECEIVE:
                 link = links.get(event.peer.incomingPeerID)
                 if link is not None and link.state is _OPEN:
-                    link.receiver(event.packet.data, event.channelID)
+                    if link.flag_reliable:
+                        packet = event.packet
+                        flag = (packet.flags & _RELIABLE_FLAG) << 8
+                        link.receiver(packet.data, event.channelID | flag)
+                    else:
+                        link.receiver(event.packet.data, event.channelID)
                 # else a peer we closed, still draining
             else:
                 self._dispatch[kind](event)
