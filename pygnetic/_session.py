@@ -102,8 +102,11 @@ class Session:
         "outage",
         "received",
         "resumable",
+        "confirm_marker",
+        "filed_key",
         "stream_base",
         "token",
+        "unconfirmed",
         "why_not",
     )
 
@@ -121,6 +124,15 @@ class Session:
         self.stream_base = 0
         #: The counts of the lost link's epoch, told to the peer at the resume.
         self.lost: list[list[int]] = []
+        #: Server side, after a resume until the client shows it got the answer:
+        #: (the key of the token it resumed with, its counts then, ours then).
+        #: Should the answer be lost, the client comes back with that token,
+        #: and the resume is done again from there.
+        self.unconfirmed: tuple[bytes, dict[int, int], list[list[int]]] | None = None
+        #: What had arrived when the answer left (see :attr:`unconfirmed`).
+        self.confirm_marker = 0
+        #: The token key the server filed :attr:`unconfirmed` under.
+        self.filed_key: bytes | None = None
         #: Reliable messages sent while the link is down, in order.
         self.outage: list[tuple[bytes, int]] = []
         self._sent: dict[int, int] = {}  # key -> reliable messages sent this epoch

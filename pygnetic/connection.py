@@ -1020,6 +1020,10 @@ class Connection:
             return
         session = self._session
         if session is not None and self._state is _OPEN:
+            if session.unconfirmed is not None and (
+                self.messages_received + self._control_received != session.confirm_marker
+            ):
+                session.unconfirmed = None  # the client heard the answer of its resume
             counts = session.ack_due(self._link.stream, self.messages_received)
             if counts is not None:
                 self._send_control((ACKED, counts))
@@ -1249,28 +1253,38 @@ class Connection:
         countable = link.stream or hasattr(link, "send_counted")
         return encode_hello(self.message_factory, self._credentials, resume=countable)
 
-    def take_over(self, link: Link, token: bytes, peer_has: dict[int, int]) -> list[list[int]]:
+    def take_over(
+        self,
+        link: Link,
+        token: bytes,
+        peer_has: dict[int, int],
+        received: list[list[int]] | None = None,
+    ) -> list[list[int]]:
         """Server side: go on over ``link``, the client's new one; return what we received.
 
         What the client lacks is sent again by :meth:`replay_after_answer`,
         once the caller has sent the answer. If the old link still seemed
-        open (the client noticed the loss first), it is closed.
+        open (the client noticed the loss first), it is closed. ``received``
+        overrides what we say we received: a resume done again after its
+        answer was lost says what the first one said.
 
         Raises:
             SessionError: The client's counts cannot be right; nothing changed.
         """
         session = self._session
         assert session is not None
-        if self._state is _OPEN:
-            received = session.counts(self._link.stream, self.messages_received)
-        else:
-            received = session.lost
+        if received is None:
+            if self._state is _OPEN:
+                received = session.counts(self._link.stream, self.messages_received)
+            else:
+                received = session.lost
         self._replay = session.replay(peer_has)
         if self._state is _OPEN:
             self._link.close(CloseCode.NORMAL)
             self._drop_input()
         session.token = token
         session.new_epoch(self.messages_received)
+        session.confirm_marker = self.messages_received + self._control_received
         self._state = _OPEN
         self._bind(link)
         self._last_heard = self._clock()
@@ -1310,6 +1324,7 @@ class Connection:
         self._link.receiver = self._receiver
         self._last_heard = self._clock()
         self.replay_after_answer()
+        self._send_control((ACKED, []))  # tells the server its answer arrived
         log.log(self._info, "resumed connection to %s:%s over %s", *self.address, self.adapter)
         self.open_and_deliver(event.NET_RECONNECTED, rest, early)
 

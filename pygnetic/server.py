@@ -252,6 +252,8 @@ class Server(Host):
         #: Seconds a lost client may take to resume (see the constructor).
         self.reconnect_grace = float(reconnect_grace)
         self._sessions: dict[bytes, Connection] = {}  # token_key -> its connection
+        # token_key of a resume not yet confirmed -> its connection (Session.unconfirmed)
+        self._unconfirmed: dict[bytes, Connection] = {}
         self._waiting: dict[Connection, float] = {}  # lost connection -> deadline
         self._auth_failures = (
             AuthFailures(max_auth_failures) if max_auth_failures is not None else None
@@ -494,7 +496,16 @@ class Server(Host):
             self._refuse(link, *refusal)
             return
         assert hello.session is not None
-        connection = self._sessions.get(token_key(hello.session))
+        key = token_key(hello.session)
+        connection = self._sessions.get(key)
+        again = None  # a resume whose answer was lost, done again
+        if connection is None:
+            connection = self._unconfirmed.get(key)
+            session = connection._session if connection is not None else None
+            if session is not None and session.unconfirmed and session.unconfirmed[0] == key:
+                again = session.unconfirmed
+            else:
+                connection = None
         if connection is not None and not connection.resumable:
             # What it kept for the client is gone: a resume would have a hole.
             connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
@@ -507,17 +518,34 @@ class Server(Host):
             )
             return
         token = new_token()
-        old_link, old_key = connection._link, token_key(hello.session)
+        old_link = connection._link
+        session = connection._session
+        assert session is not None
+        current_key = token_key(session.token)  # the one a repeated resume replaces
         try:
-            received = connection.take_over(link, token, parse_counts(hello.received))
+            peer_has = parse_counts(hello.received)
+            if again is None:
+                received = connection.take_over(link, token, peer_has)
+            elif peer_has != again[1]:
+                raise SessionError("counts differ from those of the resume it repeats")
+            else:  # the client never heard the last answer: nothing since counts
+                received = connection.take_over(link, token, {}, again[2])
         except SessionError as exc:
             self._refuse(link, CloseCode.PROTOCOL_ERROR, f"cannot resume: {exc}")
             connection.close(CloseCode.PROTOCOL_ERROR, f"cannot resume: {exc}")
             return
         self._handshakes.pop(link)
         self._waiting.pop(connection, None)
-        del self._sessions[old_key]
+        self._sessions.pop(current_key, None)
         self._sessions[token_key(token)] = connection
+        if again is None:
+            if session.filed_key is not None:
+                self._unconfirmed.pop(session.filed_key, None)
+            session.unconfirmed = (key, peer_has, received)
+            session.filed_key = key
+            self._unconfirmed[key] = connection
+        else:
+            session.unconfirmed = again
         self._connections.pop(old_link, None)
         self._connections[link] = connection
         connection.adapter = self._label_of(link)
@@ -562,6 +590,8 @@ class Server(Host):
         session = connection._session
         if session is not None:
             self._sessions.pop(token_key(session.token), None)
+            if session.filed_key is not None:
+                self._unconfirmed.pop(session.filed_key, None)
 
     def _end_handshakes(self, code: CloseCode, reason: str) -> None:
         for link in list(self._handshakes):  # a client mid-handshake reads why, too
