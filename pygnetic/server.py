@@ -522,6 +522,7 @@ class Server(Host):
         session = connection._session
         assert session is not None
         current_key = token_key(session.token)  # the one a repeated resume replaces
+        unnoticed = connection.state is ConnectionState.OPEN  # the client noticed first
         try:
             peer_has = parse_counts(hello.received)
             if again is None:
@@ -553,6 +554,9 @@ class Server(Host):
         connection.send_encoded(answer, 0, Delivery.RELIABLE, counted=False)
         connection.data_received += hello_size
         connection.replay_after_answer()
+        if unnoticed:  # handlers hear of the loss all the same, before the resume
+            connection.lost_reason = "the client came back on a new link"
+            connection.announce_lost()
         self._log_throttle.info(
             "resumed",
             "resumed %s:%s over %s",
