@@ -188,7 +188,7 @@ class Client(Host):
         """
         if self._closed:
             raise RuntimeError("Client is closed")
-        live = (ConnectionState.CONNECTING, ConnectionState.OPEN)
+        live = (ConnectionState.CONNECTING, ConnectionState.OPEN, ConnectionState.RECONNECTING)
         if sum(c.state in live for c in self._connections.values()) >= self.conn_limit:
             raise RuntimeError(
                 f"this Client already has {self.conn_limit} connection(s) (its conn_limit)"

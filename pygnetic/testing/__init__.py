@@ -342,7 +342,7 @@ class AdapterConformance:
         the adapter, the server's handler goes on, and each reliable message
         sent meanwhile arrives once.
         """
-        factory, chat, _ = _messages()
+        factory, _, _ = _messages()
         with (
             self.make_server(factory, reconnect_grace=30.0) as server,
             self.make_client(factory) as client,

@@ -160,8 +160,9 @@ class EnetLink:
         self.receiver: Receiver = _unset_receiver
         self.deadline = 0.0  # while PEER_CLOSING: when to give up waiting
         self._channels = int(peer.channelCount)  # known from the start: requested or agreed
-        # Per channel, sequenced packets sent since its last reliable one (see send_counted).
-        self._unreliable_runs = [0] * 256
+        # Per channel, sequenced packets sent since its last reliable one (see
+        # send_counted); made by the first counted send, only for sessions.
+        self._unreliable_runs: list[int] | None = None
 
     @property
     def channels(self) -> int:
@@ -201,6 +202,8 @@ class EnetLink:
         sequence numbers can wrap.
         """
         runs = self._unreliable_runs
+        if runs is None:
+            runs = self._unreliable_runs = [0] * 256
         if delivery is Delivery.RELIABLE:
             runs[channel] = 0
             reliable = True
