@@ -133,3 +133,38 @@ def test_a_pulled_cable_for_three_seconds_resumes_the_session(adapter):
         assert server.handlers() == [theirs] and theirs.connection.identity == "Tom"
         assert theirs.resumes == 1 and mine.resumes == 1
         assert theirs.connects == 1 and theirs.disconnects == 0 and mine.disconnects == 0
+
+
+@pytest.mark.enet
+@pytest.mark.skipif(not HAVE_ENET, reason="no pyenet")
+def test_enet_sending_its_65536th_sequenced_packet_reliably_keeps_the_session_whole():
+    """ENet sends a channel's 65536th sequenced packet in a row reliably; both sides count it."""
+    clock = ManualClock()
+    factory = _factory()
+    server = pygnetic.Server(
+        "127.0.0.1",
+        0,
+        message_factory=factory,
+        adapter="enet",
+        clock=clock,
+        reconnect_grace=30,
+        rate_limit=None,
+        receive_budget=None,
+    )
+    client = pygnetic.Client(message_factory=factory, adapter="enet", clock=clock)
+    with server, client:
+        connection = client.connect("127.0.0.1", server.address[1])
+        hosts = (server, client)
+        assert _until(hosts, lambda: connection.connected and server.connections())
+        for n in range(66_000):
+            connection.net_state(n)
+            if n % 50 == 0:
+                client.update()
+                server.update()
+        connection.net_chat(-1)  # and a reliable one after them
+        server_side = server.connections()[0]
+        assert _until(hosts, lambda: server_side.messages_received >= 60_000)
+        _step(clock, (server, client), 1.0)  # acknowledgements go both ways
+        assert connection.connected
+        assert connection.resumable and server_side.resumable
+        assert connection._session._kept_bytes == 0  # all acknowledged, none miscounted
