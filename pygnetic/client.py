@@ -214,7 +214,7 @@ class Client(Host):
         connection = self._new_connection(
             link, factory, ConnectionState.CONNECTING, resumable=self.reconnect
         )
-        connection.hello, connection._credentials = hello, credentials
+        connection._hello, connection._credentials = hello, credentials
         attempt.connection = connection
         if self.reconnect:
             self._targets[connection] = (host, port, plans)

@@ -203,8 +203,8 @@ class Connection:
         self.close_code: CloseCode | None = None
         self.close_reason: str | None = None
         self.identity: Any = None
-        #: The hello a client sends once a transport reaches the server.
-        self.hello: bytes | None = None
+        # The hello a client sends once a transport reaches the server.
+        self._hello: bytes | None = None
         self._state = state
         self._session = session
         # A client that may resume reads packets with their reliability from the start.
@@ -886,7 +886,7 @@ class Connection:
         """
         if self._state is not _CONNECTING and self._state is not _RECONNECTING:
             return
-        hello = self.hello_for(self._link)
+        hello = self._hello_for(self._link)
         self._credentials = None  # sent: not kept
         if hello is not None:
             self._link_send(hello, 0, Delivery.RELIABLE)  # ahead of what waits in _queued
@@ -1238,7 +1238,7 @@ class Connection:
         if self._events:
             event.post(event.NET_RECONNECTING, connection=self, reason=self.lost_reason)
 
-    def hello_for(self, link: Link) -> bytes | None:
+    def _hello_for(self, link: Link) -> bytes | None:
         """The hello to send over ``link``: a first one, or a resume; None once sent.
 
         A client that may resume says so only over a link that can count
@@ -1247,7 +1247,7 @@ class Connection:
         session = self._session
         if self._state is _RECONNECTING and session is not None:
             return encode_hello(self.message_factory, None, session.token, received=session.lost)
-        hello, self.hello = self.hello, None
+        hello, self._hello = self._hello, None
         if hello is None or not self._wants_flags:
             return hello
         countable = link.stream or hasattr(link, "send_counted")
