@@ -932,10 +932,7 @@ class Connection:
         if self._state is _RECONNECTING:  # what the server sends again may overtake the answer
             packets, size = 64 * MAX_EARLY_PACKETS, size + MAX_REPLAY_BYTES
         if len(self._early) >= packets or self._early_bytes > size:
-            reason = (
-                f"more than {MAX_EARLY_PACKETS} packets or {self._limit} bytes "
-                "before the server's answer"
-            )
+            reason = f"more than {packets} packets or {size} bytes before the server's answer"
             log.warning("closing connection to %s:%s: %s", *self.address, reason)
             self._end(CloseCode.PROTOCOL_ERROR, reason, close_link=True, tell_peer=False)
             return
