@@ -11,12 +11,16 @@ keeps the same handler and identity; unreliable ones sent meanwhile are lost.
 
 import contextlib
 import importlib.util
+import socket
+import time
 
 import pytest
 
 import pygnetic
 from pygnetic.connection import ConnectionState
+from pygnetic.handshake import FrameReader, encode_hello, parse_answer
 from pygnetic.message import MessageFactory
+from pygnetic.protocol import CloseCode
 from pygnetic.testing import ManualClock, Recorder, TcpProxy, UdpProxy
 
 HAVE_ENET = importlib.util.find_spec("enet") is not None
@@ -168,3 +172,50 @@ def test_enet_sending_its_65536th_sequenced_packet_reliably_keeps_the_session_wh
         assert connection.connected
         assert connection.resumable and server_side.resumable
         assert connection._session._kept_bytes == 0  # all acknowledged, none miscounted
+
+
+def _raw_answer(port, hello, pump):
+    """Send ``hello`` over a raw TCP socket; the server's answer, read while ``pump`` runs."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(hello)
+        sock.settimeout(0.005)
+        reader = FrameReader(stream=True)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            pump()
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            payload, _ = reader.feed(chunk)
+            if payload is not None:
+                return parse_answer(payload)
+    raise AssertionError("no answer")
+
+
+def test_guessed_and_malformed_resumes_are_refused_and_hurt_nobody():
+    with _players("socket") as (_, hosts, server, *_):
+        factory = server.message_factory
+        server_side = server.connections()[0]
+
+        def pump():
+            for host in hosts:
+                host.update(0)
+
+        guessed = encode_hello(factory, None, b"\x00" * 32, received=[[0, 0]])
+        answer = _raw_answer(server.address[1], guessed, pump)
+        assert answer.code == CloseCode.SESSION_EXPIRED
+        assert "no such session" in answer.reason
+        token = server_side._session.token  # the real token, but counts that cannot be
+        lying = encode_hello(factory, None, token, received=[[0, 10**9]])
+        answer = _raw_answer(server.address[1], lying, pump)
+        assert answer.code == CloseCode.PROTOCOL_ERROR
+        assert "cannot resume" in answer.reason
+        malformed = encode_hello(factory, None, b"\x00" * 32, received="nonsense")
+        assert _raw_answer(server.address[1], malformed, pump).code in (
+            CloseCode.SESSION_EXPIRED,
+            CloseCode.PROTOCOL_ERROR,
+        )
+        # The session whose token was shown with lying counts is over; nobody else is hurt.
+        assert server_side.state is ConnectionState.CLOSED
+        assert server.connections() == []
