@@ -110,6 +110,16 @@ SIMULATE_SUB_MS = "latency=0.1ms"
 SIMULATE_REALISTIC = "latency=20ms jitter=5ms loss=2%"
 #: The scenarios that show what the simulator costs when on.
 SIMULATED_SCENARIOS = ("throughput", "roundtrip", "fanout", "many")
+#: A server's ``reconnect_grace``: each client (``reconnect=True``, the default)
+#: gets a resumable session, so both sides keep every reliable message they
+#: send until the peer acknowledges it, and count what they deliver.
+RECONNECT_GRACE = 30.0
+#: The scenarios that show what a resumable session costs.
+SESSION_SCENARIOS = ("throughput", "roundtrip", "fanout")
+_SESSION_NOTE = (
+    f"server reconnect_grace={RECONNECT_GRACE:g}: a resumable session, every reliable "
+    "message kept until acknowledged"
+)
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
@@ -133,6 +143,16 @@ IMPLS = [
         scenarios=SIMULATED_SCENARIOS,
         compare_to="pygnetic-enet",
         note=f"server and client under the network simulator, simulate={SIMULATE_LEAST!r}",
+    ),
+    Impl(
+        "pygnetic-enet-resume",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "reconnect_grace": RECONNECT_GRACE},
+        scenarios=SESSION_SCENARIOS,
+        compare_to="pygnetic-enet",
+        note=_SESSION_NOTE,
     ),
     Impl(
         "pygnetic-enet-sim-0.1ms",
@@ -191,6 +211,16 @@ IMPLS = [
         scenarios=SIMULATED_SCENARIOS,
         compare_to="pygnetic-tcp",
         note=f"server and client under the network simulator, simulate={SIMULATE_LEAST!r}",
+    ),
+    Impl(
+        "pygnetic-tcp-resume",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "reconnect_grace": RECONNECT_GRACE},
+        scenarios=SESSION_SCENARIOS,
+        compare_to="pygnetic-tcp",
+        note=_SESSION_NOTE + " (over TCP: every message)",
     ),
     Impl(
         "pygnetic-fallback-0.5s",

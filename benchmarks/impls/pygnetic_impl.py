@@ -2,10 +2,12 @@
 
 Options (``Impl.options``): ``adapter`` for both sides (None: pygnetic's
 default, ENet and TCP), ``server_adapter`` for the server instead, the
-client's ``fallback_delay`` (None: pygnetic's default), and ``simulate``
+client's ``fallback_delay`` (None: pygnetic's default), ``simulate``
 for both sides: the network-conditions simulator's text (see
 :mod:`pygnetic.simulate`), or None for none, whatever ``PYGNETIC_SIMULATE``
-says, so that a plain row is never simulated by accident.
+says, so that a plain row is never simulated by accident, and the server's
+``reconnect_grace`` (0: no sessions; the client asks for one by default):
+with one, every connection of the row must be resumable once connected.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Server:
         server_adapter: object = _SAME,
         fallback_delay: float | None = None,  # the client's
         simulate: str | None = None,
+        reconnect_grace: float = 0.0,
     ) -> None:
         if server_adapter is not _SAME:
             adapter = server_adapter
@@ -74,14 +77,19 @@ class Server:
             channels=common.CHANNELS,
             **_unlimited(),
             **_simulate(pygnetic.Server, simulate),
+            **_reconnect_grace(reconnect_grace),
         )
         _check_simulated(self.server, simulate)
+        self.resume = bool(reconnect_grace)
         self.port = self.server.address[1]
         self.pump = self.server.update
 
     @property
     def clients(self) -> int:
-        return len(self.server.connections())
+        connections = self.server.connections()
+        if self.resume:
+            _check_resumable(connections, "server")
+        return len(connections)
 
     def broadcast_state(self, values) -> None:
         broadcast = getattr(self.server, "broadcast", None)
@@ -104,6 +112,7 @@ class Client:
         server_adapter: object = _SAME,  # the server's
         fallback_delay: float | None = None,
         simulate: str | None = None,
+        reconnect_grace: float = 0.0,  # the server's
     ) -> None:
         counts = self
         self.pongs = self.states = 0
@@ -128,6 +137,7 @@ class Client:
             **_simulate(pygnetic.Client, simulate),
         )
         _check_simulated(self.client, simulate)
+        self.resume = bool(reconnect_grace)
         self.count = count
         self.connections = []
         self.pump = self.client.update
@@ -142,7 +152,10 @@ class Client:
 
     @property
     def connected(self) -> int:
-        return sum(connection.connected for connection in self.connections)
+        connected = sum(connection.connected for connection in self.connections)
+        if connected and self.resume:  # not in a plain row: the connect scenario times this
+            _check_resumable([c for c in self.connections if c.connected], "client")
+        return connected
 
     @property
     def adapters(self) -> list[str]:
@@ -213,3 +226,28 @@ def _check_simulated(host, simulate: str | None) -> None:
         raise RuntimeError(f"simulate={simulate!r} did not wrap every transport")
     if simulate is None and any(wrapped):
         raise RuntimeError("a plain row's transports are wrapped by the simulator")
+
+
+def _reconnect_grace(grace: float) -> dict:
+    """``reconnect_grace=`` for a server: the row's, 0 (none) for a plain row.
+
+    A pygnetic from before sessions (--versus) takes no such option, and
+    cannot run a session row.
+    """
+    import inspect
+
+    if "reconnect_grace" in inspect.signature(pygnetic.Server).parameters:
+        return {"reconnect_grace": grace}
+    if grace:
+        raise RuntimeError("this pygnetic has no resumable sessions")
+    return {}
+
+
+def _check_resumable(connections, side: str) -> None:
+    """A session row's open connections must each have a session that can resume:
+    one without (a link that cannot count, a session given up) measures a plain row."""
+    lacking = [c for c in connections if not c.resumable]
+    if lacking:
+        raise RuntimeError(
+            f"{len(lacking)} {side} connection(s) of a session row are not resumable"
+        )

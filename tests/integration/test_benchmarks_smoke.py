@@ -47,6 +47,14 @@ def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
     for row in ("pygnetic-enet+tcp-server", "pygnetic-tcp+enet-server"):
         assert document["results"]["roundtrip"][row]["metrics"]["median_us"] is not None
         assert document["variants"]["roundtrip"][row]["median_us"] is not None
+    # A server with a reconnect_grace: every connection resumable (the row fails if not),
+    # paired with plain pygnetic of its transport.
+    measured = {"throughput": "rate", "roundtrip": "median_us", "fanout": "cpu"}
+    for row in ("pygnetic-enet-resume", "pygnetic-tcp-resume"):
+        for scenario, key in measured.items():
+            result = document["results"][scenario][row]
+            assert result["metrics"][key] is not None, result["errors"]
+            assert document["variants"][scenario][row][key] is not None
 
 
 def test_quick_micro_benchmark_times_every_path() -> None:
