@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 __all__ = ["Color", "FRect", "Rect", "Vector2", "Vector3"]
 
 _INT32 = range(-(2**31), 2**31)
+_new = object.__new__
 _BYTE = range(256)
 
 
@@ -47,14 +48,6 @@ class _Value:
     _fields: ClassVar[tuple[str, ...]]
     #: attrgetter of the components, in order; called with the value.
     _astuple: ClassVar[Any]
-
-    @classmethod
-    def _of(cls, *components: Any) -> Any:
-        """Build one from components already checked (a decoder's fast path)."""
-        value = object.__new__(cls)
-        for name, component in zip(cls._fields, components, strict=True):
-            object.__setattr__(value, name, component)
-        return value
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._astuple(self))
@@ -305,3 +298,46 @@ class Color(_Value):
         self.g = _byte(g)
         self.b = _byte(b)
         self.a = _byte(a)
+
+
+# Constructors from components already checked: a decoder's fast path, which
+# skips __init__ and its conversions.
+
+
+def _vector2(x: float, y: float) -> Vector2:
+    value: Vector2 = _new(Vector2)
+    value.x, value.y = x, y
+    return value
+
+
+def _vector3(x: float, y: float, z: float) -> Vector3:
+    value: Vector3 = _new(Vector3)
+    value.x, value.y, value.z = x, y, z
+    return value
+
+
+def _rect(x: int, y: int, w: int, h: int) -> Rect:
+    value: Rect = _new(Rect)
+    value.x, value.y, value.w, value.h = x, y, w, h
+    return value
+
+
+def _frect(x: float, y: float, w: float, h: float) -> FRect:
+    value: FRect = _new(FRect)
+    value.x, value.y, value.w, value.h = x, y, w, h
+    return value
+
+
+def _color(r: int, g: int, b: int, a: int) -> Color:
+    value: Color = _new(Color)
+    value.r, value.g, value.b, value.a = r, g, b, a
+    return value
+
+
+MAKERS: dict[type, Any] = {
+    Vector2: _vector2,
+    Vector3: _vector3,
+    Rect: _rect,
+    FRect: _frect,
+    Color: _color,
+}

@@ -14,7 +14,7 @@ from typing import Any
 import msgpack
 
 from ..errors import MessageError, RegistryError
-from ._standins import Color, FRect, Rect, Vector2, Vector3
+from ._standins import MAKERS, Color, FRect, Rect, Vector2, Vector3
 
 __all__ = ["GAME_CODES", "JSON_TAG", "MAX_FIELDS", "PYGNETIC_CODES", "WireType", "WireTypes"]
 
@@ -152,7 +152,7 @@ def _no_map(pairs: Any) -> Any:
 class _PygameType(WireType):
     """A pygame type: components packed with :mod:`struct`, rebuilt as pygame's or a stand-in."""
 
-    __slots__ = ("_components", "_format", "_pack", "_size", "_unpack")
+    __slots__ = ("_components", "_format", "_make", "_pack", "_seen", "_size", "_unpack")
 
     def __init__(self, standin: type, code: int, layout: str) -> None:
         packer = struct.Struct(">" + layout)
@@ -162,6 +162,9 @@ class _PygameType(WireType):
         self._unpack = packer.unpack
         self._size = packer.size
         self._components = operator.attrgetter(*standin._fields)  # type: ignore[attr-defined]
+        self._make = MAKERS[standin]
+        #: (the pygame module last seen or None, what builds a value then), replaced whole.
+        self._seen: tuple[Any, Callable[..., Any]] = (None, self._make)
 
     @property
     def format(self) -> str:
@@ -185,15 +188,25 @@ class _PygameType(WireType):
 
     def decode(self, payload: bytes) -> Any:
         """Return pygame's value (or the stand-in) for a payload of exactly :attr:`format`."""
-        if len(payload) != self._size:
+        try:
+            components = self._unpack(payload)
+        except struct.error:  # only for a wrong length: every bit pattern is a value
             raise MessageError(
                 f"{self.name} extension of {len(payload)} bytes, expected {self._size}"
-            )
-        components = self._unpack(payload)
-        target = _pygame_class(self.name)
-        if target is None:
-            return self.cls._of(*components)  # type: ignore[attr-defined]
-        return target(*components)
+            ) from None
+        module, make = self._seen
+        if _modules.get("pygame") is not module:
+            make = self._target()
+        return make(*components)
+
+    def _target(self) -> Callable[..., Any]:
+        """What builds a value now: pygame's class if the program imported pygame, else ours."""
+        module = _modules.get("pygame")
+        make = _pygame_class(self.name) or self._make
+        # While pygame is still being imported, its classes may not all be there yet.
+        if not getattr(getattr(module, "__spec__", None), "_initializing", False):
+            self._seen = (module, make)
+        return make
 
     def build(self, fields: Any) -> Any:
         """Return the value of json fields: exactly the components, numbers of their kind."""
@@ -208,26 +221,13 @@ class _PygameType(WireType):
         return self.decode(payload)
 
 
-# (module, its classes by name): the pygame a decoder last saw, replaced whole.
-_seen_pygame: tuple[Any, dict[str, type]] = (None, {})
-_PYGAME_NAMES = ("Vector2", "Vector3", "Rect", "FRect", "Color")
+_modules = sys.modules
 
 
 def _pygame_class(name: str) -> type | None:
     """Return pygame's class ``name`` if the program has imported pygame; never import it."""
-    global _seen_pygame
-    module = sys.modules.get("pygame")
-    seen, classes = _seen_pygame
-    if module is not seen:
-        classes = {}
-        for each in _PYGAME_NAMES:
-            cls = getattr(module, each, None)
-            if isinstance(cls, type):
-                classes[each] = cls
-        # While pygame is still being imported, its classes may not all be there yet.
-        if not getattr(getattr(module, "__spec__", None), "_initializing", False):
-            _seen_pygame = (module, classes)
-    return classes.get(name)
+    cls = getattr(_modules.get("pygame"), name, None)
+    return cls if isinstance(cls, type) else None
 
 
 #: The pygame types, in code order; each code is in PYGNETIC_CODES.
@@ -263,6 +263,7 @@ class WireTypes:
 
     def __init__(self, pygame_types: bool = True) -> None:
         self._codes: dict[int, WireType] = {}
+        self._decoders: dict[int, Callable[[bytes], Any]] = {}
         self._names: dict[str, WireType] = {}
         self._by_class: dict[type, WireType] = {}
         self._frozen = False
@@ -273,6 +274,16 @@ class WireTypes:
     def codes(self) -> Mapping[int, WireType]:
         """The active types by extension code (a live view: do not change it)."""
         return self._codes
+
+    @property
+    def classes(self) -> Mapping[type, WireType]:
+        """The types by class, as :meth:`find` has met them (a live view: do not change it)."""
+        return self._by_class
+
+    @property
+    def decoders(self) -> Mapping[int, Callable[[bytes], Any]]:
+        """Each active type's :meth:`WireType.decode`, by code (a live view: do not change it)."""
+        return self._decoders
 
     @property
     def names(self) -> Mapping[str, WireType]:
@@ -297,10 +308,13 @@ class WireTypes:
         for wire in _PYGAME_TYPES:
             if self._pygame:
                 self._codes[wire.code] = self._names[wire.name] = wire
+                self._decoders[wire.code] = wire.decode
             else:
                 self._codes.pop(wire.code, None)
                 self._names.pop(wire.name, None)
-        self._by_class = {wire.cls: wire for wire in self._codes.values()}
+                self._decoders.pop(wire.code, None)
+        self._by_class.clear()  # the serializers hold it: emptied, not replaced
+        self._by_class.update((wire.cls, wire) for wire in self._codes.values())
 
     def register(
         self,
@@ -335,6 +349,7 @@ class WireTypes:
             raise RegistryError("to_fields and from_fields must be callables")
         wire = WireType(cls, code, name, to_fields, cls if from_fields is None else from_fields)
         self._codes[code] = self._names[name] = self._by_class[cls] = wire
+        self._decoders[code] = wire.decode
         return wire
 
     def _check_class(self, cls: Any) -> None:

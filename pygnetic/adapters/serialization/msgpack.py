@@ -71,23 +71,23 @@ ExtHook = Callable[[int, bytes], Any]
 
 def _ext_hook(types: WireTypes) -> ExtHook:
     """The ``ext_hook`` that turns each extension into its wire type's value."""
-    codes = types.codes
+    decoders = types.decoders
 
     def ext_hook(code: int, payload: bytes) -> Any:
-        wire = codes.get(code)
-        if wire is None:
+        decode = decoders.get(code)
+        if decode is None:
             raise MessageError(f"msgpack extension of unknown type code {code}")
-        return wire.decode(payload)
+        return decode(payload)
 
     return ext_hook
 
 
 def _ext_default(types: WireTypes) -> Callable[[Any], Any]:
     """The Packer's ``default``: a wire type's value becomes its extension."""
-    find = types.find
+    classes, find = types.classes, types.find
 
     def default(value: Any) -> Any:
-        wire = find(value)
+        wire = classes.get(type(value)) or find(value)
         if wire is None:
             if isinstance(value, int):  # msgpack asks about ints beyond 64 bits too
                 raise OverflowError("Integer value out of range")
