@@ -207,7 +207,7 @@ class MessageFactory:
 
     @property
     def wire_types(self) -> WireTypes:
-        """The types that travel as field values: see :meth:`register_type`."""
+        """The types that travel as field values (see :meth:`register_type`)."""
         return self._wire_types
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 __all__ = ["Color", "FRect", "Rect", "Vector2", "Vector3"]
 
@@ -132,21 +132,26 @@ class Vector3(_Value):
         self.z = _real(z)
 
 
-class _RectBase(_Value):
+if TYPE_CHECKING:
+
+    class _Edges:
+        """What a static checker should know of the rects' slots."""
+
+        x: Any
+        y: Any
+        w: Any
+        h: Any
+
+else:
+    _Edges = object  # at run time, the slots of Rect and FRect
+
+
+class _RectBase(_Value, _Edges):
     """The attributes Rect and FRect share: read ``x, y, w, h`` and what follows from them."""
 
-    __slots__ = {
-        "h": "The height.",
-        "w": "The width.",
-        "x": "The left edge.",
-        "y": "The top edge.",
-    }
+    __slots__ = ()  # each subclass has x, y, w, h
     _fields = ("x", "y", "w", "h")
     _astuple = operator.attrgetter(*_fields)
-    x: Any
-    y: Any
-    w: Any
-    h: Any
 
     @property
     def left(self) -> Any:
@@ -216,12 +221,12 @@ class _RectBase(_Value):
 
     @property
     def centerx(self) -> Any:
-        """The middle of ``x`` and ``right``: ``x + w // 2`` for a Rect, as in pygame."""
+        """``x + w / 2``, halfway from ``x`` to ``right``."""
         return self.x + self.w / 2
 
     @property
     def centery(self) -> Any:
-        """The middle of ``y`` and ``bottom``: ``y + h // 2`` for a Rect, as in pygame."""
+        """``y + h / 2``, halfway from ``y`` to ``bottom``."""
         return self.y + self.h / 2
 
 
@@ -235,7 +240,12 @@ class Rect(_RectBase):
     ``colliderect``.
     """
 
-    __slots__ = ()
+    __slots__ = {
+        "h": "The height, an int.",
+        "w": "The width, an int.",
+        "x": "The left edge, an int.",
+        "y": "The top edge, an int.",
+    }
 
     def __init__(self, *args: Any) -> None:
         x, y, w, h = map(_int32, _unpack(args, 4, "Rect"))
@@ -246,12 +256,12 @@ class Rect(_RectBase):
 
     @property
     def centerx(self) -> int:
-        """``x + w // 2``."""
+        """``x + w // 2``, as pygame rounds it."""
         return self.x + self.w // 2  # type: ignore[no-any-return]
 
     @property
     def centery(self) -> int:
-        """``y + h // 2``."""
+        """``y + h // 2``, as pygame rounds it."""
         return self.y + self.h // 2  # type: ignore[no-any-return]
 
 
@@ -262,7 +272,12 @@ class FRect(_RectBase):
     this class.
     """
 
-    __slots__ = ()
+    __slots__ = {
+        "h": "The height, a float.",
+        "w": "The width, a float.",
+        "x": "The left edge, a float.",
+        "y": "The top edge, a float.",
+    }
 
     def __init__(self, *args: Any) -> None:
         x, y, w, h = map(_real, _unpack(args, 4, "FRect"))

@@ -272,22 +272,22 @@ class WireTypes:
 
     @property
     def codes(self) -> Mapping[int, WireType]:
-        """The active types by extension code (a live view: do not change it)."""
+        """The active types by extension code; a live view, not to be changed."""
         return self._codes
 
     @property
     def classes(self) -> Mapping[type, WireType]:
-        """The types by class, as :meth:`find` has met them (a live view: do not change it)."""
+        """The types by class, as :meth:`find` has met them; a live view, not to be changed."""
         return self._by_class
 
     @property
     def decoders(self) -> Mapping[int, Callable[[bytes], Any]]:
-        """Each active type's :meth:`WireType.decode`, by code (a live view: do not change it)."""
+        """Each active type's :meth:`WireType.decode` by code; a live view, not to be changed."""
         return self._decoders
 
     @property
     def names(self) -> Mapping[str, WireType]:
-        """The active types by name (a live view: do not change it)."""
+        """The active types by name; a live view, not to be changed."""
         return self._names
 
     def __iter__(self) -> Iterator[WireType]:
