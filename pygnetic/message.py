@@ -335,7 +335,9 @@ class MessageFactory:
                 taken or invalid, or the serializer cannot pack wire types.
 
         Both peers must register the same types with the same codes and
-        names: the registry hash includes them. Example::
+        names: the registry hash includes them. A value of one cannot be a
+        dict key (receivers refuse it, as any key but str, bytes, int,
+        float, bool and None). Example::
 
             factory.register_type(Card, 1, to_fields=lambda c: (c.suit, c.rank))
         """

@@ -38,7 +38,9 @@ with the reason. NaN and infinity are accepted in the float components of
 Vector2, Vector3 and FRect, as pygame accepts them and as pygnetic accepts
 them in any float field: refusing them in one type would protect nothing.
 Check ``math.isfinite`` where a value from a client matters. Each received
-value counts as one container against the serializer's ``max_containers``.
+value counts as one container against the serializer's ``max_containers``
+(two with json: its object and its array). A wire value cannot be a dict
+key: receivers refuse keys other than str, bytes, int, float, bool and None.
 
 **Turning them off.** ``MessageFactory(pygame_types=False)`` (or
 ``factory.pygame_types = False`` before the first connection) packs and
