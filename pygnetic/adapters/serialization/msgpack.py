@@ -258,22 +258,32 @@ class MsgpackStreamDecoder:
         base = self._base
         end = self._end
         shallow = self._shallow
+        budget = self._budget
+        limit = budget.limit
         counting = self._tail is None
-        # Counting spends the budget on containers and wire values; else only
-        # wire values (through the ext_hook) spend it, and check_shape() adds
-        # the containers.
-        budget = self._budget if counting or self._budget.ext_hook is not None else None
         try:
-            for value in unpacker:
-                spent = 0
-                if budget is not None:
-                    spent = 0 if counting else budget.limit - budget.left
-                    budget.left = budget.limit
-                new_end = base + unpacker.tell()
-                size, end = new_end - end, new_end
-                if size > shallow or spent:
-                    self._check_shape(value, size, spent)
-                out.append(value)
+            if counting or budget.ext_hook is None:
+                for value in unpacker:
+                    if counting:  # the budget counted containers and wire values
+                        budget.left = limit
+                    new_end = base + unpacker.tell()
+                    size, end = new_end - end, new_end
+                    if size > shallow:
+                        self._check_shape(value, size, 0)
+                    out.append(value)
+            else:
+                # Not counting containers, with wire types: only the ext_hook
+                # spends the budget, and check_shape() adds the containers.
+                for value in unpacker:
+                    spent = limit - budget.left
+                    new_end = base + unpacker.tell()
+                    size, end = new_end - end, new_end
+                    if spent:
+                        budget.left = limit
+                        self._check_shape(value, size, spent)
+                    elif size > shallow:
+                        self._check_shape(value, size, 0)
+                    out.append(value)
         except MessageError:
             raise
         except _DECODE_ERRORS as exc:
