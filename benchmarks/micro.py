@@ -13,6 +13,12 @@ It also times the same send path under the network simulator
 is scheduled, then handed on to the stub link when the host's transport
 releases what is due (once per batch of ``SEND_BATCH``, as one ``update()``
 would), and an idle ``client.update(0)`` of a simulated client.
+
+And it times the three paths on a connection with a resumable session (a
+server's ``reconnect_grace``, :mod:`pygnetic._session`) against one without:
+each reliable message is kept until acknowledged (here every 1,000
+messages, as the peer's acknowledgements a few times a second would trim
+it) and each one received is counted.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 import msgpack
 
 import pygnetic
+from pygnetic._session import Session
 from pygnetic._simulated import SimulatedLink, SimulatedTransport
 from pygnetic.connection import Connection
 from pygnetic.message import MessageFactory
@@ -53,6 +60,16 @@ class StubLink:
         pass
 
 
+class CountingStubLink(StubLink):
+    """A stub link that counts reliable packets, as ENet's and the memory adapter's do."""
+
+    flag_reliable = False
+
+    def send_counted(self, data, channel, delivery) -> bool:
+        self.sent += 1
+        return True
+
+
 class Counter(pygnetic.Handler):
     chats = 0
 
@@ -60,11 +77,11 @@ class Counter(pygnetic.Handler):
         Counter.chats += 1
 
 
-def _connection(stream: bool, link=None) -> Connection:
+def _connection(stream: bool, link=None, session=None) -> Connection:
     factory = MessageFactory("msgpack")
     for name, fields, options in common.MESSAGES:
         factory.register(name, fields, **options)
-    connection = Connection(None, link or StubLink(stream), factory)
+    connection = Connection(None, link or StubLink(stream), factory, session=session)
     connection.add_handler(Counter())
     return connection
 
@@ -234,6 +251,57 @@ def simulated(n: int):
     return out
 
 
+def sessions(n: int):
+    """The send and receive paths with a resumable session, and without one."""
+    player, msg = common.CHAT_ARGS
+    chat = msgpack.packb((common.CHAT, player, msg))
+    stream = chat * n
+    send_session = Session(b"t" * 32, 10.0)
+    send_on = _connection(False, CountingStubLink(False), send_session)
+    send_off = _connection(False)
+    packet_on = _connection(False, CountingStubLink(False), Session(b"t" * 32, 10.0))
+    packet_off = _connection(False)
+
+    def sending(connection, session):
+        send = connection.net_chat_msg
+
+        def loop():
+            for start in range(0, n, 1000):
+                for _ in range(min(1000, n - start)):
+                    send(player, msg)
+                if session is not None:  # the peer has it all: what was kept is dropped
+                    session.acknowledged({0: session._sent[0]})
+
+        return loop
+
+    def receiving(connection, flag):
+        receive = connection._receiver
+
+        def loop():
+            for _ in range(n):
+                receive(chat, flag)
+
+        return loop
+
+    stream_on = _connection(True, session=Session(b"t" * 32, 10.0))
+    stream_off = _connection(True)
+
+    def streaming(connection):
+        receive = connection._receiver
+
+        def loop():
+            for start in range(0, len(stream), 65536):
+                receive(stream[start : start + 65536], 0)
+
+        return loop
+
+    return [
+        ("send chat_msg", sending(send_on, send_session), sending(send_off, None)),
+        ("receive packet", receiving(packet_on, 0x100), receiving(packet_off, 0)),
+        ("receive stream", streaming(stream_on), streaming(stream_off)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__)
     parser.add_argument("-r", "--repeats", type=int, default=15, help="best of (default 15)")
@@ -252,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, on, off in simulated(n):
         sim, plain = _best([on, off], repeats, n)
         print(f"{name:<16} {sim:9.0f} {plain:9.0f} {sim / plain:6.2f}× {sim - plain:7.0f}")
+    print("\nThe same with a resumable session (reconnect_grace) and without\n")
+    print(f"{'path':<16} {'session':>9} {'none':>9} {'ratio':>7} {'added':>7}")
+    for name, on, off in sessions(n):
+        kept, plain = _best([on, off], repeats, n)
+        print(f"{name:<16} {kept:9.0f} {plain:9.0f} {kept / plain:6.2f}× {kept - plain:7.0f}")
     return 0
 
 

@@ -9,6 +9,8 @@ One player hosts (their window also runs the server); the others join:
 Type a nickname and press Enter, then chat. The mouse wheel scrolls back. A
 host announces its chat on the local network (pygnetic.discovery); the
 "LAN games" panel of everyone else lists the chats it hears: click one to join.
+A player whose connection drops for a while (up to 30 s) comes back under the
+same nickname: the host keeps the player's session (reconnect_grace).
 
 How the networking fits into a pygame loop:
 
@@ -43,6 +45,7 @@ GAME = "pygnetic-chat"  # what LAN announcements call this game
 WIDTH, HEIGHT, PANEL = 800, 480, 250  # window size, and the width of the side panel
 FPS = 60
 MAX_TEXT = 120  # longest line a player may send
+RECONNECT_GRACE = 30  # seconds the host keeps a lost player's nick for them
 BACKGROUND, BOX, TEXT = (24, 26, 33), (40, 44, 56), (230, 230, 230)
 DIM, MINE, NOTE = (140, 145, 160), (120, 200, 255), (250, 200, 90)  # NOTE: joins and leaves
 
@@ -69,6 +72,15 @@ class Relay(pygnetic.Handler):
     def net_say(self, message, **kwargs):
         for connection in self.server.connections(exclude=self.connection):
             connection.net_line(self.nick or "?", str(message.text)[:MAX_TEXT])
+
+    def on_reconnecting(self, reason):
+        # The link was lost; this handler, and the nick in it, wait for the player.
+        if self.nick:
+            self.tell_everyone(f"{self.nick} lost connection...")
+
+    def on_reconnect(self):
+        if self.nick:
+            self.tell_everyone(f"{self.nick} is back")
 
     def on_disconnect(self):
         if self.nick:
@@ -168,6 +180,10 @@ def on_network(e, window):
         window.add("* connected", NOTE)
     elif e.net_type == event.NET_DISCONNECTED:
         window.add(f"* disconnected: {e.reason}", NOTE)
+    elif e.net_type == event.NET_RECONNECTING:
+        window.add(f"* connection lost ({e.reason}); reconnecting...", NOTE)
+    elif e.net_type == event.NET_RECONNECTED:
+        window.add(f"* reconnected as {window.nick}", NOTE)
     elif e.net_type == event.NET_RECEIVED and e.msg_type == line:
         window.heard += 1
         window.add(f"<{e.message.nick}> {e.message.text}")
@@ -249,7 +265,13 @@ def main(argv=None):
     screen = pygame.display.set_mode((WIDTH, HEIGHT))
     server, host, port = None, args.host or "127.0.0.1", args.port
     if args.host_game:
-        server = pygnetic.Server(args.host or "", args.port, handler=Relay, events=False)
+        server = pygnetic.Server(
+            args.host or "",
+            args.port,
+            handler=Relay,
+            events=False,
+            reconnect_grace=RECONNECT_GRACE,
+        )
         # Not printed: pygnetic has logged "server listening on HOST:PORT".
         port = server.address[1]
         host = "127.0.0.1" if args.host in (None, "", "0.0.0.0") else args.host

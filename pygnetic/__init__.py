@@ -36,6 +36,7 @@ from .errors import (
     PackError,
     PygneticError,
     PygneticWarning,
+    Refused,
     RegistryError,
     RemoteError,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "PygneticWarning",
     "RateLimit",
     "ReceiveBudget",
+    "Refused",
     "RegistryError",
     "RemoteError",
     "RequestAborted",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -142,3 +143,44 @@ class Attempt:
                 "Client(adapter=('enet', 'socket'))"
             )
         return "is a pygnetic server running at that address and port?"
+
+
+#: Seconds before the second try at resuming a lost connection; each next waits twice as long.
+FIRST_RETRY_DELAY = 0.5
+#: The longest wait between two tries.
+MAX_RETRY_DELAY = 5.0
+
+
+def retry_delay(tries: int) -> float:
+    """Seconds before the next try at resuming, after ``tries`` failed: 0, 0.5, 1, 2, 4, 5, 5...
+
+    Each is spread by up to a fifth either way, so that the clients of a
+    server that came back do not all knock at once.
+    """
+    if tries <= 0:
+        return 0.0
+    delay = min(FIRST_RETRY_DELAY * 2 ** (tries - 1), MAX_RETRY_DELAY)
+    return delay * random.uniform(0.8, 1.2)
+
+
+class Reconnect:
+    """A lost connection's tries at resuming its session, until one works or time is up.
+
+    Args:
+        host: The server's name or address, as the first ``connect()`` had it.
+        port: The server's port.
+        plans: The transports to try each time, in order.
+        give_up_at: When to stop: the server waits no longer.
+    """
+
+    __slots__ = ("give_up_at", "host", "next_try", "plans", "port", "tries", "try_deadline")
+
+    def __init__(self, host: str, port: int, plans: list[Plan], give_up_at: float) -> None:
+        self.host, self.port = host, port
+        self.plans = plans
+        self.give_up_at = give_up_at
+        self.tries = 0
+        #: When to start the next try; None while one is under way.
+        self.next_try: float | None = 0.0
+        #: When the try under way has taken too long.
+        self.try_deadline = float("inf")

@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Handshakes", "address_key"]
+__all__ = ["AuthFailures", "Handshakes", "address_key"]
 
 
 def address_key(host: str) -> str:
@@ -116,3 +116,56 @@ class Handshakes:
     def expired(self, now: float) -> list[Any]:
         """The links whose deadline is ``now`` or earlier, oldest first."""
         return [link for link, deadline in self._deadlines.items() if now >= deadline]
+
+
+class AuthFailures:
+    """Failed authentications per address over the last minute, to slow down guessing.
+
+    Args:
+        limit: Failures one address may have within :attr:`window` seconds;
+            further attempts are refused without asking ``authenticate``.
+        window: The seconds a failure counts for.
+        addresses: Most addresses remembered; the one whose last failure is
+            oldest is forgotten first, so the table's size is bounded
+            whatever the addresses a flood comes from.
+    """
+
+    __slots__ = ("_failures", "addresses", "limit", "window")
+
+    def __init__(self, limit: int, window: float = 60.0, addresses: int = 4096) -> None:
+        self.limit = limit
+        self.window = window
+        self.addresses = addresses
+        # address key -> times of its recent failures, oldest first; least
+        # recently failed address first (a dict keeps insertion order).
+        self._failures: dict[str, list[float]] = {}
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may try again: 0 while it is under the limit."""
+        times = self._failures.get(key)
+        if times is None:
+            return 0.0
+        while times and times[0] <= now - self.window:
+            times.pop(0)
+        if not times:
+            del self._failures[key]
+            return 0.0
+        if len(times) < self.limit:
+            return 0.0
+        return times[0] + self.window - now
+
+    def failed(self, key: str, now: float) -> None:
+        """Count one failed authentication from ``key``."""
+        times = self._failures.pop(key, [])
+        times.append(now)
+        del times[: -self.limit]  # older ones no longer decide anything
+        self._failures[key] = times
+        if len(self._failures) > self.addresses:
+            # An address still over the limit is never the one forgotten, so a
+            # flood from many addresses cannot wash its own record away.
+            for each, its in self._failures.items():
+                if len(its) < self.limit:
+                    del self._failures[each]
+                    break
+            else:
+                del self._failures[next(iter(self._failures))]

@@ -22,6 +22,7 @@ from .protocol import CloseCode
 
 log = logging.getLogger("pygnetic")
 _OPEN = ConnectionState.OPEN
+_RECONNECTING = ConnectionState.RECONNECTING
 
 #: How long ``close()`` lets connections deliver their goodbyes, in milliseconds.
 DEFAULT_LINGER_MS = 500
@@ -95,6 +96,7 @@ class Host:
         self._log_throttle = LogThrottle(log, clock=clock)
         self._connections: dict[Any, Connection] = {}
         self._ended: list[Connection] = []
+        self._lost: list[Connection] = []  # links lost by connections that may resume
         self._backlogged: list[Connection] = []
         self._updaters: list[Callable[[], None]] = []
         self._next_tick = 0.0
@@ -104,6 +106,8 @@ class Host:
         self._handshakes: Collection[Any] = ()
         #: Links of a Client's connects still looking for a transport that answers.
         self._attempts: Collection[Any] = ()
+        #: A Client's lost connections trying to resume.
+        self._reconnects: Collection[Any] = ()
         self.adapters: tuple[ModuleType, ...] = _defaults.networks(adapter)
         self.adapter = self.adapters[0]
         #: The network-conditions simulator on what this host sends, or None
@@ -131,7 +135,13 @@ class Host:
         self.close()
 
     def _new_connection(
-        self, link: Any, factory: MessageFactory, state: ConnectionState
+        self,
+        link: Any,
+        factory: MessageFactory,
+        state: ConnectionState,
+        *,
+        session: Any = None,
+        resumable: bool = False,
     ) -> Connection:
         factory.set_frozen()
         connection = Connection(
@@ -149,6 +159,9 @@ class Host:
             spending=self._spending,
             rate_limit=self.rate_limit,
             log_life=self._log_connections,
+            session=session,
+            resumable=resumable,
+            on_lost=self._lost.append,
         )
         connection.adapter = self._label_of(link)
         self._connections[link] = connection
@@ -189,15 +202,27 @@ class Host:
     def connections(self, exclude: Exclude = None) -> list[Connection]:
         """Return the open connections, except those in ``exclude``.
 
+        A connection whose link was lost and whose session may resume
+        (``RECONNECTING``, see the server's ``reconnect_grace``) is listed
+        too: reliable messages sent to it are delivered when it resumes.
+
         Args:
             exclude: A connection (or a proxy of one, such as a handler's
                 ``self.connection``), or a list, set or other collection of
                 them, as in pygnetic 1.0: ``connections([self.connection])``.
         """
         if exclude is None:  # the common case, e.g. a broadcast every frame
-            return [c for c in self._connections.values() if c._state is _OPEN]
+            return [
+                c
+                for c in self._connections.values()
+                if c._state is _OPEN or c._state is _RECONNECTING
+            ]
         skip = excluded(exclude)
-        return [c for c in self._connections.values() if c._state is _OPEN and c not in skip]
+        return [
+            c
+            for c in self._connections.values()
+            if (c._state is _OPEN or c._state is _RECONNECTING) and c not in skip
+        ]
 
     def update(self, timeout: int = 0) -> None:
         """Do all network work: send, receive, call handlers, post events.
@@ -223,16 +248,21 @@ class Host:
         else:
             self._transport.poll(timeout)
         now = self._clock()
-        if self._attempts:  # before ticks: a connect's own timeout says what it tried
+        # Before ticks: a connect's own timeout says what it tried.
+        if self._attempts or self._reconnects:
             self._advance_attempts(now)
         if now >= self._next_tick:
             self._next_tick = now + min(0.25, self.timeout / 8)
             for connection in list(self._connections.values()):
                 connection.tick(now)
-            if self._handshakes:
-                self._expire_handshakes(now)
+            self._expire_handshakes(now)
         if self._ended:
             self._finish_ended()
+        if self._lost:
+            lost = self._lost[:]
+            self._lost.clear()  # in place: every connection holds its bound append
+            for connection in lost:
+                self._link_lost(connection, now)
         for updater in self._updaters:
             updater()
         for transport in self._transports:
@@ -274,6 +304,12 @@ class Host:
             transport.poll(timeout)
             timeout = 0  # without a waiter, only the first transport waits
 
+    def _link_lost(self, connection: Connection, now: float) -> None:
+        """A resumable connection lost its link, or a try at a new one failed."""
+
+    def _forget(self, connection: Connection) -> None:
+        """A connection ended and was told so: drop what the host kept about it."""
+
     def _advance_attempts(self, now: float) -> None:
         """Move connects on to their next transport, or end them (a Client has them)."""
 
@@ -289,6 +325,7 @@ class Host:
         while ended:
             connection = ended.pop(0)
             self._connections.pop(connection._link, None)
+            self._forget(connection)
             connection.finish()
 
     def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
@@ -328,9 +365,9 @@ class Host:
         link.close(CloseCode.PROTOCOL_ERROR)
 
     def link_closed(self, link: Any, code: int, detail: str) -> None:
-        """The transport ended a link; end its connection."""
+        """The transport ended a link; end its connection (or let it wait to resume)."""
         connection = self._connections.get(link)
-        if connection is not None:
+        if connection is not None and connection._link is link:
             connection.transport_closed(code, detail)
 
 

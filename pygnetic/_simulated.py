@@ -100,6 +100,10 @@ class SimulatedLink:
     def receiver(self, receiver: Callable[[bytes, int], None]) -> None:
         self.inner.receiver = receiver
 
+    # No send_counted either: a packet the simulator drops never reaches the
+    # real link, whose count of sequenced packets (ENet's) would then differ
+    # from the sender's, so sessions over simulated packets cannot resume.
+
     @property
     def channels(self) -> int:
         """The real link's channels."""

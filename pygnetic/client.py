@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _defaults
-from ._connecting import FALLBACK_DELAY, Attempt, Plan
+from ._connecting import FALLBACK_DELAY, Attempt, Plan, Reconnect, retry_delay
 from ._host import DEFAULT_LINGER_MS, AdapterSpec, Host, _accepted
 from .connection import Connection, ConnectionState
 from .handshake import encode_hello
@@ -30,6 +30,8 @@ from .simulate import Conditions
 __all__ = ["Client"]
 
 log = logging.getLogger("pygnetic.client")
+#: The states in which a connection looks for a transport that reaches the server.
+_CONNECTING = (ConnectionState.CONNECTING, ConnectionState.RECONNECTING)
 
 
 class Client(Host):
@@ -60,6 +62,17 @@ class Client(Host):
         log_connections: False sends the lines about each connection's life
             (connecting, connected, refused, closed, cannot connect) to DEBUG,
             for a program that reports them itself, as the lobby client does.
+        reconnect: When a server with a ``reconnect_grace`` accepted a
+            connection and its link is lost (a network change, a short
+            outage), reconnect and resume the session: the same connection
+            object goes on, ``NET_RECONNECTING`` and ``on_reconnecting()``
+            say it was lost, each try is a ``NET_CONNECTING`` event with
+            stage ``'reconnecting'``, then ``NET_RECONNECTED`` and
+            ``on_reconnect()`` say it resumed, or ``NET_DISCONNECTED`` and
+            ``on_disconnect()`` that it gave up. Tries start at once, then
+            after about 0.5, 1, 2, 4 and every 5 seconds, until the server's
+            grace period has passed. Default True; False ends a connection
+            whose link is lost, as in pygnetic 1.0.
         simulate: Simulate a bad network on what this client sends
             (:mod:`pygnetic.simulate`): :class:`~pygnetic.simulate.Conditions`
             or their text, ``'latency=150ms loss=5%'``. None, the default,
@@ -87,6 +100,7 @@ class Client(Host):
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         fallback_delay: float = FALLBACK_DELAY,
         log_connections: bool = True,
+        reconnect: bool = True,
         simulate: Conditions | str | bool | None = None,
         **adapter_options: Any,
     ) -> None:
@@ -107,8 +121,14 @@ class Client(Host):
             log_connections=log_connections,
         )
         self.fallback_delay = fallback_delay
+        #: Whether lost connections reconnect (see the constructor).
+        self.reconnect = reconnect
         #: Links of connects under way, each with its Attempt (several per connect).
         self._attempts: dict[Any, Attempt] = {}
+        #: Where each connection connected to, and how: what a resume tries again.
+        self._targets: dict[Connection, tuple[str, int, list[Plan]]] = {}
+        #: Lost connections trying to resume.
+        self._reconnects: dict[Connection, Reconnect] = {}
         # What the default adapters lack (ENet without pyenet): connect errors name the fix.
         self._unavailable = _defaults.missing_networks() if adapter is None else {}
 
@@ -123,6 +143,7 @@ class Client(Host):
         *,
         channels: int | None = None,
         adapter: str | None = None,
+        credentials: Any = None,
         **options: Any,
     ) -> Connection:
         """Start connecting to ``host:port`` and return the connection at once.
@@ -150,6 +171,10 @@ class Client(Host):
                 client's ``channels``); TCP takes any channel and ignores it.
             adapter: Which of the client's adapters to connect with, by name
                 (default: each in turn, see above).
+            credentials: What the server's ``authenticate`` is given: a
+                password, a token, a player name, or a list or dict of such
+                values (anything msgpack packs, up to about 8 KB). Sent
+                once, in the handshake; never logged, and not kept once sent.
             **options: The adapter's own connect options; one it does not
                 take raises ``TypeError``.
 
@@ -157,12 +182,13 @@ class Client(Host):
             RuntimeError: The client already has ``conn_limit`` connections.
             ValueError: ``adapter`` is not one of the client's.
             TypeError: An option no adapter tried takes.
+            ValueError: ``credentials`` cannot be packed, or are too large.
             OSError: No adapter could start connecting (``host`` does not
                 resolve, say); the last adapter's error.
         """
         if self._closed:
             raise RuntimeError("Client is closed")
-        live = (ConnectionState.CONNECTING, ConnectionState.OPEN)
+        live = (ConnectionState.CONNECTING, ConnectionState.OPEN, ConnectionState.RECONNECTING)
         if sum(c.state in live for c in self._connections.values()) >= self.conn_limit:
             raise RuntimeError(
                 f"this Client already has {self.conn_limit} connection(s) (its conn_limit)"
@@ -170,6 +196,7 @@ class Client(Host):
         plans = self._plans(adapter, channels, options)
         factory = message_factory if message_factory is not None else self.message_factory
         factory.set_frozen()
+        hello = encode_hello(factory, credentials)  # a bad credential fails here, not later
         now = self._clock()
         attempt = Attempt(
             host,
@@ -184,8 +211,13 @@ class Client(Host):
         if link is None:
             assert attempt.error is not None
             raise attempt.error
-        connection = self._new_connection(link, factory, ConnectionState.CONNECTING)
+        connection = self._new_connection(
+            link, factory, ConnectionState.CONNECTING, resumable=self.reconnect
+        )
+        connection._hello, connection._credentials = hello, credentials
         attempt.connection = connection
+        if self.reconnect:
+            self._targets[connection] = (host, port, plans)
         self._attempts[link] = attempt
         connection.progress("connecting", attempt.label, attempt.status)
         return connection
@@ -233,14 +265,16 @@ class Client(Host):
             self._won(attempt, attempt.connection, link)
         connection = self._connections.get(link)
         if connection is not None:
-            connection.start_handshake(encode_hello(connection.message_factory))
+            connection.start_handshake()
 
     def _won(self, attempt: Attempt, connection: Connection, link: Any) -> None:
         """``link`` reached the server first: the connection goes on over it alone."""
         self._settle(attempt, keep=link)
-        if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+        if connection.state not in _CONNECTING:  # closed meanwhile
             link.close(CloseCode.NORMAL)
             return
+        if connection.state is ConnectionState.RECONNECTING:
+            self._reconnects[connection].try_deadline = self._clock() + self.timeout
         if link is not connection._link:
             self._connections.pop(connection._link, None)
             connection.switch_link(link)
@@ -257,7 +291,7 @@ class Client(Host):
             return
         module = attempt.links.pop(link)
         connection = attempt.connection
-        if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+        if connection.state not in _CONNECTING:  # closed meanwhile
             self._settle(attempt, keep=connection._link)
             return
         attempt.failures.append((_defaults.label(module), detail or close_code(code).description))
@@ -267,9 +301,11 @@ class Client(Host):
 
     def _advance_attempts(self, now: float) -> None:
         """Start the next transport of connects that wait too long; end those out of time."""
+        if self._reconnects:
+            self._advance_reconnects(now)
         for attempt in list(dict.fromkeys(self._attempts.values())):
             connection = attempt.connection
-            if connection.state is not ConnectionState.CONNECTING:  # closed meanwhile
+            if connection.state not in _CONNECTING:  # closed meanwhile
                 self._settle(attempt, keep=connection._link)
             elif now >= attempt.deadline:
                 attempt.no_answer(self.timeout)
@@ -298,8 +334,93 @@ class Client(Host):
         attempt.links.clear()
 
     def _give_up(self, attempt: Attempt, code: CloseCode) -> None:
-        """No transport reached the server: end the connection, saying what each one said."""
-        attempt.connection.connect_failed(code, attempt.reason())
+        """No transport reached the server: end the connection, saying what each one said.
+
+        A lost connection's try at resuming only failed: the next one follows.
+        """
+        connection = attempt.connection
+        if connection.state is ConnectionState.RECONNECTING:
+            log.log(self._log_level, "reconnecting: %s", attempt.reason())
+            self._link_lost(connection, self._clock())
+            return
+        connection.connect_failed(code, attempt.reason())
+
+    # -- resuming lost connections -------------------------------------------------
+
+    @property
+    def _log_level(self) -> int:
+        return logging.INFO if self._log_connections else logging.DEBUG
+
+    def _link_lost(self, connection: Connection, now: float) -> None:
+        """A connection's link was lost, or a try at resuming it failed: try (again) later."""
+        if connection.state is not ConnectionState.RECONNECTING:
+            return
+        reconnect = self._reconnects.get(connection)
+        if reconnect is None:
+            host, port, plans = self._targets[connection]
+            reconnect = Reconnect(host, port, plans, now + connection.session_grace)
+            self._reconnects[connection] = reconnect
+            connection.announce_lost()
+        elif reconnect.next_try is None and not self._trying(connection):  # the try failed
+            reconnect.next_try = now + retry_delay(reconnect.tries)
+            reconnect.try_deadline = float("inf")
+
+    def _trying(self, connection: Connection) -> bool:
+        """Whether a try at resuming ``connection`` is still looking for a transport."""
+        return any(attempt.connection is connection for attempt in self._attempts.values())
+
+    def _advance_reconnects(self, now: float) -> None:
+        for connection, reconnect in list(self._reconnects.items()):
+            if connection.state is not ConnectionState.RECONNECTING:  # resumed, or ended
+                del self._reconnects[connection]
+            elif not connection.resumable:  # what waited for the server was too much
+                del self._reconnects[connection]
+                self._stop_trying(connection)
+                connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+            elif now >= reconnect.give_up_at:
+                del self._reconnects[connection]
+                self._stop_trying(connection)
+                reason = (
+                    f"connection lost ({connection.lost_reason}); could not resume it "
+                    f"within {connection.session_grace:g} s ({reconnect.tries} tries)"
+                )
+                log.log(self._log_level, "%s:%s: %s", *connection.address, reason)
+                connection.close(CloseCode.TIMEOUT, reason)
+            elif reconnect.next_try is None and now >= reconnect.try_deadline:
+                connection.abandon_link()  # reached, but no answer in time
+                reconnect.next_try = now + retry_delay(reconnect.tries)
+            elif reconnect.next_try is not None and now >= reconnect.next_try:
+                self._try_resuming(connection, reconnect, now)
+
+    def _try_resuming(self, connection: Connection, reconnect: Reconnect, now: float) -> None:
+        reconnect.tries += 1
+        reconnect.next_try = None
+        attempt = Attempt(
+            reconnect.host,
+            reconnect.port,
+            list(reconnect.plans),
+            deadline=min(now + self.timeout, reconnect.give_up_at),
+            fallback_delay=self.fallback_delay,
+            unavailable={},
+            log_level=self._log_level,
+        )
+        attempt.connection = connection
+        link = attempt.start_next(now, f"reconnecting (try {reconnect.tries})")
+        if link is None:
+            reconnect.next_try = now + retry_delay(reconnect.tries)
+            return
+        self._attempts[link] = attempt
+        connection.progress("reconnecting", attempt.label, attempt.status)
+
+    def _stop_trying(self, connection: Connection) -> None:
+        """Close the links of a resuming connection's try under way."""
+        for attempt in list(dict.fromkeys(self._attempts.values())):
+            if attempt.connection is connection:
+                self._settle(attempt, keep=None)
+
+    def _forget(self, connection: Connection) -> None:
+        self._targets.pop(connection, None)
+        self._reconnects.pop(connection, None)
 
     def close(self, linger_ms: int = DEFAULT_LINGER_MS) -> None:
         """Close every connection, also those still connecting, then the transports.
@@ -309,4 +430,5 @@ class Client(Host):
                 (default 500).
         """
         self._attempts.clear()
+        self._reconnects.clear()
         super().close(linger_ms)

@@ -48,12 +48,22 @@ from . import event
 from ._decoding import remote_text
 from ._logthrottle import LogThrottle
 from ._sending import add_sender_attribute
+from ._session import MAX_REPLAY_BYTES, Session, SessionError, parse_counts
 from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
-from .handshake import MAGIC, FrameReader, HandshakeError, parse_answer
+from .handshake import MAGIC, Answer, FrameReader, HandshakeError, encode_hello, parse_answer
 from .limits import RateLimit, RateMeter, Spending
 from .message import MessageFactory, Sender, find_route, make_sender, on_new_name
-from .protocol import CLOSE, MAX_REASON_LENGTH, PING, PONG, CloseCode, Delivery, close_code
+from .protocol import (
+    ACKED,
+    CLOSE,
+    MAX_REASON_LENGTH,
+    PING,
+    PONG,
+    CloseCode,
+    Delivery,
+    close_code,
+)
 
 if TYPE_CHECKING:
     from .adapters.network import Link
@@ -70,6 +80,10 @@ class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
     #: Messages flow both ways.
     OPEN = "open"
+    #: The link was lost and the session may resume (see :mod:`pygnetic.server`'s
+    #: ``reconnect_grace``): a server waits for the client, a client reconnects.
+    #: Reliable messages sent meanwhile are delivered after the resume; others are dropped.
+    RECONNECTING = "reconnecting"
     #: Ended; ``on_disconnect`` and the event come by the end of the next ``update()``.
     CLOSING = "closing"
     #: Ended, and handlers and the event queue have been told.
@@ -78,6 +92,8 @@ class ConnectionState(enum.Enum):
 
 _OPEN = ConnectionState.OPEN
 _CONNECTING = ConnectionState.CONNECTING
+_RECONNECTING = ConnectionState.RECONNECTING
+_RELIABLE = Delivery.RELIABLE
 _SEQUENCED = Delivery.UNRELIABLE_SEQUENCED
 #: What a peer reads as ``close_reason`` when we disconnect without a reason.
 _BY_PEER = "disconnected by peer"
@@ -109,6 +125,10 @@ def _is_stamp(value: Any) -> bool:
 
 def _discard(data: bytes, channel: int) -> None:
     """Receiver of a finished connection's link: anything late is dropped."""
+
+
+def _nothing() -> None:
+    """What retargeting a finished connection's sends does."""
 
 
 def _closed_transmit(*args: Any) -> bool:
@@ -143,6 +163,9 @@ class Connection:
         close_code: Why the connection ended (:class:`~pygnetic.protocol.CloseCode`),
             None while it lasts.
         close_reason: The same as readable text, possibly from the peer.
+        identity: On a server, what its ``authenticate`` returned for this
+            client (a player name, an account); None without
+            ``authenticate``, and on a client.
     """
 
     def __init__(
@@ -162,6 +185,9 @@ class Connection:
         spending: Spending | None = None,
         rate_limit: RateLimit | None = None,
         log_life: bool = True,
+        session: Session | None = None,
+        resumable: bool = False,
+        on_lost: Callable[[Connection], None] = lambda connection: None,
     ) -> None:
         self.parent = parent
         # Lines about the connection's life (connected, refused, closed):
@@ -176,7 +202,18 @@ class Connection:
         self.messages_received = 0
         self.close_code: CloseCode | None = None
         self.close_reason: str | None = None
+        self.identity: Any = None
+        # The hello a client sends once a transport reaches the server.
+        self._hello: bytes | None = None
         self._state = state
+        self._session = session
+        # A client that may resume reads packets with their reliability from the start.
+        self._wants_flags = resumable or session is not None
+        self._on_lost = on_lost
+        #: Why the link was lost, while RECONNECTING.
+        self.lost_reason = ""
+        self._credentials: Any = None
+        self._replay: list[tuple[bytes, int]] = []
         self._handlers: list[Handler] = []
         self._senders: dict[type[Any], Sender] = {}
         self._queued: list[tuple[bytes, int, Delivery, int | None, bool]] = []
@@ -218,6 +255,7 @@ class Connection:
         self._pack = message_factory.packer()
         self._decode = message_factory.serializer.unpack
         self._limit = message_factory.max_message_size
+        self._transmit = self._make_transmit()
         self._build_routes()
         if state is _CONNECTING:
             self._early: list[tuple[bytes, int]] = []
@@ -233,16 +271,19 @@ class Connection:
         self._link_send_latest: Callable[[bytes, int, int], int] | None = getattr(
             link, "send_latest", None
         )
-        self._transmit = self._make_transmit()
+        self._retarget()
         # A link that does not say whether it keeps itself alive is pinged, as over TCP.
         self._transport_keepalive = bool(getattr(link, "keepalive", False))
         self._pause = getattr(link, "pause", None)
         if link.stream:
             self._stream = self.message_factory.new_stream()
             self._receiver = self._receive_stream
+        elif self._wants_flags and hasattr(link, "send_counted"):
+            link.flag_reliable = True  # type: ignore[attr-defined]  # a send_counted link has it
+            self._receiver = self._receive_flagged
         else:
             self._receiver = self._receive_packet
-        if self._state is _CONNECTING:  # the server's answer comes first
+        if self._state is _CONNECTING or self._state is _RECONNECTING:  # the answer first
             self._answer = FrameReader(link.stream)
             link.receiver = self._receive_answer
         else:
@@ -254,7 +295,7 @@ class Connection:
         Only while connecting, before the handshake started: nothing has
         gone over the old link, which the caller closes.
         """
-        if self._state is not _CONNECTING:
+        if self._state is not _CONNECTING and self._state is not _RECONNECTING:
             raise RuntimeError(f"cannot switch the link of a {self._state.value} connection")
         self._link.receiver = _discard
         self._bind(link)
@@ -313,6 +354,7 @@ class Connection:
             (factory.Ping, self._on_ping),
             (factory.Pong, self._on_pong),
             (factory.Close, self._on_close),
+            (factory.Acked, self._on_acked),
         ):
             self._routes[cls._type_id] = (cls, cls._arity, handler, True, 0)
         self._targets: dict[type[Any], list[Target]] = {}
@@ -494,11 +536,27 @@ class Connection:
 
         A closure rather than a method: it runs for every message sent, and
         calling it costs a third fewer instructions than a bound method that
-        reads the link's ``send`` from the instance.
+        reads the link's ``send`` from the instance. Senders made from it
+        (``net_<name>``) live as long as the connection, so a new link or a
+        session reaches them through the closure's cells, which
+        :meth:`_retarget` rebinds.
         """
-        link_send = self._link_send
-        send_latest = self._link_send_latest
+        link_send: Callable[..., Any] = _closed_transmit
+        send_counted: Callable[..., bool] = _closed_transmit
+        send_latest: Callable[[bytes, int, int], int] | None = None
+        session: Session | None = None
+        stream = False
         queued = self._queued
+
+        def retarget() -> None:
+            nonlocal link_send, send_counted, send_latest, session, stream
+            link_send, session = self._link_send, self._session
+            stream = self._link.stream
+            send_counted = getattr(self._link, "send_counted", _closed_transmit)
+            # A session keeps what it sent for replay, so nothing may replace it.
+            send_latest = self._link_send_latest if session is None else None
+
+        self._retarget = retarget
 
         def transmit(
             data: bytes,
@@ -508,6 +566,16 @@ class Connection:
             counted: bool = True,
         ) -> bool:
             if self._state is _OPEN:
+                if session is not None and counted:
+                    # What the peer counts: all of a stream, and what a packet link sent reliably.
+                    if stream:
+                        link_send(data, channel, delivery)
+                        session.sent(0, data, channel)
+                    elif send_counted(data, channel, delivery):
+                        session.sent(channel, data, channel)
+                    self.messages_sent += 1
+                    self.data_sent += len(data)
+                    return True
                 if delivery is _SEQUENCED and send_latest is not None and key is not None:
                     replaced = send_latest(data, channel, key)
                     self.messages_sent += counted and not replaced
@@ -520,6 +588,9 @@ class Connection:
             if self._state is _CONNECTING:
                 queued.append((data, channel, delivery, key, counted))
                 return True
+            if self._state is _RECONNECTING and session is not None:
+                # Reliable messages wait for the resume; the rest would be stale by then.
+                return delivery is _RELIABLE and counted and session.held(data, channel)
             log.debug("not sent on closed connection %r", self)
             return False
 
@@ -557,6 +628,26 @@ class Connection:
             target(_tuple_new(cls, raw[1:]), channel=channel)
         else:
             target(_tuple_new(cls, raw[1:]))
+
+    def _receive_flagged(self, data: bytes, channel: int) -> None:
+        """Receive a packet whose channel carries bit 8 when it came reliably.
+
+        A resumable session counts the reliable messages it delivered per
+        channel (see :mod:`pygnetic._session`); a link asked to
+        (``flag_reliable``) says which packets came reliably this way. A
+        packet kept for later keeps its flag, so it is counted when delivered.
+        """
+        before = self.messages_received
+        waiting = len(self._deferred)
+        try:
+            self._receive_packet(data, channel & 0xFF)
+        finally:  # a raising handler had its message delivered all the same
+            if len(self._deferred) > waiting:
+                self._deferred[-1] = (data, channel)  # kept for later: with its flag
+            elif channel > 0xFF and self.messages_received != before:
+                session = self._session
+                if session is not None:
+                    session.received[channel & 0xFF] += 1
 
     def _invalid(self, raw: Any) -> MessageError:
         return MessageError(self.message_factory.describe_invalid(raw))
@@ -759,6 +850,21 @@ class Connection:
             sample = min(max(0.0, self._clock() * 1000 - stamp), 1e9)
             self._rtt = sample if self._rtt is None else 0.875 * self._rtt + 0.125 * sample
 
+    def _on_acked(self, message: Any, channel: int) -> None:
+        self._control_received += 1
+        session = self._session
+        if session is None:
+            self._refuse(MessageError("acknowledgements without a session"))
+            return
+        try:
+            session.acknowledged(parse_counts(message.counts))
+        except SessionError as exc:
+            # Lying, or counting otherwise than we do: either way no resume
+            # could be made whole, so there will be none; the rest goes on.
+            if session.resumable:
+                log.info("%s:%s: session no longer resumable: %s", *self.address, exc)
+                session.give_up(str(exc))
+
     def _on_close(self, message: Any, channel: int) -> None:
         code = close_code(message.code) if type(message.code) is int else CloseCode.NORMAL
         reason = remote_text(message.reason) or code.description
@@ -773,9 +879,16 @@ class Connection:
 
     # -- the handshake, client side (the server's is in server.py) --------------
 
-    def start_handshake(self, hello: bytes) -> None:
-        """The transport connected: send ``hello``; the server's answer opens the connection."""
-        if self._state is _CONNECTING:
+    def start_handshake(self) -> None:
+        """The transport connected: say hello; the server's answer opens the connection.
+
+        Over a new link of a lost connection, the hello resumes its session.
+        """
+        if self._state is not _CONNECTING and self._state is not _RECONNECTING:
+            return
+        hello = self._hello_for(self._link)
+        self._credentials = None  # sent: not kept
+        if hello is not None:
             self._link_send(hello, 0, Delivery.RELIABLE)  # ahead of what waits in _queued
             self.data_sent += len(hello)
 
@@ -793,14 +906,21 @@ class Connection:
             log.log(self._warning, "closing connection to %s:%s: %s", *self.address, exc.reason)
             self._end(exc.code, exc.reason, close_link=True, tell_peer=False)
             return
+        early, self._early = self._early, []
+        if self._state is _RECONNECTING:
+            self._resume_answered(answer, rest, early)
+            return
         if answer.code:
             code = close_code(answer.code)
             reason = answer.reason or code.description
             log.log(self._warning, "refused by %s:%s: %s", *self.address, reason)
             self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
             return
+        if answer.session is not None and self._wants_flags:
+            self._session = Session(answer.session, answer.grace)
+            self._session.new_epoch(self.messages_received)
+            self._retarget()
         self._link.receiver = self._receiver
-        early, self._early = self._early, []
         self.opened()
         log.log(self._info, "connected to %s:%s over %s", *self.address, self.adapter)
         self.open_and_deliver(event.NET_CONNECTED, rest, early)
@@ -808,11 +928,11 @@ class Connection:
     def _keep_early(self, data: bytes, channel: int) -> None:
         """Hold a packet that overtook the answer, within a count and a byte budget."""
         self._early_bytes += len(data)
-        if len(self._early) >= MAX_EARLY_PACKETS or self._early_bytes > self._limit:
-            reason = (
-                f"more than {MAX_EARLY_PACKETS} packets or {self._limit} bytes "
-                "before the server's answer"
-            )
+        packets, size = MAX_EARLY_PACKETS, self._limit
+        if self._state is _RECONNECTING:  # what the server sends again may overtake the answer
+            packets, size = 64 * MAX_EARLY_PACKETS, size + MAX_REPLAY_BYTES
+        if len(self._early) >= packets or self._early_bytes > size:
+            reason = f"more than {packets} packets or {size} bytes before the server's answer"
             log.warning("closing connection to %s:%s: %s", *self.address, reason)
             self._end(CloseCode.PROTOCOL_ERROR, reason, close_link=True, tell_peer=False)
             return
@@ -888,11 +1008,22 @@ class Connection:
                 reason = f"nothing received for {self._timeout:g} s"
             else:
                 reason = f"no answer to pings for {self._timeout:g} s"
+            if self._lose_link(reason, close_link=True):
+                return
             self._throttle.log(
                 self._info, "timeout", "closing connection to %s:%s: %s", *self.address, reason
             )
             self.close(CloseCode.TIMEOUT, reason)
             return
+        session = self._session
+        if session is not None and self._state is _OPEN:
+            if session.unconfirmed is not None and (
+                self.messages_received + self._control_received != session.confirm_marker
+            ):
+                session.unconfirmed = None  # the client heard the answer of its resume
+            counts = session.ack_due(self._link.stream, self.messages_received)
+            if counts is not None:
+                self._send_control((ACKED, counts))
         if (
             self._state is _OPEN
             and not transport_pings
@@ -932,7 +1063,7 @@ class Connection:
         ``reason`` becomes this side's ``close_reason`` too, unless
         ``local_reason`` is given.
         """
-        live = self._state in (_OPEN, _CONNECTING)
+        live = self._state in (_OPEN, _CONNECTING, _RECONNECTING)
         self._end(code, reason, close_link=True, tell_peer=True)
         if live and local_reason is not None:
             self.close_reason = local_reason
@@ -965,6 +1096,13 @@ class Connection:
         """The transport ended the link: the peer left or failed, or refused us."""
         known = close_code(code)
         reason = detail or known.description
+        if self._state is _RECONNECTING:
+            # A client's try at resuming failed, or a server's lost link ended
+            # at last: the owner decides what comes next.
+            self._on_lost(self)
+            return
+        if self._lose_link(reason, close_link=False):
+            return
         if self._state in (_OPEN, _CONNECTING):
             self._throttle.log(
                 self._info, "closed", "connection to %s:%s closed: %s", *self.address, reason
@@ -980,22 +1118,31 @@ class Connection:
         tell_peer: bool,
         peer_closed: bool = False,
     ) -> None:
-        if self._state not in (_OPEN, _CONNECTING):
+        if self._state not in (_OPEN, _CONNECTING, _RECONNECTING):
             return
         if tell_peer and self._state is _OPEN:
             self._send_control((CLOSE, int(code), reason[:MAX_REASON_LENGTH]))
         self.close_code, self.close_reason = code, reason
         self._state = ConnectionState.CLOSING
+        if self._session is not None:
+            self._session.give_up("the connection ended")
         if close_link:
             self._link.close(code, peer_closed)
-        # Whatever the peer had sent towards its next message is freed now,
-        # not when the connection is: a peer's half-sent message can be large.
+        self._drop_input()
+        self._on_ended(self)
+
+    def _drop_input(self) -> None:
+        """Forget what arrived and was not delivered, and stop receiving from the link.
+
+        Whatever the peer had sent towards its next message is freed now,
+        not when the connection is: a peer's half-sent message can be large.
+        """
         self._link.receiver = _discard
         if self._link.stream:
             self._stream = self.message_factory.new_stream()
         self._backlog, self._backlog_fault, self._after_open = [], None, None
         self._deferred, self._deferred_bytes = collections.deque(), 0
-        self._on_ended(self)
+        self._early, self._early_bytes = [], 0
 
     def finish(self) -> None:
         """Tell handlers and the event queue that the connection has ended."""
@@ -1004,6 +1151,7 @@ class Connection:
         # closed connection is freed at once rather than by the cyclic GC.
         self._link.receiver = self._receiver = _discard
         self._transmit = _closed_transmit
+        self._retarget = _nothing
         self._senders.clear()
         self._routes.clear()  # they hold bound methods of this connection
         self._targets.clear()
@@ -1028,11 +1176,154 @@ class Connection:
             )
 
     def announce(self, net_type: int) -> None:
-        """Tell handlers and the event queue that the connection is open."""
+        """Tell handlers and the event queue that the connection is open, or open again."""
+        resumed = net_type == event.NET_RECONNECTED
         for handler in self._handlers:
-            handler.on_connect()
+            if resumed:
+                handler.on_reconnect()
+            else:
+                handler.on_connect()
         if self._events:
             event.post(net_type, connection=self)
+
+    # -- sessions: a lost link, and the resume on another one ------------------------
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a lost link would be replaced: the connection has a session that can resume.
+
+        True once a server with a ``reconnect_grace`` accepted the connection
+        (on both sides), for as long as the session can make a resume whole:
+        it stops when more than :data:`~pygnetic._session.MAX_REPLAY_BYTES`
+        waited for the peer's acknowledgement.
+        """
+        session = self._session
+        return session is not None and session.resumable
+
+    @property
+    def session_grace(self) -> float:
+        """Seconds the server waits for this connection after losing it; 0 without a session."""
+        return self._session.grace if self._session is not None else 0.0
+
+    def _lose_link(self, reason: str, *, close_link: bool) -> bool:
+        """The link is gone: wait for another if the session can resume; False if not."""
+        session = self._session
+        if self._state is not _OPEN or session is None or not session.resumable:
+            return False
+        session.lost = session.counts(self._link.stream, self.messages_received)
+        self._state = _RECONNECTING
+        self.lost_reason = reason
+        if close_link:
+            self._link.close(CloseCode.TIMEOUT)
+        self._drop_input()
+        self._throttle.log(
+            self._info, "lost", "connection to %s:%s lost: %s", *self.address, reason
+        )
+        self._on_lost(self)
+        return True
+
+    def abandon_link(self) -> None:
+        """Client side: give up the link of a try at resuming that got no answer."""
+        if self._state is _RECONNECTING:
+            self._link.close(CloseCode.TIMEOUT)
+            self._drop_input()
+
+    def announce_lost(self) -> None:
+        """Tell handlers and the event queue that the link was lost and the session waits."""
+        for handler in self._handlers:
+            handler.on_reconnecting(self.lost_reason)
+        if self._events:
+            event.post(event.NET_RECONNECTING, connection=self, reason=self.lost_reason)
+
+    def _hello_for(self, link: Link) -> bytes | None:
+        """The hello to send over ``link``: a first one, or a resume; None once sent.
+
+        A client that may resume says so only over a link that can count
+        what it delivers (see :mod:`pygnetic._session`).
+        """
+        session = self._session
+        if self._state is _RECONNECTING and session is not None:
+            return encode_hello(self.message_factory, None, session.token, received=session.lost)
+        hello, self._hello = self._hello, None
+        if hello is None or not self._wants_flags:
+            return hello
+        countable = link.stream or hasattr(link, "send_counted")
+        return encode_hello(self.message_factory, self._credentials, resume=countable)
+
+    def take_over(
+        self,
+        link: Link,
+        token: bytes,
+        peer_has: dict[int, int],
+        received: list[list[int]] | None = None,
+    ) -> list[list[int]]:
+        """Server side: go on over ``link``, the client's new one; return what we received.
+
+        What the client lacks is sent again by :meth:`replay_after_answer`,
+        once the caller has sent the answer. If the old link still seemed
+        open (the client noticed the loss first), it is closed. ``received``
+        overrides what we say we received: a resume done again after its
+        answer was lost says what the first one said.
+
+        Raises:
+            SessionError: The client's counts cannot be right; nothing changed.
+        """
+        session = self._session
+        assert session is not None
+        if received is None:
+            if self._state is _OPEN:
+                received = session.counts(self._link.stream, self.messages_received)
+            else:
+                received = session.lost
+        self._replay = session.replay(peer_has)
+        if self._state is _OPEN:
+            self._link.close(CloseCode.NORMAL)
+            self._drop_input()
+        session.token = token
+        session.new_epoch(self.messages_received)
+        session.confirm_marker = self.messages_received + self._control_received
+        self._state = _OPEN
+        self._bind(link)
+        self._last_heard = self._clock()
+        return received
+
+    def replay_after_answer(self) -> None:
+        """Send what the peer lacks, after the answer of a resume went out."""
+        replay, self._replay = self._replay, []
+        transmit = self._transmit
+        for data, channel in replay:
+            transmit(data, channel, _RELIABLE)
+
+    def _resume_answered(
+        self, answer: Answer, rest: bytes, early: list[tuple[bytes, int]]
+    ) -> None:
+        """Client side: the server answered a resume."""
+        session = self._session
+        assert session is not None
+        if answer.code:
+            code = close_code(answer.code)
+            reason = f"could not resume the session: {answer.reason or code.description}"
+            log.log(self._warning, "%s:%s: %s", *self.address, reason)
+            self._end(code, reason, close_link=True, tell_peer=False, peer_closed=True)
+            return
+        try:
+            if answer.session is None:
+                raise SessionError("no new session token")
+            self._replay = session.replay(parse_counts(answer.received))
+        except SessionError as exc:
+            reason = f"could not resume the session: the server's answer is wrong ({exc})"
+            log.log(self._warning, "%s:%s: %s", *self.address, reason)
+            self._end(CloseCode.PROTOCOL_ERROR, reason, close_link=True, tell_peer=False)
+            return
+        session.token = answer.session
+        session.new_epoch(self.messages_received)
+        self._state = _OPEN
+        self._link.receiver = self._receiver
+        self._last_heard = self._clock()
+        self.replay_after_answer()
+        self._send_control((ACKED, []))  # tells the server its answer arrived
+        log.log(self._info, "resumed connection to %s:%s over %s", *self.address, self.adapter)
+        self.open_and_deliver(event.NET_RECONNECTED, rest, early)
 
 
 on_new_name(functools.partial(add_sender_attribute, Connection))

@@ -19,6 +19,7 @@ The tree splits on who has to act::
     │   │   ├── RemoteMessageTooLargeError
     │   │   └── replication.DeltaError  a state message that is not a well-formed state
     │   └── handshake.HandshakeError (ValueError) a handshake frame that is not valid
+    ├── Refused                    raised by a server's ``authenticate`` to turn a client away
     ├── discovery.LobbyError       the lobby refused a request or could not be reached
     └── request.RequestError       a request got no usable answer
         ├── request.RequestRefused the peer refused it, with a reason and maybe a code
@@ -48,6 +49,7 @@ __all__ = [
     "PackError",
     "PygneticError",
     "PygneticWarning",
+    "Refused",
     "RegistryError",
     "RemoteError",
     "RemoteMessageTooLargeError",
@@ -108,6 +110,22 @@ class MessageError(RemoteError, ValueError):
 
 class RemoteMessageTooLargeError(MessageError):
     """The peer sent a message larger than ``max_message_size``."""
+
+
+class Refused(PygneticError):
+    """Raise it from a server's ``authenticate`` callable to turn a client away.
+
+    ``Refused('wrong password')``: the client's connection ends with
+    :attr:`CloseCode.REFUSED <pygnetic.protocol.CloseCode.REFUSED>`, and
+    ``reason`` is what it reads as ``close_reason``, in ``on_disconnect`` and
+    in the ``NET_DISCONNECTED`` event (at most
+    :data:`~pygnetic.protocol.MAX_REASON_LENGTH` characters of it).
+    """
+
+    def __init__(self, reason: str = "refused by the server") -> None:
+        super().__init__(reason)
+        #: What the client is told.
+        self.reason = str(reason)
 
 
 class PygneticWarning(UserWarning):

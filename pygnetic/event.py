@@ -27,7 +27,9 @@ Event attributes, besides ``type == NETWORK``:
                           adapter started trying to reach the server;
                           ``'handshake'``: one reached it, the answer is
                           awaited), ``adapter`` (``'ENet'``, ``'TCP'``),
-                          ``status`` (a line for the player to read)
+                          ``status`` (a line for the player to read);
+                          ``'reconnecting'``: a try at resuming a lost
+                          connection started
 :data:`NET_CONNECTED`     ``connection`` (client side: the server accepted us)
 :data:`NET_ACCEPTED`      ``connection`` (server side: a client was accepted)
 :data:`NET_RECEIVED`      ``connection``, ``message``, ``msg_type`` (the
@@ -35,6 +37,10 @@ Event attributes, besides ``type == NETWORK``:
 :data:`NET_DISCONNECTED`  ``connection``, ``code`` (a
                           :class:`~pygnetic.protocol.CloseCode`), ``reason``
                           (text)
+:data:`NET_RECONNECTING`  ``connection``, ``reason`` (text): the link was
+                          lost and the session can resume; a client
+                          reconnects, a server waits for it
+:data:`NET_RECONNECTED`   ``connection``: the session resumed on a new link
 ========================  ==================================================
 
 LAN discovery posts two more kinds, from a :class:`~pygnetic.discovery.Browser`
@@ -84,6 +90,8 @@ __all__ = [
     "NET_CONNECTING",
     "NET_DISCONNECTED",
     "NET_RECEIVED",
+    "NET_RECONNECTED",
+    "NET_RECONNECTING",
     "NET_SERVER_FOUND",
     "NET_SERVER_LOST",
     "NET_STATE",
@@ -114,6 +122,11 @@ NET_CONNECTING = 6
 #: ``net_type`` of the event a replicated state posts when new state arrived
 #: (:mod:`pygnetic.gamestate`, :mod:`pygnetic.syncobject`).
 NET_STATE = 7
+#: ``net_type`` of the event a resumable connection posts when its link is lost:
+#: a client reconnects, a server waits for it (``reconnect_grace``).
+NET_RECONNECTING = 8
+#: ``net_type`` of the event posted when a lost connection resumed on a new link.
+NET_RECONNECTED = 9
 
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None

@@ -92,6 +92,24 @@ class Handler:
         ``connect()``, and only the event queue sees it.
         """
 
+    def on_reconnecting(self, reason: str) -> None:
+        """The link was lost, and the session can resume; ``reason`` says what happened.
+
+        Only with a server's ``reconnect_grace``. A client is reconnecting
+        now (each try is told to :meth:`on_connecting` with stage
+        ``'reconnecting'``); a server keeps this handler and waits for the
+        client. Next comes :meth:`on_reconnect`, or :meth:`on_disconnect`
+        if the session does not resume in time.
+        """
+
+    def on_reconnect(self) -> None:
+        """The lost connection resumed on a new link, in place of ``on_connect``.
+
+        The same handler and connection objects go on (on a server, with
+        the same ``connection.identity``); reliable messages sent by either
+        side meanwhile are delivered, each once, in order per channel.
+        """
+
     def on_disconnect(self) -> None:
         """Called once when the connection has ended, by either side or by failure.
 

@@ -18,12 +18,20 @@ Hello fields:
 ``registry``       16-byte digest of the message registry and serializer
 ``serializer``     the serializer's name (for a readable refusal)
 ``messages``       how many messages are registered (the same)
-``credentials``    reserved for authentication: None until servers check credentials
-``session``        a session token to resume, or None (reserved for reconnection)
+``credentials``    what the client passed to ``connect(credentials=...)``, or None
+``session``        the token of a session to resume, or None
+``resume``         True when the client can resume sessions (it reconnects)
+``received``       with ``session``: the reliable messages the client delivered
+                   on the lost link, ``[[channel, count], ...]``
 =================  ===========================================================
 
 Answer fields: ``code`` (0 accepts, otherwise a
-:class:`~pygnetic.protocol.CloseCode`), ``reason`` (text, refusals only).
+:class:`~pygnetic.protocol.CloseCode`), ``reason`` (text, refusals only), and,
+when the server grants a resumable session: ``session`` (the token to resume
+it with, 32 bytes, new at each resume), ``grace`` (the seconds the server
+waits for a lost client) and, answering a resume, ``received`` (what the
+server delivered on the lost link). :mod:`pygnetic._session` says how the
+counts make sure nothing reliable is lost or delivered twice.
 Newer peers may add fields; unknown fields are ignored.
 
 Everything read here comes from an unauthenticated peer: the frame size is
@@ -39,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgpack
 
 from ._decoding import remote_text
+from ._session import TOKEN_BYTES
 from .errors import RemoteError
 from .protocol import MAX_REASON_LENGTH, PROTOCOL_VERSION, CloseCode
 
@@ -67,6 +76,8 @@ HEADER = struct.Struct("!3sBH")
 MAX_PAYLOAD = 8192
 #: Longest refusal reason kept from a peer, in characters (the protocol's one cap).
 MAX_REASON = MAX_REASON_LENGTH
+#: Longest grace period a client believes a server grants, in seconds (a day).
+MAX_GRACE = 86400.0
 
 # A payload is one small map: cap what msgpack may allocate for it.
 _LIMITS = {
@@ -94,20 +105,41 @@ class HandshakeError(RemoteError, ValueError):
 
 
 class Hello(NamedTuple):
-    """What a client says when it connects."""
+    """What a client says when it connects.
+
+    Its ``repr`` leaves the credentials and the session token out: a hello
+    that ends up in a log or a traceback shows neither.
+    """
 
     registry: bytes
     serializer: str
     messages: int
     credentials: Any
     session: bytes | None
+    resume: bool = False
+    received: Any = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Hello(serializer={self.serializer!r}, messages={self.messages}, "
+            f"credentials={'<hidden>' if self.credentials is not None else None}, "
+            f"session={'<hidden>' if self.session is not None else None})"
+        )
 
 
 class Answer(NamedTuple):
-    """What the server answers: code 0 to accept, else why it refuses."""
+    """What the server answers: code 0 to accept, else why it refuses.
+
+    ``session`` and ``grace``: the session granted, if any; ``received``:
+    the server's counts, answering a resume (unchecked: see
+    :func:`pygnetic._session.parse_counts`).
+    """
 
     code: int
     reason: str
+    session: bytes | None = None
+    grace: float = 0.0
+    received: Any = None
 
 
 def _frame(payload: dict[str, Any]) -> bytes:
@@ -118,7 +150,12 @@ def _frame(payload: dict[str, Any]) -> bytes:
 
 
 def encode_hello(
-    factory: MessageFactory, credentials: Any = None, session: bytes | None = None
+    factory: MessageFactory,
+    credentials: Any = None,
+    session: bytes | None = None,
+    *,
+    resume: bool = False,
+    received: list[list[int]] | None = None,
 ) -> bytes:
     """Return the hello frame a client using ``factory`` sends.
 
@@ -132,17 +169,37 @@ def encode_hello(
         "credentials": credentials,
         "session": session,
     }
+    if resume:
+        payload["resume"] = True
+    if received is not None:
+        payload["received"] = received
     try:
         return _frame(payload)
     except (TypeError, OverflowError) as exc:
         raise ValueError(f"credentials cannot be sent: {exc}") from exc
 
 
-def encode_answer(code: int, reason: str = "") -> bytes:
-    """Return the answer frame: ``code`` 0 accepts, any other refuses for ``reason``."""
+def encode_answer(
+    code: int,
+    reason: str = "",
+    *,
+    session: bytes | None = None,
+    grace: float = 0.0,
+    received: list[list[int]] | None = None,
+) -> bytes:
+    """Return the answer frame: ``code`` 0 accepts, any other refuses for ``reason``.
+
+    An acceptance may grant a resumable ``session`` (its token and ``grace``),
+    and answering a resume says what the server had ``received``.
+    """
     payload: dict[str, Any] = {"code": int(code)}
     if code:
         payload["reason"] = reason[:MAX_REASON]
+    if session is not None:
+        payload["session"] = session
+        payload["grace"] = float(grace)
+    if received is not None:
+        payload["received"] = received
     return _frame(payload)
 
 
@@ -232,7 +289,9 @@ def parse_hello(payload: dict[str, Any]) -> Hello:
     ):
         raise HandshakeError(CloseCode.PROTOCOL_ERROR, "malformed hello")
     name = remote_text(serializer, 40)
-    return Hello(registry, name, messages, payload.get("credentials"), session)
+    resume = payload.get("resume") is True
+    received = payload.get("received")
+    return Hello(registry, name, messages, payload.get("credentials"), session, resume, received)
 
 
 def parse_answer(payload: dict[str, Any]) -> Answer:
@@ -242,6 +301,14 @@ def parse_answer(payload: dict[str, Any]) -> Answer:
         HandshakeError: The code is missing or not an int.
     """
     code = payload.get("code")
-    if type(code) is not int:
+    session = payload.get("session")
+    grace = payload.get("grace", 0.0)
+    if (
+        type(code) is not int
+        or not (session is None or (type(session) is bytes and len(session) == TOKEN_BYTES))
+        or type(grace) not in (int, float)
+        or not 0 <= grace <= MAX_GRACE
+    ):
         raise HandshakeError(CloseCode.PROTOCOL_ERROR, "malformed answer from the server")
-    return Answer(code, remote_text(payload.get("reason"), MAX_REASON))
+    reason = remote_text(payload.get("reason"), MAX_REASON)
+    return Answer(code, reason, session, float(grace), payload.get("received"))

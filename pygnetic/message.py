@@ -162,7 +162,8 @@ class MessageFactory:
         self.Ping = _message_class("_ping", ("stamp",), protocol.PING, control)
         self.Pong = _message_class("_pong", ("stamp",), protocol.PONG, control)
         self.Close = _message_class("_close", ("code", "reason"), protocol.CLOSE, control)
-        for cls in (self.Ping, self.Pong, self.Close):
+        self.Acked = _message_class("_acked", ("counts",), protocol.ACKED, control)
+        for cls in (self.Ping, self.Pong, self.Close, self.Acked):
             self._add(cls)
 
     def _add(self, cls: type[Any]) -> None:

@@ -12,6 +12,11 @@ type id   fields                 meaning
 ``-1``    ``stamp``              keepalive ping, answered by a pong
 ``-2``    ``stamp``              pong: the ping's stamp sent back (round trip)
 ``-3``    ``code, reason``       the sender is closing the connection, and why
+``-4``    ``counts``             a resumable session's acknowledgement: the
+                                 reliable messages delivered so far, as
+                                 ``[[channel, count], ...]`` (see
+                                 :mod:`pygnetic._session`); sent only on
+                                 connections whose handshake granted a session
 ========  =====================  ==============================================
 
 Every handshake frame carries :data:`PROTOCOL_VERSION`, and the registry
@@ -46,6 +51,7 @@ MAX_REASON_LENGTH = 500
 PING = -1
 PONG = -2
 CLOSE = -3
+ACKED = -4
 
 
 class Delivery(str, enum.Enum):
@@ -143,6 +149,11 @@ class CloseCode(enum.IntEnum):
     SEND_BUFFER_FULL = 8
     #: The peer sent faster than the receiver's ``rate_limit`` or ``receive_budget`` allows.
     RATE_LIMITED = 9
+    #: The server's ``authenticate`` turned the client away (a wrong password, say).
+    REFUSED = 10
+    #: A reconnecting client's session is unknown to the server: it waited no
+    #: longer (its grace period passed) or it restarted. Connect anew.
+    SESSION_EXPIRED = 11
 
     @property
     def description(self) -> str:
@@ -164,6 +175,8 @@ _DESCRIPTIONS = {
     CloseCode.TRANSPORT_ERROR: "connection lost",
     CloseCode.SEND_BUFFER_FULL: "peer too slow (send buffer full)",
     CloseCode.RATE_LIMITED: "sent too fast (rate limit)",
+    CloseCode.REFUSED: "refused by the server",
+    CloseCode.SESSION_EXPIRED: "session expired (the server no longer waits for it)",
 }
 
 

@@ -47,19 +47,29 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from . import _defaults, event
-from ._handshakes import Handshakes, address_key
+from ._handshakes import AuthFailures, Handshakes, address_key
 from ._host import AdapterSpec, Exclude, Host, check_conn_limit, excluded
-from .connection import ConnectionState
+from ._session import Session, SessionError, new_token, parse_counts, token_key
+from .connection import Connection, ConnectionState
+from .errors import Refused
 from .handler import Handler
-from .handshake import FrameReader, HandshakeError, Hello, encode_answer, parse_hello
+from .handshake import (
+    MAX_GRACE,
+    FrameReader,
+    HandshakeError,
+    Hello,
+    encode_answer,
+    parse_hello,
+)
 from .limits import DEFAULT_RATE_LIMIT, DEFAULT_RECEIVE_BUDGET, RateLimit, ReceiveBudget
 from .message import MessageFactory
-from .protocol import CloseCode, Delivery
+from .protocol import MAX_REASON_LENGTH, CloseCode, Delivery
 from .simulate import Conditions
 
 __all__ = ["Server"]
@@ -71,6 +81,13 @@ log = logging.getLogger("pygnetic.server")
 SPARE_HANDSHAKES = 8
 #: "accepted" lines logged per ten seconds before they are only counted.
 ACCEPTS_LOGGED = 50
+#: States of a connection whose session a client may take over.
+_RESUMABLE = (ConnectionState.OPEN, ConnectionState.RECONNECTING)
+
+
+def _countable(link: Any) -> bool:
+    """Whether a session over ``link`` can count what it delivers (:mod:`pygnetic._session`)."""
+    return bool(link.stream) or hasattr(link, "send_counted")
 
 
 class Server(Host):
@@ -115,6 +132,30 @@ class Server(Host):
             4 MiB a second, 2 s of it at once); a faster client is closed with
             :attr:`CloseCode.RATE_LIMITED <pygnetic.protocol.CloseCode.RATE_LIMITED>`.
             None: no limit (trusted clients, benchmarks).
+        authenticate: Called as ``authenticate(credentials, address)`` for
+            each client that passed the registry check, with what the client
+            gave ``connect(credentials=...)`` (None if nothing) and its
+            ``(host, port)``. It accepts by returning the client's identity,
+            any value but None or False, which handlers read as
+            ``connection.identity``; it refuses by raising
+            :class:`~pygnetic.errors.Refused` with a reason for the client,
+            or by returning None or False. It runs inside :meth:`update`, so
+            it should answer at once. None, the default: everyone is
+            accepted, with identity None.
+        max_auth_failures: Refused authentications one address (an IPv4
+            address or an IPv6 /64) may have per minute (default 10); beyond
+            them its attempts are refused unasked until a minute after the
+            oldest. None: no limit.
+        reconnect_grace: Seconds a client whose link is lost (a network
+            change, a short outage) may take to reconnect and resume its
+            session: the same connection and handler objects, the same
+            ``connection.identity``, ``on_reconnect()`` in place of
+            ``on_disconnect()`` and ``on_connect()``, and every reliable
+            message sent by either side delivered once (see
+            :doc:`/howto/reconnect`). Meanwhile the connection is
+            ``RECONNECTING``: it keeps its place in ``conn_limit`` and in
+            :meth:`connections`. 0, the default: a lost link ends the
+            connection, as in pygnetic 1.0.
         simulate: Simulate a bad network on what this server sends
             (:mod:`pygnetic.simulate`): :class:`~pygnetic.simulate.Conditions`
             or their text, ``'latency=150ms loss=5%'``. None, the default,
@@ -154,10 +195,26 @@ class Server(Host):
         clock: Callable[[], float] = time.monotonic,
         receive_budget: ReceiveBudget | None = DEFAULT_RECEIVE_BUDGET,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        authenticate: Callable[[Any, tuple[str, int]], Any] | None = None,
+        max_auth_failures: int | None = 10,
+        reconnect_grace: float = 0.0,
         simulate: Conditions | str | bool | None = None,
         **adapter_options: Any,
     ) -> None:
         # Checked before any port is bound.
+        if authenticate is not None and not callable(authenticate):
+            raise TypeError(f"authenticate must be callable, not {authenticate!r}")
+        if not (isinstance(reconnect_grace, (int, float)) and 0 <= reconnect_grace <= MAX_GRACE):
+            raise ValueError(
+                f"reconnect_grace must be between 0 and {MAX_GRACE:g} seconds, "
+                f"not {reconnect_grace!r}"
+            )
+        if max_auth_failures is not None and (
+            type(max_auth_failures) is not int or max_auth_failures < 1
+        ):
+            raise ValueError(
+                f"max_auth_failures must be an int >= 1 or None, not {max_auth_failures!r}"
+            )
         if not handshake_timeout > 0:
             raise ValueError(f"handshake_timeout must be > 0 seconds, not {handshake_timeout!r}")
         check_conn_limit(conn_limit)
@@ -190,6 +247,17 @@ class Server(Host):
         )
         self.handshake_timeout = handshake_timeout
         self._handshakes: Handshakes = Handshakes(capacity, per_address)
+        #: The ``authenticate`` callable, or None (see the constructor).
+        self.authenticate = authenticate
+        #: Seconds a lost client may take to resume (see the constructor).
+        self.reconnect_grace = float(reconnect_grace)
+        self._sessions: dict[bytes, Connection] = {}  # token_key -> its connection
+        # token_key of a resume not yet confirmed -> its connection (Session.unconfirmed)
+        self._unconfirmed: dict[bytes, Connection] = {}
+        self._waiting: dict[Connection, float] = {}  # lost connection -> deadline
+        self._auth_failures = (
+            AuthFailures(max_auth_failures) if max_auth_failures is not None else None
+        )
         if handler is not None:
             self.handler = handler
         self.address: tuple[str, int] = self._transport.address
@@ -314,14 +382,32 @@ class Server(Host):
 
     def _admit(self, link: Any, hello: Hello, rest: bytes, hello_size: int) -> None:
         """Accept or refuse a client that said hello."""
+        if hello.session is not None:
+            self._resume(link, hello, rest, hello_size)
+            return
         refusal = self._refusal(hello)
         if refusal is not None:
             self._refuse(link, *refusal)
             return
+        identity = None
+        if self.authenticate is not None:
+            identity = self._authenticated(link, hello.credentials)
+            if identity is None:
+                return
         self._handshakes.pop(link)
-        connection = self._new_connection(link, self.message_factory, ConnectionState.OPEN)
+        session = None
+        if self.reconnect_grace and hello.resume and _countable(link):
+            session = Session(new_token(), self.reconnect_grace)
+        connection = self._new_connection(
+            link, self.message_factory, ConnectionState.OPEN, session=session
+        )
+        connection.identity = identity
+        answer = encode_answer(0)
+        if session is not None:
+            self._sessions[token_key(session.token)] = connection
+            answer = encode_answer(0, session=session.token, grace=self.reconnect_grace)
         # Before anything a handler sends; not a message, so not counted as one.
-        connection.send_encoded(encode_answer(0), 0, Delivery.RELIABLE, counted=False)
+        connection.send_encoded(answer, 0, Delivery.RELIABLE, counted=False)
         connection.data_received += hello_size
         if self.handler is not None:
             handler = self.handler()
@@ -337,6 +423,46 @@ class Server(Host):
         )
         connection.open_and_deliver(event.NET_ACCEPTED, rest)
 
+    def _authenticated(self, link: Any, credentials: Any) -> Any:
+        """Ask ``authenticate`` about a client; its identity, or None once refused.
+
+        The credentials are never logged, nor is anything ``authenticate``
+        made of them, apart from the reason it refuses with, which the
+        client reads anyway.
+        """
+        assert self.authenticate is not None
+        failures = self._auth_failures
+        key = address_key(link.address[0])
+        now = self._clock()
+        if failures is not None:
+            wait = failures.wait(key, now)
+            if wait > 0:
+                reason = f"too many refused attempts from your address; try again in {wait:.0f} s"
+                self._refuse(link, CloseCode.REFUSED, reason)
+                return None
+        try:
+            identity = self.authenticate(credentials, link.address)
+            reason = "authentication failed"
+        except Refused as exc:
+            identity, reason = None, exc.reason[:MAX_REASON_LENGTH] or "authentication failed"
+        except Exception as exc:
+            # A bug of the server's, not the client's fault: said so on both sides.
+            # Its message is not logged: it may quote the credentials.
+            log.error(
+                "authenticate raised %s; refusing %s:%s\n%s",
+                type(exc).__name__,
+                *link.address,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            self._refuse(link, CloseCode.REFUSED, "the server could not check the credentials")
+            return None
+        if identity is None or identity is False:
+            if failures is not None:
+                failures.failed(key, now)
+            self._refuse(link, CloseCode.REFUSED, reason)
+            return None
+        return identity
+
     def _refuse(self, link: Any, code: CloseCode, reason: str, *, answer: bool = True) -> None:
         self._handshakes.pop(link)
         # One cause per code: a flood of garbage does not hide a registry mismatch.
@@ -347,10 +473,10 @@ class Server(Host):
             link.send(encode_answer(code, reason), 0, Delivery.RELIABLE)
         link.close(code)
 
-    def _refusal(self, hello: Hello) -> tuple[CloseCode, str] | None:
+    def _refusal(self, hello: Hello, *, resuming: bool = False) -> tuple[CloseCode, str] | None:
         if self._closed:
             return CloseCode.SERVER_CLOSING, CloseCode.SERVER_CLOSING.description
-        if len(self._connections) >= self.conn_limit:
+        if not resuming and len(self._connections) >= self.conn_limit:
             return CloseCode.SERVER_FULL, CloseCode.SERVER_FULL.description
         factory = self.message_factory
         if hello.registry != factory.registry_digest():
@@ -361,11 +487,125 @@ class Server(Host):
             )
         return None
 
+    # -- sessions: waiting for lost clients, and resuming them -----------------------
+
+    def _resume(self, link: Any, hello: Hello, rest: bytes, hello_size: int) -> None:
+        """A client resumes its session over ``link``: the connection goes on over it."""
+        refusal = self._refusal(hello, resuming=True)
+        if refusal is not None:
+            self._refuse(link, *refusal)
+            return
+        assert hello.session is not None
+        key = token_key(hello.session)
+        connection = self._sessions.get(key)
+        again = None  # a resume whose answer was lost, done again
+        if connection is None:
+            connection = self._unconfirmed.get(key)
+            session = connection._session if connection is not None else None
+            if session is not None and session.unconfirmed and session.unconfirmed[0] == key:
+                again = session.unconfirmed
+            else:
+                connection = None
+        if connection is not None and not connection.resumable:
+            # What it kept for the client is gone: a resume would have a hole.
+            connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+            connection = None
+        if connection is None or connection.state not in _RESUMABLE:
+            self._refuse(
+                link,
+                CloseCode.SESSION_EXPIRED,
+                "no such session: it expired or the server restarted; connect again",
+            )
+            return
+        token = new_token()
+        old_link = connection._link
+        session = connection._session
+        assert session is not None
+        current_key = token_key(session.token)  # the one a repeated resume replaces
+        unnoticed = connection.state is ConnectionState.OPEN  # the client noticed first
+        try:
+            peer_has = parse_counts(hello.received)
+            if again is None:
+                received = connection.take_over(link, token, peer_has)
+            elif peer_has != again[1]:
+                raise SessionError("counts differ from those of the resume it repeats")
+            else:  # the client never heard the last answer: nothing since counts
+                received = connection.take_over(link, token, {}, again[2])
+        except SessionError as exc:
+            self._refuse(link, CloseCode.PROTOCOL_ERROR, f"cannot resume: {exc}")
+            connection.close(CloseCode.PROTOCOL_ERROR, f"cannot resume: {exc}")
+            return
+        self._handshakes.pop(link)
+        self._waiting.pop(connection, None)
+        self._sessions.pop(current_key, None)
+        self._sessions[token_key(token)] = connection
+        if again is None:
+            if session.filed_key is not None:
+                self._unconfirmed.pop(session.filed_key, None)
+            session.unconfirmed = (key, peer_has, received)
+            session.filed_key = key
+            self._unconfirmed[key] = connection
+        else:
+            session.unconfirmed = again
+        self._connections.pop(old_link, None)
+        self._connections[link] = connection
+        connection.adapter = self._label_of(link)
+        answer = encode_answer(0, session=token, grace=self.reconnect_grace, received=received)
+        connection.send_encoded(answer, 0, Delivery.RELIABLE, counted=False)
+        connection.data_received += hello_size
+        connection.replay_after_answer()
+        if unnoticed:  # handlers hear of the loss all the same, before the resume
+            connection.lost_reason = "the client came back on a new link"
+            connection.announce_lost()
+        self._log_throttle.info(
+            "resumed",
+            "resumed %s:%s over %s",
+            *link.address,
+            connection.adapter,
+            burst=ACCEPTS_LOGGED,
+        )
+        connection.open_and_deliver(event.NET_RECONNECTED, rest)
+
+    def _link_lost(self, connection: Connection, now: float) -> None:
+        if connection.state is ConnectionState.RECONNECTING and connection not in self._waiting:
+            self._waiting[connection] = now + connection.session_grace
+            connection.announce_lost()
+
+    def _expire_sessions(self, now: float) -> None:
+        for connection, deadline in list(self._waiting.items()):
+            if connection.state is not ConnectionState.RECONNECTING:
+                del self._waiting[connection]
+            elif not connection.resumable:  # too much waited for the client: it is gone
+                del self._waiting[connection]
+                connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+            elif now >= deadline:
+                del self._waiting[connection]
+                reason = (
+                    f"did not come back within {connection.session_grace:g} s "
+                    f"(lost: {connection.lost_reason})"
+                )
+                self._log_throttle.info(
+                    "session expired", "gave up on %s:%s: %s", *connection.address, reason
+                )
+                connection.close(CloseCode.TIMEOUT, reason)
+
+    def _forget(self, connection: Connection) -> None:
+        self._waiting.pop(connection, None)
+        session = connection._session
+        if session is not None:
+            self._sessions.pop(token_key(session.token), None)
+            if session.filed_key is not None:
+                self._unconfirmed.pop(session.filed_key, None)
+
     def _end_handshakes(self, code: CloseCode, reason: str) -> None:
         for link in list(self._handshakes):  # a client mid-handshake reads why, too
             self._refuse(link, code, reason)
 
     def _expire_handshakes(self, now: float) -> None:
+        if self._waiting:
+            self._expire_sessions(now)
+        if not self._handshakes:
+            return
         for link in self._handshakes.expired(now):
             self._handshakes.pop(link)
             self._log_throttle.info(

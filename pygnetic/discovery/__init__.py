@@ -37,15 +37,18 @@ register and keep pinging, and players ask for pages of the list
     request = lobby.get_servers(game='tanks')     # filled in by lobby.update()
 
 Every found server is a :class:`ServerInfo` with ``name``, ``host``,
-``port``, ``players``, ``max_players``, ``info`` and ``game``.
+``port``, ``players``, ``max_players``, ``info``, ``game`` and ``private``.
+A server that asks players for a password or a token
+(``Server(authenticate=...)``) says so with ``private=True``, on either
+announcer, and browsers see ``server.private``; see :doc:`/howto/private-room`.
 
 Limits, the same for both ways: a name of at most :data:`MAX_NAME_LENGTH`
 characters, a game name of at most :data:`MAX_GAME_LENGTH`, and an ``info``
 dict (str keys; str, bytes, numbers, None, lists and dicts as values, nested
 at most :data:`MAX_INFO_DEPTH` deep) of at most :data:`MAX_INFO_SIZE` bytes
-once msgpack-encoded. An announcer given more raises
-:class:`ServerInfoError`; a browser or lobby given more from the network
-drops it with a log line. The lobby's own limits are in :class:`LobbyLimits`.
+once msgpack-encoded; ``private`` must be True or False. An announcer given
+more raises :class:`ServerInfoError`; a browser or lobby given more from the
+network drops it with a log line. The lobby's own limits are in :class:`LobbyLimits`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ runs until interrupted (Ctrl+C or SIGTERM), when it tells its clients it is
 closing. Needs neither pygame nor a display.
 
 ``python -m pygnetic.discovery --search-lan`` instead listens for LAN
-announcements for ``--seconds`` and prints the game servers it heard.
+announcements for ``--seconds`` and prints the game servers it heard, one a
+line: ``HOST:PORT  NAME [GAME] (private)  PLAYERS/MAX  INFO``, where the game
+and ``(private)`` appear only when the server announced them.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def _search_lan(args: argparse.Namespace) -> int:
     servers = search(args.seconds, args.lan_port)
     for server in servers:
         game = f" [{server.game}]" if server.game else ""
+        private = " (private)" if server.private else ""
         print(
-            f"{server.host}:{server.port}  {server.name}{game}  "
+            f"{server.host}:{server.port}  {server.name}{game}{private}  "
             f"{server.players}/{server.max_players}  {server.info}"
         )
     print(f"{len(servers)} server(s) found", file=sys.stderr)

@@ -1,7 +1,8 @@
 """What LAN discovery and the lobby share: server descriptions, their limits, errors.
 
 A game server is described by a name, a game name, a port, its player count
-and capacity, and a small dict of game-defined ``info``. Descriptions arrive
+and capacity, a small dict of game-defined ``info``, and whether it is
+``private`` (players need a password or a token to join). Descriptions arrive
 from untrusted peers (a LAN datagram, a lobby message), so :func:`validate`
 checks every field's type and size before anything else looks at it; the
 same function checks what the local game passes in, with a local exception.
@@ -78,6 +79,11 @@ class ServerInfo:
         max_players: How many players it takes.
         info: Game-defined details (map, mode, version...); str keys.
         game: Game name, so several games can share a LAN or a lobby.
+        private: True when the server says players need a password or a
+            token to join (see :doc:`/howto/private-room`), so a list can
+            show a lock and ask for it before connecting. It is what the
+            server announced, not a check: the server's ``authenticate``
+            decides. False for servers that announce nothing about it.
     """
 
     name: str
@@ -87,6 +93,7 @@ class ServerInfo:
     max_players: int = 0
     info: dict[str, Any] = field(default_factory=dict)
     game: str = ""
+    private: bool = False
 
     def __hash__(self) -> int:
         return hash((self.host, self.port))
@@ -109,6 +116,7 @@ def validate(
     players: Any,
     max_players: Any,
     info: Any,
+    private: Any = False,
     error: type[Exception] = ServerInfoError,
 ) -> None:
     """Check one server description; raise ``error`` naming the first problem.
@@ -123,6 +131,7 @@ def validate(
         or _int_problem("players", players, 0, MAX_PLAYERS)
         or _int_problem("max_players", max_players, 0, MAX_PLAYERS)
         or info_problem(info)
+        or _bool_problem("private", private)
     )
     if problem:
         raise error(problem)
@@ -141,6 +150,12 @@ def _text_problem(what: str, value: Any, limit: int) -> str | None:
 def _int_problem(what: str, value: Any, low: int, high: int) -> str | None:
     if type(value) is not int or not low <= value <= high:
         return f"{what} must be an int from {low} to {high}, not {brief(value, 40)}"
+    return None
+
+
+def _bool_problem(what: str, value: Any) -> str | None:
+    if type(value) is not bool:
+        return f"{what} must be True or False, not {brief(value, 40)}"
     return None
 
 
@@ -192,8 +207,9 @@ def _value_problem(value: Any, depth: int) -> str | None:
 class Described:
     """What an announcer (LAN or lobby) says about its game server.
 
-    Holds ``name``, ``game`` and ``info`` (checked when set) and reads the
-    port, player count and capacity from ``server`` unless they are given.
+    Holds ``name``, ``game``, ``info`` and ``private`` (checked when set) and
+    reads the port, player count and capacity from ``server`` unless they are
+    given.
     """
 
     server: Server | None
@@ -210,6 +226,7 @@ class Described:
         port: int | None,
         players: int | None,
         max_players: int | None,
+        private: bool = False,
     ) -> None:
         if server is None and port is None:
             raise TypeError(f"{type(self).__name__} needs a server or a port")
@@ -218,6 +235,7 @@ class Described:
         self.name = socket.gethostname()[:MAX_NAME_LENGTH] if name is None else name
         self.game = game
         self.info = {} if info is None else info
+        self.private = private
         self.description()  # check everything now rather than at the first update
 
     @property
@@ -253,8 +271,25 @@ class Described:
             raise ServerInfoError(problem)
         self._info = value
 
-    def description(self) -> tuple[str, str, int, int, int, dict[str, Any]]:
-        """Return ``(name, game, port, players, max_players, info)`` as announced next.
+    @property
+    def private(self) -> bool:
+        """Whether players need a password or token to join; setting it checks it is a bool.
+
+        Set it to True for a server whose ``authenticate`` asks for one
+        (``Server(authenticate=...)``): browsers then see
+        :attr:`ServerInfo.private <pygnetic.discovery.ServerInfo.private>`.
+        """
+        return self._private
+
+    @private.setter
+    def private(self, value: bool) -> None:
+        problem = _bool_problem("private", value)
+        if problem:
+            raise ServerInfoError(problem)
+        self._private = value
+
+    def description(self) -> tuple[str, str, int, int, int, dict[str, Any], bool]:
+        """Return ``(name, game, port, players, max_players, info, private)`` as announced next.
 
         Raises:
             ServerInfoError: ``port``, ``players`` or ``max_players`` is out of range.
@@ -266,8 +301,8 @@ class Described:
             players = len(server.connections()) if players is None else players
             capacity = server.conn_limit if capacity is None else capacity
         port, players, capacity = port or 0, players or 0, capacity or 0
-        validate(self._name, self._game, port, players, capacity, self._info)
-        return self._name, self._game, port, players, capacity, self._info
+        validate(self._name, self._game, port, players, capacity, self._info, self._private)
+        return self._name, self._game, port, players, capacity, self._info, self._private
 
 
 class LogThrottle:

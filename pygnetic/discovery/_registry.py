@@ -21,7 +21,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import MessageError
@@ -116,6 +116,7 @@ class Registry:
         players: Any,
         max_players: Any,
         info: Any,
+        private: Any = False,
     ) -> Entry:
         """List (or update) the server at ``host:port`` on behalf of ``owner``.
 
@@ -123,8 +124,8 @@ class Registry:
             MessageError: A field is invalid.
             LobbyError: The lobby, or this host's share of it, is full.
         """
-        validate(name, game, port, players, max_players, info, error=MessageError)
-        server = ServerInfo(name, host, port, players, max_players, info, game)
+        validate(name, game, port, players, max_players, info, private, error=MessageError)
+        server = ServerInfo(name, host, port, players, max_players, info, game, private)
         entry = self._by_key.get((host, port))
         if entry is not None:
             self._regroup(entry, server)
@@ -183,15 +184,7 @@ class Registry:
         server = entry.server
         validate("", "", 1, players, 0, {}, error=MessageError)
         if players != server.players:
-            entry.server = ServerInfo(
-                server.name,
-                server.host,
-                server.port,
-                players,
-                server.max_players,
-                server.info,
-                server.game,
-            )
+            entry.server = replace(server, players=players)
         self._refresh(entry)
         return entry
 

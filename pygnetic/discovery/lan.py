@@ -20,9 +20,11 @@ come and go (both in :mod:`pygnetic.discovery.lan_browser`)::
 
 Wire format (version 1): the four bytes ``PGND``, a version byte, then a
 msgpack array. An announcement is ``[0, name, game, port, players,
-max_players, interval, info]``; a goodbye, sent when an announcer closes, is
-``[1, port]``. Receivers ignore extra trailing items, so later versions can
-add fields without breaking older browsers. A browser takes the host from
+max_players, interval, info, private]``; a goodbye, sent when an announcer
+closes, is ``[1, port]``. Receivers ignore extra trailing items, so later
+versions can add fields without breaking older browsers: ``private`` was
+added that way, and an announcement without it is a server that is not
+private. A browser takes the host from
 the datagram's source address and the port from the packet, drops the
 server after ``lost_after`` missed intervals, and drops (with a throttled log
 line) anything malformed, oversized or beyond its limits. Datagrams without
@@ -108,6 +110,7 @@ class Packet(NamedTuple):
     max_players: int = 0
     interval: float = DEFAULT_INTERVAL
     info: dict[str, Any] = {}
+    private: bool = False
 
     @property
     def goodbye(self) -> bool:
@@ -123,9 +126,10 @@ def encode_announcement(
     max_players: int,
     interval: float,
     info: dict[str, Any],
+    private: bool = False,
 ) -> bytes:
     """Return the announcement datagram for a server description."""
-    body = [_ANNOUNCE, name, game, port, players, max_players, float(interval), info]
+    body = [_ANNOUNCE, name, game, port, players, max_players, float(interval), info, private]
     return _HEADER + msgpack.packb(body)
 
 
@@ -155,11 +159,12 @@ def decode(data: bytes) -> Packet | None:
     if len(body) < 8:
         raise MessageError(f"announcement has {len(body) - 1} fields, expected 7")
     _, name, game, port, players, max_players, interval, info = body[:8]
-    validate(name, game, port, players, max_players, info, error=MessageError)
+    private = body[8] if len(body) > 8 else False  # absent before it was added
+    validate(name, game, port, players, max_players, info, private, error=MessageError)
     if type(interval) not in (int, float) or not interval > 0:
         raise MessageError(f"interval must be a positive number, not {brief(interval, 40)}")
     interval = min(max(float(interval), _MIN_INTERVAL), _MAX_INTERVAL)
-    return Packet(_ANNOUNCE, port, name, game, players, max_players, interval, info)
+    return Packet(_ANNOUNCE, port, name, game, players, max_players, interval, info, private)
 
 
 def _split_target(target: str | tuple[str, int]) -> tuple[str, int]:
@@ -191,6 +196,9 @@ class Announcer(Described):
         players: Player count, overriding the server's; set the attribute
             later to change it.
         max_players: Capacity, overriding ``server.conn_limit``.
+        private: Tell browsers that players need a password or a token to
+            join, as a server with ``authenticate`` asks (browsers see
+            :attr:`ServerInfo.private <pygnetic.discovery.ServerInfo.private>`).
         target: Where to send: a host (broadcast by default, a multicast group,
             or a unicast address) on :data:`DISCOVERY_PORT`, or ``(host, port)``.
         interval: Seconds between announcements.
@@ -212,6 +220,7 @@ class Announcer(Described):
         port: int | None = None,
         players: int | None = None,
         max_players: int | None = None,
+        private: bool = False,
         target: str | tuple[str, int] = BROADCAST,
         interval: float = DEFAULT_INTERVAL,
         interface: str | None = None,
@@ -220,7 +229,7 @@ class Announcer(Described):
     ) -> None:
         if not interval > 0:
             raise ValueError(f"interval must be > 0 seconds, not {interval!r}")
-        self._describe(server, name, info, game, port, players, max_players)
+        self._describe(server, name, info, game, port, players, max_players, private)
         self.interval = interval
         self.target = _split_target(target)
         self._clock = clock
@@ -244,8 +253,10 @@ class Announcer(Described):
         self.close()
 
     def _packet(self) -> bytes:
-        name, game, port, players, max_players, info = self.description()
-        return encode_announcement(name, game, port, players, max_players, self.interval, info)
+        name, game, port, players, max_players, info, private = self.description()
+        return encode_announcement(
+            name, game, port, players, max_players, self.interval, info, private
+        )
 
     def update(self) -> None:
         """Announce if ``interval`` has passed since the last announcement.

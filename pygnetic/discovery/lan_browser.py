@@ -182,6 +182,7 @@ class Browser:
             packet.max_players,
             packet.info,
             packet.game,
+            packet.private,
         )
         expires = self._clock() + self.lost_after * packet.interval
         self._earliest = min(self._earliest, expires)

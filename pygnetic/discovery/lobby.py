@@ -12,7 +12,7 @@ firewalls; both sides must use the same adapter. Requests and answers go
 through :mod:`pygnetic.request` (:data:`lobby_requests`). What a client
 sends, and the answer:
 
-``register(request_id, name, game, port, players, max_players, info)``
+``register(request_id, name, game, port, players, max_players, info, private)``
     Answered with ``registered(request_id, server_id, ttl)``.
 ``ping(request_id, server_id, players)``
     Answered with ``pinged(request_id)``.
@@ -25,7 +25,7 @@ Any request can instead be answered with ``refused(request_id, code,
 reason)``; the codes are :data:`FULL` (a capacity limit), :data:`NOT_LISTED`
 (no such listing of this connection) and :data:`~pygnetic.request.INVALID`
 (a malformed request). Each server in a page is the array ``[name, game,
-host, port, players, max_players, info]``.
+host, port, players, max_players, info, private]``.
 
 The registered host is always the connection's own source address: only the
 port comes from the message. Invalid requests are refused with a reason and
@@ -81,7 +81,8 @@ log = logging.getLogger("pygnetic.discovery.lobby")
 #: The lobby protocol. Frozen when first used; register nothing in it.
 lobby_messages = MessageFactory("msgpack", max_message_size=MAX_LOBBY_MESSAGE_SIZE)
 REGISTER = lobby_messages.register(
-    "register", ("request_id", "name", "game", "port", "players", "max_players", "info")
+    "register",
+    ("request_id", "name", "game", "port", "players", "max_players", "info", "private"),
 )
 PING = lobby_messages.register("ping", ("request_id", "server_id", "players"))
 UNREGISTER = lobby_messages.register("unregister", ("server_id",))
@@ -109,6 +110,7 @@ def server_row(server: ServerInfo) -> list[Any]:
         server.players,
         server.max_players,
         server.info,
+        server.private,
     ]
 
 

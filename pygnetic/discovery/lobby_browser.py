@@ -240,16 +240,16 @@ class LobbyBrowser(_LobbyClient):
 
     def _server(self, row: Any) -> ServerInfo | None:
         try:
-            if type(row) is not list or len(row) != 7:
-                raise MessageError("a listing must be an array of 7 fields")
-            name, game, host, port, players, max_players, info = row
-            validate(name, game, port, players, max_players, info, error=MessageError)
+            if type(row) is not list or len(row) != 8:
+                raise MessageError("a listing must be an array of 8 fields")
+            name, game, host, port, players, max_players, info, private = row
+            validate(name, game, port, players, max_players, info, private, error=MessageError)
             if type(host) is not str or not 0 < len(host) <= 255:
                 raise MessageError("host must be a non-empty str")
         except MessageError as exc:
             self._throttle(logging.WARNING, "skipped a malformed listing from the lobby: %s", exc)
             return None
-        return ServerInfo(name, host, port, players, max_players, info, game)
+        return ServerInfo(name, host, port, players, max_players, info, game, private)
 
     def close(self) -> None:
         """Close the lobby connection; pending requests are abandoned."""

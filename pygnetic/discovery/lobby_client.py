@@ -190,8 +190,8 @@ class LobbyAnnouncer(Described, _LobbyClient):
 
     It connects, registers, pings every third of the lobby's ``ttl`` (sooner,
     at most once a second, when the player count changes), registers again
-    when the name, game, port, capacity or info change, and reconnects after
-    ``retry`` seconds when the lobby is lost or refuses.
+    when the name, game, port, capacity, info or ``private`` change, and
+    reconnects after ``retry`` seconds when the lobby is lost or refuses.
 
     Args:
         server: The :class:`~pygnetic.server.Server` to list; its port,
@@ -204,6 +204,9 @@ class LobbyAnnouncer(Described, _LobbyClient):
             always the address the lobby sees the connection come from.
         players: Player count, overriding the server's.
         max_players: Capacity, overriding ``server.conn_limit``.
+        private: List the server as needing a password or a token to join,
+            as a server with ``authenticate`` does (players see
+            :attr:`ServerInfo.private <pygnetic.discovery.ServerInfo.private>`).
         retry: Seconds between attempts after a failure or refusal.
         adapter: Network adapter; must match the lobby's (TCP by default).
         timeout: Seconds of silence after which the lobby counts as lost,
@@ -231,13 +234,14 @@ class LobbyAnnouncer(Described, _LobbyClient):
         port: int | None = None,
         players: int | None = None,
         max_players: int | None = None,
+        private: bool = False,
         retry: float = DEFAULT_RETRY,
         adapter: str | ModuleType | None = LOBBY_ADAPTER,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         **adapter_options: Any,
     ) -> None:
-        self._describe(server, name, info, game, port, players, max_players)
+        self._describe(server, name, info, game, port, players, max_players, private)
         self._open_client(lobby, adapter, timeout, clock, adapter_options)
         self.retry = retry
         self.server_id: int | None = None
@@ -277,11 +281,11 @@ class LobbyAnnouncer(Described, _LobbyClient):
             self._step(self._clock())
 
     def _step(self, now: float) -> None:
-        name, game, port, players, max_players, info = self.description()
-        wanted = (name, game, port, max_players, info)
+        name, game, port, players, max_players, info, private = self.description()
+        wanted = (name, game, port, max_players, info, private)
         if self.server_id is None or wanted != self._listed:
             if now >= self._next_attempt:
-                self._asked = (*wanted[:4], copy.deepcopy(info))
+                self._asked = (*wanted[:4], copy.deepcopy(info), private)
                 self._players = players
                 self._registering = self._ask(
                     REGISTER,
@@ -291,6 +295,7 @@ class LobbyAnnouncer(Described, _LobbyClient):
                     players,
                     max_players,
                     info,
+                    private,
                     callback=self._registered,
                 )
         elif now >= self._next_ping or (

@@ -137,6 +137,10 @@ class AdapterConformance:
     adapter: str = "memory"
     host: str = "127.0.0.1"
     timeout: float = 10.0
+    #: Whether sessions over the adapter resume (see the server's
+    #: ``reconnect_grace``); a transport that cannot count what it delivers
+    #: reliably (:class:`~pygnetic.adapters.network.Link`) sets it False.
+    resumable: bool = True
 
     def server_options(self) -> dict[str, Any]:
         """Extra keyword arguments for every Server the suite makes."""
@@ -329,3 +333,35 @@ class AdapterConformance:
             assert pump(client, until=lambda: recorder.disconnects == 1, timeout=8)
             assert connection.close_code in (CloseCode.TRANSPORT_ERROR, CloseCode.TIMEOUT)
             assert recorder.connects == 0
+
+    def test_a_lost_link_is_replaced_and_the_session_resumes(self) -> None:
+        """With ``reconnect_grace``, a link that fails is replaced by a new one over the adapter.
+
+        The client's link ends as a failing network ends it (the transport
+        reports it closed, without a goodbye); the client reconnects over
+        the adapter, the server's handler goes on, and each reliable message
+        sent meanwhile arrives once.
+        """
+        factory, _, _ = _messages()
+        with (
+            self.make_server(factory, reconnect_grace=30.0) as server,
+            self.make_client(factory) as client,
+        ):
+            connection, recorder = self.connect(client, server)
+            assert pump(server, client, until=lambda: connection.connected and server.handlers())
+            assert connection.resumable is self.resumable
+            if not self.resumable:
+                return
+            handler = server.handlers()[0]
+            link = connection._link
+            link.close(CloseCode.TRANSPORT_ERROR)
+            connection.transport_closed(CloseCode.TRANSPORT_ERROR, "the network failed")
+            assert connection.state is ConnectionState.RECONNECTING
+            connection.net_chat_msg("Tom", "sent while reconnecting")
+            assert pump(server, client, until=lambda: connection.connected, timeout=20)
+            assert connection._link is not link
+            connection.net_chat_msg("Tom", "sent after")
+            assert pump(server, client, until=lambda: len(recorder.received) == 2)
+            assert [m.msg for m in recorder.received] == ["sent while reconnecting", "sent after"]
+            assert server.handlers() == [handler]
+            assert recorder.disconnects == 0 and recorder.connects == 1

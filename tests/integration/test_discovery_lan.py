@@ -152,6 +152,35 @@ def test_browser_hears_servers_come_change_and_go(browser, clock):
     assert browser.servers == []
 
 
+def test_a_private_room_shows_as_private(browser):
+    recorder = browser.recorder
+    announcer = announcer_for(browser, name="locked", private=True)
+    announcer.announce()
+    assert pump(browser, until=lambda: recorder.calls)
+    assert recorder.calls[0] == (
+        "found",
+        ServerInfo("locked", "127.0.0.1", 10000, 0, 0, {}, "", private=True),
+    )
+    announcer.private = False  # the password was lifted
+    announcer.announce()
+    assert pump(browser, until=lambda: len(recorder.calls) == 2)
+    assert recorder.calls[1][0] == "updated"
+    assert browser.servers[0].private is False
+    announcer.close()
+
+
+def test_a_bad_private_from_the_network_is_dropped(browser, caplog):
+    header = MAGIC + bytes((VERSION,))
+    with caplog.at_level(logging.WARNING, "pygnetic.discovery"):
+        send_raw(browser.address[1], header + msgpack.packb([0, "n", "g", 1, 0, 2, 1.0, {}, 1]))
+        pump(browser, until=lambda: False, timeout=0.2)
+    assert browser.servers == []
+    assert "private must be True or False, not 1" in caplog.text
+    send_raw(browser.address[1], header + msgpack.packb([0, "n", "g", 1, 0, 2, 1.0, {}, True]))
+    assert pump(browser, until=lambda: browser.servers)
+    assert browser.servers[0].private is True
+
+
 def test_update_announces_once_per_interval(browser, clock):
     announcer = announcer_for(browser, interval=2.0, clock=clock)
     sent = []
@@ -272,9 +301,12 @@ def test_command_line_search_prints_lan_servers(capsys):
     from pygnetic.discovery.__main__ import main
 
     port = free_udp_port()
-    announcer = Announcer(port=10005, name="Listed", target=("127.0.0.1", port), interval=0.05)
-    with Pumping(announcer):
+    target = ("127.0.0.1", port)
+    announcer = Announcer(port=10005, name="Listed", target=target, interval=0.05)
+    locked = Announcer(port=10006, name="Locked", target=target, interval=0.05, private=True)
+    with Pumping(announcer, locked):
         assert main(["--search-lan", "--seconds", "0.4", "--lan-port", str(port)]) == 0
     output = capsys.readouterr()
     assert "127.0.0.1:10005  Listed  0/0  {}" in output.out
-    assert "1 server(s) found" in output.err
+    assert "127.0.0.1:10006  Locked (private)  0/0  {}" in output.out
+    assert "2 server(s) found" in output.err

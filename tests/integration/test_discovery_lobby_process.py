@@ -199,6 +199,17 @@ class RawClient:
         self.sock.close()
 
 
+def test_a_private_room_is_listed_as_private(lobby, closing):
+    room = announcer(lobby, closing, 10006, name="Locked room", game="rooms", private=True)
+    hall = announcer(lobby, closing, 10007, name="Open hall", game="rooms")
+    assert pump(room, hall, until=lambda: room.registered and hall.registered)
+    page = listed(lobby, closing, game="rooms")
+    assert [(s.name, s.private) for s in page.servers] == [
+        ("Locked room", True),
+        ("Open hall", False),
+    ]
+
+
 def test_registrations_cannot_claim_another_address(lobby, closing):
     victim = announcer(lobby, closing, 10003, name="victim", game="hijack")
     assert pump(victim, until=lambda: victim.registered)
@@ -207,7 +218,7 @@ def test_registrations_cannot_claim_another_address(lobby, closing):
     except OSError:
         pytest.skip("cannot connect from 127.0.0.2 here")
     closing.append(attacker)
-    attacker.send(REGISTER, 1, "evil", "hijack", 10003, 0, 1, {})
+    attacker.send(REGISTER, 1, "evil", "hijack", 10003, 0, 1, {}, False)
     reply = attacker.receive()
     assert type(reply).__name__ == "registered"
     servers = listed(lobby, closing, game="hijack").servers
@@ -229,11 +240,16 @@ def test_bad_input_is_refused_and_never_takes_the_lobby_down(lobby, closing):
 
     raw = RawClient(lobby)
     closing.append(raw)
-    raw.send(REGISTER, 1, "big", "", 10004, 0, 1, {"blob": "x" * 5000})
+    raw.send(REGISTER, 1, "big", "", 10004, 0, 1, {"blob": "x" * 5000}, False)
     refused = raw.receive()
     assert (refused.request_id, "info encodes to" in refused.reason) == (1, True)
-    raw.send(REGISTER, 2, "neg", "", 10004, -5, 1, {})
+    raw.send(REGISTER, 2, "neg", "", 10004, -5, 1, {}, False)
     assert "players" in raw.receive().reason
+    raw.send(REGISTER, 3, "lock", "", 10004, 0, 1, {}, "x" * 100_000)
+    refused = raw.receive()
+    assert (refused.request_id, refused.code) == (3, "invalid")
+    assert "private must be True or False, not 'xxx" in refused.reason
+    assert len(refused.reason) < 200  # the remote value is cut short
     raw.sock.sendall(msgpack.packb([REGISTER._type_id, "too", "few"]))  # wrong field count
     closed = raw.receive()
     assert type(closed).__name__ == "_close"
@@ -241,7 +257,7 @@ def test_bad_input_is_refused_and_never_takes_the_lobby_down(lobby, closing):
 
     huge = RawClient(lobby)
     closing.append(huge)
-    huge.sock.sendall(msgpack.packb([REGISTER._type_id, 3, "x" * 400_000, "", 1, 0, 1, {}]))
+    huge.sock.sendall(msgpack.packb([REGISTER._type_id, 3, "x" * 400_000, "", 1, 0, 1, {}, False]))
     closed = huge.receive()
     assert closed is None or closed.code == CloseCode.MESSAGE_TOO_LARGE
 

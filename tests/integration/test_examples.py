@@ -94,18 +94,26 @@ class Example:
             f"--- stderr:\n{''.join(self.errors)}"
         )
 
-    def port(self) -> int:
-        """Wait for the line saying ``listening on HOST:PORT`` and return PORT."""
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        """Wait for a line (on stdout or stderr) matching ``pattern``; return its match."""
         deadline = time.monotonic() + START_TIMEOUT
         while (left := deadline - time.monotonic()) > 0:
             try:
                 line = self.lines.get(timeout=left)
             except queue.Empty:
                 break
-            match = re.search(r"listening on \S*:(\d+)", line)
+            match = re.search(pattern, line)
             if match:
-                return int(match.group(1))
-        pytest.fail(f"no 'listening on' line within {START_TIMEOUT} s\n{self.transcript()}")
+                return match
+        pytest.fail(f"no line matching {pattern!r} within {START_TIMEOUT} s\n{self.transcript()}")
+
+    def port(self) -> int:
+        """Wait for the line saying ``listening on HOST:PORT`` and return PORT."""
+        return int(self.wait_for(r"listening on \S*:(\d+)").group(1))
+
+    def said(self) -> str:
+        """Everything the program wrote, without the command line (which holds passwords)."""
+        return "".join(self.output + self.errors)
 
     def finish(self) -> tuple[int, int, int | None]:
         """Wait for a successful self-test; return its (sent, received, peers)."""
@@ -305,3 +313,143 @@ def test_selftest_fails_without_a_peer(start):
     client.join()
     assert client.process.returncode == 1, client.transcript()
     assert "selftest FAILED: sent=0 received=0" in "".join(client.output), client.transcript()
+
+
+ROOM_PASSWORD, WRONG_PASSWORD = "swordfish-7", "wrong-guess-3"
+
+
+def room_player(start, name, password, *args):
+    return start(
+        "private_room.py",
+        "--join",
+        "--name",
+        name,
+        "--password",
+        password,
+        "--selftest",
+        "30",
+        *args,
+    )
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_private_room_lets_in_the_right_password_only(start, adapter):
+    common = ["--host", "127.0.0.1", "--adapter", adapter]
+    room = start(
+        "private_room.py",
+        "--host-game",
+        "--password",
+        ROOM_PASSWORD,
+        "--selftest",
+        "3000",
+        *common,
+        "--port",
+        "0",
+    )
+    address = [*common, "--port", str(room.port())]
+    eve = room_player(start, "Eve", WRONG_PASSWORD, *address)
+    eve.process.wait(RUN_TIMEOUT)
+    eve.join()
+    assert eve.process.returncode == 1, eve.transcript()
+    assert "the room refused you: wrong password\n" in eve.output, eve.transcript()
+    tom = room_player(start, "Tom", ROOM_PASSWORD, *address)
+    assert tom.finish()[:2] == (3, 3)  # three lines said, each heard back under his name
+    assert "in the room as Tom, 1 player(s) here\n" in tom.output
+    assert room.finish()[:2] == (4, 3)  # a welcome and three lines out, three lines in
+    assert re.search(r"refused 127\.0\.0\.1:\d+: wrong password", room.said()), room.transcript()
+    for example in (room, eve, tom):  # credentials are never logged, on either side
+        assert ROOM_PASSWORD not in example.said(), example.transcript()
+        assert WRONG_PASSWORD not in example.said(), example.transcript()
+
+
+def test_private_room_is_listed_as_private_in_a_lobby(start):
+    lobby = start("-m", "pygnetic.discovery", "--host", "127.0.0.1", "--port", "0")
+    address = f"127.0.0.1:{lobby.port()}"
+    room = start(
+        "private_room.py",
+        "--host-game",
+        "--room",
+        "Tom's room",
+        "--lobby",
+        address,
+        "--password",
+        ROOM_PASSWORD,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--adapter",
+        "socket",
+        "--selftest",
+        "3000",
+    )
+    port = room.port()
+    room.wait_for(r"listed in lobby ")  # so that the player's one question finds it
+    tom = room_player(start, "Tom", ROOM_PASSWORD, "--lobby", address, "--adapter", "socket")
+    assert tom.finish()[:2] == (3, 3)
+    assert f"found Tom's room at 127.0.0.1:{port} (private)\n" in tom.output, tom.transcript()
+    room.finish()
+
+
+DOORMAN = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("private_room", sys.argv[1])
+room = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(room)
+
+class Player:
+    identity = "Tom"
+
+class Server:
+    players = []
+    def connections(self):
+        return self.players
+
+door = room.Doorman("swordfish-7")
+door.server = Server()
+for credentials in [
+    None,
+    "swordfish-7",
+    {"password": 7, "name": "Tom"},
+    {"password": "x" * 1_000_000, "name": "Tom"},
+    {"password": "swordfish-7"},
+    {"password": "swordfish-7", "name": ["Tom"]},
+    {"password": "swordfish-7", "name": "T\\nom"},
+    {"password": "swordfish-7", "name": "x" * 21},
+    {"password": "swordfish-7", "name": "   "},
+    {"password": "p\u00e4ssw\u00f6rd", "name": "Tom"},
+    {"password": "swordfish-7", "name": " Tom "},
+    "taken",
+]:
+    if credentials == "taken":
+        Server.players = [Player()]
+        credentials = {"password": "swordfish-7", "name": "Tom"}
+    try:
+        print("accepted", repr(door(credentials, ("127.0.0.1", 1))))
+    except room.Refused as exc:
+        print("refused", exc.reason)
+"""
+
+
+def test_private_room_doorman_checks_what_clients_send():
+    """The doorman's answers to hostile credentials, run apart: the example registers messages."""
+    script = [sys.executable, "-c", DOORMAN, str(EXAMPLES / "private_room.py")]
+    result = subprocess.run(
+        script, capture_output=True, text=True, env=ENV, cwd=EXAMPLES, timeout=RUN_TIMEOUT
+    )
+    assert result.returncode == 0, result.stderr
+    name_rule = "refused the name must be 1 to 20 printable characters"
+    assert result.stdout.splitlines() == [
+        "refused this room needs a password",
+        "refused this room needs a password",
+        "refused the password must be text of 1 to 128 characters",
+        "refused the password must be text of 1 to 128 characters",
+        name_rule,
+        name_rule,
+        name_rule,
+        name_rule,
+        name_rule,
+        "refused wrong password",  # not ASCII: compared as bytes, no TypeError
+        "accepted 'Tom'",
+        "refused someone called Tom is already in the room",
+    ]

@@ -81,6 +81,9 @@ def test_default_client_meets_a_tcp_only_server(factory, clock):
         assert pump(server, client, until=lambda: server.connections()[0].messages_received)
         assert server.connections()[0].adapter == "TCP"
         assert not client._attempts
+        # The sender made before acceptance, over ENet, sends over TCP now.
+        connection.net_chat_msg("Tom", "sent once accepted")
+        assert pump(server, client, until=lambda: server.connections()[0].messages_received == 2)
 
 
 def test_default_client_uses_enet_when_the_server_speaks_it(factory, clock):

@@ -11,6 +11,7 @@ from pygnetic.discovery import (
     LobbyLimits,
     LobbyServer,
     ServerInfo,
+    ServerInfoError,
 )
 from pygnetic.discovery.lobby import (
     GET_SERVERS,
@@ -148,6 +149,41 @@ def test_changed_info_registers_again_under_the_same_id(world):
     assert announcer.server_id == server_id
 
 
+def test_a_private_room_is_listed_as_private(world):
+    room = world.announcer(name="locked", port=10001, private=True)
+    open_room = world.announcer(name="open", port=10002)
+    world.pump(room, open_room, until=lambda: room.registered and open_room.registered)
+    assert [(s.name, s.private) for s in world.listed(room, open_room)] == [
+        ("locked", True),
+        ("open", False),
+    ]
+
+
+def test_changing_private_registers_again_under_the_same_id(world):
+    announcer = world.announcer()
+    world.pump(announcer, until=lambda: announcer.registered)
+    server_id = announcer.server_id
+    announcer.private = True
+    assert world.pump(announcer, until=lambda: world.listed(announcer)[0].private)
+    assert announcer.server_id == server_id
+    with pytest.raises(ServerInfoError, match="private"):
+        announcer.private = "no"
+
+
+def test_a_bad_private_is_refused_as_invalid_and_lists_nothing(world):
+    client = world.client()
+    connection = client.connect("memory", world.port)
+    recorder = Recorder()
+    connection.add_handler(recorder)
+    connection.send(REGISTER, 1, "room", "", 10000, 0, 4, {}, "yes")
+    connection.send(REGISTER, 2, "room", "", 10000, 0, 4, {}, None)
+    world.pump(client, until=lambda: len(recorder.received) == 2)
+    assert [(m.request_id, m.code) for m in recorder.received] == [(1, INVALID), (2, INVALID)]
+    assert "private must be True or False, not 'yes'" in recorder.received[0].reason
+    assert connection.connected
+    assert len(world.lobby.registry) == 0
+
+
 def test_close_unlists_at_once(world):
     announcer = world.announcer()
     world.pump(announcer, until=lambda: announcer.registered)
@@ -249,18 +285,22 @@ def test_idle_browser_disconnects_and_reconnects_on_demand(world):
 
 
 def test_malformed_listings_from_a_lobby_are_skipped(world):
-    good = ["ok", "", "10.0.0.1", 1, 0, 2, {}]
+    good = ["ok", "", "10.0.0.1", 1, 0, 2, {}, False]
 
     class BadLobby(pygnetic.Handler):
         def net_get_servers(self, message):
             rows = [
                 good,
                 ["short"],
-                ["x" * 500, "", "h", 1, 0, 2, {}],
+                ["x" * 500, "", "h", 1, 0, 2, {}, False],
                 "junk",
                 [*good[:2], "", *good[3:]],
+                [*good[:7], "yes"],  # private must be a bool
+                [*good[:7], 1],  # not even 1 for True
+                good[:7],  # without private
+                [*good, "extra"],
             ]
-            self.connection.send(SERVER_PAGE, message.request_id, 0, 1, 5, rows)
+            self.connection.send(SERVER_PAGE, message.request_id, 0, 1, 9, rows)
 
     bad = pygnetic.Server(
         port=0, message_factory=lobby_messages, handler=BadLobby, **world.options()
@@ -271,6 +311,7 @@ def test_malformed_listings_from_a_lobby_are_skipped(world):
     request = browser.get_servers()
     world.pump(bad, browser, until=lambda: request.done)
     assert [s.name for s in request.servers] == ["ok"]
+    assert request.servers[0].private is False
 
 
 def test_invalid_requests_are_refused_then_the_connection_closed(world):
@@ -278,7 +319,7 @@ def test_invalid_requests_are_refused_then_the_connection_closed(world):
     connection = client.connect("memory", world.port)
     recorder = Recorder()
     connection.add_handler(recorder)
-    connection.send(REGISTER, 1, "x" * 500, "", 1, 0, 1, {})
+    connection.send(REGISTER, 1, "x" * 500, "", 1, 0, 1, {}, False)
     connection.send(GET_SERVERS, 2, None, 0, 0)
     connection.send(REGISTERED, 3, 1, 1.0)  # only the lobby sends this
     world.pump(client, until=lambda: len(recorder.received) == 3)

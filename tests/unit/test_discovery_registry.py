@@ -25,9 +25,17 @@ def make(clock, **limits):
 
 
 def register(registry, owner="A", host="10.0.0.1", port=10000, name="srv", game="tanks", **kw):
-    fields = {"players": 0, "max_players": 4, "info": {}, **kw}
+    fields = {"players": 0, "max_players": 4, "info": {}, "private": False, **kw}
     return registry.register(
-        owner, host, name, game, port, fields["players"], fields["max_players"], fields["info"]
+        owner,
+        host,
+        name,
+        game,
+        port,
+        fields["players"],
+        fields["max_players"],
+        fields["info"],
+        fields["private"],
     )
 
 
@@ -80,6 +88,18 @@ def test_only_the_owner_may_ping_or_unregister(clock):
     assert len(registry) == 0
 
 
+def test_private_is_listed_kept_by_pings_and_changed_by_registering(clock):
+    registry = make(clock)
+    entry = register(registry, private=True)
+    register(registry, port=2)
+    assert [s.private for s in registry.page(None, 0, 10)[0]] == [True, False]
+    registry.ping("A", entry.id, 3)
+    (server, _) = registry.page(None, 0, 10)[0]
+    assert (server.players, server.private) == (3, True)
+    register(registry, private=False)
+    assert registry.get(entry.id).server.private is False
+
+
 def test_listings_expire_unless_pinged(clock):
     registry = make(clock, ttl=10)
     kept = register(registry, name="kept", port=1)
@@ -125,7 +145,15 @@ def test_servers_per_host_and_in_all_are_limited(clock):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("name", "x" * 200), ("port", -1), ("players", "many"), ("info", {"a": object()})],
+    [
+        ("name", "x" * 200),
+        ("port", -1),
+        ("players", "many"),
+        ("info", {"a": object()}),
+        ("private", "yes"),
+        ("private", 1),
+        ("private", None),
+    ],
 )
 def test_invalid_fields_are_message_errors(clock, field, value):
     registry = make(clock)

@@ -55,10 +55,13 @@ def test_a_good_description_passes():
         (5, {"x": {1, 2}}, "values must be"),
         (5, {"a": {"b": {"c": {"d": [1]}}}}, "nested deeper than 4"),
         (5, {"blob": b"x" * MAX_INFO_SIZE}, "over the limit of 1024"),
+        (6, "yes", "private must be True or False, not 'yes'"),
+        (6, 1, "private must be True or False"),
+        (6, None, "private must be True or False"),
     ],
 )
 def test_each_limit_is_named_in_the_error(index, value, words):
-    fields = list(GOOD)
+    fields = [*GOOD, False]
     fields[index] = value
     with pytest.raises(ServerInfoError, match=words) as caught:
         validate(*fields)
@@ -76,6 +79,8 @@ def test_server_info_is_comparable_and_hashable_by_address():
     assert one.address == ("10.0.0.1", 10000)
     assert not one.full
     assert ServerInfo("b", "h", 1, 4, 4).full
+    assert not one.private
+    assert one != ServerInfo("a", "10.0.0.1", 10000, 1, 4, {"map": "x"}, "tanks", True)
 
 
 def test_announcement_round_trip():
@@ -86,6 +91,18 @@ def test_announcement_round_trip():
     assert (decoded.name, decoded.game, decoded.port) == GOOD[:3]
     assert (decoded.players, decoded.max_players, decoded.info) == (*GOOD[3:5], GOOD[5])
     assert decoded.interval == 0.5
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_private_travels_in_the_announcement(private):
+    decoded = decode(encode_announcement(*GOOD[:5], 1.0, GOOD[5], private))
+    assert decoded.private is private
+
+
+def test_an_announcement_without_private_is_not_private():
+    """What pygnetic sent before ``private`` was added: eight items."""
+    decoded = decode(packet(0, "n", "g", 1, 0, 2, 1.0, {}))
+    assert (decoded.name, decoded.private) == ("n", False)
 
 
 def test_goodbye_round_trip():
@@ -104,8 +121,8 @@ def test_largest_description_fits_one_datagram():
 
 
 def test_extra_trailing_fields_from_newer_versions_are_ignored():
-    decoded = decode(packet(0, "n", "g", 1, 0, 2, 1.0, {}, "future", 42))
-    assert decoded.name == "n"
+    decoded = decode(packet(0, "n", "g", 1, 0, 2, 1.0, {}, True, "future", 42))
+    assert (decoded.name, decoded.private) == ("n", True)
 
 
 def test_interval_is_clamped():
@@ -143,6 +160,10 @@ def test_foreign_datagrams_are_not_ours(data):
         (b"PGND\x01" + b"\x91" * 2000, "byte limit"),
         (b"PGND\x01" + b"\x91" * 1400, "nested|undecodable|not an announcement"),
         (packet(0, "n", "g", 1, 0, 2, 1.0, {"a": b"x" * 1300}), "info encodes to"),
+        (packet(0, "n", "g", 1, 0, 2, 1.0, {}, "yes"), "private must be True or False"),
+        (packet(0, "n", "g", 1, 0, 2, 1.0, {}, 1), "private must be True or False"),
+        (packet(0, "n", "g", 1, 0, 2, 1.0, {}, None), "private must be True or False"),
+        (packet(0, "n", "g", 1, 0, 2, 1.0, {}, "x" * 1000), r"not 'x+\.\.\.$"),
     ],
 )
 def test_malformed_datagrams_raise_message_error(data, words):
@@ -165,7 +186,7 @@ def test_any_bytes_after_the_magic_are_refused_cleanly(tail):
         | st.integers(-(2**63), 2**64 - 1)
         | st.text(max_size=70)
         | st.floats(),
-        max_size=9,
+        max_size=10,
     )
 )
 def test_any_msgpack_array_is_decoded_or_refused_cleanly(body):
@@ -173,7 +194,15 @@ def test_any_msgpack_array_is_decoded_or_refused_cleanly(body):
         result = decode(packet(*body))
     except MessageError:
         return
-    validate(result.name, result.game, result.port, result.players, result.max_players, {})
+    validate(
+        result.name,
+        result.game,
+        result.port,
+        result.players,
+        result.max_players,
+        {},
+        result.private,
+    )
 
 
 def test_announcer_checks_its_description_when_made_and_changed():
@@ -189,6 +218,20 @@ def test_announcer_checks_its_description_when_made_and_changed():
         with pytest.raises(ServerInfoError, match="players"):
             announcer.update()
     announcer.close()  # closing twice, with a bad description, is fine
+
+
+def test_announcer_private_is_checked_and_announced():
+    with pytest.raises(ServerInfoError, match="private must be True or False"):
+        Announcer(port=10000, private="yes")
+    with Announcer(port=10000, name="room", private=True, target=("127.0.0.1", 9)) as announcer:
+        assert announcer.private is True
+        assert decode(announcer._packet()).private is True
+        with pytest.raises(ServerInfoError, match="private"):
+            announcer.private = 1
+        assert announcer.private is True  # unchanged by the refused value
+        announcer.private = False
+        assert announcer.description()[-1] is False
+        assert decode(announcer._packet()).private is False
 
 
 def test_log_throttle_holds_back_and_counts(caplog):

@@ -64,7 +64,7 @@ def test_answer_round_trips_and_caps_a_long_reason():
     answer = parse_answer(payload)
     assert answer.code == CloseCode.SERVER_FULL
     assert answer.reason == "x" * 500
-    assert parse_answer(FrameReader(stream=False).feed(encode_answer(0))[0]) == (0, "")
+    assert parse_answer(FrameReader(stream=False).feed(encode_answer(0))[0])[:2] == (0, "")
 
 
 def test_the_registry_digest_is_sixteen_bytes_and_extends_get_hash():

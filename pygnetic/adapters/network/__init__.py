@@ -28,6 +28,17 @@ Life of a link:
    closed, the transport failed, nothing listens) is reported once with
    ``listener.link_closed(link, code, detail)``.
 
+A packet link may also support resumable sessions (a server's
+``reconnect_grace``, :mod:`pygnetic._session`), which count the reliable
+messages each side delivered. It then has ``flag_reliable``, False until the
+core sets it True, from when on each packet that came reliably reaches the
+receiver with bit 8 set in its channel (``channel | 0x100``); and
+``send_counted(data, channel, delivery)``, which sends like ``send`` and
+returns whether the packet goes out reliably, the same packets the peer's
+link will flag (ENet also sends reliably a sequenced packet it needs to, so
+the two may differ from ``delivery``). A stream link counts every message and
+needs neither; a packet link without them offers no sessions.
+
 Every callback happens inside ``transport.poll()``. A transport may offer
 ``fileno()``, a file descriptor that becomes readable when it has work, so
 that a host with several transports can wait on all of them at once.

@@ -108,6 +108,10 @@ _FLAGS = {
 }
 _Packet = enet.Packet
 _RECEIVE = enet.EVENT_TYPE_RECEIVE
+_RELIABLE_FLAG = enet.PACKET_FLAG_RELIABLE
+#: ENet's protocol header and fragment command: a packet longer than the MTU
+#: minus these is sent in fragments.
+_FRAGMENT_HEADERS = 28
 _CONNECT = enet.EVENT_TYPE_CONNECT
 _NONE = enet.EVENT_TYPE_NONE
 # A server's peer that answered a CONNECT and waits for it to be acknowledged.
@@ -143,6 +147,9 @@ class EnetLink:
     #: ENet pings a quiet peer every 500 ms and acknowledges everything, so
     #: pygnetic's own keepalive pings would only add traffic.
     keepalive = True
+    #: Set by the core: hand each packet that came reliably over with bit 8
+    #: set in its channel (see :class:`~pygnetic.adapters.network.Link`).
+    flag_reliable = False
 
     def __init__(self, transport: Transport, peer: Any, state: LinkState) -> None:
         self.transport = transport
@@ -153,6 +160,9 @@ class EnetLink:
         self.receiver: Receiver = _unset_receiver
         self.deadline = 0.0  # while PEER_CLOSING: when to give up waiting
         self._channels = int(peer.channelCount)  # known from the start: requested or agreed
+        # Per channel, sequenced packets sent since its last reliable one (see
+        # send_counted); made by the first counted send, only for sessions.
+        self._unreliable_runs: list[int] | None = None
 
     @property
     def channels(self) -> int:
@@ -181,6 +191,33 @@ class EnetLink:
         """Queue ``data`` on ``channel``; it leaves at the next service."""
         if self.peer.send(channel, _Packet(data, _FLAGS[delivery])) < 0:
             log.warning("ENet refused a packet to %s on channel %d", self.address, channel)
+
+    def send_counted(self, data: bytes, channel: int, delivery: Delivery) -> bool:
+        """Send like :meth:`send`, and say whether ENet sends the packet reliably.
+
+        The receiver counts packets flagged reliable, so the sender must
+        count the same ones: those sent reliable, and the sequenced one
+        that ENet itself sends reliably when 65535 have gone on a channel
+        since its last reliable packet (``enet_peer_send``), so that its
+        sequence numbers can wrap.
+        """
+        runs = self._unreliable_runs
+        if runs is None:
+            runs = self._unreliable_runs = [0] * 256
+        if delivery is Delivery.RELIABLE:
+            runs[channel] = 0
+            reliable = True
+        elif delivery is Delivery.UNRELIABLE_SEQUENCED:
+            reliable = runs[channel] >= 0xFFFF
+            runs[channel] = 0 if reliable else runs[channel] + 1
+        elif len(data) > self.peer.mtu - _FRAGMENT_HEADERS:
+            # An unsequenced packet that needs fragments is sent as sequenced ones.
+            reliable = runs[channel] >= 0xFFFF
+            runs[channel] = 0 if reliable else runs[channel] + 1
+        else:
+            reliable = False  # a whole unsequenced packet leaves the count alone
+        self.send(data, channel, delivery)
+        return reliable
 
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Disconnect once queued packets are out, or wait for the peer's disconnect."""
@@ -315,7 +352,12 @@ class Transport:
             if kind == _RECEIVE:
                 link = links.get(event.peer.incomingPeerID)
                 if link is not None and link.state is _OPEN:
-                    link.receiver(event.packet.data, event.channelID)
+                    if link.flag_reliable:
+                        packet = event.packet
+                        flag = (packet.flags & _RELIABLE_FLAG) << 8
+                        link.receiver(packet.data, event.channelID | flag)
+                    else:
+                        link.receiver(event.packet.data, event.channelID)
                 # else a peer we closed, still draining
             else:
                 self._dispatch[kind](event)

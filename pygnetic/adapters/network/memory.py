@@ -95,6 +95,8 @@ class MemoryLink:
         #: Counts the peer transport's polls while the link is not severed.
         self.last_heard = 0
         self.sent: list[tuple[bytes, int, Delivery]] = []  # a record, for tests
+        #: Set by the core: a packet sent reliably arrives with bit 8 set in its channel.
+        self.flag_reliable = False
 
     @property
     def round_trip_time(self) -> float | None:
@@ -116,11 +118,19 @@ class MemoryLink:
             for start in range(0, len(data), step):
                 self._to_peer(functools.partial(peer.deliver, data[start : start + step], 0))
         else:
-            self._to_peer(lambda: peer.deliver(data, channel))
+            reliable = delivery is Delivery.RELIABLE
+            self._to_peer(lambda: peer.deliver(data, channel, reliable))
 
-    def deliver(self, data: bytes, channel: int) -> None:
+    def send_counted(self, data: bytes, channel: int, delivery: Delivery) -> bool:
+        """Send like :meth:`send`; say whether the packet counts as reliable (it is sent so)."""
+        self.send(data, channel, delivery)
+        return delivery is Delivery.RELIABLE
+
+    def deliver(self, data: bytes, channel: int, reliable: bool = False) -> None:
         """Hand received bytes to the core, if the link is open."""
         if self.state is LinkState.OPEN:
+            if reliable and self.flag_reliable:
+                channel |= 0x100
             self.receiver(data, channel)
 
     def opened(self) -> None:
