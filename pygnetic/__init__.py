@@ -20,10 +20,10 @@ receive them in :class:`~pygnetic.handler.Handler` subclasses or as pygame event
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import _defaults, event, message
+from . import _defaults, event, message, wire_types
 from .client import Client
 from .connection import Connection, ConnectionState
 from .errors import (
@@ -89,6 +89,7 @@ __all__ = [
     "init",
     "message_factory",
     "register",
+    "register_type",
 ]
 
 _LOG_FORMAT = "%(asctime)s %(levelname)-8s %(message)s"
@@ -167,3 +168,18 @@ def register(name: str, field_names: str | Iterable[str] = (), **send_options: A
     See :meth:`MessageFactory.register() <pygnetic.message.MessageFactory.register>`.
     """
     return message.message_factory.register(name, field_names, **send_options)
+
+
+def register_type(
+    cls: type,
+    code: int,
+    to_fields: Callable[[Any], Any] = tuple,
+    from_fields: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+) -> wire_types.WireType:
+    """Register a wire type in the default :data:`~pygnetic.message.message_factory`.
+
+    See :meth:`MessageFactory.register_type() <pygnetic.message.MessageFactory.register_type>`.
+    """
+    return message.message_factory.register_type(cls, code, to_fields, from_fields, name=name)

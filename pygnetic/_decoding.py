@@ -69,21 +69,24 @@ def check_shape_limits(max_depth: int, max_containers: int) -> None:
             raise ValueError(f"{name} must be an int >= 1, not {value!r}")
 
 
-def check_shape(value: Any, max_depth: int, max_containers: int) -> None:
+def check_shape(value: Any, max_depth: int, max_containers: int, spent: int = 0) -> None:
     """Raise :exc:`MessageError` if ``value`` nests too deep or holds too many containers.
 
     The value itself is level 0
     (a message's own array); its arrays and maps are level 1, and so on. A
     message whose fields hold no arrays or maps costs one C-level scan.
+    ``spent`` is what already counts against ``max_containers``: the wire
+    values decoded in it, which are not arrays or maps.
     """
     kind = type(value)
     if kind is list:
-        if _CONTAINER_TYPES.isdisjoint(map(type, value)):
+        if _CONTAINER_TYPES.isdisjoint(map(type, value)) and spent < max_containers:
             return
     elif kind is not dict:
         return
     level: list[Any] = [value]
-    depth = count = 0
+    depth = 0
+    count = spent
     while level:
         count += len(level)
         if count > max_containers:

@@ -14,8 +14,12 @@ that factory (0, 1, 2, ...), and it travels as the serializer's array
     >>> factory.unpack(data)
     chat_msg(player='Tom', msg='Test message')
 
+Fields may hold pygame's Vector2, Vector3, Rect, FRect and Color, and types
+registered with :meth:`MessageFactory.register_type` (see
+:mod:`pygnetic.wire_types`).
+
 Both peers must register the same messages in the same order with the same
-serializer. :meth:`MessageFactory.registry_digest` condenses all of that into
+serializer and wire types. :meth:`MessageFactory.registry_digest` condenses all of that into
 16 bytes that the client sends in the handshake (:meth:`MessageFactory.get_hash`
 is their first four as a number); a server with a different digest refuses
 the connection with a reason the client can read.
@@ -40,6 +44,7 @@ from ._sending import Sender, SendOptions, _with_options, check_send_options, ma
 from .adapters.serialization import Serializer, StreamDecoder
 from .errors import MessageArgumentsError, MessageError, RegistryError, RemoteMessageTooLargeError
 from .protocol import Delivery
+from .wire_types import GAME_CODES, WireType, WireTypes
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageFactory", "SendOptions", "message_factory"]
 
@@ -115,6 +120,9 @@ class MessageFactory:
             (msgpack unless told otherwise), decided when first needed.
         max_message_size: Largest packed message, in bytes, that this factory
             packs or accepts from the network.
+        pygame_types: Whether pygame's Vector2, Vector3, Rect, FRect and Color
+            travel as field values (see :mod:`pygnetic.wire_types`); part of
+            the registry hash.
 
     Create more factories when different connections speak different sets of
     messages; each numbers its messages from 0. Register every message
@@ -128,11 +136,15 @@ class MessageFactory:
         s_adapter: Serializer | str | None = None,
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        pygame_types: bool = True,
     ) -> None:
         self._serializer: Serializer | None = (
             _defaults.serializer(s_adapter) if s_adapter is not None else None
         )
         self._explicit_serializer = s_adapter is not None
+        self._wire_types = WireTypes(pygame_types)
+        # The serializer with this factory's wire types, made when first needed.
+        self._bound: Serializer | None = None
         self._by_name: dict[str, type[Any]] = {}
         self._by_type: dict[int, type[Any]] = {}
         # What from_raw() looks up through find_route(): (class, packed array length).
@@ -162,10 +174,59 @@ class MessageFactory:
 
     @property
     def serializer(self) -> Serializer:
-        """The serializer in use; fixed from the first time it is needed."""
-        if self._serializer is None:
-            self._serializer = _defaults.serializer(None)
-        return self._serializer
+        """The serializer in use, with this factory's wire types; fixed once frozen.
+
+        It is the one given (or chosen by :func:`pygnetic.init`) when the
+        factory has no wire types or that serializer cannot pack them, else
+        the serializer's ``with_wire_types()`` of the factory's
+        :attr:`wire_types`.
+        """
+        bound = self._bound
+        if bound is None:
+            if self._serializer is None:
+                self._serializer = _defaults.serializer(None)
+            bound = self._bound = self._with_wire_types(self._serializer)
+        return bound
+
+    def _with_wire_types(self, serializer: Serializer) -> Serializer:
+        make = getattr(serializer, "with_wire_types", None)
+        if make is None:
+            if any(wire.code in GAME_CODES for wire in self._wire_types):
+                raise RegistryError(
+                    f"the {serializer.name} serializer has no with_wire_types(): "
+                    "it cannot pack the types registered with register_type()"
+                )
+            return serializer
+        if not len(self._wire_types):
+            return serializer
+        bound: Serializer = make(self._wire_types)
+        return bound
+
+    def _serializer_changed(self) -> None:
+        self._bound = None
+        self._local = threading.local()  # packers and encoders of the old serializer go
+
+    @property
+    def wire_types(self) -> WireTypes:
+        """The types that travel as field values (see :meth:`register_type`)."""
+        return self._wire_types
+
+    @property
+    def pygame_types(self) -> bool:
+        """Whether pygame's types travel as field values; settable until frozen.
+
+        True by default. Turned off, the factory packs and unpacks as pygnetic
+        did without them (:mod:`pygnetic.wire_types` says what that means);
+        peers must agree, as the registry hash includes it.
+        """
+        return self._wire_types.pygame_types
+
+    @pygame_types.setter
+    def pygame_types(self, value: bool) -> None:
+        if self._frozen:
+            raise RegistryError("pygame_types cannot change once the factory is frozen")
+        self._wire_types.pygame_types = value
+        self._serializer_changed()
 
     @property
     def max_message_size(self) -> int:
@@ -188,7 +249,7 @@ class MessageFactory:
         """
         if not (self._explicit_serializer or self._frozen):
             self._serializer = serializer
-            self._local = threading.local()  # packers and encoders of the old serializer go
+            self._serializer_changed()
 
     # -- registration --------------------------------------------------------
 
@@ -239,11 +300,68 @@ class MessageFactory:
         _announce(name)
         return cls
 
+    def register_type(
+        self,
+        cls: type,
+        code: int,
+        to_fields: Callable[[Any], Any] = tuple,
+        from_fields: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+    ) -> WireType:
+        """Let values of a class of your own travel as field values, as pygame's do.
+
+        Args:
+            cls: The class. Not a subclass of a type the serializers pack
+                already (tuple, dict, int, str ...): those never reach it.
+                Subclasses of ``cls`` travel as ``cls``.
+            code: Its msgpack extension code, from 0 to 63
+                (:data:`~pygnetic.wire_types.GAME_CODES`).
+            to_fields: Takes a value, returns its fields: a tuple of at most
+                64 ``None``, ``bool``, ``int``, ``float``, ``str`` or
+                ``bytes`` values (bytes not with json). ``tuple`` by default,
+                for a class whose iteration gives its fields.
+            from_fields: Called with the fields as arguments, returns the
+                value; ``cls`` itself by default. Whatever it raises for a
+                peer's fields is that peer's
+                :exc:`~pygnetic.errors.MessageError`.
+            name: The name in the json form and the registry hash;
+                ``cls.__name__`` by default.
+
+        Returns:
+            The :class:`~pygnetic.wire_types.WireType` made.
+
+        Raises:
+            RegistryError: The factory is frozen, the class, code or name is
+                taken or invalid, or the serializer cannot pack wire types.
+
+        Both peers must register the same types with the same codes and
+        names: the registry hash includes them. A value of one cannot be a
+        dict key (receivers refuse it, as any key but str, bytes, int,
+        float, bool and None). Example::
+
+            factory.register_type(Card, 1, to_fields=lambda c: (c.suit, c.rank))
+        """
+        if self._frozen:
+            raise RegistryError(
+                f"cannot register the wire type {cls!r}: the message factory is frozen "
+                "because a connection already uses it; register every type before connecting"
+            )
+        if self._serializer is not None and not hasattr(self._serializer, "with_wire_types"):
+            raise RegistryError(
+                f"the {self._serializer.name} serializer has no with_wire_types(): "
+                "it cannot pack types registered with register_type()"
+            )
+        wire = self._wire_types.register(cls, code, to_fields, from_fields, name=name)
+        self._serializer_changed()
+        return wire
+
     def set_frozen(self) -> None:
         """Forbid further registration; called when a connection starts using the factory."""
         if not self._frozen:
             self.registry_digest()
             self._frozen = True
+            self._wire_types.freeze()
             self.get_hash()
 
     @property
@@ -305,8 +423,10 @@ class MessageFactory:
     def get_hash(self) -> int:
         """Return a 32-bit digest of the registry, the same in every process.
 
-        It covers the pygnetic protocol version, the serializer's name and
-        every message's type id, name and fields, in order, through SHA-256,
+        It covers the pygnetic protocol version, the serializer's name,
+        every message's type id, name and fields, in order, and the wire
+        types the serializer packs (code, name and payload format of each, in
+        code order; nothing when there are none), through SHA-256,
         so it never depends on Python's per-process string hashing. It is
         the first four bytes of :meth:`registry_digest`, as an int.
         """
@@ -321,10 +441,13 @@ class MessageFactory:
         """
         if self._digest is not None and self._frozen:
             return self._digest
+        serializer = self.serializer
         registry = [[cls._type_id, name, list(cls._fields)] for name, cls in self._by_name.items()]
-        canonical = json.dumps(
-            [protocol.PROTOCOL_VERSION, self.serializer.name, registry], separators=(",", ":")
-        )
+        parts: list[Any] = [protocol.PROTOCOL_VERSION, serializer.name, registry]
+        wire_types = getattr(serializer, "wire_types", None)
+        if isinstance(wire_types, WireTypes) and len(wire_types):
+            parts.append(wire_types.digest_items())
+        canonical = json.dumps(parts, separators=(",", ":"))
         self._digest = hashlib.sha256(canonical.encode()).digest()[:16]
         return self._digest
 

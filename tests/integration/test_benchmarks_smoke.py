@@ -1,6 +1,7 @@
 """The benchmarks still run: ``python -m benchmarks --quick`` end to end, the
-in-process ``python -m benchmarks.micro --quick`` (no speed asserted), and
-``python -m benchmarks.replication --quick`` with every row that can run here."""
+in-process ``python -m benchmarks.micro --quick`` and ``python -m
+benchmarks.wire_types --quick`` (no speed asserted), and ``python -m
+benchmarks.replication --quick`` with every row that can run here."""
 
 import importlib.util
 import json
@@ -61,6 +62,17 @@ def test_quick_micro_benchmark_times_every_path() -> None:
     stdout = _run("benchmarks.micro", "--quick")
     for path in ("send chat_msg", "receive packet", "receive stream", "idle update tcp"):
         assert path in stdout
+
+
+def test_quick_wire_types_benchmark_times_a_vector2_field() -> None:
+    stdout = _run("benchmarks.wire_types", "--quick")
+    assert "pygnetic 24 bytes, by hand (msgpack of [x, y]) 25 bytes" in stdout
+    for path in ("pack Vector2", "unpack, no pygame"):
+        assert path in stdout
+    if importlib.util.find_spec("pygame") is not None:
+        assert "unpack to pygame" in stdout
+    if importlib.util.find_spec("PodSixNet") is not None:
+        assert "rencode cannot pack a Vector2" in stdout
 
 
 @pytest.mark.slow

@@ -120,6 +120,7 @@ def test_every_exported_name_exists_and_is_documented():
         "pygnetic.gamestate",
         "pygnetic.syncobject",
         "pygnetic.interpolate",
+        "pygnetic.wire_types",
         "pygnetic.adapters.network",
         "pygnetic.adapters.serialization",
         "pygnetic.adapters.network.socket",

@@ -19,11 +19,20 @@ A serializer is any object with this interface (see :class:`Serializer`):
     a reusable, stateful encoder (msgpack's ``Packer``) is never entered by two
     threads at once. Without it, the core uses ``pack`` from every thread,
     which then must be thread-safe itself.
+``with_wire_types(wire_types) -> Serializer`` (optional)
+    A serializer like this one that also packs the values of
+    ``wire_types`` (a :class:`~pygnetic.wire_types.WireTypes`) and unpacks
+    them again, keeping ``wire_types`` as its ``wire_types`` attribute. A
+    :class:`~pygnetic.message.MessageFactory` uses it for its own serializer;
+    without it, a factory's pygame types are off and registering a type of
+    your own is a :exc:`~pygnetic.errors.RegistryError`.
 
 Two are built in: ``msgpack`` (the default: compact and fast) and ``json``
 (human-readable, handy when debugging with a packet capture). Sequences come
 back as lists from both, whatever was sent; JSON turns dictionary keys into
 strings, msgpack keeps ``int``, ``float``, ``bool`` and ``None`` keys too.
+Both carry pygame's Vector2, Vector3, Rect, FRect and Color, and types you
+register, as described in :mod:`pygnetic.wire_types`.
 """
 
 from __future__ import annotations
@@ -57,8 +66,8 @@ class Serializer(Protocol):
     """The interface every serialization adapter provides.
 
     A serializer may also have ``packer()``, returning a new pack function for
-    one thread (see the module documentation); it is optional, so it is not
-    part of this protocol's ``isinstance`` check.
+    one thread, and ``with_wire_types()`` (see the module documentation); they
+    are optional, so they are not part of this protocol's ``isinstance`` check.
     """
 
     name: str

@@ -11,6 +11,11 @@ Map keys may be ``str``, ``bytes``, ``int``, ``float``, ``bool`` or ``None``
 refused: their hashes are not randomised and a hostile peer could choose many
 that collide, making one dict cost seconds to build. For the allowed types at
 most a handful of 64-bit values ever share a hash.
+
+With wire types (see :mod:`pygnetic.wire_types`), each value of a wire type
+is one msgpack extension: its code, and a payload laid out as the type's
+``format`` says. An extension of another code, or whose payload does not fit
+its type, is refused; each one counts against ``max_containers``.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
 from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape, check_shape_limits
 from ...errors import MessageError, RemoteMessageTooLargeError
+
+if TYPE_CHECKING:
+    from ...wire_types import WireTypes
 
 __all__ = ["MsgpackSerializer", "MsgpackStreamDecoder", "serializer"]
 
@@ -34,7 +42,7 @@ _DECODE_ERRORS = (msgpack.UnpackException, ValueError, TypeError, MemoryError)
 
 
 def _undecodable(exc: Exception) -> MessageError:
-    if isinstance(exc, _TooManyContainers):
+    if isinstance(exc, (_TooManyContainers, MessageError)):
         return MessageError(str(exc))
     return MessageError(f"undecodable msgpack data ({type(exc).__name__}: {str(exc)[:200]})")
 
@@ -55,6 +63,39 @@ def _checked_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
 _DECODE_OPTIONS: dict[str, Any] = {"strict_map_key": False, "object_pairs_hook": _checked_map}
 _unpackb = functools.partial(msgpack.unpackb, **_DECODE_OPTIONS)
 _unpackb_string_keys = msgpack.unpackb
+_ExtType = msgpack.ExtType
+_new_tuple = tuple.__new__
+
+ExtHook = Callable[[int, bytes], Any]
+
+
+def _ext_hook(types: WireTypes) -> ExtHook:
+    """The ``ext_hook`` that turns each extension into its wire type's value."""
+    decoders = types.decoders
+
+    def ext_hook(code: int, payload: bytes) -> Any:
+        decode = decoders.get(code)
+        if decode is None:
+            raise MessageError(f"msgpack extension of unknown type code {code}")
+        return decode(payload)
+
+    return ext_hook
+
+
+def _ext_default(types: WireTypes) -> Callable[[Any], Any]:
+    """The Packer's ``default``: a wire type's value becomes its extension."""
+    classes, find = types.classes, types.find
+
+    def default(value: Any) -> Any:
+        wire = classes.get(type(value)) or find(value)
+        if wire is None:
+            if isinstance(value, int):  # msgpack asks about ints beyond 64 bits too
+                raise OverflowError("Integer value out of range")
+            raise TypeError(f"can not serialize {type(value).__name__!r} object")
+        # ExtType validates what it is given; the code and the payload are right already.
+        return _new_tuple(_ExtType, (wire.code, wire.encode(value)))
+
+    return default
 
 
 class _TooManyContainers(ValueError):
@@ -69,10 +110,11 @@ class _ContainerBudget:
     has cost more than ``limit`` small objects.
     """
 
-    __slots__ = ("left", "limit")
+    __slots__ = ("ext_hook", "left", "limit")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, ext_hook: ExtHook | None = None) -> None:
         self.limit = self.left = limit
+        self.ext_hook = ext_hook
 
     def on_list(self, value: list[Any]) -> list[Any]:
         self.left -= 1
@@ -85,6 +127,23 @@ class _ContainerBudget:
         if self.left < 0:
             raise self.exceeded()
         return _checked_map(pairs)
+
+    def on_ext(self, code: int, payload: bytes) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise self.exceeded()
+        return self.ext_hook(code, payload)  # type: ignore[misc]
+
+    def options(self) -> dict[str, Any]:
+        """The decode options that count with this budget."""
+        options = {
+            "strict_map_key": False,
+            "list_hook": self.on_list,
+            "object_pairs_hook": self.on_map,
+        }
+        if self.ext_hook is not None:
+            options["ext_hook"] = self.on_ext
+        return options
 
     def exceeded(self) -> _TooManyContainers:
         return _TooManyContainers(
@@ -123,6 +182,7 @@ class MsgpackStreamDecoder:
         *,
         max_depth: int = MAX_DEPTH,
         max_containers: int = MAX_CONTAINERS,
+        ext_hook: ExtHook | None = None,
     ) -> None:
         self._max = max_message_size
         self._max_depth = max_depth
@@ -131,9 +191,12 @@ class MsgpackStreamDecoder:
         # Feeding at most one slice at a time bounds the buffer at one partial
         # message plus one slice, so BufferFull only fires for oversized input.
         self._slice = min(read_slice, max_message_size)
-        self._budget = _ContainerBudget(max_containers)
+        self._budget = _ContainerBudget(max_containers, ext_hook)
+        options = dict(_DECODE_OPTIONS)
+        if ext_hook is not None:  # counted, so that check_shape() counts them too
+            options["ext_hook"] = self._budget.on_ext
         self._unpacker = msgpack.Unpacker(
-            max_buffer_size=max_message_size + self._slice, **_DECODE_OPTIONS
+            max_buffer_size=max_message_size + self._slice, **options
         )
         self._end = 0  # stream offset where the last whole message ended
         self._fed = 0  # stream offset of the end of what was fed
@@ -182,11 +245,9 @@ class MsgpackStreamDecoder:
         """Decode the unfinished message again, counting its containers, and all that follow."""
         self._tail = None
         budget = self._budget
+        budget.left = budget.limit  # what the unfinished message spent is spent again
         self._unpacker = msgpack.Unpacker(
-            max_buffer_size=self._max + self._slice,
-            strict_map_key=False,
-            list_hook=budget.on_list,
-            object_pairs_hook=budget.on_map,
+            max_buffer_size=self._max + self._slice, **budget.options()
         )
         self._base = self._end
         self._unpacker.feed(unfinished)
@@ -197,16 +258,32 @@ class MsgpackStreamDecoder:
         base = self._base
         end = self._end
         shallow = self._shallow
-        budget = self._budget if self._tail is None else None  # only counting spends it
+        budget = self._budget
+        limit = budget.limit
+        counting = self._tail is None
         try:
-            for value in unpacker:
-                if budget is not None:
-                    budget.left = budget.limit
-                new_end = base + unpacker.tell()
-                size, end = new_end - end, new_end
-                if size > shallow:
-                    self._check_shape(value, size)
-                out.append(value)
+            if counting or budget.ext_hook is None:
+                for value in unpacker:
+                    if counting:  # the budget counted containers and wire values
+                        budget.left = limit
+                    new_end = base + unpacker.tell()
+                    size, end = new_end - end, new_end
+                    if size > shallow:
+                        self._check_shape(value, size, 0)
+                    out.append(value)
+            else:
+                # Not counting containers, with wire types: only the ext_hook
+                # spends the budget, and check_shape() adds the containers.
+                for value in unpacker:
+                    spent = limit - budget.left
+                    new_end = base + unpacker.tell()
+                    size, end = new_end - end, new_end
+                    if spent:
+                        budget.left = limit
+                        self._check_shape(value, size, spent)
+                    elif size > shallow:
+                        self._check_shape(value, size, 0)
+                    out.append(value)
         except MessageError:
             raise
         except _DECODE_ERRORS as exc:
@@ -214,12 +291,12 @@ class MsgpackStreamDecoder:
         finally:
             self._end = end
 
-    def _check_shape(self, value: Any, size: int) -> None:
+    def _check_shape(self, value: Any, size: int, spent: int) -> None:
         if size > self._max:
             raise self._too_large()
-        if size <= self._max_depth + 1:
+        if size <= self._max_depth + 1 and not spent:
             return  # no message this short nests deeper
-        check_shape(value, self._max_depth, self._budget.limit)
+        check_shape(value, self._max_depth, self._budget.limit, spent)
 
     def _too_large(self) -> RemoteMessageTooLargeError:
         return RemoteMessageTooLargeError(
@@ -240,18 +317,38 @@ class MsgpackSerializer:
             inside its own array; deeper is a :exc:`~pygnetic.errors.MessageError`.
         max_containers: Arrays and maps one decoded message may hold, its
             own array included; more is a :exc:`~pygnetic.errors.MessageError`.
+        wire_types: The types packed as extensions (see
+            :mod:`pygnetic.wire_types`); None for none, as the shared
+            :data:`serializer` has it. A message factory makes its own
+            serializer with :meth:`with_wire_types`.
     """
 
     name = "msgpack"
 
     def __init__(
-        self, *, max_depth: int = MAX_DEPTH, max_containers: int = MAX_CONTAINERS
+        self,
+        *,
+        max_depth: int = MAX_DEPTH,
+        max_containers: int = MAX_CONTAINERS,
+        wire_types: WireTypes | None = None,
     ) -> None:
         check_shape_limits(max_depth, max_containers)
         self.max_depth = max_depth
         self.max_containers = max_containers
         self._shallow = max_depth + 1
         self._local = threading.local()
+        #: The wire types this serializer packs and unpacks, or None.
+        self.wire_types = wire_types
+        self._ext_hook = _ext_hook(wire_types) if wire_types is not None else None
+        self._default = _ext_default(wire_types) if wire_types is not None else None
+        if wire_types is not None:
+            self.unpack = self._unpack_extensions  # type: ignore[method-assign]
+
+    def with_wire_types(self, wire_types: WireTypes) -> MsgpackSerializer:
+        """Return a serializer with these limits that packs ``wire_types`` as extensions."""
+        return MsgpackSerializer(
+            max_depth=self.max_depth, max_containers=self.max_containers, wire_types=wire_types
+        )
 
     def pack(self, obj: Any) -> bytes:
         """Encode ``obj`` as msgpack bytes, with this thread's ``Packer``."""
@@ -263,7 +360,7 @@ class MsgpackSerializer:
 
     def packer(self) -> Callable[[Any], bytes]:
         """Return the bound ``pack`` of a new :class:`msgpack.Packer`, for one thread."""
-        return msgpack.Packer().pack  # type: ignore[no-any-return]
+        return msgpack.Packer(default=self._default).pack  # type: ignore[no-any-return]
 
     def unpack(self, data: bytes) -> Any:
         """Decode exactly one msgpack value from ``data``, within the shape limits."""
@@ -284,28 +381,45 @@ class MsgpackSerializer:
             check_shape(value, self.max_depth, self.max_containers)
         return value
 
+    def _unpack_extensions(self, data: bytes) -> Any:
+        # unpack() with wire types. msgpack takes ext_hook most cheaply as a
+        # keyword given straight to unpackb (options through a partial would
+        # cost a third of a small message's decode); no scan of the bytes
+        # for extensions costs less than the keyword does.
+        size = len(data)
+        if size > self.max_containers:
+            value = self._counted(data)
+        else:
+            try:
+                value = _unpackb_string_keys(data, ext_hook=self._ext_hook)
+            except _DECODE_ERRORS:
+                value = self._any_keys(data)
+        if size > self._shallow:
+            check_shape(value, self.max_depth, self.max_containers)
+        return value
+
     def _any_keys(self, data: bytes) -> Any:
         try:
-            return _unpackb(data)
+            if self._ext_hook is None:
+                return _unpackb(data)
+            return _unpackb(data, ext_hook=self._ext_hook)
         except _DECODE_ERRORS as exc:
             raise _undecodable(exc) from exc
 
     def _counted(self, data: bytes) -> Any:
-        budget = _ContainerBudget(self.max_containers)
+        budget = _ContainerBudget(self.max_containers, self._ext_hook)
         try:
-            return msgpack.unpackb(
-                data,
-                strict_map_key=False,
-                list_hook=budget.on_list,
-                object_pairs_hook=budget.on_map,
-            )
+            return msgpack.unpackb(data, **budget.options())
         except _DECODE_ERRORS as exc:
             raise _undecodable(exc) from exc
 
     def stream(self, max_message_size: int) -> MsgpackStreamDecoder:
         """Return a stream decoder with a ``max_message_size`` limit and these shape limits."""
         return MsgpackStreamDecoder(
-            max_message_size, max_depth=self.max_depth, max_containers=self.max_containers
+            max_message_size,
+            max_depth=self.max_depth,
+            max_containers=self.max_containers,
+            ext_hook=self._ext_hook,
         )
 
 
