@@ -96,6 +96,7 @@ class Session:
         "_kept_bytes",
         "_sent",
         "_told",
+        "_told_at",
         "confirm_marker",
         "filed_key",
         "grace",
@@ -135,18 +136,19 @@ class Session:
         self.filed_key: bytes | None = None
         #: Reliable messages sent while the link is down, in order.
         self.outage: list[tuple[bytes, int]] = []
-        self._sent: dict[int, int] = {}  # key -> reliable messages sent this epoch
-        self._acked: dict[int, int] = {}  # key -> how many of them the peer has
+        self._sent = [0] * MAX_KEYS  # per key, reliable messages sent this epoch
+        self._acked = [0] * MAX_KEYS  # per key, how many of them the peer has
         # key -> (data, channel) sent and not acknowledged, oldest first
         self._kept: dict[int, collections.deque[tuple[bytes, int]]] = {}
         self._kept_bytes = 0
         self._told: list[list[int]] = []  # the counts last acknowledged to the peer
+        self._told_at = -1  # messages_received when they were worked out
 
     # -- sending ---------------------------------------------------------------
 
     def sent(self, key: int, data: bytes, channel: int) -> None:
         """Keep a reliable message sent this epoch until the peer has it."""
-        self._sent[key] = self._sent.get(key, 0) + 1
+        self._sent[key] += 1
         if not self.resumable:
             return
         kept = self._kept.get(key)
@@ -183,8 +185,8 @@ class Session:
             SessionError: A count beyond what was sent.
         """
         for key, count in counts.items():
-            acked = self._acked.get(key, 0)
-            if count > self._sent.get(key, 0):
+            acked = self._acked[key]
+            if count > self._sent[key]:
                 raise SessionError("acknowledged more messages than were sent")
             if count <= acked:
                 continue  # old news; a lower count is not a lie, only late
@@ -203,7 +205,14 @@ class Session:
         return [[key, count] for key, count in enumerate(self.received) if count]
 
     def ack_due(self, stream: bool, messages_received: int) -> list[list[int]] | None:
-        """The counts to acknowledge, or None when they have not changed since the last time."""
+        """The counts to acknowledge, or None when they have not changed since the last time.
+
+        Nothing delivered since the last call (nothing at all was received)
+        costs one comparison, however many channels there are.
+        """
+        if messages_received == self._told_at:
+            return None
+        self._told_at = messages_received
         counts = self.counts(stream, messages_received)
         if counts == self._told:
             return None
@@ -223,10 +232,10 @@ class Session:
                 it acknowledged (what it missed is then gone).
         """
         replay: list[tuple[bytes, int]] = []
-        for key in sorted(set(self._sent) | set(peer_has)):
+        for key in range(MAX_KEYS):
             has = peer_has.get(key, 0)
-            sent = self._sent.get(key, 0)
-            acked = self._acked.get(key, 0)
+            sent = self._sent[key]
+            acked = self._acked[key]
             if has > sent:
                 raise SessionError("reports more messages than were sent")
             if has < acked:
@@ -234,8 +243,8 @@ class Session:
             kept = list(self._kept.get(key, ()))
             replay.extend(kept[len(kept) - (sent - has) :] if sent > has else ())
         replay.extend(self.outage)
-        self._sent.clear()
-        self._acked.clear()
+        self._sent = [0] * MAX_KEYS
+        self._acked = [0] * MAX_KEYS
         self._kept.clear()
         self.outage = []
         self._kept_bytes = 0
@@ -246,3 +255,4 @@ class Session:
         self.received = [0] * MAX_KEYS
         self.stream_base = messages_received
         self._told = []
+        self._told_at = -1
