@@ -18,6 +18,7 @@ Hello fields:
 ``registry``       16-byte digest of the message registry and serializer
 ``serializer``     the serializer's name (for a readable refusal)
 ``messages``       how many messages are registered (the same)
+``types``          the wire types in a few words (the same), e.g. ``'pygame types'``
 ``credentials``    what the client passed to ``connect(credentials=...)``, or None
 ``session``        the token of a session to resume, or None
 ``resume``         True when the client can resume sessions (it reconnects)
@@ -50,6 +51,7 @@ from ._decoding import remote_text
 from ._session import TOKEN_BYTES
 from .errors import RemoteError
 from .protocol import MAX_REASON_LENGTH, PROTOCOL_VERSION, CloseCode
+from .wire_types import GAME_CODES
 
 if TYPE_CHECKING:
     from .message import MessageFactory
@@ -66,6 +68,7 @@ __all__ = [
     "encode_hello",
     "parse_answer",
     "parse_hello",
+    "types_summary",
 ]
 
 #: First bytes of every handshake frame.
@@ -118,6 +121,7 @@ class Hello(NamedTuple):
     session: bytes | None
     resume: bool = False
     received: Any = None
+    types: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +170,7 @@ def encode_hello(
         "registry": factory.registry_digest(),
         "serializer": factory.serializer.name,
         "messages": len(factory.names()),
+        "types": types_summary(factory),
         "credentials": credentials,
         "session": session,
     }
@@ -177,6 +182,14 @@ def encode_hello(
         return _frame(payload)
     except (TypeError, OverflowError) as exc:
         raise ValueError(f"credentials cannot be sent: {exc}") from exc
+
+
+def types_summary(factory: MessageFactory) -> str:
+    """The factory's wire types in a few words, for a refusal to name what differs."""
+    wire = factory.wire_types
+    game = sum(1 for each in wire if each.code in GAME_CODES)
+    words = "pygame types" if wire.pygame_types else "no pygame types"
+    return f"{words}, {game} game type(s)" if game else words
 
 
 def encode_answer(
@@ -291,7 +304,9 @@ def parse_hello(payload: dict[str, Any]) -> Hello:
     name = remote_text(serializer, 40)
     resume = payload.get("resume") is True
     received = payload.get("received")
-    return Hello(registry, name, messages, payload.get("credentials"), session, resume, received)
+    types = remote_text(payload.get("types"), 60) if type(payload.get("types")) is str else ""
+    credentials = payload.get("credentials")
+    return Hello(registry, name, messages, credentials, session, resume, received, types)
 
 
 def parse_answer(payload: dict[str, Any]) -> Answer:

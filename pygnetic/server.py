@@ -66,6 +66,7 @@ from .handshake import (
     Hello,
     encode_answer,
     parse_hello,
+    types_summary,
 )
 from .limits import DEFAULT_RATE_LIMIT, DEFAULT_RECEIVE_BUDGET, RateLimit, ReceiveBudget
 from .message import MessageFactory
@@ -481,7 +482,12 @@ class Server(Host):
         factory = self.message_factory
         if hello.registry != factory.registry_digest():
             theirs = f"{hello.messages} message(s), {hello.serializer}"
-            ours = f"{len(factory.names())} message(s), {factory.serializer.name}"
+            if hello.types:
+                theirs = f"{theirs}, {hello.types}"
+            ours = (
+                f"{len(factory.names())} message(s), {factory.serializer.name}, "
+                f"{types_summary(factory)}"
+            )
             return CloseCode.REGISTRY_MISMATCH, (
                 f"{CloseCode.REGISTRY_MISMATCH.description}; client: {theirs}, server: {ours}"
             )

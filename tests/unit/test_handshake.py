@@ -152,9 +152,26 @@ def test_a_refused_client_reads_the_servers_reason(network):
     _pump(server, client)
     assert recorder.disconnects == 1 and recorder.connects == 0
     assert connection.close_code is CloseCode.REGISTRY_MISMATCH
-    assert "client: 1 message(s), json, server: 2 message(s), msgpack" in connection.close_reason
+    assert (
+        "client: 1 message(s), json, pygame types, server: 2 message(s), msgpack, pygame types"
+        in connection.close_reason
+    )
     assert server.connections() == []
     assert not server._handshakes
+
+
+def test_a_refusal_names_wire_types_that_differ(network):
+    theirs = _factory("a")
+    theirs.pygame_types = False
+    server = pygnetic.Server(message_factory=_factory("a"), adapter="memory", network=network)
+    client = pygnetic.Client(message_factory=theirs, adapter="memory", network=network)
+    connection = client.connect("memory", server.address[1])
+    _pump(server, client)
+    assert connection.close_code is CloseCode.REGISTRY_MISMATCH
+    assert (
+        "client: 1 message(s), msgpack, no pygame types, "
+        "server: 1 message(s), msgpack, pygame types" in connection.close_reason
+    )
 
 
 def test_a_silent_link_is_dropped_at_the_handshake_deadline(network):
