@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping
+from copy import copy as _shallow_copy
 from typing import Any
 
 from .errors import MessageError
@@ -41,7 +42,10 @@ def copy_tree(value: Any) -> Any:
     """Return ``value`` with every nested dict and list copied, and ``DELETE`` entries left out.
 
     The state keeps copies, so that a value the game changes in place after
-    handing it over (``players.append(p)``) is seen as changed the next time.
+    handing it over (``players.append(p)``, ``position.x += 1`` on a
+    ``pygame.Vector2``) is seen as changed the next time. Values of other
+    types (a wire type, :mod:`pygnetic.wire_types`) are copied with
+    :func:`copy.copy`.
     """
     if type(value) in _ATOMS:
         return value
@@ -58,7 +62,9 @@ def copy_tree(value: Any) -> Any:
         if _ATOMS.issuperset(map(type, value)):
             return list(value)
         return [copy_tree(item) for item in value]
-    return value
+    if type(value) is bytes:
+        return value
+    return _shallow_copy(value)
 
 
 # Types whose values hold no dict or list to copy (a tuple is taken as it is).
@@ -139,8 +145,8 @@ class ChangeLog:
                 del node[key]
             elif type(current) is kind and current == value:
                 continue
-            elif kind is list:
-                node[key] = copy_tree(value)
+            elif kind is list or kind not in _ATOMS:
+                node[key] = copy_tree(value)  # a wire type (a Vector2) is copied too
             else:
                 node[key] = value
             here = (*path, key)  # only for a change: most values of a tick are the same

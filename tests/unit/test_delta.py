@@ -155,6 +155,17 @@ def test_unchanged_values_are_not_in_the_delta():
     assert log.delta(1) == ([], {})
 
 
+def test_a_pygame_vector_changed_in_place_is_a_change():
+    pygame = pytest.importorskip("pygame")
+    position = pygame.Vector2(1, 2)
+    log = ChangeLog({}, 0)
+    assert log.apply({"ball": position}, 1) == 1
+    position.x += 1  # the game moves its own vector, and hands it over again
+    assert log.apply({"ball": position}, 2) == 1
+    assert log.delta(1) == ([], {"ball": pygame.Vector2(2, 2)})
+    assert log.apply({"ball": position}, 3) == 0
+
+
 def test_a_value_of_another_type_is_a_change():
     log = ChangeLog({"n": 1, "f": 1.0}, 0)
     assert log.apply({"n": True, "f": 1}, 1) == 2
