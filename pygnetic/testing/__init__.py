@@ -96,6 +96,10 @@ class Recorder(Handler):
         self.channels: list[int] = []
         self.connects = 0
         self.disconnects = 0
+        #: The reasons ``on_reconnecting`` heard, one per lost link.
+        self.lost: list[str] = []
+        #: How many times the session resumed (``on_reconnect``).
+        self.resumes = 0
 
     def on_connect(self) -> None:
         """Count the connect."""
@@ -104,6 +108,14 @@ class Recorder(Handler):
     def on_disconnect(self) -> None:
         """Count the disconnect."""
         self.disconnects += 1
+
+    def on_reconnecting(self, reason: str) -> None:
+        """Record why the link was lost."""
+        self.lost.append(reason)
+
+    def on_reconnect(self) -> None:
+        """Count the resume."""
+        self.resumes += 1
 
     def on_receive(self, message: Any, channel: int = 0, **kwargs: Any) -> None:
         """Record ``message`` and the channel it came on."""

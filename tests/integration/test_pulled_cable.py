@@ -29,19 +29,6 @@ ADAPTERS = [pytest.param("enet", marks=ENET), "socket"]
 PROXIES = {"enet": UdpProxy, "socket": TcpProxy}
 
 
-class Player(Recorder):
-    def __init__(self):
-        super().__init__()
-        self.lost = []
-        self.resumes = 0
-
-    def on_reconnecting(self, reason):
-        self.lost.append(reason)
-
-    def on_reconnect(self):
-        self.resumes += 1
-
-
 def _factory():
     factory = MessageFactory("msgpack")
     factory.register("chat", ("n",))
@@ -76,7 +63,7 @@ def _players(adapter):
         server = pygnetic.Server(
             "127.0.0.1",
             0,
-            handler=Player,
+            handler=Recorder,
             message_factory=factory,
             adapter=adapter,
             clock=clock,
@@ -91,7 +78,7 @@ def _players(adapter):
         )
         stack.callback(client.close, linger_ms=0)
         connection = client.connect(*proxy.address, credentials={"name": "Tom"})
-        mine = Player()
+        mine = Recorder()
         connection.add_handler(mine)
         hosts = (server, client, proxy)
         assert _until(hosts, lambda: connection.connected and server.handlers())

@@ -25,22 +25,7 @@ class Clock:
         return self.now
 
 
-class Keeper(Recorder):
-    """A handler that records its hooks too."""
-
-    def __init__(self):
-        super().__init__()
-        self.lost = []
-        self.resumes = 0
-
-    def on_reconnecting(self, reason):
-        self.lost.append(reason)
-
-    def on_reconnect(self):
-        self.resumes += 1
-
-
-class ServerKeeper(Keeper):
+class ServerKeeper(Recorder):
     """The server's handlers, each kept in ``made``."""
 
     made = []
@@ -85,7 +70,7 @@ def _pair(stream, grace=5.0, **server_options):
         message_factory=factory, adapter="memory", network=network, clock=clock, timeout=2.0
     )
     connection = client.connect("memory", server.address[1])
-    recorder = Keeper()
+    recorder = Recorder()
     connection.add_handler(recorder)
     assert _pump([server, client], lambda: connection.connected and ServerKeeper.made[:1])
     return SimpleNamespace(
