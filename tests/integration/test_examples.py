@@ -453,3 +453,63 @@ def test_private_room_doorman_checks_what_clients_send():
         "accepted 'Tom'",
         "refused someone called Tom is already in the room",
     ]
+
+
+CHAT_RECONNECT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import chat  # registers the chat's messages in this fresh process
+import pygnetic
+from pygnetic.adapters.network.memory import MemoryNetwork
+from pygnetic.testing import ManualClock, Recorder
+
+network, clock = MemoryNetwork(), ManualClock()
+server = pygnetic.Server(handler=chat.Relay, adapter="memory", network=network, clock=clock,
+                         timeout=2.0, reconnect_grace=chat.RECONNECT_GRACE, events=False)
+clients = [pygnetic.Client(adapter="memory", network=network, clock=clock, timeout=2.0,
+                           events=False, conn_limit=1) for _ in range(2)]
+tom, ann = (client.connect("memory", server.address[1]) for client in clients)
+heard = Recorder()
+ann.add_handler(heard)
+
+def pump(rounds=50, step=0.0):
+    for _ in range(rounds):
+        clock.now += step
+        for host in (server, *clients):
+            host.update()
+
+pump()
+tom.net_hello("Tom")
+ann.net_hello("Ann")
+pump()
+network.sever(tom._link)  # Tom's cable is pulled for three seconds
+listeners = dict(network.listeners)
+network.listeners.clear()
+pump(12, 0.25)
+network.listeners.update(listeners)
+pump(40, 0.25)
+assert tom.connected, tom.close_reason
+tom.net_say("I am back")
+pump()
+said = [(m.nick, m.text) for m in heard.received if type(m).__name__ == "line"]
+notices = [m.text for m in heard.received if type(m).__name__ == "notice"]
+print(said, notices)
+assert said == [("Tom", "I am back")], said
+assert "Tom lost connection..." in notices and "Tom is back" in notices, notices
+assert "Tom left" not in notices, notices
+print("ok")
+"""
+
+
+@needs_pygame
+def test_chat_keeps_a_nickname_across_a_reconnect():
+    """The chat host keeps a player's session: after a pulled cable the name is still theirs."""
+    result = subprocess.run(
+        [sys.executable, "-c", CHAT_RECONNECT, str(EXAMPLES)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("ok")
