@@ -25,8 +25,9 @@ read, keep and relay them. A stand-in packs to exactly the bytes its pygame
 twin packs to, so what a server relays or stores arrives unchanged, and it
 compares equal to its twin. An ``FRect`` arrives as the :class:`FRect`
 stand-in under pygame, which has no FRect; under pygame-ce it becomes a
-``pygame.FRect``, which keeps 32-bit floats. A subclass of a type travels as
-that type and arrives as it.
+``pygame.FRect``, which keeps 32-bit floats: rounded, and infinite beyond
+about 3.4e38 (check ``math.isfinite`` after, not before, it arrives). A
+subclass of a type travels as that type and arrives as it.
 
 **What is refused.** A value that does not fit its type is the sender's
 error (:exc:`~pygnetic.errors.PackError` at the call): a Rect component

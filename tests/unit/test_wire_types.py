@@ -655,3 +655,37 @@ def test_to_fields_that_gives_no_tuple_of_scalars_is_the_senders_error(to_fields
     factory.register_type(Card, 1, to_fields)
     with pytest.raises(PackError, match=match):
         factory.pack(factory.get_by_name("move")("a", Card("s", 1)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['[0,{"$pygnetic":"Nope","v":[1]}]', '[0,"\\ud800"]'],
+    ids=["a tag", "a lone surrogate"],
+)
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32"])
+def test_json_is_utf8_only_so_no_other_encoding_hides_a_tag_or_an_escape(text, encoding):
+    factory = MessageFactory("json")
+    factory.register("m", ("v",))
+    with pytest.raises(MessageError, match="undecodable JSON"):
+        factory.serializer.unpack(text.encode(encoding))
+
+
+def test_json_refuses_utf8_encoded_surrogates():
+    serializer = JsonSerializer()
+    with pytest.raises(MessageError, match="undecodable JSON"):
+        serializer.unpack(b'[0,"\xed\xa0\x80"]')
+
+
+@dataclass(frozen=True)
+class _Suit:
+    name: str
+
+
+def test_a_game_type_as_a_dict_key_is_the_senders_error():
+    factory = MessageFactory("msgpack")
+    hand = factory.register("hand", ("cards",))
+    factory.register_type(_Suit, 3, to_fields=lambda suit: (suit.name,))
+    with pytest.raises(PackError, match="cannot be a dict key"):
+        factory.pack(hand({_Suit("hearts"): 2}))
+    data = factory.pack(hand({"hearts": [_Suit("hearts")]}))  # as a value it travels
+    assert factory.unpack(data) == hand({"hearts": [_Suit("hearts")]})

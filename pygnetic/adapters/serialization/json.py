@@ -32,7 +32,17 @@ __all__ = ["JsonSerializer", "JsonStreamDecoder", "serializer"]
 # RecursionError for arrays nested deeper than the interpreter's recursion limit.
 _DECODE_ERRORS = (ValueError, RecursionError, MemoryError)
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_decode = json.loads
+_loads = json.loads
+
+
+def _decode(data: bytes | bytearray) -> Any:
+    # UTF-8 and nothing else: json.loads() would guess UTF-16 or UTF-32 from
+    # the first bytes, and the byte scans for escapes and tags below would
+    # then find nothing. (json.loads decodes bytes itself all the same, and
+    # would let UTF-8-encoded surrogates through.)
+    return _loads(data.decode("utf-8"))
+
+
 # The tag as a key in packed text (a user's dict with it, or a wire value),
 # and as a string in received text.
 _TAG_KEY_TEXT = f'"{_TAG}":'

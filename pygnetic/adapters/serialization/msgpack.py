@@ -29,6 +29,7 @@ import msgpack
 
 from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape, check_shape_limits
 from ...errors import MessageError, RemoteMessageTooLargeError
+from ...wire_types import GAME_CODES
 
 if TYPE_CHECKING:
     from ...wire_types import WireTypes
@@ -49,6 +50,23 @@ def _undecodable(exc: Exception) -> MessageError:
 
 # Key types whose hashes a peer cannot make collide in bulk (see the module docstring).
 _SAFE_KEYS = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _refuse_wire_keys(obj: Any) -> None:
+    """Raise TypeError if a dict in ``obj`` has a key that receivers refuse (a wire type)."""
+    stack = [obj]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, dict):
+            for key in container:
+                if type(key) not in _SAFE_KEYS:
+                    raise TypeError(
+                        f"a {type(key).__name__} cannot be a dict key in a message: "
+                        "receivers take str, bytes, int, float, bool and None keys only"
+                    )
+            stack.extend(container.values())
+        elif isinstance(container, (list, tuple)):
+            stack.extend(container)
 
 
 def _checked_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
@@ -82,8 +100,12 @@ def _ext_hook(types: WireTypes) -> ExtHook:
     return ext_hook
 
 
-def _ext_default(types: WireTypes) -> Callable[[Any], Any]:
-    """The Packer's ``default``: a wire type's value becomes its extension."""
+def _ext_default(types: WireTypes, used: list[bool] | None = None) -> Callable[[Any], Any]:
+    """The Packer's ``default``: a wire type's value becomes its extension.
+
+    With ``used``, each call sets ``used[0]``: the packer then looks for a
+    value of a game's type used as a dict key, which receivers refuse.
+    """
     classes, find = types.classes, types.find
 
     def default(value: Any) -> Any:
@@ -92,6 +114,8 @@ def _ext_default(types: WireTypes) -> Callable[[Any], Any]:
             if isinstance(value, int):  # msgpack asks about ints beyond 64 bits too
                 raise OverflowError("Integer value out of range")
             raise TypeError(f"can not serialize {type(value).__name__!r} object")
+        if used is not None:
+            used[0] = True
         # ExtType validates what it is given; the code and the payload are right already.
         return _new_tuple(_ExtType, (wire.code, wire.encode(value)))
 
@@ -359,8 +383,26 @@ class MsgpackSerializer:
         return pack(obj)
 
     def packer(self) -> Callable[[Any], bytes]:
-        """Return the bound ``pack`` of a new :class:`msgpack.Packer`, for one thread."""
-        return msgpack.Packer(default=self._default).pack  # type: ignore[no-any-return]
+        """Return the bound ``pack`` of a new :class:`msgpack.Packer`, for one thread.
+
+        With a game's own wire types, which may be hashable, a message that
+        packed one is also checked for one used as a dict key: the receiver
+        would refuse it, so the sender is told instead.
+        """
+        types = self.wire_types
+        if types is None or not any(wire.code in GAME_CODES for wire in types):
+            return msgpack.Packer(default=self._default).pack  # type: ignore[no-any-return]
+        used = [False]
+        pack = msgpack.Packer(default=_ext_default(types, used)).pack
+
+        def pack_checked(obj: Any) -> bytes:
+            used[0] = False
+            data: bytes = pack(obj)
+            if used[0]:
+                _refuse_wire_keys(obj)
+            return data
+
+        return pack_checked
 
     def unpack(self, data: bytes) -> Any:
         """Decode exactly one msgpack value from ``data``, within the shape limits."""
