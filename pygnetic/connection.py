@@ -920,6 +920,11 @@ class Connection:
             self._session = Session(answer.session, answer.grace)
             self._session.new_epoch(self.messages_received)
             self._retarget()
+        elif self._receiver == self._receive_flagged:
+            # No session: packets need no flags, and go the plain (faster) way.
+            self._link.flag_reliable = False  # type: ignore[attr-defined]
+            self._receiver = self._receive_packet
+            early = [(data, channel & 0xFF) for data, channel in early]
         self._link.receiver = self._receiver
         self.opened()
         log.log(self._info, "connected to %s:%s over %s", *self.address, self.adapter)

@@ -280,3 +280,19 @@ def test_lying_acknowledgements_end_the_session_not_the_connection():
     assert _pump([server, client], lambda: not connection.resumable)
     assert connection.connected
     assert "acknowledged more messages than were sent" in connection._session.why_not
+
+
+def test_without_a_session_a_client_reads_packets_the_plain_way():
+    network = MemoryNetwork()
+    factory, _chat, _state = _factory()
+    server = pygnetic.Server(message_factory=factory, adapter="memory", network=network)
+    client = pygnetic.Client(message_factory=factory, adapter="memory", network=network)
+    connection = client.connect("memory", server.address[1])
+    recorder = Recorder()
+    connection.add_handler(recorder)
+    assert _pump([server, client], lambda: connection.connected and server.connections())
+    server.connections()[0].net_chat(1, channel=1)
+    assert _pump([server, client], lambda: recorder.received)
+    assert recorder.channels == [1]
+    assert connection._receiver == connection._receive_packet  # no flags to strip per packet
+    assert connection._link.flag_reliable is False
