@@ -196,7 +196,7 @@ class Client(Host):
         plans = self._plans(adapter, channels, options)
         factory = message_factory if message_factory is not None else self.message_factory
         factory.set_frozen()
-        hello = encode_hello(factory, credentials)  # a bad credential fails here, not later
+        encode_hello(factory, credentials)  # a bad credential fails here, not once connected
         now = self._clock()
         attempt = Attempt(
             host,
@@ -205,7 +205,7 @@ class Client(Host):
             deadline=now + self.timeout,
             fallback_delay=self.fallback_delay,
             unavailable=self._unavailable if adapter is None else {},
-            log_level=logging.INFO if self._log_connections else logging.DEBUG,
+            log_level=self._log_level,
         )
         link = attempt.start_next(now)
         if link is None:
@@ -214,7 +214,7 @@ class Client(Host):
         connection = self._new_connection(
             link, factory, ConnectionState.CONNECTING, resumable=self.reconnect
         )
-        connection._hello, connection._credentials = hello, credentials
+        connection._hello_due, connection._credentials = True, credentials
         attempt.connection = connection
         if self.reconnect:
             self._targets[connection] = (host, port, plans)

@@ -203,8 +203,8 @@ class Connection:
         self.close_code: CloseCode | None = None
         self.close_reason: str | None = None
         self.identity: Any = None
-        # The hello a client sends once a transport reaches the server.
-        self._hello: bytes | None = None
+        # A client's first hello is still to be sent, once a transport reaches the server.
+        self._hello_due = False
         self._state = state
         self._session = session
         # A client that may resume reads packets with their reliability from the start.
@@ -1249,10 +1249,10 @@ class Connection:
         session = self._session
         if self._state is _RECONNECTING and session is not None:
             return encode_hello(self.message_factory, None, session.token, received=session.lost)
-        hello, self._hello = self._hello, None
-        if hello is None or not self._wants_flags:
-            return hello
-        countable = link.stream or hasattr(link, "send_counted")
+        if not self._hello_due:
+            return None
+        self._hello_due = False
+        countable = self._wants_flags and (link.stream or hasattr(link, "send_counted"))
         return encode_hello(self.message_factory, self._credentials, resume=countable)
 
     def take_over(
