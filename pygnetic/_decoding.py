@@ -11,7 +11,7 @@ them lean.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from .errors import MessageError
@@ -24,6 +24,7 @@ __all__ = [
     "check_shape",
     "check_shape_limits",
     "find_route",
+    "nested_dicts",
     "remote_text",
 ]
 
@@ -108,6 +109,22 @@ def check_shape(value: Any, max_depth: int, max_containers: int, spent: int = 0)
 
 _CONTAINER_TYPES = frozenset((list, dict))
 _is_container_type = _CONTAINER_TYPES.__contains__
+
+
+def nested_dicts(value: Any) -> Iterator[dict[Any, Any]]:
+    """Yield every dict in ``value``, itself included, through lists, tuples and dicts.
+
+    For the checks a serializer makes of what it is about to pack (the keys
+    a receiver would refuse); the value is the sender's own, not a peer's.
+    """
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, dict):
+            yield container
+            stack.extend(container.values())
+        elif isinstance(container, (list, tuple)):
+            stack.extend(container)
 
 
 def brief(value: Any, limit: int = 60) -> str:

@@ -19,7 +19,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, brief, check_shape, check_shape_limits
+from ..._decoding import (
+    MAX_CONTAINERS,
+    MAX_DEPTH,
+    brief,
+    check_shape,
+    check_shape_limits,
+    nested_dicts,
+)
 from ...errors import MessageError, RemoteMessageTooLargeError
 from ...wire_types import JSON_TAG as _TAG
 
@@ -134,17 +141,8 @@ def _tag_default(types: WireTypes) -> Callable[[Any], Any]:
 
 def _refuse_tag_keys(obj: Any) -> None:
     """Raise ValueError if a dict in ``obj`` has the tag as a key (it would arrive as a type)."""
-    stack = [obj]
-    while stack:
-        container = stack.pop()
-        if isinstance(container, dict):
-            if _TAG in container:
-                raise ValueError(
-                    f"the dict key {_TAG!r} is kept for wire types by the json serializer"
-                )
-            stack.extend(container.values())
-        elif isinstance(container, (list, tuple)):
-            stack.extend(container)
+    if any(_TAG in each for each in nested_dicts(obj)):
+        raise ValueError(f"the dict key {_TAG!r} is kept for wire types by the json serializer")
 
 
 def _check_encodable(value: Any) -> None:

@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from ..._decoding import MAX_CONTAINERS, MAX_DEPTH, check_shape, check_shape_limits
+from ..._decoding import (
+    MAX_CONTAINERS,
+    MAX_DEPTH,
+    check_shape,
+    check_shape_limits,
+    nested_dicts,
+)
 from ...errors import MessageError, RemoteMessageTooLargeError
 from ...wire_types import GAME_CODES
 
@@ -54,19 +60,13 @@ _SAFE_KEYS = frozenset({str, bytes, int, float, bool, type(None)})
 
 def _refuse_wire_keys(obj: Any) -> None:
     """Raise TypeError if a dict in ``obj`` has a key that receivers refuse (a wire type)."""
-    stack = [obj]
-    while stack:
-        container = stack.pop()
-        if isinstance(container, dict):
-            for key in container:
-                if type(key) not in _SAFE_KEYS:
-                    raise TypeError(
-                        f"a {type(key).__name__} cannot be a dict key in a message: "
-                        "receivers take str, bytes, int, float, bool and None keys only"
-                    )
-            stack.extend(container.values())
-        elif isinstance(container, (list, tuple)):
-            stack.extend(container)
+    for each in nested_dicts(obj):
+        for key in each:
+            if type(key) not in _SAFE_KEYS:
+                raise TypeError(
+                    f"a {type(key).__name__} cannot be a dict key in a message: "
+                    "receivers take str, bytes, int, float, bool and None keys only"
+                )
 
 
 def _checked_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
