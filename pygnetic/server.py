@@ -503,20 +503,8 @@ class Server(Host):
             return
         assert hello.session is not None
         key = token_key(hello.session)
-        connection = self._sessions.get(key)
-        again = None  # a resume whose answer was lost, done again
+        connection, again = self._session_to_resume(key)
         if connection is None:
-            connection = self._unconfirmed.get(key)
-            session = connection._session if connection is not None else None
-            if session is not None and session.unconfirmed and session.unconfirmed[0] == key:
-                again = session.unconfirmed
-            else:
-                connection = None
-        if connection is not None and not connection.resumable:
-            # What it kept for the client is gone: a resume would have a hole.
-            connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
-            connection = None
-        if connection is None or connection.state not in _RESUMABLE:
             self._refuse(
                 link,
                 CloseCode.SESSION_EXPIRED,
@@ -545,14 +533,12 @@ class Server(Host):
         self._waiting.pop(connection, None)
         self._sessions.pop(current_key, None)
         self._sessions[token_key(token)] = connection
-        if again is None:
+        if again is None:  # until the client shows it got the answer, this key still resumes
             if session.filed_key is not None:
                 self._unconfirmed.pop(session.filed_key, None)
             session.unconfirmed = (key, peer_has, received)
             session.filed_key = key
             self._unconfirmed[key] = connection
-        else:
-            session.unconfirmed = again
         self._connections.pop(old_link, None)
         self._connections[link] = connection
         connection.adapter = self._label_of(link)
@@ -571,6 +557,32 @@ class Server(Host):
             burst=ACCEPTS_LOGGED,
         )
         connection.open_and_deliver(event.NET_RECONNECTED, rest)
+
+    def _session_to_resume(
+        self, key: bytes
+    ) -> tuple[Connection | None, tuple[bytes, dict[int, int], list[list[int]]] | None]:
+        """The connection whose session the token with ``key`` resumes, if any.
+
+        Also, when the token is the one of a resume whose answer the client
+        never got, that resume's :attr:`~pygnetic._session.Session.unconfirmed`.
+        A session that can no longer resume whole is ended here.
+        """
+        connection = self._sessions.get(key)
+        again = None
+        if connection is None:
+            connection = self._unconfirmed.get(key)
+            session = connection._session if connection is not None else None
+            if session is None or not session.unconfirmed or session.unconfirmed[0] != key:
+                return None, None
+            again = session.unconfirmed
+        assert connection is not None
+        if not connection.resumable:
+            # What it kept for the client is gone: a resume would have a hole.
+            connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+            return None, None
+        if connection.state not in _RESUMABLE:
+            return None, None
+        return connection, again
 
     def _link_lost(self, connection: Connection, now: float) -> None:
         if connection.state is ConnectionState.RECONNECTING and connection not in self._waiting:
