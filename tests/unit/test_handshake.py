@@ -236,3 +236,19 @@ def test_a_client_can_say_hello_before_messages_in_the_same_bytes(network):
     assert connection.connected
     assert [m.msg for m in server.handlers()[0].received] == ["early"]
     assert connection.data_sent == server.connections()[0].data_received
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"session": b"short"},
+        {"session": "not bytes" * 4},
+        {"session": b"t" * 32, "grace": float("nan")},
+        {"session": b"t" * 32, "grace": 10**9},
+        {"session": b"t" * 32, "grace": True},
+        {"session": b"t" * 32, "grace": -1},
+    ],
+)
+def test_an_answer_granting_a_malformed_session_is_refused(fields):
+    with pytest.raises(HandshakeError, match="malformed answer"):
+        parse_answer({"code": 0, **fields})

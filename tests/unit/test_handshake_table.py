@@ -82,3 +82,17 @@ def test_pop_and_expired_keep_the_counts():
 )
 def test_addresses_count_by_ip_and_ipv6_by_its_64_network(host, key):
     assert address_key(host) == key
+
+
+def test_auth_failures_keep_an_address_over_the_limit_through_a_flood_of_others():
+    from pygnetic._handshakes import AuthFailures
+
+    failures = AuthFailures(limit=3, addresses=100)
+    for _ in range(3):
+        failures.failed("guesser", 0.0)
+    assert failures.wait("guesser", 1.0) > 0
+    for n in range(1000):  # other addresses, each failing once
+        failures.failed(f"10.0.{n // 256}.{n % 256}", 1.0)
+    assert len(failures._failures) <= 101
+    assert failures.wait("guesser", 2.0) > 0  # still refused
+    assert failures.wait("guesser", 61.0) == 0  # a minute later, free again

@@ -163,3 +163,18 @@ def test_a_lost_resume_answer_is_survived(stream):
     assert [m.n for m in p.theirs.received] == [1, 2, 3]
     assert [m.n for m in p.mine.received] == [101, 102, 103]
     assert p.theirs.resumes >= 1 and p.theirs.disconnects == 0
+
+
+def test_what_overtakes_a_resume_answer_is_bounded():
+    """A server that floods packets ahead of its resume answer closes the client, bounded."""
+    from pygnetic.connection import MAX_EARLY_PACKETS
+
+    p = _pair(False, grace=30)
+    _cut(p)
+    assert p.connection.state is ConnectionState.RECONNECTING
+    for _ in range(64 * MAX_EARLY_PACKETS):
+        p.connection._keep_early(b"x", 0x100)
+    assert p.connection.state is ConnectionState.RECONNECTING  # a replay's worth waits
+    p.connection._keep_early(b"x", 0x100)
+    assert p.connection.close_code is pygnetic.CloseCode.PROTOCOL_ERROR
+    assert f"more than {64 * MAX_EARLY_PACKETS} packets" in p.connection.close_reason
