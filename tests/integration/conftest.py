@@ -18,3 +18,28 @@ def pygame_events():
     yield pygame
     event.disable()
     pygame.quit()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real ``redis-server`` for this test session, on a Unix socket: its ``unix://`` URL.
+
+    A socket file instead of a TCP port, so that no test binds a fixed port.
+    Skips, saying why, where redis-server or redis-py is missing (.ci/run
+    installs both).
+    """
+    from state_servers import start_redis
+
+    with start_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied before the test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server)
+    client.flushall()
+    client.close()
+    return redis_server

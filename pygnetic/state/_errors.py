@@ -1,0 +1,182 @@
+"""The state service's exceptions: appstate's names, under one root.
+
+Import them from :mod:`pygnetic.state`. The tree::
+
+    PygneticError
+    └── StateError                  anything the state service refuses or cannot do
+        ├── AppIdError              no application (space) by that id
+        ├── DataUnchangedError      get_if_changed(): the value still has that hash
+        ├── DuplicateError          it exists already (an app id, an account, a grant)
+        ├── InvalidAddressError     (ValueError) a server address that is not HOST[:PORT]
+        ├── LoginError              wrong email or password, or login slowed down
+        ├── NoSuchKeyError          (KeyError) the key has no value
+        ├── PermissionError         (PermissionError) the read or write mode forbids it
+        ├── SizeError               (ValueError) a value over max_value_size
+        │   └── QuotaError          a space, or the service, is full
+        ├── UnjoinedError           no application joined yet
+        ├── UpdateFailedError       update(): the value's hash is not the one given
+        ├── InvalidRequestError     (ValueError) the service refused a malformed request
+        ├── StateUnavailableError   (ConnectionError) the service cannot be reached or went away
+        ├── StateTimeoutError       (TimeoutError) no answer in time
+        └── UnexpectedError         the service failed to answer (its log says why)
+
+Each also derives from the built-in in brackets, so appstate programs that
+catch ``KeyError`` or the built-in ``PermissionError`` keep working.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from ..errors import PygneticError
+
+__all__ = [
+    "AppIdError",
+    "DataUnchangedError",
+    "DuplicateError",
+    "InvalidAddressError",
+    "InvalidRequestError",
+    "LoginError",
+    "NoSuchKeyError",
+    "PermissionError",
+    "QuotaError",
+    "SizeError",
+    "StateError",
+    "StateTimeoutError",
+    "StateUnavailableError",
+    "UnexpectedError",
+    "UnjoinedError",
+    "UpdateFailedError",
+]
+
+
+class StateError(PygneticError):
+    """Root of the state service's exceptions.
+
+    Attributes:
+        code: The short token the service refused with (see :data:`ERRORS_BY_CODE`).
+    """
+
+    code = "error"
+
+
+class AppIdError(StateError):
+    """There is no application with that id (never made, or deleted)."""
+
+    code = "app_id"
+
+
+class DataUnchangedError(StateError):
+    """:meth:`~pygnetic.state.DistributedState.get_if_changed`: the value is unchanged."""
+
+    code = "unchanged"
+
+
+class DuplicateError(StateError):
+    """It exists already: an application id, an account, an authorization or a ban."""
+
+    code = "duplicate"
+
+
+class InvalidAddressError(StateError, ValueError):
+    """A server address that is not ``HOST`` or ``HOST:PORT``."""
+
+    code = "address"
+
+
+class LoginError(StateError):
+    """The login was refused.
+
+    Attributes:
+        reasons: Why, as a list of short texts (appstate's attribute).
+    """
+
+    code = "login"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.reasons = [str(arg) for arg in args]
+
+
+class NoSuchKeyError(StateError, KeyError):
+    """The key has no value."""
+
+    code = "no_key"
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument; this is a sentence.
+        return str(self.args[0]) if self.args else ""
+
+
+class PermissionError(StateError, builtins.PermissionError):  # noqa: A001 (appstate's name)
+    """The application's read or write mode does not allow this user to do that."""
+
+    code = "permission"
+
+
+class SizeError(StateError, ValueError):
+    """A value whose packed size is over the service's ``max_value_size``."""
+
+    code = "size"
+
+
+class QuotaError(SizeError):
+    """A space holds its most variables or values, or the service its most spaces or accounts."""
+
+    code = "quota"
+
+
+class UnjoinedError(StateError):
+    """The call needs an application, and none has been joined (see ``join``)."""
+
+    code = "unjoined"
+
+
+class UpdateFailedError(StateError):
+    """:meth:`~pygnetic.state.DistributedState.update`: the value's hash differs."""
+
+    code = "update_failed"
+
+
+class InvalidRequestError(StateError, ValueError):
+    """The service refused a malformed request (a bad name, field or type)."""
+
+    code = "invalid"
+
+
+class StateUnavailableError(StateError, ConnectionError):
+    """The state service cannot be reached, or the connection to it ended."""
+
+    code = "unavailable"
+
+
+class StateTimeoutError(StateError, TimeoutError):
+    """No answer from the state service within the timeout."""
+
+    code = "timeout"
+
+
+class UnexpectedError(StateError):
+    """The service failed to answer the request; its log says why."""
+
+    code = "internal"
+
+
+#: The exception class for each refusal code the service sends.
+ERRORS_BY_CODE: dict[str, type[StateError]] = {
+    cls.code: cls
+    for cls in (
+        AppIdError,
+        DataUnchangedError,
+        DuplicateError,
+        LoginError,
+        NoSuchKeyError,
+        PermissionError,
+        SizeError,
+        QuotaError,
+        UnjoinedError,
+        UpdateFailedError,
+        InvalidRequestError,
+        UnexpectedError,
+    )
+}

@@ -1,0 +1,328 @@
+"""The SQLite store: the state service's default, in one file, nothing to install.
+
+The file is opened in WAL mode with ``synchronous=FULL``: a write the server
+has answered is in the database file's journal, on disk, before the answer
+leaves, so it survives the server being killed (``kill -9``) and, on a disk
+that keeps its promises, a power cut. One server uses one file; several
+servers need the Redis store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+
+from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
+from ._model import ABSENT, SINGLE, Space, StateLimits, Stored
+from ._store import Store
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS spaces (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    owner TEXT,
+    readmode INTEGER NOT NULL,
+    writemode INTEGER NOT NULL,
+    persistent INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spaces_by_owner ON spaces (owner);
+-- A variable: its mode, its lease holder and the hash of its value; a SINGLE
+-- variable keeps its value here, the queue modes in the table "queued".
+CREATE TABLE IF NOT EXISTS variables (
+    space TEXT NOT NULL REFERENCES spaces (key) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    holder TEXT,
+    lease_until REAL,
+    hash TEXT NOT NULL,
+    data BLOB,
+    PRIMARY KEY (space, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queued (
+    space TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (space, name, seq),
+    FOREIGN KEY (space, name) REFERENCES variables (space, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+    space TEXT NOT NULL REFERENCES spaces (key) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    email TEXT NOT NULL,
+    PRIMARY KEY (space, role, email)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS accounts (email TEXT PRIMARY KEY, record BLOB NOT NULL);
+"""
+
+
+class SQLiteStore(Store):
+    """Keeps the state service's data in one SQLite file.
+
+    Args:
+        path: The database file, made if missing (``':memory:'`` for a
+            throwaway store, as tests use).
+        synchronous: SQLite's ``synchronous`` setting: ``'FULL'`` (default,
+            every commit on disk), or ``'NORMAL'`` (faster; in WAL mode a
+            commit survives the server's crash but maybe not the machine's).
+
+    Attributes:
+        path: As given.
+    """
+
+    name = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError(f"synchronous must be 'FULL', 'NORMAL' or 'EXTRA', not {synchronous!r}")
+        self.path = path
+        # Autocommit: this class opens its own transactions, so that it knows
+        # exactly when a write is committed.
+        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._depth = 0
+        self._create_schema()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {os.fspath(self.path)!r}>"
+
+    def _create_schema(self) -> None:
+        db = self._db
+        db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is None:
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+        elif row[0] != _SCHEMA_VERSION:
+            raise ValueError(
+                f"{os.fspath(self.path)!r} holds a state store of schema {row[0]!r}; "
+                f"this pygnetic reads schema {_SCHEMA_VERSION!r}"
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, or a part of the batch already open."""
+        db = self._db
+        if self._depth:
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield db
+        except BaseException:
+            self._depth = 0
+            db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes inside one transaction, committed (on disk) before the block ends."""
+        with self._transaction():
+            yield
+
+    # -- spaces --------------------------------------------------------------------
+
+    def create_space(self, space: Space, limits: StateLimits) -> None:
+        """Make ``space``; see :meth:`Store.create_space`."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM spaces WHERE key = ?", (space.key,)).fetchone():
+                raise DuplicateError(f"{space.kind} {space.name!r} exists already")
+            (count,) = db.execute("SELECT count(*) FROM spaces").fetchone()
+            if count >= limits.max_spaces:
+                raise QuotaError(f"the service holds its most spaces ({limits.max_spaces})")
+            if space.owner is not None:
+                (owned,) = db.execute(
+                    "SELECT count(*) FROM spaces WHERE owner = ?", (space.owner,)
+                ).fetchone()
+                if owned >= limits.max_spaces_per_owner:
+                    raise QuotaError(
+                        f"the account owns its most spaces ({limits.max_spaces_per_owner})"
+                    )
+            db.execute(
+                "INSERT INTO spaces VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    space.key,
+                    space.kind,
+                    space.name,
+                    space.owner,
+                    space.readmode,
+                    space.writemode,
+                    int(space.persistent),
+                ),
+            )
+
+    def get_space(self, key: str) -> Space | None:
+        """Return the space ``key``, or None."""
+        row = self._db.execute(
+            "SELECT name, kind, owner, readmode, writemode, persistent FROM spaces WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else _space(row)
+
+    def delete_space(self, key: str) -> bool:
+        """Delete the space ``key`` and everything in it; False if there was none."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM spaces WHERE key = ?", (key,)).rowcount > 0
+
+    def spaces(self) -> list[Space]:
+        """Return every space, ordered by key."""
+        rows = self._db.execute(
+            "SELECT name, kind, owner, readmode, writemode, persistent FROM spaces ORDER BY key"
+        )
+        return [_space(row) for row in rows]
+
+    # -- variables -----------------------------------------------------------------
+
+    def get(self, key: str, name: str) -> Stored | None:
+        """Return the value of ``name`` in space ``key``, or None."""
+        row = self._db.execute(
+            "SELECT data, hash FROM variables WHERE space = ? AND name = ?", (key, name)
+        ).fetchone()
+        return None if row is None else Stored(row[0], row[1])
+
+    def names(self, key: str) -> list[str]:
+        """Return the names of the variables of space ``key``, sorted."""
+        rows = self._db.execute("SELECT name FROM variables WHERE space = ? ORDER BY name", (key,))
+        return [row[0] for row in rows]
+
+    def put(
+        self, key: str, name: str, value: Stored, expect: str | None, max_variables: int
+    ) -> None:
+        """Set ``name`` in space ``key``; see :meth:`Store.put`."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT hash FROM variables WHERE space = ? AND name = ?", (key, name)
+            ).fetchone()
+            if row is None:
+                self._check_room(db, key, expect, max_variables)
+                db.execute(
+                    "INSERT INTO variables (space, name, mode, hash, data) VALUES (?, ?, ?, ?, ?)",
+                    (key, name, SINGLE, value.hash, value.data),
+                )
+                return
+            if expect is not None and row[0] != expect:
+                raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+            db.execute(
+                "UPDATE variables SET hash = ?, data = ? WHERE space = ? AND name = ?",
+                (value.hash, value.data, key, name),
+            )
+
+    def _check_room(
+        self, db: sqlite3.Connection, key: str, expect: str | None, max_variables: int
+    ) -> None:
+        if expect is not None and expect != ABSENT:
+            raise UpdateFailedError(f"the key has no value (its hash is not {expect!r})")
+        if not db.execute("SELECT 1 FROM spaces WHERE key = ?", (key,)).fetchone():
+            raise AppIdError(f"there is no space {key!r}")
+        (count,) = db.execute("SELECT count(*) FROM variables WHERE space = ?", (key,)).fetchone()
+        if count >= max_variables:
+            raise QuotaError(f"the space holds its most keys ({max_variables})")
+
+    def remove(self, key: str, name: str, expect: str | None) -> None:
+        """Delete ``name`` in space ``key``; see :meth:`Store.remove`."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT hash FROM variables WHERE space = ? AND name = ?", (key, name)
+            ).fetchone()
+            if row is None:
+                if not db.execute("SELECT 1 FROM spaces WHERE key = ?", (key,)).fetchone():
+                    raise AppIdError(f"there is no space {key!r}")
+                raise NoSuchKeyError(f"{name!r} has no value")
+            if expect is not None and row[0] != expect:
+                raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+            db.execute("DELETE FROM variables WHERE space = ? AND name = ?", (key, name))
+
+    # -- grants --------------------------------------------------------------------
+
+    def grant(self, key: str, role: str, email: str, max_members: int) -> None:
+        """Give ``email`` the ``role`` in space ``key``; see :meth:`Store.grant`."""
+        with self._transaction() as db:
+            self._check_space(db, key)
+            if self._has_role(db, key, role, email):
+                raise DuplicateError(f"{email!r} is {role} already")
+            (count,) = db.execute("SELECT count(*) FROM members WHERE space = ?", (key,)).fetchone()
+            if count >= max_members:
+                raise QuotaError(f"the space holds its most grants and bans ({max_members})")
+            db.execute("INSERT INTO members VALUES (?, ?, ?)", (key, role, email))
+
+    def revoke(self, key: str, role: str, email: str) -> None:
+        """Take the ``role`` in space ``key`` from ``email``; see :meth:`Store.revoke`."""
+        with self._transaction() as db:
+            self._check_space(db, key)
+            deleted = db.execute(
+                "DELETE FROM members WHERE space = ? AND role = ? AND email = ?",
+                (key, role, email),
+            ).rowcount
+            if not deleted:
+                raise DuplicateError(f"{email!r} is not {role}")
+
+    def roles(self, key: str, email: str) -> frozenset[str]:
+        """Return the roles of ``email`` in space ``key``."""
+        rows = self._db.execute(
+            "SELECT role FROM members WHERE space = ? AND email = ?", (key, email)
+        )
+        return frozenset(row[0] for row in rows)
+
+    @staticmethod
+    def _check_space(db: sqlite3.Connection, key: str) -> None:
+        if not db.execute("SELECT 1 FROM spaces WHERE key = ?", (key,)).fetchone():
+            raise AppIdError(f"there is no space {key!r}")
+
+    @staticmethod
+    def _has_role(db: sqlite3.Connection, key: str, role: str, email: str) -> bool:
+        row = db.execute(
+            "SELECT 1 FROM members WHERE space = ? AND role = ? AND email = ?", (key, role, email)
+        ).fetchone()
+        return row is not None
+
+    # -- accounts ------------------------------------------------------------------
+
+    def add_account(self, email: str, record: bytes, max_accounts: int) -> None:
+        """Create the account ``email``; see :meth:`Store.add_account`."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM accounts WHERE email = ?", (email,)).fetchone():
+                raise DuplicateError(f"the account {email!r} exists already")
+            (count,) = db.execute("SELECT count(*) FROM accounts").fetchone()
+            if count >= max_accounts:
+                raise QuotaError(f"the service holds its most accounts ({max_accounts})")
+            db.execute("INSERT INTO accounts VALUES (?, ?)", (email, record))
+
+    def set_account(self, email: str, record: bytes) -> None:
+        """Create or replace the account ``email``."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (email, record))
+
+    def account(self, email: str) -> bytes | None:
+        """Return the password record of ``email``, or None."""
+        row = self._db.execute("SELECT record FROM accounts WHERE email = ?", (email,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def delete_account(self, email: str) -> bool:
+        """Delete the account ``email``; False if there was none."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM accounts WHERE email = ?", (email,)).rowcount > 0
+
+    def version(self) -> str:
+        """Return ``'sqlite X.Y.Z'``."""
+        return f"sqlite {sqlite3.sqlite_version}"
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._db.close()
+
+
+def _space(row: tuple[object, ...]) -> Space:
+    name, kind, owner, readmode, writemode, persistent = row
+    return Space(str(name), str(kind), owner, int(readmode), int(writemode), bool(persistent))  # type: ignore[arg-type, call-overload]

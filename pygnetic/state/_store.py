@@ -1,0 +1,183 @@
+"""What a store of the state service does: the contract both stores keep.
+
+A store is the only place the service's data lives. The state server calls
+it from its loop, one operation at a time; several servers may share one
+store where the store allows it (Redis). Every check that decides an
+operation (the space exists, the hash is the expected one, the space has
+room) is made atomically with the write it guards, inside the store, so two
+servers racing on one key cannot both win.
+
+Space names given to a store are :attr:`Space.key <pygnetic.state.Space.key>`
+(kind and name together). Role names are :data:`AUTHORIZED` and :data:`BANNED`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+from ._model import Space, StateLimits, Stored
+
+__all__ = ["AUTHORIZED", "BANNED", "ROLES", "Store"]
+
+#: Role of an account the admin authorized.
+AUTHORIZED = "authorized"
+#: Role of an account the admin banned.
+BANNED = "banned"
+ROLES = (AUTHORIZED, BANNED)
+
+
+class Store(ABC):
+    """Where a state service keeps its spaces, variables, grants and accounts.
+
+    Implementations: :class:`~pygnetic.state.SQLiteStore` and
+    :class:`~pygnetic.state.RedisStore`. Each method raises the
+    :mod:`pygnetic.state` exception named in its docstring; anything else is
+    the store failing (a full disk, a lost Redis), which the server answers
+    with :exc:`~pygnetic.state.UnexpectedError` and logs.
+
+    Attributes:
+        name: Short name for logs and ``version()`` (``'sqlite'``, ``'redis'``).
+    """
+
+    name = "store"
+
+    # -- spaces --------------------------------------------------------------------
+
+    @abstractmethod
+    def create_space(self, space: Space, limits: StateLimits) -> None:
+        """Make ``space``.
+
+        Raises:
+            DuplicateError: A space with that key exists.
+            QuotaError: The store holds ``limits.max_spaces`` spaces, or the
+                owner ``limits.max_spaces_per_owner``.
+        """
+
+    @abstractmethod
+    def get_space(self, key: str) -> Space | None:
+        """Return the space ``key``, or None."""
+
+    @abstractmethod
+    def delete_space(self, key: str) -> bool:
+        """Delete the space ``key`` with its variables and grants; False if there was none."""
+
+    @abstractmethod
+    def spaces(self) -> list[Space]:
+        """Return every space, for the admin commands (ordered by key)."""
+
+    # -- variables -----------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, key: str, name: str) -> Stored | None:
+        """Return the value of variable ``name`` of space ``key``, or None if it has none."""
+
+    @abstractmethod
+    def names(self, key: str) -> list[str]:
+        """Return the names of the variables of space ``key`` that hold a value, sorted."""
+
+    @abstractmethod
+    def put(
+        self, key: str, name: str, value: Stored, expect: str | None, max_variables: int
+    ) -> None:
+        """Set variable ``name`` of space ``key`` to ``value``.
+
+        Args:
+            expect: None to write whatever is there; else the hash the
+                current value must have (:data:`~pygnetic.state._model.ABSENT`
+                for none), checked atomically with the write.
+            max_variables: The space's quota, checked when ``name`` is new.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            UpdateFailedError: ``expect`` is not the current hash.
+            QuotaError: ``name`` is new and the space holds ``max_variables``.
+        """
+
+    @abstractmethod
+    def remove(self, key: str, name: str, expect: str | None) -> None:
+        """Delete variable ``name`` of space ``key``.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            NoSuchKeyError: It has no value.
+            UpdateFailedError: ``expect`` is given and is not the current hash.
+        """
+
+    # -- grants --------------------------------------------------------------------
+
+    @abstractmethod
+    def grant(self, key: str, role: str, email: str, max_members: int) -> None:
+        """Give ``email`` the ``role`` in space ``key``.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            DuplicateError: It has that role already.
+            QuotaError: The space holds ``max_members`` grants.
+        """
+
+    @abstractmethod
+    def revoke(self, key: str, role: str, email: str) -> None:
+        """Take the ``role`` in space ``key`` from ``email``.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            DuplicateError: It does not have that role.
+        """
+
+    @abstractmethod
+    def roles(self, key: str, email: str) -> frozenset[str]:
+        """Return the roles ``email`` has in space ``key``."""
+
+    # -- accounts ------------------------------------------------------------------
+
+    @abstractmethod
+    def add_account(self, email: str, record: bytes, max_accounts: int) -> None:
+        """Create the account ``email`` with its password ``record``.
+
+        Raises:
+            DuplicateError: It exists.
+            QuotaError: The store holds ``max_accounts`` accounts.
+        """
+
+    @abstractmethod
+    def set_account(self, email: str, record: bytes) -> None:
+        """Create or replace the account ``email`` (the admin command's password reset)."""
+
+    @abstractmethod
+    def account(self, email: str) -> bytes | None:
+        """Return the password record of ``email``, or None."""
+
+    @abstractmethod
+    def delete_account(self, email: str) -> bool:
+        """Delete the account ``email``; False if there was none."""
+
+    # -- the server's loop ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes made inside into one commit, made before the block ends.
+
+        The server answers the requests of a batch only after it ends, so an
+        answered write is a committed one. On an exception nothing of the
+        batch is kept (where the store can undo it) and the exception goes on.
+        The default groups nothing: each write commits on its own.
+        """
+        yield
+
+    def changed_elsewhere(self) -> list[tuple[str, str]]:
+        """Return ``(space key, name)`` of variables that other servers changed since the last call.
+
+        For the watches of clients of this server. The default: none, since
+        nothing else writes to the store.
+        """
+        return []
+
+    def version(self) -> str:
+        """Return the store's name and version, for ``DistributedState.version()``."""
+        return self.name
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store's files or connections; it may not be used after."""

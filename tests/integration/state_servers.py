@@ -1,0 +1,62 @@
+"""Starting the real services the state tests use: redis-server and the state server."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+@contextlib.contextmanager
+def start_redis(folder: Path):
+    """Run redis-server on a Unix socket in ``folder``; yield its ``unix://`` URL."""
+    pytest.importorskip("redis", reason="redis-py is not installed (pip install redis)")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server on PATH (.ci/run installs Debian's redis-server)")
+    sock = folder / "redis.sock"
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port", "0",
+            "--unixsocket", str(sock),
+            "--unixsocketperm", "700",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(sock, process)
+        yield f"unix://{sock}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for(sock: Path, process: subprocess.Popen) -> None:
+    import redis
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"redis-server exited with status {process.returncode}")
+        if sock.exists():
+            try:
+                redis.Redis(unix_socket_path=str(sock)).ping()
+                return
+            except redis.ConnectionError:
+                pass
+        time.sleep(0.02)
+    pytest.fail("redis-server did not start within 10 s")
+
+
+def python() -> str:
+    return sys.executable
