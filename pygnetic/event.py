@@ -59,6 +59,16 @@ or a :class:`pygnetic.syncobject.SyncObjectManager` on a client:
     ``source`` (the Client or manager), ``time_order``: new state arrived,
     once per ``update()`` however many state messages it applied.
 
+A client of the state service (:mod:`pygnetic.state`) posts two more, when
+asked to with ``event=True``:
+
+:data:`NET_STATE_REQUEST`
+    ``source`` (the client, e.g. a ``DistributedState``), ``request`` (the
+    :class:`~pygnetic.state.StateRequest`, now done): a request finished.
+:data:`NET_STATE_CHANGED`
+    ``source``, ``key``, ``value``, ``hash`` (None when the key was deleted):
+    a watched key changed.
+
 Nothing here imports pygame until :func:`init` runs, so dedicated servers
 need neither pygame nor a display. Both ``pygame`` and ``pygame-ce`` work.
 Call ``pygame.event.get()`` every frame: pygame's queue holds 65535 events,
@@ -91,6 +101,8 @@ __all__ = [
     "NET_DISCONNECTED",
     "NET_RECEIVED",
     "NET_RECONNECTED",
+    "NET_STATE_CHANGED",
+    "NET_STATE_REQUEST",
     "NET_RECONNECTING",
     "NET_SERVER_FOUND",
     "NET_SERVER_LOST",
@@ -127,6 +139,12 @@ NET_STATE = 7
 NET_RECONNECTING = 8
 #: ``net_type`` of the event posted when a lost connection resumed on a new link.
 NET_RECONNECTED = 9
+#: ``net_type`` of the event a :mod:`pygnetic.state` client posts when one of
+#: its requests is done (made with ``event=True``).
+NET_STATE_REQUEST = 10
+#: ``net_type`` of the event a :mod:`pygnetic.state` client posts when a key it
+#: watches changed (watched with ``event=True``).
+NET_STATE_CHANGED = 11
 
 log = logging.getLogger("pygnetic.event")
 _pygame: ModuleType | None = None

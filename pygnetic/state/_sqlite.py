@@ -74,11 +74,14 @@ class SQLiteStore(Store):
             every commit on disk), or ``'NORMAL'`` (faster; in WAL mode a
             commit survives the server's crash but maybe not the machine's).
 
+    One thread at a time may use it (the state server's), whichever thread that is.
+
     Attributes:
         path: As given.
     """
 
     name = "sqlite"
+    failures = (sqlite3.Error, OSError)
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
@@ -86,7 +89,9 @@ class SQLiteStore(Store):
         self.path = path
         # Autocommit: this class opens its own transactions, so that it knows
         # exactly when a write is committed.
-        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
+        self._db = sqlite3.connect(
+            os.fspath(path), isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA foreign_keys=ON")

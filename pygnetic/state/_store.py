@@ -42,6 +42,9 @@ class Store(ABC):
     """
 
     name = "store"
+    #: The exceptions that mean the store itself failed (a full disk, a lost
+    #: connection): the server then refuses the whole batch it was serving.
+    failures: tuple[type[BaseException], ...] = (OSError,)
 
     # -- spaces --------------------------------------------------------------------
 

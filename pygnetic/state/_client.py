@@ -1,0 +1,367 @@
+"""What every client of the state service shares: the connection, requests, watches.
+
+:class:`StateClient` owns a private :class:`~pygnetic.client.Client` (no
+pygame events of its own) and one :class:`~pygnetic.request.Requester`.
+An operation is a generator that yields the requests it sends and gets their
+answers back (or their errors thrown in), so one that takes several round
+trips, like ``apply_op``, runs the same way blocking or from a game loop:
+:class:`StateRequest` drives it from the answers' callbacks, inside ``poll()``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator
+from types import ModuleType
+from typing import Any
+
+from .. import event
+from ..client import Client
+from ..errors import LocalError
+from ..handler import Handler
+from ..request import Request, Requester, RequestRefused, RequestTimeout
+from ._errors import (
+    ERRORS_BY_CODE,
+    InvalidAddressError,
+    StateError,
+    StateTimeoutError,
+    StateUnavailableError,
+    UnexpectedError,
+)
+from ._model import unpack_value
+from ._protocol import CHANGED, STATE_ADAPTER, STATE_PORT, state_messages, state_requests
+
+__all__ = ["StateClient", "StateRequest", "parse_address"]
+
+#: Seconds a state client waits to connect, and for each answer, unless told otherwise.
+DEFAULT_TIMEOUT = 10.0
+
+Operation = Generator[Request, Any, Any]
+WatchCallback = Callable[[str, Any, "str | None"], Any]
+_PENDING: Any = object()
+
+
+def parse_address(server: str | tuple[str, int]) -> tuple[str, int]:
+    """Return ``(host, port)`` of ``'host'``, ``'host:port'``, ``'[v6]:port'`` or a pair.
+
+    Raises:
+        InvalidAddressError: It is none of these.
+    """
+    if isinstance(server, tuple):
+        if len(server) != 2:
+            raise InvalidAddressError(f"a server address is (host, port), not {server!r}")
+        host, port = server
+    elif isinstance(server, str):
+        host, port = _split(server)
+    else:
+        raise InvalidAddressError(f"a server address is 'host:port', not {server!r}")
+    if not isinstance(host, str) or not host:
+        raise InvalidAddressError(f"no host in the server address {server!r}")
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise InvalidAddressError(f"the port of {server!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise InvalidAddressError(f"the port of {server!r} is not between 1 and 65535")
+    return host, port
+
+
+def _split(server: str) -> tuple[str, int | str]:
+    text = server.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise InvalidAddressError(f"{server!r} is not '[address]:port'")
+        return host, rest[1:] if rest else STATE_PORT
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, port
+    return text, STATE_PORT  # a name, an IPv4 address, or a bare IPv6 address
+
+
+def state_error(error: BaseException) -> BaseException:
+    """Return the :mod:`pygnetic.state` exception for a failed request's error."""
+    if isinstance(error, RequestRefused):
+        cls = ERRORS_BY_CODE.get(error.code) if isinstance(error.code, str) else None
+        return (cls or UnexpectedError)(error.reason)
+    if isinstance(error, RequestTimeout):
+        return StateTimeoutError(str(error))
+    if isinstance(error, StateError):
+        return error
+    if hasattr(error, "close_code"):  # RequestAborted
+        return StateUnavailableError(f"the state service went away: {error}")
+    return UnexpectedError(str(error))
+
+
+class StateRequest:
+    """One operation of a state client in flight; made by the ``…_nowait`` methods.
+
+    Done once it has a result or an error; then its ``callback`` runs (with
+    the request) and, if it was made with ``event=True``, a
+    :data:`~pygnetic.event.NET_STATE_REQUEST` event is posted. Both happen
+    inside the client's :meth:`~StateClient.poll`.
+
+    Attributes:
+        name: What it does (``'get'``, ``'apply_op'`` …), for messages.
+        callback: Called with the request once it is done, or None.
+    """
+
+    def __init__(
+        self,
+        client: StateClient,
+        name: str,
+        operation: Operation,
+        callback: Callable[[StateRequest], Any] | None,
+        event: bool,
+    ) -> None:
+        self.name = name
+        self.callback = callback
+        self._client = client
+        self._operation = operation
+        self._event = event
+        self._result: Any = _PENDING
+        self._error: BaseException | None = None
+        self._inner: Request | None = None
+        self._step(None, None)
+
+    def __repr__(self) -> str:
+        if not self.done:
+            return f"<StateRequest {self.name}: pending>"
+        return f"<StateRequest {self.name}: {self._error!r}>" if self._error else (
+            f"<StateRequest {self.name}: done>"
+        )
+
+    @property
+    def done(self) -> bool:
+        """True once the operation has its result or its error."""
+        if self._result is _PENDING and self._error is None and self._inner is not None:
+            self._inner.done  # noqa: B018 (times the request out if it is overdue)
+        return self._result is not _PENDING or self._error is not None
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why it failed (a :class:`~pygnetic.state.StateError`, or what a callback raised)."""
+        self.done  # noqa: B018
+        return self._error
+
+    def result(self) -> Any:
+        """Return the result.
+
+        Raises:
+            StateError: The operation failed (the error in :attr:`error`).
+            LocalError: It is still pending.
+        """
+        if not self.done:
+            raise LocalError(f"{self!r} is still pending; check done first, or wait()")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Pump the client until the operation is done; return its result.
+
+        Args:
+            timeout: Seconds at most; None: until the requests' own timeouts.
+
+        Raises:
+            StateTimeoutError: Not done in time (the request stays pending).
+            StateError: The operation failed.
+        """
+        client = self._client
+        give_up = math.inf if timeout is None else client._clock() + timeout
+        while not self.done:
+            if client._clock() >= give_up:
+                raise StateTimeoutError(f"{self.name} not done within {timeout:g} s")
+            client.poll(5)
+        return self.result()
+
+    def _step(self, answer: Any, error: BaseException | None) -> None:
+        try:
+            if error is not None:
+                inner = self._operation.throw(error)
+            else:
+                inner = self._operation.send(answer)
+        except StopIteration as stop:
+            self._finish(stop.value, None)
+            return
+        except (StateError, LocalError, ValueError, TypeError) as failed:
+            self._finish(_PENDING, failed)
+            return
+        self._inner = inner
+        inner.callback = self._answered
+        if inner.done:  # failed at once, e.g. on a closed connection
+            self._answered(inner)
+
+    def _answered(self, inner: Request) -> None:
+        if inner is not self._inner:
+            return
+        self._inner = None
+        error = inner.error
+        if error is not None:
+            self._step(None, state_error(error))
+        else:
+            self._step(inner.result(), None)
+
+    def _finish(self, result: Any, error: BaseException | None) -> None:
+        self._result, self._error = result, error
+        if self.callback is not None:
+            self.callback(self)
+        if self._event:
+            event.post(event.NET_STATE_REQUEST, source=self._client, request=self)
+
+
+class _Pushes(Handler):
+    """Takes what the service sends without a request: watched keys' changes."""
+
+    def __init__(self, client: StateClient) -> None:
+        self._client = client
+
+    def net_changed(self, message: Any, **kwargs: Any) -> None:
+        self._client._changed(message)
+
+
+class StateClient:
+    """A connection to a state service, and the requests on it.
+
+    Args:
+        server: ``'host'``, ``'host:port'`` or ``(host, port)``; the port
+            defaults to :data:`~pygnetic.state.STATE_PORT` (8765).
+        timeout: Seconds to wait for the connection and for each answer.
+        blocking: Wait in the constructor until connected (raising
+            :exc:`~pygnetic.state.StateUnavailableError` if that fails);
+            False returns at once, and requests wait for the connection.
+        adapter: Network adapter; the service must use the same one.
+        clock: Monotonic time source in seconds (tests drive it).
+        **client_options: Passed on to :class:`~pygnetic.client.Client`.
+
+    Attributes:
+        address: ``(host, port)`` of the service.
+        timeout: As given.
+    """
+
+    def __init__(
+        self,
+        server: str | tuple[str, int] = ("localhost", STATE_PORT),
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        blocking: bool = True,
+        adapter: str | ModuleType | None = STATE_ADAPTER,
+        clock: Callable[[], float] = time.monotonic,
+        **client_options: Any,
+    ) -> None:
+        self.address = parse_address(server)
+        self.timeout = timeout
+        self._clock = clock
+        self._client = Client(
+            1,
+            state_messages,
+            adapter=adapter,
+            timeout=max(timeout, 1.0),
+            events=False,
+            clock=clock,
+            log_connections=False,
+            **client_options,
+        )
+        self._watches: dict[tuple[str, str, str], tuple[WatchCallback | None, bool]] = {}
+        try:
+            self._connection = self._client.connect(*self.address)
+        except OSError as exc:
+            self._client.close()
+            raise StateUnavailableError(f"cannot reach {self._where}: {exc}") from None
+        self._connection.add_handler(_Pushes(self))
+        self._requests = Requester(
+            self._connection, state_requests, timeout=timeout, clock=clock, pump=self.poll
+        )
+        if blocking:
+            self._wait_connected()
+
+    @property
+    def _where(self) -> str:
+        host, port = self.address
+        return f"the state service at {host}:{port}"
+
+    def _wait_connected(self) -> None:
+        give_up = self._clock() + self.timeout
+        connection = self._connection
+        while not connection.connected:
+            if connection.close_code is not None:
+                self.close()
+                raise StateUnavailableError(
+                    f"cannot reach {self._where}: {connection.close_reason or 'refused'}"
+                )
+            if self._clock() >= give_up:
+                self.close()
+                raise StateUnavailableError(
+                    f"cannot reach {self._where}: no answer within {self.timeout:g} s"
+                )
+            self._client.update(5)
+
+    @property
+    def connected(self) -> bool:
+        """True while the connection to the service is open."""
+        return self._connection.connected
+
+    def poll(self, timeout_ms: int = 0) -> None:
+        """Do the network work: send, receive, complete requests, call watch callbacks.
+
+        Call it once per frame of a game loop (blocking calls call it themselves).
+
+        Args:
+            timeout_ms: Milliseconds to wait for network activity.
+        """
+        self._client.update(timeout_ms)
+        self._requests.poll()
+
+    def close(self) -> None:
+        """Close the connection; pending requests fail with StateUnavailableError."""
+        self._client.close()
+        self._requests.poll()
+
+    def __enter__(self) -> StateClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- requests ------------------------------------------------------------------
+
+    def _ask(self, request: type[Any], *fields: Any) -> Request:
+        if self._connection.close_code is not None:
+            raise StateUnavailableError(
+                f"the connection to {self._where} has ended: {self._connection.close_reason}"
+            )
+        return self._requests.ask(request, *fields)
+
+    def _start(
+        self,
+        name: str,
+        operation: Operation,
+        callback: Callable[[StateRequest], Any] | None = None,
+        event: bool = False,
+    ) -> StateRequest:
+        return StateRequest(self, name, operation, callback, event)
+
+    def _run(self, name: str, operation: Operation) -> Any:
+        return self._start(name, operation).wait()
+
+    # -- watches -------------------------------------------------------------------
+
+    def _watched(
+        self, kind: str, space: str, key: str, callback: WatchCallback | None, event: bool
+    ) -> None:
+        self._watches[kind, space, key] = (callback, event)
+
+    def _changed(self, message: Any) -> None:
+        watch = self._watches.get((message.kind, message.space, message.key))
+        if watch is None:
+            return  # unwatched meanwhile
+        callback, post = watch
+        value = None if message.data is None else unpack_value(message.data)
+        digest = None if message.data is None else message.hash
+        if callback is not None:
+            callback(message.key, value, digest)
+        if post:
+            event.post(
+                event.NET_STATE_CHANGED, source=self, key=message.key, value=value, hash=digest
+            )

@@ -1,0 +1,498 @@
+"""The state server: a pygnetic server that answers state requests from a store.
+
+Each connection's requests wait in its own queue and are answered in the
+order they came. :meth:`StateServer.update` first does the network work, then
+serves the queues in rounds (one request of each waiting connection per
+round), each round in one store batch: the answers of a round leave only
+after its writes are committed. Rounds stop when ``serve_ms`` is spent, so a
+flood of requests costs any one ``update()`` a bounded time; the rest waits
+for the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from .._handshakes import AuthFailures, address_key
+from .._logthrottle import LogThrottle
+from ..handler import Handler
+from ..request import Reply
+from ..server import Server
+from ._errors import InvalidRequestError, LoginError, StateError, UnexpectedError
+from ._model import Space, StateLimits, Stored
+from ._protocol import (
+    CHANGED,
+    STATE_ADAPTER,
+    STATE_PORT,
+    state_messages,
+    state_requests,
+)
+from ._service import StateService
+from ._sqlite import SQLiteStore
+from ._store import Store
+
+__all__ = ["DEFAULT_DATABASE", "StateHandler", "StateServer"]
+
+log = logging.getLogger("pygnetic.state")
+
+#: The SQLite file a StateServer made without a store uses, in the working directory.
+DEFAULT_DATABASE = "pygnetic-state.db"
+#: Seconds a failed login's refusal is held back, and the connection's later requests.
+LOGIN_DELAY = 1.0
+#: Failed logins per minute for one account, and for one address, before more are refused.
+MAX_FAILED_LOGINS = 5
+MAX_FAILED_LOGINS_PER_ADDRESS = 20
+
+Output = Callable[[], Any]
+
+
+class StateHandler(Handler):
+    """Serves one connection of a :class:`StateServer`; its requests wait in :attr:`jobs`.
+
+    Attributes:
+        user: The email this connection logged in as, or None.
+        jobs: Its requests not answered yet, oldest first.
+        watching: The keys it watches, as ``(space key, key)``.
+    """
+
+    server: StateServer  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.user: str | None = None
+        self.jobs: deque[Reply] = deque()
+        self.watching: set[tuple[str, str]] = set()
+        self.hold_until = 0.0
+        self.held: Output | None = None
+
+    @property
+    def peer(self) -> str:
+        """``HOST:PORT`` of the connection, for log lines."""
+        host, port = self.connection.address
+        return f"{host}:{port}"
+
+    def queue(self, message: Any, reply: Reply) -> None:
+        """Queue a request (every ``net_<request>`` method calls this)."""
+        if not self.jobs and self.held is None:
+            self.server._ready.append(self)
+        self.jobs.append(reply)
+
+    def on_disconnect(self) -> None:
+        """Forget the connection's queue and watches."""
+        self.server._forget_handler(self)
+
+    def on_receive(self, message: Any, **kwargs: Any) -> None:
+        """Refuse the messages only the service sends, as invalid requests."""
+        if type(message) in _REQUESTS:
+            return
+        name = type(message).__name__
+        self.server.log_throttle.warning("not a request", "invalid %s from %s: not a request", name, self.peer)
+        state_requests.refuse_invalid(self, None, f"{name} is not a request")
+
+
+_REQUESTS = frozenset(
+    state_messages.get_by_name(name)
+    for name in (
+        "version", "login", "create_account", "new_space", "join", "delete_space",
+        "get", "put", "remove", "member", "watch", "unwatch",
+    )
+)  # fmt: skip
+
+
+def _queued(name: str) -> Callable[[Handler, Any], None]:
+    def method(self: StateHandler, message: Any, reply: Reply) -> None:
+        self.queue(message, reply)
+
+    method.__name__ = method.__qualname__ = "net_" + name
+    method.__doc__ = f"Queue a ``{name}`` request."
+    return state_requests.answers(name, deferred=True)(method)
+
+
+for _request in _REQUESTS:
+    setattr(StateHandler, "net_" + _request.__name__, _queued(_request.__name__))
+
+
+class StateServer(Server):
+    """The state service: answers :class:`~pygnetic.state.DistributedState` and the other APIs.
+
+    Pump :meth:`update` from a loop (a game server's own loop will do), or
+    call :meth:`serve_forever`. ``python -m pygnetic.state`` runs one.
+
+    Args:
+        store: Where the data lives; default: a :class:`~pygnetic.state.SQLiteStore`
+            on :data:`DEFAULT_DATABASE`, which the server closes with itself
+            (a store you give stays open).
+        host: Interface to listen on (``''``: all of them).
+        port: Port to listen on; 0 picks a free one (see :attr:`address`).
+        limits: What clients may store (:class:`~pygnetic.state.StateLimits`).
+        open_accounts: Whether clients may create accounts with
+            ``create_account()``; False leaves it to the ``account`` command.
+        conn_limit: Most connections at once.
+        adapter: Network adapter; clients must use the same one.
+        timeout: Seconds of silence after which a connection is dropped.
+        serve_ms: Milliseconds of serving requests per :meth:`update`.
+        clock: Monotonic time source in seconds (tests drive it).
+        **server_options: Passed on to :class:`~pygnetic.server.Server`
+            (e.g. ``rate_limit``) and to its adapter.
+
+    Attributes:
+        service: The :class:`~pygnetic.state._service.StateService` doing the work.
+        store: The store.
+        limits: The limits in force.
+    """
+
+    handler = StateHandler
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        host: str = "127.0.0.1",
+        port: int = STATE_PORT,
+        *,
+        limits: StateLimits | None = None,
+        open_accounts: bool = True,
+        conn_limit: int = 256,
+        adapter: str | ModuleType | None = STATE_ADAPTER,
+        timeout: float = 30.0,
+        serve_ms: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+        **server_options: Any,
+    ) -> None:
+        if not serve_ms > 0:
+            raise ValueError(f"serve_ms must be > 0, not {serve_ms!r}")
+        self._owns_store = store is None
+        self.store = store if store is not None else SQLiteStore(DEFAULT_DATABASE)
+        self.limits = limits if limits is not None else StateLimits()
+        self.service = StateService(self.store, self.limits, open_accounts=open_accounts)
+        self.serve_ms = serve_ms
+        self.log_throttle = LogThrottle(log, clock=clock)
+        self._ready: deque[StateHandler] = deque()
+        self._held: list[StateHandler] = []
+        self._watchers: dict[tuple[str, str], set[StateHandler]] = {}
+        self._watched_spaces: dict[str, Space] = {}
+        self._failed_logins = AuthFailures(MAX_FAILED_LOGINS)
+        self._failed_addresses = AuthFailures(MAX_FAILED_LOGINS_PER_ADDRESS)
+        self._stopping = False
+        try:
+            super().__init__(
+                host,
+                port,
+                conn_limit,
+                message_factory=state_messages,
+                adapter=adapter,
+                timeout=timeout,
+                events=False,
+                clock=clock,
+                **server_options,
+            )
+        except BaseException:
+            if self._owns_store:
+                self.store.close()
+            raise
+        self.add_updater(self._serve)
+
+    def __repr__(self) -> str:
+        host, port = self.address
+        return f"<StateServer {host}:{port} on {self.store!r}>"
+
+    def serve_forever(self, poll_ms: int = 100) -> None:
+        """Call :meth:`update` until :meth:`stop` is called (from a handler or a signal)."""
+        self._stopping = False
+        while not self._stopping:
+            self.update(poll_ms)
+
+    def stop(self) -> None:
+        """Make :meth:`serve_forever` return after its current ``update()``."""
+        self._stopping = True
+
+    def close(self, linger_ms: int = 100) -> None:
+        """Close every connection and the listening socket; then the store, if the server made it."""
+        try:
+            super().close(linger_ms)
+        finally:
+            if self._owns_store:
+                self.store.close()
+
+    # -- serving -------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        """Answer queued requests for at most ``serve_ms``; runs near the end of update()."""
+        now = self._clock()
+        if self._held:
+            self._release_held(now)
+        self._watch_elsewhere()
+        give_up = time.perf_counter() + self.serve_ms / 1000
+        while self._ready and time.perf_counter() < give_up:
+            self._serve_round(now)
+
+    def _serve_round(self, now: float) -> None:
+        ready = self._ready
+        outputs: list[Output] = []
+        # The connections whose turn it is, each with its oldest request.
+        served = [(handler, handler.jobs.popleft()) for handler in ready if handler.jobs]
+        ready.clear()
+        try:
+            with self.store.batch():
+                for handler, reply in served:
+                    outputs.append(self._serve_one(handler, reply, now))
+        except Exception:
+            # Nothing of the batch was kept: refuse all of it, so that each
+            # client hears so instead of waiting for its timeout.
+            log.exception("the store failed; refused %d request(s)", len(served))
+            failed = UnexpectedError("the state service's store failed; try again")
+            outputs = [_refusal(reply, failed) for _, reply in served]
+        for output in outputs:
+            output()
+        for handler, _ in served:
+            if handler.held is not None:
+                self._held.append(handler)
+            elif handler.jobs and handler.connection.connected:
+                ready.append(handler)
+
+    def _serve_one(self, handler: StateHandler, reply: Reply, now: float) -> Output:
+        message = reply.request
+        name = type(message).__name__
+        try:
+            return _OPERATIONS[name](self, handler, message, reply, now)
+        except InvalidRequestError as exc:
+            reason = str(exc)
+            self.log_throttle.info("invalid", "invalid %s from %s: %.200s", name, handler.peer, reason)
+            return lambda: _refuse_invalid(handler, reply, reason)
+        except StateError as exc:
+            return _refusal(reply, exc)
+        except self.store.failures:
+            raise  # the whole batch fails: see _serve_round
+        except Exception:
+            # A fault of ours, met before the store wrote anything for this
+            # request (the service checks everything first): it alone fails.
+            log.exception("failed to serve %s from %s", name, handler.peer)
+            return _refusal(reply, UnexpectedError(f"the service failed to serve {name}"))
+
+    def _release_held(self, now: float) -> None:
+        still = []
+        for handler in self._held:
+            if handler.hold_until > now:
+                still.append(handler)
+                continue
+            held, handler.held = handler.held, None
+            if held is not None and handler.connection.connected:
+                held()
+                if handler.jobs:
+                    self._ready.append(handler)
+        self._held = still
+
+    def _forget_handler(self, handler: StateHandler) -> None:
+        for watched in handler.watching:
+            watchers = self._watchers.get(watched)
+            if watchers is not None:
+                watchers.discard(handler)
+                if not watchers:
+                    del self._watchers[watched]
+        handler.watching.clear()
+        handler.jobs.clear()
+        handler.held = None
+
+    # -- watches -------------------------------------------------------------------
+
+    def _watch(self, handler: StateHandler, space: Space, key: str) -> None:
+        watched = (space.key, key)
+        if watched not in handler.watching and len(handler.watching) >= self.limits.max_watches:
+            raise InvalidRequestError(f"a connection may watch {self.limits.max_watches} keys")
+        handler.watching.add(watched)
+        self._watchers.setdefault(watched, set()).add(handler)
+        self._watched_spaces[space.key] = space
+
+    def _unwatch(self, handler: StateHandler, space_key: str, key: str) -> None:
+        watched = (space_key, key)
+        handler.watching.discard(watched)
+        watchers = self._watchers.get(watched)
+        if watchers is not None:
+            watchers.discard(handler)
+            if not watchers:
+                del self._watchers[watched]
+
+    def _notify(self, space: Space, key: str, stored: Stored | None) -> Output | None:
+        """The output that tells the watchers of ``key`` its new value, or None."""
+        watchers = self._watchers.get((space.key, key))
+        if not watchers:
+            return None
+        data, digest = (None, None) if stored is None else (stored.data, stored.hash)
+        targets = list(watchers)
+
+        def tell() -> None:
+            for handler in targets:
+                handler.connection.send(CHANGED, space.kind, space.name, key, data, digest)
+
+        return tell
+
+    def _notify_space_deleted(self, space: Space) -> list[Output]:
+        keys = [key for (space_key, key) in self._watchers if space_key == space.key]
+        outputs = [self._notify(space, key, None) for key in keys]
+        return [output for output in outputs if output is not None]
+
+    def _watch_elsewhere(self) -> None:
+        """Tell watchers of what other servers changed (a shared Redis)."""
+        changed = self.store.changed_elsewhere()
+        if not changed or not self._watchers:
+            return
+        for space_key, key in set(changed):
+            space = self._watched_spaces.get(space_key)
+            if space is None:
+                continue
+            keys = [key] if key is not None else [k for (s, k) in self._watchers if s == space_key]
+            for each in keys:
+                if (space_key, each) in self._watchers:
+                    output = self._notify(space, each, self.store.get(space_key, each))
+                    if output is not None:
+                        output()
+
+    # -- logins --------------------------------------------------------------------
+
+    def _login(self, handler: StateHandler, message: Any, reply: Reply, now: float) -> Output:
+        email = self.service.email(message.email)
+        wait = max(
+            self._failed_logins.wait(email, now),
+            self._failed_addresses.wait(address_key(str(handler.connection.address[0])), now),
+        )
+        if wait > 0:
+            raise LoginError(f"too many failed logins; try again in {wait:.0f} s")
+        if self.service.check_login(email, message.password):
+            handler.user = email
+            log.info("%s logged in as %.100r", handler.peer, email)
+            return lambda: reply.answer()
+        self._failed_logins.failed(email, now)
+        self._failed_addresses.failed(address_key(str(handler.connection.address[0])), now)
+        self.log_throttle.info("failed login", "failed login from %s", handler.peer)
+        handler.hold_until = now + LOGIN_DELAY
+        handler.held = _refusal(reply, LoginError("wrong email or password"))
+        return _nothing
+
+
+def _nothing() -> None:
+    pass
+
+
+def _refusal(reply: Reply, error: StateError) -> Output:
+    reason = str(error)
+    code = error.code
+    return lambda: reply.refuse(reason, code)
+
+
+def _refuse_invalid(handler: StateHandler, reply: Reply, reason: str) -> None:
+    reply.refuse(reason, InvalidRequestError.code)
+    state_requests._count_invalid(handler, reason)
+
+
+# -- the operations: each returns what to send once its batch is committed ----------
+
+Operation = Callable[[StateServer, StateHandler, Any, Reply, float], Output]
+
+
+def _version(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    text = server.service.version()
+    return lambda: reply.answer(text)
+
+
+def _create_account(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    server.service.create_account(m.email, m.password)
+    log.info("%s created the account %.100r", handler.peer, m.email)
+    return lambda: reply.answer()
+
+
+def _new_space(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    space = server.service.new_space(
+        handler.user, m.kind, m.name, m.readmode, m.writemode, m.persistent
+    )
+    log.info("%s made the %s %.100r", handler.peer, space.kind, space.name)
+    return lambda: reply.answer()
+
+
+def _join(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    space = server.service.space(m.kind, m.name)
+    admin = handler.user is not None and handler.user == space.owner
+    return lambda: reply.answer(space.readmode, space.writemode, admin)
+
+
+def _delete_space(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    space = server.service.delete_space(handler.user, m.kind, m.name)
+    log.info("%s deleted the %s %.100r", handler.peer, space.kind, space.name)
+    outputs = server._notify_space_deleted(space)
+
+    def send() -> None:
+        reply.answer()
+        for output in outputs:
+            output()
+
+    return send
+
+
+def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    stored = server.service.get(handler.user, m.kind, m.space, m.key, m.unless_hash)
+    return lambda: reply.answer(stored.data, stored.hash)
+
+
+def _put(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    space, stored = server.service.put(handler.user, m.kind, m.space, m.key, m.value, m.expect)
+    tell = server._notify(space, m.key, stored)
+
+    def send() -> None:
+        reply.answer(stored.hash)
+        if tell is not None:
+            tell()
+
+    return send
+
+
+def _remove(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    space = server.service.remove(handler.user, m.kind, m.space, m.key)
+    tell = server._notify(space, m.key, None)
+
+    def send() -> None:
+        reply.answer()
+        if tell is not None:
+            tell()
+
+    return send
+
+
+def _member(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    server.service.member(handler.user, m.kind, m.space, m.action, m.email)
+    return lambda: reply.answer()
+
+
+def _watch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    space, stored = server.service.peek(handler.user, m.kind, m.space, m.key)
+    server._watch(handler, space, m.key)
+    data, digest = (None, None) if stored is None else (stored.data, stored.hash)
+    return lambda: reply.answer(data, digest)
+
+
+def _unwatch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    space = server.service.space(m.kind, m.space)
+    server._unwatch(handler, space.key, server.service.key(m.key))
+    return lambda: reply.answer()
+
+
+_OPERATIONS: dict[str, Operation] = {
+    "version": _version,
+    "login": StateServer._login,
+    "create_account": _create_account,
+    "new_space": _new_space,
+    "join": _join,
+    "delete_space": _delete_space,
+    "get": _get,
+    "put": _put,
+    "remove": _remove,
+    "member": _member,
+    "watch": _watch,
+    "unwatch": _unwatch,
+}
+
