@@ -97,7 +97,9 @@ class DistributedState(StateClient):
         """
         self._run("login", self._login(email, password))
 
-    def login_nowait(self, email: str, password: str, callback: Callback = None, event: bool = False) -> StateRequest:
+    def login_nowait(
+        self, email: str, password: str, callback: Callback = None, event: bool = False
+    ) -> StateRequest:
         """:meth:`login`, without waiting."""
         return self._start("login", self._login(email, password), callback, event)
 
@@ -118,7 +120,9 @@ class DistributedState(StateClient):
         self, email: str, password: str, callback: Callback = None, event: bool = False
     ) -> StateRequest:
         """:meth:`create_account`, without waiting."""
-        return self._start("create_account", self._create_account(email, password), callback, event)
+        return self._start(
+            "create_account", self._create_account(email, password), callback, event
+        )
 
     # -- applications --------------------------------------------------------------
 
@@ -157,7 +161,9 @@ class DistributedState(StateClient):
         """
         self._run("join", self._join(appid))
 
-    def join_nowait(self, appid: str, callback: Callback = None, event: bool = False) -> StateRequest:
+    def join_nowait(
+        self, appid: str, callback: Callback = None, event: bool = False
+    ) -> StateRequest:
         """:meth:`join`, without waiting."""
         return self._start("join", self._join(appid), callback, event)
 
@@ -217,7 +223,7 @@ class DistributedState(StateClient):
     def member_nowait(
         self, action: str, email: str, callback: Callback = None, event: bool = False
     ) -> StateRequest:
-        """:meth:`authorize` (``action='authorize'``), ``unauthorize``, ``ban`` or ``unban``, without waiting."""
+        """Authorize, unauthorize, ban or unban (``action``) ``email``, without waiting."""
         return self._start(action, self._member(action, email), callback, event)
 
     def _version(self) -> Operation:
@@ -317,7 +323,9 @@ class DistributedState(StateClient):
         """
         self._run("delete", self._delete(key))
 
-    def delete_nowait(self, key: str, callback: Callback = None, event: bool = False) -> StateRequest:
+    def delete_nowait(
+        self, key: str, callback: Callback = None, event: bool = False
+    ) -> StateRequest:
         """``del state[key]``, without waiting."""
         return self._start("delete", self._delete(key), callback, event)
 

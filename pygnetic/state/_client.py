@@ -30,7 +30,7 @@ from ._errors import (
     UnexpectedError,
 )
 from ._model import unpack_value
-from ._protocol import CHANGED, STATE_ADAPTER, STATE_PORT, state_messages, state_requests
+from ._protocol import STATE_ADAPTER, STATE_PORT, state_messages, state_requests
 
 __all__ = ["StateClient", "StateRequest", "parse_address"]
 
@@ -53,7 +53,7 @@ def parse_address(server: str | tuple[str, int]) -> tuple[str, int]:
             raise InvalidAddressError(f"a server address is (host, port), not {server!r}")
         host, port = server
     elif isinstance(server, str):
-        host, port = _split(server)
+        host, port = _split(server)  # type: ignore[assignment]
     else:
         raise InvalidAddressError(f"a server address is 'host:port', not {server!r}")
     if not isinstance(host, str) or not host:
@@ -128,8 +128,10 @@ class StateRequest:
     def __repr__(self) -> str:
         if not self.done:
             return f"<StateRequest {self.name}: pending>"
-        return f"<StateRequest {self.name}: {self._error!r}>" if self._error else (
-            f"<StateRequest {self.name}: done>"
+        return (
+            f"<StateRequest {self.name}: {self._error!r}>"
+            if self._error
+            else (f"<StateRequest {self.name}: done>")
         )
 
     @property

@@ -108,7 +108,7 @@ class NoSuchKeyError(StateError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class PermissionError(StateError, builtins.PermissionError):  # noqa: A001 (appstate's name)
+class PermissionError(StateError, builtins.PermissionError):
     """The application's read or write mode does not allow this user to do that."""
 
     code = "permission"

@@ -218,6 +218,7 @@ def check_access_mode(mode: Any, what: str) -> int:
         InvalidRequestError: It is not.
     """
     if type(mode) is not int or mode not in ACCESS_MODES:
-        raise InvalidRequestError(f"{what} must be one of ANY, ADMIN_ONLY, AUTHORIZED_ONLY, "
-                                  "UNBANNED_ONLY (0-3)")
+        raise InvalidRequestError(
+            f"{what} must be one of ANY, ADMIN_ONLY, AUTHORIZED_ONLY, UNBANNED_ONLY (0-3)"
+        )
     return mode

@@ -7,18 +7,30 @@ a :mod:`pygnetic.state` exception (see :data:`ERRORS_BY_CODE`). Values go to
 the service as ordinary fields; they come back as the bytes the service
 keeps (``data``, the canonical msgpack of the value) with their ``hash``.
 
-``version(request_id)``                                   → ``text(request_id, text)``
-``login(request_id, email, password)``                    → ``done(request_id)``
-``create_account(request_id, email, password)``           → ``done(request_id)``
-``new_space(request_id, kind, name, readmode, writemode, persistent)`` → ``done(request_id)``
-``join(request_id, kind, name)``                          → ``joined(request_id, readmode, writemode, admin)``
-``delete_space(request_id, kind, name)``                  → ``done(request_id)``
-``get(request_id, kind, space, key, unless_hash)``        → ``value(request_id, data, hash)``
-``put(request_id, kind, space, key, value, expect)``      → ``stored(request_id, hash)``
-``remove(request_id, kind, space, key)``                  → ``done(request_id)``
-``member(request_id, kind, space, action, email)``        → ``done(request_id)``
-``watch(request_id, kind, space, key)``                   → ``value(request_id, data, hash)``
-``unwatch(request_id, kind, space, key)``                 → ``done(request_id)``
+``version(request_id)``
+    answered with ``text(request_id, text)``
+``login(request_id, email, password)``
+    answered with ``done(request_id)``
+``create_account(request_id, email, password)``
+    answered with ``done(request_id)``
+``new_space(request_id, kind, name, readmode, writemode, persistent)``
+    answered with ``done(request_id)``
+``join(request_id, kind, name)``
+    answered with ``joined(request_id, readmode, writemode, admin)``
+``delete_space(request_id, kind, name)``
+    answered with ``done(request_id)``
+``get(request_id, kind, space, key, unless_hash)``
+    answered with ``value(request_id, data, hash)``
+``put(request_id, kind, space, key, value, expect)``
+    answered with ``stored(request_id, hash)``
+``remove(request_id, kind, space, key)``
+    answered with ``done(request_id)``
+``member(request_id, kind, space, action, email)``
+    answered with ``done(request_id)``
+``watch(request_id, kind, space, key)``
+    answered with ``value(request_id, data, hash)``
+``unwatch(request_id, kind, space, key)``
+    answered with ``done(request_id)``
 
 ``get`` with ``unless_hash`` set refuses with ``unchanged`` when the value
 has that hash; ``put`` with ``expect`` set (the empty string for "no value")

@@ -90,7 +90,9 @@ class StateHandler(Handler):
         if type(message) in _REQUESTS:
             return
         name = type(message).__name__
-        self.server.log_throttle.warning("not a request", "invalid %s from %s: not a request", name, self.peer)
+        self.server.log_throttle.warning(
+            "not a request", "invalid %s from %s: not a request", name, self.peer
+        )
         state_requests.refuse_invalid(self, None, f"{name} is not a request")
 
 
@@ -210,7 +212,7 @@ class StateServer(Server):
         self._stopping = True
 
     def close(self, linger_ms: int = 100) -> None:
-        """Close every connection and the listening socket; then the store, if the server made it."""
+        """Close the connections and the listening socket, then the store if the server made it."""
         try:
             super().close(linger_ms)
         finally:
@@ -260,7 +262,9 @@ class StateServer(Server):
             return _OPERATIONS[name](self, handler, message, reply, now)
         except InvalidRequestError as exc:
             reason = str(exc)
-            self.log_throttle.info("invalid", "invalid %s from %s: %.200s", name, handler.peer, reason)
+            self.log_throttle.info(
+                "invalid", "invalid %s from %s: %.200s", name, handler.peer, reason
+            )
             return lambda: _refuse_invalid(handler, reply, reason)
         except StateError as exc:
             return _refusal(reply, exc)
@@ -392,7 +396,9 @@ def _refuse_invalid(handler: StateHandler, reply: Reply, reason: str) -> None:
 Operation = Callable[[StateServer, StateHandler, Any, Reply, float], Output]
 
 
-def _version(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+def _version(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
     text = server.service.version()
     return lambda: reply.answer(text)
 
@@ -405,7 +411,9 @@ def _create_account(
     return lambda: reply.answer()
 
 
-def _new_space(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+def _new_space(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
     space = server.service.new_space(
         handler.user, m.kind, m.name, m.readmode, m.writemode, m.persistent
     )
@@ -451,7 +459,9 @@ def _put(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: 
     return send
 
 
-def _remove(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+def _remove(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
     space = server.service.remove(handler.user, m.kind, m.space, m.key)
     tell = server._notify(space, m.key, None)
 
@@ -463,7 +473,9 @@ def _remove(server: StateServer, handler: StateHandler, m: Any, reply: Reply, no
     return send
 
 
-def _member(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+def _member(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
     server.service.member(handler.user, m.kind, m.space, m.action, m.email)
     return lambda: reply.answer()
 
@@ -475,7 +487,9 @@ def _watch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
     return lambda: reply.answer(data, digest)
 
 
-def _unwatch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+def _unwatch(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
     space = server.service.space(m.kind, m.space)
     server._unwatch(handler, space.key, server.service.key(m.key))
     return lambda: reply.answer()
@@ -495,4 +509,3 @@ _OPERATIONS: dict[str, Operation] = {
     "watch": _watch,
     "unwatch": _unwatch,
 }
-

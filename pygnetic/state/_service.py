@@ -118,7 +118,13 @@ class StateService:
         return space
 
     def new_space(
-        self, user: str | None, kind: Any, name: Any, readmode: Any, writemode: Any, persistent: Any
+        self,
+        user: str | None,
+        kind: Any,
+        name: Any,
+        readmode: Any,
+        writemode: Any,
+        persistent: Any,
     ) -> Space:
         """Make a space owned by ``user``; apps need a logged-in user."""
         if kind == APP and user is None:
@@ -187,7 +193,9 @@ class StateService:
             raise DataUnchangedError(f"{key!r} has not changed")
         return stored
 
-    def peek(self, user: str | None, kind: Any, name: Any, key: Any) -> tuple[Space, Stored | None]:
+    def peek(
+        self, user: str | None, kind: Any, name: Any, key: Any
+    ) -> tuple[Space, Stored | None]:
         """Return the space and a key's value or None, for a watch (read permission)."""
         space = self._allowed_space(user, kind, name, writing=False)
         return space, self.store.get(space.key, self.key(key))

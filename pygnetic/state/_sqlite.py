@@ -85,13 +85,13 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
-            raise ValueError(f"synchronous must be 'FULL', 'NORMAL' or 'EXTRA', not {synchronous!r}")
+            raise ValueError(
+                f"synchronous must be 'FULL', 'NORMAL' or 'EXTRA', not {synchronous!r}"
+            )
         self.path = path
         # Autocommit: this class opens its own transactions, so that it knows
         # exactly when a write is committed.
-        self._db = sqlite3.connect(
-            os.fspath(path), isolation_level=None, check_same_thread=False
-        )
+        self._db = sqlite3.connect(os.fspath(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -257,7 +257,9 @@ class SQLiteStore(Store):
             self._check_space(db, key)
             if self._has_role(db, key, role, email):
                 raise DuplicateError(f"{email!r} is {role} already")
-            (count,) = db.execute("SELECT count(*) FROM members WHERE space = ?", (key,)).fetchone()
+            (count,) = db.execute(
+                "SELECT count(*) FROM members WHERE space = ?", (key,)
+            ).fetchone()
             if count >= max_members:
                 raise QuotaError(f"the space holds its most grants and bans ({max_members})")
             db.execute("INSERT INTO members VALUES (?, ?, ?)", (key, role, email))

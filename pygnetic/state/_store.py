@@ -87,6 +87,9 @@ class Store(ABC):
         """Set variable ``name`` of space ``key`` to ``value``.
 
         Args:
+            key: The space.
+            name: The variable.
+            value: Its new value.
             expect: None to write whatever is there; else the hash the
                 current value must have (:data:`~pygnetic.state._model.ABSENT`
                 for none), checked atomically with the write.
@@ -170,7 +173,7 @@ class Store(ABC):
         yield
 
     def changed_elsewhere(self) -> list[tuple[str, str]]:
-        """Return ``(space key, name)`` of variables that other servers changed since the last call.
+        """Return ``(space key, name)`` of what other servers changed since the last call.
 
         For the watches of clients of this server. The default: none, since
         nothing else writes to the store.
