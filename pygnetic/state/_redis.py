@@ -16,8 +16,10 @@ the notices of the other servers, for the watches of its clients.
 Durability is Redis's own: a write is answered once it is in Redis's memory.
 For the state to survive Redis being killed or the machine losing power,
 configure Redis with ``appendonly yes`` and ``appendfsync always`` (every
-write on disk before its answer); ``appendfsync everysec``, Redis's default,
-survives Redis's crash but may lose the last second on the machine's. Set
+write on disk before its answer); with ``appendfsync everysec`` (the default
+once ``appendonly`` is on) a crash may lose the last second or two of
+answered writes, and with only RDB snapshots (``save``) everything since the
+last snapshot. Set
 ``maxmemory-policy noeviction`` (the default), or Redis may drop state to
 make room. Replication to a replica is asynchronous: a failover may lose
 writes already answered. The store needs a single Redis (with replicas or
@@ -212,7 +214,6 @@ class RedisStore(Store):
         if client is not None and client.get_encoder().decode_responses:
             raise ValueError("the Redis store needs a client made with decode_responses=False")
         self.prefix = prefix
-        self._url = url if client is None else None
         self._owns_client = client is None
         self._client: redis.Redis = (
             redis_py.Redis.from_url(url, decode_responses=False) if client is None else client
@@ -231,8 +232,10 @@ class RedisStore(Store):
         self._add_account = register(_ADD_ACCOUNT)
 
     def __repr__(self) -> str:
-        where = "a given client" if self._url is None else repr(self._url)
-        return f"<RedisStore {where} prefix={self.prefix!r}>"
+        # Where, without the URL: it may hold a password.
+        found = self._client.connection_pool.connection_kwargs
+        where = found.get("path") or f"{found.get('host')}:{found.get('port')}"
+        return f"<RedisStore {where} db={found.get('db', 0)} prefix={self.prefix!r}>"
 
     # -- keys ----------------------------------------------------------------------
 
@@ -475,7 +478,9 @@ class RedisStore(Store):
         The first call starts listening and returns nothing; later calls
         return what changed after it. A call reads at most
         :data:`MAX_NOTICES_PER_CALL` notices, leaving the rest for the next;
-        a notice that is not well-formed is skipped.
+        a notice that is not well-formed is skipped. Notices published while
+        the connection to Redis is down are lost (redis-py subscribes again
+        when it reconnects).
         """
         if self._pubsub is None:
             self._listen()
