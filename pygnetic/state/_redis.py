@@ -19,9 +19,8 @@ configure Redis with ``appendonly yes`` and ``appendfsync always`` (every
 write on disk before its answer); with ``appendfsync everysec`` (the default
 once ``appendonly`` is on) a crash may lose the last second or two of
 answered writes, and with only RDB snapshots (``save``) everything since the
-last snapshot. Set
-``maxmemory-policy noeviction`` (the default), or Redis may drop state to
-make room. Replication to a replica is asynchronous: a failover may lose
+last snapshot. Keep ``maxmemory-policy noeviction`` (the default), or Redis
+may drop state to make room. Replication to a replica is asynchronous: a failover may lose
 writes already answered. The store needs a single Redis (with replicas or
 Sentinel if wanted), not Redis Cluster: its scripts touch keys of several
 hash slots.
