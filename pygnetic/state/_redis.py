@@ -1,0 +1,598 @@
+"""The Redis store: one Redis that several state servers share.
+
+Every server given the same Redis (and the same ``prefix``) sees the same
+spaces, variables, grants and accounts. Each check that decides a write (the
+space exists, the hash is the expected one, the space or the service has
+room) runs in one Lua script together with the write it guards, so Redis
+applies the two as one step: of two servers racing a compare-and-swap on one
+variable exactly one wins, and no quota is overrun by servers filling it at
+once. The scripts are registered once and run with ``EVALSHA``.
+
+A server learns what the others changed from Redis's pub/sub: each script
+that changes a variable or deletes a space also publishes a notice on the
+channel ``{prefix}changes``, and :meth:`RedisStore.changed_elsewhere` reads
+the notices of the other servers, for the watches of its clients.
+
+Durability is Redis's own: a write is answered once it is in Redis's memory.
+For the state to survive Redis being killed or the machine losing power,
+configure Redis with ``appendonly yes`` and ``appendfsync always`` (every
+write on disk before its answer); with ``appendfsync everysec`` (the default
+once ``appendonly`` is on) a crash may lose the last second or two of
+answered writes, and with only RDB snapshots (``save``) everything since the
+last snapshot. Keep ``maxmemory-policy noeviction`` (the default), or Redis
+may drop state to make room. Replication to a replica is asynchronous: a failover may lose
+writes already answered. The store needs a single Redis (with replicas or
+Sentinel if wanted), not Redis Cluster: its scripts touch keys of several
+hash slots.
+
+The keys, each behind ``prefix`` (``pygnetic:`` unless given), with the
+space's whole key (kind and name, any characters, ':' too) as the rest::
+
+    {prefix}spaces                   set: the key of every space
+    {prefix}space:{key}              hash: kind, name, owner, has_owner,
+                                     readmode, writemode, persistent
+    {prefix}owned:{owner}            set: the keys of the spaces owner owns
+    {prefix}data:{key}               hash: variable name -> packed value
+    {prefix}hash:{key}               hash: variable name -> its hash
+    {prefix}role:authorized:{key}    set: the accounts authorized
+    {prefix}role:banned:{key}        set: the accounts banned
+    {prefix}accounts                 hash: email -> password record
+    {prefix}changes                  pub/sub channel of the notices
+
+No family name begins another, so no two keys of one store are the same.
+Stores sharing one Redis but not their data need prefixes neither of which
+begins the other (``a:`` and ``b:``, not ``a:`` and ``a:data:``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from ..errors import AdapterUnavailableError
+from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
+from ._model import Space, StateLimits, Stored
+from ._store import ROLES, Store
+
+if TYPE_CHECKING:
+    import redis
+    from redis.client import PubSub
+
+__all__ = ["RedisStore"]
+
+#: The most notices one :meth:`RedisStore.changed_elsewhere` call reads.
+MAX_NOTICES_PER_CALL = 10_000
+
+#: The longest notice read, in bytes; a longer one is skipped unread.
+MAX_NOTICE_SIZE = 64 * 1024
+
+# What a script answers. 0 is success everywhere.
+_OK = 0
+_NO_SPACE = 1
+_CHANGED = 2
+_NO_VALUE = 3
+_FULL = 4
+_EXISTS = 5
+_OWNER_FULL = 6
+_NOT_MEMBER = 7
+
+# put: KEYS space, data, hash; ARGV name, value, new hash, has expect ('1'/'0'),
+# expect, max variables, channel, notice.
+_PUT = """
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if not cur then
+    if ARGV[4] == '1' and ARGV[5] ~= '' then return 3 end
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+    if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[6]) then return 4 end
+elseif ARGV[4] == '1' and cur ~= ARGV[5] then
+    return 2
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return 0
+"""
+
+# remove: KEYS space, data, hash; ARGV name, has expect, expect, channel, notice.
+_REMOVE = """
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if not cur then
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+    return 3
+end
+if ARGV[2] == '1' and cur ~= ARGV[3] then return 2 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 0
+"""
+
+# create_space: KEYS space, spaces, owned (the owner's set, or any key when
+# there is no owner); ARGV key, kind, name, owner, has owner, readmode,
+# writemode, persistent, max spaces, max spaces per owner.
+_CREATE_SPACE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 5 end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[9]) then return 4 end
+if ARGV[5] == '1' and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[10]) then return 6 end
+redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'name', ARGV[3], 'owner', ARGV[4],
+    'has_owner', ARGV[5], 'readmode', ARGV[6], 'writemode', ARGV[7], 'persistent', ARGV[8])
+redis.call('SADD', KEYS[2], ARGV[1])
+if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
+return 0
+"""
+
+# delete_space: KEYS space, spaces, then every other key of the space (data,
+# hash, the role sets); ARGV key, the owned family's prefix, channel, notice.
+# The owner's set is named from the space's hash, so it is not among KEYS.
+_DELETE_SPACE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'has_owner') == '1' then
+    redis.call('SREM', ARGV[2] .. redis.call('HGET', KEYS[1], 'owner'), ARGV[1])
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"""
+
+# grant: KEYS space, the role's set, then every role's set; ARGV email, max members.
+_GRANT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 5 end
+local count = 0
+for i = 3, #KEYS do count = count + redis.call('SCARD', KEYS[i]) end
+if count >= tonumber(ARGV[2]) then return 4 end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 0
+"""
+
+# revoke: KEYS space, the role's set; ARGV email.
+_REVOKE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 7 end
+return 0
+"""
+
+# add_account: KEYS accounts; ARGV email, record, max accounts.
+_ADD_ACCOUNT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 5 end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 4 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 0
+"""
+
+
+def _load_redis() -> Any:
+    """Import redis-py, or fail naming what installs it."""
+    try:
+        import redis
+    except ImportError as exc:
+        raise AdapterUnavailableError(
+            f"the Redis store needs redis-py, which is not installed ({exc}); run: "
+            "python -m pip install redis (what pip install pygnetic[redis] installs)"
+        ) from exc
+    return redis
+
+
+class RedisStore(Store):
+    """Keeps the state service's data in Redis, shared by every server given the same one.
+
+    Args:
+        url: Redis's URL (``redis://host:port/db``, ``rediss://`` for TLS,
+            ``unix:///path/to/socket``), as ``redis.Redis.from_url`` reads
+            it; options such as ``?socket_timeout=5`` go in it too.
+        prefix: What every key of this store begins with; stores with other
+            prefixes on the same Redis keep apart.
+        client: A ``redis.Redis`` to use instead of one made from ``url``;
+            it must return bytes (``decode_responses=False``). It is left
+            open by :meth:`close`.
+
+    Attributes:
+        prefix: As given.
+
+    Raises:
+        AdapterUnavailableError: redis-py is not installed.
+        ValueError: ``client`` decodes its responses.
+    """
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str = "pygnetic:",
+        client: redis.Redis | None = None,
+    ) -> None:
+        redis_py = _load_redis()
+        if client is not None and client.get_encoder().decode_responses:
+            raise ValueError("the Redis store needs a client made with decode_responses=False")
+        self.prefix = prefix
+        self._owns_client = client is None
+        self._client: redis.Redis = (
+            redis_py.Redis.from_url(url, decode_responses=False) if client is None else client
+        )
+        self._channel = f"{prefix}changes"
+        # Tells this store's notices from the other servers'.
+        self._origin = secrets.token_hex(16)
+        self._pubsub: PubSub | None = None
+        register = self._client.register_script
+        self._put = register(_PUT)
+        self._remove = register(_REMOVE)
+        self._create_space = register(_CREATE_SPACE)
+        self._delete_space = register(_DELETE_SPACE)
+        self._grant = register(_GRANT)
+        self._revoke = register(_REVOKE)
+        self._add_account = register(_ADD_ACCOUNT)
+
+    def __repr__(self) -> str:
+        # Where, without the URL: it may hold a password.
+        found = self._client.connection_pool.connection_kwargs
+        where = found.get("path") or f"{found.get('host')}:{found.get('port')}"
+        return f"<RedisStore {where} db={found.get('db', 0)} prefix={self.prefix!r}>"
+
+    # -- keys ----------------------------------------------------------------------
+
+    def _space_key(self, key: str) -> str:
+        return f"{self.prefix}space:{key}"
+
+    def _data_key(self, key: str) -> str:
+        return f"{self.prefix}data:{key}"
+
+    def _hash_key(self, key: str) -> str:
+        return f"{self.prefix}hash:{key}"
+
+    def _role_key(self, role: str, key: str) -> str:
+        if role not in ROLES:
+            raise ValueError(f"the role must be one of {ROLES}, not {role!r}")
+        return f"{self.prefix}role:{role}:{key}"
+
+    def _owned_key(self, owner: str) -> str:
+        return f"{self.prefix}owned:{owner}"
+
+    @property
+    def _spaces_key(self) -> str:
+        return f"{self.prefix}spaces"
+
+    @property
+    def _accounts_key(self) -> str:
+        return f"{self.prefix}accounts"
+
+    def _notice(self, key: str, name: str | None) -> bytes:
+        return msgpack.packb([self._origin, key, name])  # type: ignore[no-any-return]
+
+    # -- spaces --------------------------------------------------------------------
+
+    def create_space(self, space: Space, limits: StateLimits) -> None:
+        """Make ``space``; see :meth:`Store.create_space`."""
+        key = space.key
+        has_owner = space.owner is not None
+        owned = self._owned_key(space.owner) if space.owner is not None else self._spaces_key
+        status = self._create_space(
+            keys=[self._space_key(key), self._spaces_key, owned],
+            args=[
+                key,
+                space.kind,
+                space.name,
+                space.owner or "",
+                _flag(has_owner),
+                space.readmode,
+                space.writemode,
+                _flag(space.persistent),
+                limits.max_spaces,
+                limits.max_spaces_per_owner,
+            ],
+        )
+        if status == _EXISTS:
+            raise DuplicateError(f"{space.kind} {space.name!r} exists already")
+        if status == _FULL:
+            raise QuotaError(f"the service holds its most spaces ({limits.max_spaces})")
+        if status == _OWNER_FULL:
+            raise QuotaError(f"the account owns its most spaces ({limits.max_spaces_per_owner})")
+        _check_ok(status)
+
+    def get_space(self, key: str) -> Space | None:
+        """Return the space ``key``, or None."""
+        return _space(self._client.hgetall(self._space_key(key)))
+
+    def delete_space(self, key: str) -> bool:
+        """Delete the space ``key`` and everything in it; False if there was none.
+
+        The other servers are told that the space's variables changed.
+        """
+        status = self._delete_space(
+            keys=[
+                self._space_key(key),
+                self._spaces_key,
+                self._data_key(key),
+                self._hash_key(key),
+                *(self._role_key(role, key) for role in ROLES),
+            ],
+            args=[key, f"{self.prefix}owned:", self._channel, self._notice(key, None)],
+        )
+        return bool(status)
+
+    def spaces(self) -> list[Space]:
+        """Return every space, ordered by key."""
+        keys = sorted(_text(member) for member in self._client.smembers(self._spaces_key))
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(self._space_key(key))
+        # A space deleted between the two reads is left out.
+        found = (_space(fields) for fields in pipe.execute())
+        return [space for space in found if space is not None]
+
+    # -- variables -----------------------------------------------------------------
+
+    def get(self, key: str, name: str) -> Stored | None:
+        """Return the value of ``name`` in space ``key``, or None."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hget(self._data_key(key), name)
+        pipe.hget(self._hash_key(key), name)
+        data, digest = pipe.execute()
+        if data is None or digest is None:
+            return None
+        return Stored(_bytes(data), _text(digest))
+
+    def names(self, key: str) -> list[str]:
+        """Return the names of the variables of space ``key``, sorted."""
+        return sorted(_text(name) for name in self._client.hkeys(self._hash_key(key)))
+
+    def put(
+        self, key: str, name: str, value: Stored, expect: str | None, max_variables: int
+    ) -> None:
+        """Set ``name`` in space ``key``; see :meth:`Store.put`.
+
+        The other servers are told that it changed.
+        """
+        status = self._put(
+            keys=[self._space_key(key), self._data_key(key), self._hash_key(key)],
+            args=[
+                name,
+                value.data,
+                value.hash,
+                _flag(expect is not None),
+                expect or "",
+                max_variables,
+                self._channel,
+                self._notice(key, name),
+            ],
+        )
+        if status == _NO_SPACE:
+            raise AppIdError(f"there is no space {key!r}")
+        if status == _CHANGED:
+            raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+        if status == _NO_VALUE:
+            raise UpdateFailedError(f"the key has no value (its hash is not {expect!r})")
+        if status == _FULL:
+            raise QuotaError(f"the space holds its most keys ({max_variables})")
+        _check_ok(status)
+
+    def remove(self, key: str, name: str, expect: str | None) -> None:
+        """Delete ``name`` in space ``key``; see :meth:`Store.remove`.
+
+        The other servers are told that it changed.
+        """
+        status = self._remove(
+            keys=[self._space_key(key), self._data_key(key), self._hash_key(key)],
+            args=[
+                name,
+                _flag(expect is not None),
+                expect or "",
+                self._channel,
+                self._notice(key, name),
+            ],
+        )
+        if status == _NO_SPACE:
+            raise AppIdError(f"there is no space {key!r}")
+        if status == _NO_VALUE:
+            raise NoSuchKeyError(f"{name!r} has no value")
+        if status == _CHANGED:
+            raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+        _check_ok(status)
+
+    # -- grants --------------------------------------------------------------------
+
+    def grant(self, key: str, role: str, email: str, max_members: int) -> None:
+        """Give ``email`` the ``role`` in space ``key``; see :meth:`Store.grant`.
+
+        Raises:
+            ValueError: ``role`` is not one of :data:`~pygnetic.state._store.ROLES`.
+        """
+        status = self._grant(
+            keys=[
+                self._space_key(key),
+                self._role_key(role, key),
+                *(self._role_key(each, key) for each in ROLES),
+            ],
+            args=[email, max_members],
+        )
+        if status == _NO_SPACE:
+            raise AppIdError(f"there is no space {key!r}")
+        if status == _EXISTS:
+            raise DuplicateError(f"{email!r} is {role} already")
+        if status == _FULL:
+            raise QuotaError(f"the space holds its most grants and bans ({max_members})")
+        _check_ok(status)
+
+    def revoke(self, key: str, role: str, email: str) -> None:
+        """Take the ``role`` in space ``key`` from ``email``; see :meth:`Store.revoke`.
+
+        Raises:
+            ValueError: ``role`` is not one of :data:`~pygnetic.state._store.ROLES`.
+        """
+        status = self._revoke(keys=[self._space_key(key), self._role_key(role, key)], args=[email])
+        if status == _NO_SPACE:
+            raise AppIdError(f"there is no space {key!r}")
+        if status == _NOT_MEMBER:
+            raise DuplicateError(f"{email!r} is not {role}")
+        _check_ok(status)
+
+    def roles(self, key: str, email: str) -> frozenset[str]:
+        """Return the roles of ``email`` in space ``key``."""
+        pipe = self._client.pipeline(transaction=False)
+        for role in ROLES:
+            pipe.sismember(self._role_key(role, key), email)
+        return frozenset(role for role, has in zip(ROLES, pipe.execute(), strict=True) if has)
+
+    # -- accounts ------------------------------------------------------------------
+
+    def add_account(self, email: str, record: bytes, max_accounts: int) -> None:
+        """Create the account ``email``; see :meth:`Store.add_account`."""
+        status = self._add_account(keys=[self._accounts_key], args=[email, record, max_accounts])
+        if status == _EXISTS:
+            raise DuplicateError(f"the account {email!r} exists already")
+        if status == _FULL:
+            raise QuotaError(f"the service holds its most accounts ({max_accounts})")
+        _check_ok(status)
+
+    def set_account(self, email: str, record: bytes) -> None:
+        """Create or replace the account ``email``."""
+        self._client.hset(self._accounts_key, email, record)
+
+    def account(self, email: str) -> bytes | None:
+        """Return the password record of ``email``, or None."""
+        record = self._client.hget(self._accounts_key, email)
+        return None if record is None else _bytes(record)
+
+    def delete_account(self, email: str) -> bool:
+        """Delete the account ``email``; False if there was none."""
+        return bool(self._client.hdel(self._accounts_key, email))
+
+    # -- the server's loop ---------------------------------------------------------
+
+    def changed_elsewhere(self) -> list[tuple[str, str]]:
+        """Return ``(space key, name)`` of variables other servers changed since the last call.
+
+        Without blocking: what the notices of the other servers (every store
+        with the same prefix on the same Redis but this one) say, each pair
+        once, in the order they came. A deleted space comes as ``(key, '')``
+        (no variable is named ``''``): each of its variables changed.
+
+        The first call starts listening and returns nothing; later calls
+        return what changed after it. A call reads at most
+        :data:`MAX_NOTICES_PER_CALL` notices, leaving the rest for the next;
+        a notice that is not well-formed is skipped. Notices published while
+        the connection to Redis is down are lost (redis-py subscribes again
+        when it reconnects).
+        """
+        if self._pubsub is None:
+            self._listen()
+            return []
+        pubsub = self._pubsub
+        changed: dict[tuple[str, str], None] = {}
+        for _ in range(MAX_NOTICES_PER_CALL):
+            message = pubsub.get_message(timeout=0)
+            if message is None:
+                break
+            change = self._change(message)
+            if change is not None:
+                changed[change] = None
+        return list(changed)
+
+    def _listen(self) -> None:
+        """Subscribe to the notices, and wait until Redis confirms it."""
+        pubsub = self._pubsub = self._client.pubsub()
+        pubsub.subscribe(self._channel)
+        # Until the confirmation, a notice published by another connection
+        # might be made before Redis has subscribed this one.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message.get("type") in ("subscribe", b"subscribe"):
+                return
+
+    def _change(self, message: dict[str, Any]) -> tuple[str, str] | None:
+        """Return what a pub/sub message says changed elsewhere, or None."""
+        if message.get("type") not in ("message", b"message"):
+            return None
+        data = message.get("data")
+        if type(data) is not bytes or len(data) > MAX_NOTICE_SIZE:
+            return None
+        try:
+            notice = msgpack.unpackb(data, raw=False, max_bin_len=0, max_ext_len=0)
+        except (ValueError, TypeError, msgpack.UnpackException):
+            return None
+        if type(notice) is not list or len(notice) != 3:
+            return None
+        origin, key, name = notice
+        if type(origin) is not str or type(key) is not str:
+            return None
+        if name is not None and type(name) is not str:
+            return None
+        if origin == self._origin:
+            return None
+        return (key, "" if name is None else name)
+
+    def fileno(self) -> int:
+        """Return the file descriptor of the notices' connection, for ``select()``.
+
+        It is readable when notices may be waiting; call
+        :meth:`changed_elsewhere` then (it starts listening if it has not).
+        Notices already buffered by redis-py do not make it readable, so a
+        server should also call :meth:`changed_elsewhere` on its own tick.
+        """
+        if self._pubsub is None:
+            self._listen()
+        assert self._pubsub is not None
+        connection = self._pubsub.connection
+        sock = None if connection is None else connection._sock
+        if sock is None:
+            raise OSError("the Redis store's notices connection is closed")
+        return int(sock.fileno())
+
+    def version(self) -> str:
+        """Return ``'redis X.Y.Z'``, the version of the Redis server."""
+        info = self._client.info("server")
+        return f"redis {_text(info['redis_version'])}"
+
+    def close(self) -> None:
+        """Close the notices' connection, and the client if this store made it."""
+        if self._pubsub is not None:
+            self._pubsub.close()
+            self._pubsub = None
+        if self._owns_client:
+            self._client.close()
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _text(value: object) -> str:
+    """Return a str Redis gave as bytes (or, from a version of redis-py, as str)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+def _bytes(value: object) -> bytes:
+    """Return a value Redis gave, which is bytes since the client does not decode."""
+    if type(value) is not bytes:
+        raise TypeError(f"Redis gave a {type(value).__name__} where bytes were due")
+    return value
+
+
+def _check_ok(status: object) -> None:
+    if status != _OK:
+        raise RuntimeError(f"the Redis store's script answered {status!r}")
+
+
+def _space(fields: Mapping[bytes | str, bytes | str]) -> Space | None:
+    """Return the space a ``{prefix}space:{key}`` hash holds, or None if it is empty."""
+    if not fields:
+        return None
+    text = {_text(field): _text(value) for field, value in fields.items()}
+    return Space(
+        text["name"],
+        text["kind"],
+        text["owner"] if text["has_owner"] == "1" else None,
+        int(text["readmode"]),
+        int(text["writemode"]),
+        text["persistent"] == "1",
+    )
