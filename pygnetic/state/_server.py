@@ -347,7 +347,8 @@ class StateServer(Server):
             space = self._watched_spaces.get(space_key)
             if space is None:
                 continue
-            keys = [key] if key is not None else [k for (s, k) in self._watchers if s == space_key]
+            # A deleted space comes as its key with the name "" (no key is named so).
+            keys = [key] if key else [k for (s, k) in self._watchers if s == space_key]
             for each in keys:
                 if (space_key, each) in self._watchers:
                     output = self._notify(space, each, self.store.get(space_key, each))

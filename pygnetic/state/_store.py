@@ -175,8 +175,9 @@ class Store(ABC):
     def changed_elsewhere(self) -> list[tuple[str, str]]:
         """Return ``(space key, name)`` of what other servers changed since the last call.
 
-        For the watches of clients of this server. The default: none, since
-        nothing else writes to the store.
+        For the watches of clients of this server; a deleted space comes as
+        its key with the name ``''``, which no variable has. The default:
+        none, since nothing else writes to the store.
         """
         return []
 

@@ -23,12 +23,18 @@ def start_redis(folder: Path):
     process = subprocess.Popen(
         [
             binary,
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(folder),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
@@ -60,3 +66,47 @@ def _wait_for(sock: Path, process: subprocess.Popen) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+class ServerThread:
+    """A real StateServer on 127.0.0.1, port 0, pumped by a thread of this process.
+
+    Blocking client calls pump only the client, so the server needs a loop of
+    its own; a thread is enough, and lets a test hand the server a clock it drives.
+    """
+
+    def __init__(self, store, **options):
+        import threading
+
+        from pygnetic.state import StateServer
+
+        self.server = StateServer(store, port=0, **options)
+        self._stop = threading.Event()
+        self._failed: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                self.server.update(5)
+        except BaseException as exc:
+            self._failed.append(exc)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.address
+        return f"{host}:{port}"
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(10)
+        self.server.close()
+        if self._failed:
+            raise self._failed[0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

@@ -1,0 +1,203 @@
+"""Garbage and hostile requests are refused; only the offender's connection ever closes."""
+
+import contextlib
+import socket
+import time
+
+import pytest
+from state_servers import ServerThread
+
+from pygnetic.client import Client
+from pygnetic.request import BUSY, INVALID, Requester, RequestError, RequestRefused
+from pygnetic.state import (
+    DistributedState,
+    LoginError,
+    SQLiteStore,
+    StateLimits,
+)
+from pygnetic.state._protocol import (
+    GET,
+    LOGIN,
+    MAX_INVALID_REQUESTS,
+    MAX_PENDING_REQUESTS,
+    NEW_SPACE,
+    PUT,
+    VALUE,
+    WATCH,
+    state_messages,
+    state_requests,
+)
+from pygnetic.state._server import LOGIN_DELAY, MAX_FAILED_LOGINS
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def running(tmp_path, clock):
+    store = SQLiteStore(tmp_path / "state.db")
+    with ServerThread(store, clock=clock, limits=StateLimits(max_watches=4)) as running:
+        with DistributedState(running.address) as admin:
+            admin.create_account("admin@example.com", "admin-password")
+            admin.login("admin@example.com", "admin-password")
+            admin.new_app("admin+game")
+            admin["k"] = "kept"
+        yield running
+    store.close()
+
+
+@pytest.fixture
+def raw(running):
+    """A connection that sends state messages by hand, and its requester."""
+    client = Client(1, state_messages, adapter="socket", events=False)
+    host, port = running.server.address
+    connection = client.connect(host, port)
+    asker = Requester(connection, state_requests, timeout=5)
+    while not connection.connected:
+        client.update(5)
+    yield connection, asker
+    client.close()
+
+
+def _refusal(asker, request, *fields):
+    with pytest.raises(RequestRefused) as refused:
+        asker.ask(request, *fields).wait(5)
+    return refused.value
+
+
+def _still_served(running):
+    with DistributedState(running.address) as state:
+        state.join("admin+game")
+        assert state["k"] == "kept"
+
+
+@pytest.mark.parametrize(
+    ("request_type", "fields", "says"),
+    [
+        (GET, ("app", 123, "k", None), "space name"),
+        (GET, ("app", "admin+game", "", None), "key"),
+        (GET, ("app", "admin+game", "k" * 10_000, None), "longer than"),
+        (GET, ("app", "admin+game", "\x00\x1b[2J", None), "unprintable"),
+        (GET, ("nonsense", "admin+game", "k", None), "kind"),
+        (PUT, ("app", "admin+game", "k", 1, 12), "expect"),
+        (NEW_SPACE, ("workspace", "x", 7, 0, True), "readmode"),
+        (LOGIN, (["not", "an", "email"], "pw"), "email"),
+    ],
+)
+def test_malformed_requests_are_refused_with_a_reason(running, raw, request_type, fields, says):
+    connection, asker = raw
+    refused = _refusal(asker, request_type, *fields)
+    assert refused.code == INVALID and says in refused.reason
+    assert connection.connected
+    _still_served(running)
+
+
+def test_a_value_the_service_does_not_take_is_refused_and_nothing_is_stored(running, raw):
+    connection, asker = raw
+    refused = _refusal(asker, PUT, "app", "admin+game", "k", "x" * 30_000, None)
+    assert refused.code == "size"
+    assert connection.connected
+    _still_served(running)
+
+
+def test_a_message_that_is_no_request_is_refused(running, raw):
+    connection, asker = raw
+    connection.send(VALUE, 1, b"", "")
+    _refusal(asker, GET, "app", "admin+game", "", None)  # the round trip after it
+    assert connection.connected
+
+
+def test_too_many_invalid_requests_close_only_that_connection(running, raw):
+    connection, asker = raw
+    requests = [asker.ask(GET, "app", 1, "k", None) for _ in range(MAX_INVALID_REQUESTS)]
+    for request in requests:
+        with contextlib.suppress(RequestError):  # refused, then aborted: both expected
+            request.wait(5)
+    for _ in range(200):
+        if not connection.connected:
+            break
+        asker.connection.parent.update(5)
+    assert not connection.connected
+    assert "invalid" in connection.close_reason
+    _still_served(running)
+
+
+def test_garbage_bytes_close_only_that_connection(running):
+    host, port = running.server.address
+    with socket.create_connection((host, port), timeout=5) as garbage:
+        garbage.sendall(b"\xff" * 64 + b"GET / HTTP/1.1\r\n\r\n" * 10)
+        garbage.settimeout(5)
+        try:
+            while garbage.recv(4096):
+                pass
+        except OSError:
+            pass
+    _still_served(running)
+
+
+def test_a_flood_of_pipelined_requests_is_refused_as_busy(running, raw):
+    connection, asker = raw
+    requests = [
+        asker.ask(GET, "app", "admin+game", "k", None) for _ in range(MAX_PENDING_REQUESTS + 20)
+    ]
+    codes = []
+    for request in requests:
+        try:
+            request.wait(5)
+            codes.append("answered")
+        except RequestRefused as refused:
+            codes.append(refused.code)
+    assert codes.count("answered") >= MAX_PENDING_REQUESTS
+    assert BUSY in codes
+    assert connection.connected
+    _still_served(running)
+
+
+def test_watches_are_bounded_per_connection(running, raw):
+    connection, asker = raw
+    for index in range(4):
+        asker.ask(WATCH, "app", "admin+game", f"k{index}").wait(5)
+    refused = _refusal(asker, WATCH, "app", "admin+game", "k4")
+    assert refused.code == INVALID and "watch" in refused.reason
+    asker.ask(WATCH, "app", "admin+game", "k0").wait(5)  # watching one again costs nothing
+    assert connection.connected
+
+
+def test_failed_logins_are_slowed_down_then_refused(running, clock):
+    with DistributedState(running.address) as state:
+        for attempt in range(MAX_FAILED_LOGINS):
+            request = state.login_nowait("admin@example.com", "wrong-password")
+            for _ in range(20):  # the refusal is held back until the clock passes the delay
+                state.poll(2)
+            assert not request.done, attempt
+            clock.now += LOGIN_DELAY
+            with pytest.raises(LoginError, match="wrong email or password"):
+                request.wait(5)
+        with pytest.raises(LoginError, match="too many failed logins"):
+            state.login("admin@example.com", "admin-password")  # even the right password
+        clock.now += 61
+        state.login("admin@example.com", "admin-password")
+        assert state.user == "admin@example.com"
+
+
+def test_a_held_login_keeps_later_requests_in_order(running, clock):
+    with DistributedState(running.address) as state:
+        login = state.login_nowait("admin@example.com", "wrong-password")
+        version = state.version_nowait()
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            state.poll(5)
+        assert not login.done and not version.done
+        clock.now += LOGIN_DELAY
+        version.wait(5)
+        assert login.done and isinstance(login.error, LoginError)
