@@ -2,8 +2,8 @@
 
 High scores, a message of the day, player counts, saved worlds: what must
 outlive a match lives in a *state service*, a small pygnetic server with a
-store behind it. Start one with one command (``pip install pygnetic`` is all
-it needs; the data goes to ``pygnetic-state.db``)::
+store behind it. Start one with one command (it needs nothing beyond
+pygnetic itself; the data goes to ``pygnetic-state.db``)::
 
     python -m pygnetic.state                # listening on 127.0.0.1:8765
 

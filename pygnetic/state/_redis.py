@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from ..errors import AdapterUnavailableError
+from .._defaults import import_optional
 from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
 from ._model import Space, StateLimits, Stored
 from ._store import ROLES, Store
@@ -169,14 +169,7 @@ return 0
 
 def _load_redis() -> Any:
     """Import redis-py, or fail naming what installs it."""
-    try:
-        import redis
-    except ImportError as exc:
-        raise AdapterUnavailableError(
-            f"the Redis store needs redis-py, which is not installed ({exc}); run: "
-            "python -m pip install redis (what pip install pygnetic[redis] installs)"
-        ) from exc
-    return redis
+    return import_optional("redis", "redis")
 
 
 class RedisStore(Store):

@@ -448,5 +448,5 @@ def test_redis_store_without_redis_py_names_the_install(monkeypatch):
     from pygnetic.state import RedisStore
 
     monkeypatch.setitem(sys.modules, "redis", None)
-    with pytest.raises(AdapterUnavailableError, match=r"pygnetic\[redis\]"):
+    with pytest.raises(AdapterUnavailableError, match=r"pip install redis"):
         RedisStore()
