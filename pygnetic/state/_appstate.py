@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._client import Operation, StateClient, StateRequest, WatchCallback
-from ._errors import DataUnchangedError, NoSuchKeyError, UnjoinedError, UpdateFailedError
+from ._errors import NoSuchKeyError, UnjoinedError, UpdateFailedError
 from ._model import ABSENT, ANY, APP, unpack_value
 from ._protocol import (
     CREATE_ACCOUNT,
@@ -412,6 +412,3 @@ class DistributedState(StateClient):
         """Stop being told of changes to ``key``."""
         self._run("unwatch", self._unwatch(key))
 
-
-# appstate's code catches these by these names.
-_ = (DataUnchangedError,)

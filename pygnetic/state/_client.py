@@ -187,7 +187,7 @@ class StateRequest:
         except StopIteration as stop:
             self._finish(stop.value, None)
             return
-        except (StateError, LocalError, ValueError, TypeError) as failed:
+        except Exception as failed:  # e.g. apply_op's func raised: the request fails with it
             self._finish(_PENDING, failed)
             return
         self._inner = inner

@@ -229,21 +229,33 @@ class StateServer(Server):
         self._watch_elsewhere()
         give_up = time.perf_counter() + self.serve_ms / 1000
         while self._ready and time.perf_counter() < give_up:
-            self._serve_round(now)
+            self._serve_batch(now, give_up)
 
-    def _serve_round(self, now: float) -> None:
+    def _serve_batch(self, now: float, give_up: float) -> None:
+        """One batch: the oldest request of each ready connection in turn, until time is up.
+
+        The connections not reached stay first in line for the next batch.
+        """
         ready = self._ready
         outputs: list[Output] = []
-        # The connections whose turn it is, each with its oldest request.
-        served = [(handler, handler.jobs.popleft()) for handler in ready if handler.jobs]
-        ready.clear()
+        served: list[tuple[StateHandler, Reply]] = []
         try:
             with self.store.batch():
-                for handler, reply in served:
+                for _ in range(len(ready)):
+                    handler = ready.popleft()
+                    if not handler.jobs:  # its connection ended while it waited
+                        continue
+                    reply = handler.jobs.popleft()
+                    served.append((handler, reply))
                     outputs.append(self._serve_one(handler, reply, now))
+                    if time.perf_counter() >= give_up:
+                        break
         except Exception:
             # Nothing of the batch was kept: refuse all of it, so that each
             # client hears so instead of waiting for its timeout.
+            if not served:  # the batch could not even begin
+                served = [(handler, handler.jobs.popleft()) for handler in ready if handler.jobs]
+                ready.clear()
             log.exception("the store failed; refused %d request(s)", len(served))
             failed = UnexpectedError("the state service's store failed; try again")
             outputs = [_refusal(reply, failed) for _, reply in served]

@@ -24,6 +24,7 @@ from ._model import (
     ANY,
     APP,
     AUTHORIZED_ONLY,
+    UNBANNED_ONLY,
     Space,
     StateLimits,
     Stored,
@@ -170,7 +171,7 @@ class StateService:
         mode = space.writemode if writing else space.readmode
         roles = (
             self.store.roles(space.key, user)
-            if user is not None and user != space.owner and mode in (AUTHORIZED_ONLY, 3)
+            if user is not None and user != space.owner and mode in (AUTHORIZED_ONLY, UNBANNED_ONLY)
             else frozenset()
         )
         if not allowed(space, mode, user, roles):

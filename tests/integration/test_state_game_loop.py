@@ -178,3 +178,12 @@ def test_a_request_times_out_when_the_server_stops_answering(tmp_path):
     state.close()
     running.server.close()
     store.close()
+
+
+def test_an_apply_op_function_that_raises_fails_that_call_alone(running):
+    with DistributedState(running.address) as state:
+        state.join("admin+game")
+        state["n"] = 1
+        with pytest.raises(ZeroDivisionError):
+            state.apply_op("n", lambda n: n / 0)
+        assert state.apply_op("n", lambda n: n + 1) == 2
