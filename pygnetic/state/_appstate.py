@@ -411,4 +411,3 @@ class DistributedState(StateClient):
     def unwatch(self, key: str) -> None:
         """Stop being told of changes to ``key``."""
         self._run("unwatch", self._unwatch(key))
-

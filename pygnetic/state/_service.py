@@ -171,7 +171,9 @@ class StateService:
         mode = space.writemode if writing else space.readmode
         roles = (
             self.store.roles(space.key, user)
-            if user is not None and user != space.owner and mode in (AUTHORIZED_ONLY, UNBANNED_ONLY)
+            if user is not None
+            and user != space.owner
+            and mode in (AUTHORIZED_ONLY, UNBANNED_ONLY)
             else frozenset()
         )
         if not allowed(space, mode, user, roles):
