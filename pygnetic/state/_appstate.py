@@ -69,10 +69,29 @@ class DistributedState(StateClient):
         self.writemode: int | None = None
         self.admin = False
         self.user: str | None = None
+        self._password: str | None = None
 
     def __repr__(self) -> str:
         host, port = self.address
         return f"<DistributedState {host}:{port} app={self.appid!r} user={self.user!r}>"
+
+    def _session_requests(self) -> list[tuple[type[Any], tuple[Any, ...]]]:
+        """A new connection logs in again and joins the application again."""
+        requests: list[tuple[type[Any], tuple[Any, ...]]] = []
+        if self.user is not None and self._password is not None:
+            requests.append((LOGIN, (self.user, self._password)))
+        if self.appid is not None:
+            requests.append((JOIN, (APP, self.appid)))
+        return requests
+
+    def _replay_failed(self, request: type[Any], error: BaseException) -> None:
+        """After a reconnect the login or the join failed: no longer claim it."""
+        if request is LOGIN:
+            self.user = self._password = None
+            self.admin = False
+        elif request is JOIN:
+            self.appid = self.readmode = self.writemode = None
+            self.admin = False
 
     def _app(self) -> str:
         if self.appid is None:
@@ -83,7 +102,7 @@ class DistributedState(StateClient):
 
     def _login(self, email: str, password: str) -> Operation:
         yield self._ask(LOGIN, email, password)
-        self.user = email
+        self.user, self._password = email, password
         if self.appid is not None:  # the admin flag is per account
             answer = yield self._ask(JOIN, APP, self.appid)
             self.admin = bool(answer.admin)

@@ -10,6 +10,7 @@ trips, like ``apply_op``, runs the same way blocking or from a game loop:
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Generator
@@ -30,9 +31,11 @@ from ._errors import (
     UnexpectedError,
 )
 from ._model import unpack_value
-from ._protocol import STATE_ADAPTER, STATE_PORT, state_messages, state_requests
+from ._protocol import STATE_ADAPTER, STATE_PORT, WATCH, state_messages, state_requests
 
 __all__ = ["StateClient", "StateRequest", "parse_address"]
+
+log = logging.getLogger("pygnetic.state")
 
 #: Seconds a state client waits to connect, and for each answer, unless told otherwise.
 DEFAULT_TIMEOUT = 10.0
@@ -237,9 +240,17 @@ class StateClient:
         clock: Monotonic time source in seconds (tests drive it).
         **client_options: Passed on to :class:`~pygnetic.client.Client`.
 
+    A connection that ends (the service restarted, the network failed)
+    fails the requests waiting on it with
+    :exc:`~pygnetic.state.StateUnavailableError`; the next request connects
+    again, and first repeats what the session had done: the login, the
+    join, the watches. So a game that catches the error once goes on. (The
+    password stays in memory for that, never on disk.)
+
     Attributes:
         address: ``(host, port)`` of the service.
         timeout: As given.
+        reconnects: How many times it connected again.
     """
 
     def __init__(
@@ -255,8 +266,11 @@ class StateClient:
         self.address = parse_address(server)
         self.timeout = timeout
         self._clock = clock
+        self._closed = False
+        self.reconnects = 0
+        # Room for an ending connection next to its replacement.
         self._client = Client(
-            1,
+            2,
             state_messages,
             adapter=adapter,
             timeout=max(timeout, 1.0),
@@ -267,16 +281,26 @@ class StateClient:
         )
         self._watches: dict[tuple[str, str, str], tuple[WatchCallback | None, bool]] = {}
         try:
-            self._connection = self._client.connect(*self.address)
-        except OSError as exc:
+            self._connect()
+        except StateUnavailableError:
             self._client.close()
+            raise
+        if blocking:
+            self._wait_connected()
+
+    def _connect(self) -> None:
+        try:
+            self._connection = self._client.connect(*self.address)
+        except OSError as exc:  # e.g. the name does not resolve
             raise StateUnavailableError(f"cannot reach {self._where}: {exc}") from None
         self._connection.add_handler(_Pushes(self))
         self._requests = Requester(
-            self._connection, state_requests, timeout=timeout, clock=clock, pump=self.poll
+            self._connection,
+            state_requests,
+            timeout=self.timeout,
+            clock=self._clock,
+            pump=self.poll,
         )
-        if blocking:
-            self._wait_connected()
 
     @property
     def _where(self) -> str:
@@ -317,6 +341,7 @@ class StateClient:
 
     def close(self) -> None:
         """Close the connection; pending requests fail with StateUnavailableError."""
+        self._closed = True
         self._client.close()
         self._requests.poll()
 
@@ -330,10 +355,37 @@ class StateClient:
 
     def _ask(self, request: type[Any], *fields: Any) -> Request:
         if self._connection.close_code is not None:
-            raise StateUnavailableError(
-                f"the connection to {self._where} has ended: {self._connection.close_reason}"
-            )
+            if self._closed:
+                raise StateUnavailableError(f"the connection to {self._where} was closed")
+            self._reconnect()
         return self._requests.ask(request, *fields)
+
+    def _reconnect(self) -> None:
+        """Connect again and repeat the session's requests; answered before any later one."""
+        reason = self._connection.close_reason
+        self._requests.poll()  # what waited on the old connection fails now
+        self._connect()
+        self.reconnects += 1
+        log.info("reconnecting to %s (the connection ended: %s)", self._where, reason)
+        for request, fields in self._session_requests():
+            self._requests.ask(request, *fields, callback=self._replayed)
+        for kind, space, key in self._watches:
+            self._requests.ask(WATCH, kind, space, key, callback=self._replayed)
+
+    def _session_requests(self) -> list[tuple[type[Any], tuple[Any, ...]]]:
+        """The requests that bring a new connection to where the last one was (subclasses)."""
+        return []
+
+    def _replayed(self, request: Request) -> None:
+        error = request.error
+        if error is not None:
+            failed = state_error(error)
+            name = request.request_type.__name__
+            log.warning("after reconnecting to %s, %s failed: %s", self._where, name, failed)
+            self._replay_failed(request.request_type, failed)
+
+    def _replay_failed(self, request: type[Any], error: BaseException) -> None:
+        """A repeated session request failed: forget what it stood for (subclasses)."""
 
     def _start(
         self,

@@ -80,7 +80,8 @@ class ServerThread:
 
         from pygnetic.state import StateServer
 
-        self.server = StateServer(store, port=0, **options)
+        options.setdefault("port", 0)
+        self.server = StateServer(store, **options)
         self._stop = threading.Event()
         self._failed: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -187,3 +187,40 @@ def test_an_apply_op_function_that_raises_fails_that_call_alone(running):
         with pytest.raises(ZeroDivisionError):
             state.apply_op("n", lambda n: n / 0)
         assert state.apply_op("n", lambda n: n + 1) == 2
+
+
+def test_after_the_service_restarts_the_next_call_reconnects_the_session(tmp_path):
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)
+    first = ServerThread(store)
+    host, port = first.server.address
+    state = DistributedState(first.address)
+    state.create_account("admin@example.com", "admin-password")
+    state.login("admin@example.com", "admin-password")
+    state.new_app("admin+game")
+    state["motd"] = "before"
+    changes = []
+    state.watch("motd", lambda *change: changes.append(change))
+    first.close()
+    store.close()
+    with pytest.raises(StateUnavailableError):
+        for _ in range(1000):  # until the client notices
+            state.version()
+    store = SQLiteStore(path)
+    # The port the first server had, free again: the client knows only that one.
+    with ServerThread(store, host=host, port=port) as second:
+        assert state["motd"] == "before"  # joined again
+        assert state.reconnects == 1 and state.admin
+        state.authorize("tom@example.com")  # logged in again, as the admin
+        with DistributedState(second.address) as writer:
+            writer.join("admin+game")
+            writer["motd"] = "after"
+        for _ in range(2000):
+            state.poll(1)
+            if changes:
+                break
+        assert changes == [("motd", "after", hash_value("after"))]  # watching again
+        state.close()
+        with pytest.raises(StateUnavailableError, match="closed"):
+            state["motd"]
+    store.close()
