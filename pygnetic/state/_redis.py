@@ -54,9 +54,20 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from .._defaults import import_optional
-from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
 from ._model import Space, StateLimits, Stored
-from ._store import ROLES, Store
+from ._store import (
+    ROLES,
+    Store,
+    account_exists,
+    changed,
+    full,
+    has_role,
+    lacks_role,
+    no_space,
+    no_value,
+    no_value_to_swap,
+    space_exists,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -282,11 +293,11 @@ class RedisStore(Store):
             ],
         )
         if status == _EXISTS:
-            raise DuplicateError(f"{space.kind} {space.name!r} exists already")
+            raise space_exists(space)
         if status == _FULL:
-            raise QuotaError(f"the service holds its most spaces ({limits.max_spaces})")
+            raise full("the service holds its most spaces", limits.max_spaces)
         if status == _OWNER_FULL:
-            raise QuotaError(f"the account owns its most spaces ({limits.max_spaces_per_owner})")
+            raise full("the account owns its most spaces", limits.max_spaces_per_owner)
         _check_ok(status)
 
     def get_space(self, key: str) -> Space | None:
@@ -357,13 +368,13 @@ class RedisStore(Store):
             ],
         )
         if status == _NO_SPACE:
-            raise AppIdError(f"there is no space {key!r}")
+            raise no_space(key)
         if status == _CHANGED:
-            raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+            raise changed(name, expect)
         if status == _NO_VALUE:
-            raise UpdateFailedError(f"the key has no value (its hash is not {expect!r})")
+            raise no_value_to_swap(expect)
         if status == _FULL:
-            raise QuotaError(f"the space holds its most keys ({max_variables})")
+            raise full("the space holds its most keys", max_variables)
         _check_ok(status)
 
     def remove(self, key: str, name: str, expect: str | None) -> None:
@@ -382,11 +393,11 @@ class RedisStore(Store):
             ],
         )
         if status == _NO_SPACE:
-            raise AppIdError(f"there is no space {key!r}")
+            raise no_space(key)
         if status == _NO_VALUE:
-            raise NoSuchKeyError(f"{name!r} has no value")
+            raise no_value(name)
         if status == _CHANGED:
-            raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+            raise changed(name, expect)
         _check_ok(status)
 
     # -- grants --------------------------------------------------------------------
@@ -406,11 +417,11 @@ class RedisStore(Store):
             args=[email, max_members],
         )
         if status == _NO_SPACE:
-            raise AppIdError(f"there is no space {key!r}")
+            raise no_space(key)
         if status == _EXISTS:
-            raise DuplicateError(f"{email!r} is {role} already")
+            raise has_role(email, role)
         if status == _FULL:
-            raise QuotaError(f"the space holds its most grants and bans ({max_members})")
+            raise full("the space holds its most grants and bans", max_members)
         _check_ok(status)
 
     def revoke(self, key: str, role: str, email: str) -> None:
@@ -421,9 +432,9 @@ class RedisStore(Store):
         """
         status = self._revoke(keys=[self._space_key(key), self._role_key(role, key)], args=[email])
         if status == _NO_SPACE:
-            raise AppIdError(f"there is no space {key!r}")
+            raise no_space(key)
         if status == _NOT_MEMBER:
-            raise DuplicateError(f"{email!r} is not {role}")
+            raise lacks_role(email, role)
         _check_ok(status)
 
     def roles(self, key: str, email: str) -> frozenset[str]:
@@ -439,9 +450,9 @@ class RedisStore(Store):
         """Create the account ``email``; see :meth:`Store.add_account`."""
         status = self._add_account(keys=[self._accounts_key], args=[email, record, max_accounts])
         if status == _EXISTS:
-            raise DuplicateError(f"the account {email!r} exists already")
+            raise account_exists(email)
         if status == _FULL:
-            raise QuotaError(f"the service holds its most accounts ({max_accounts})")
+            raise full("the service holds its most accounts", max_accounts)
         _check_ok(status)
 
     def set_account(self, email: str, record: bytes) -> None:

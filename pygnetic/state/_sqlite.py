@@ -14,9 +14,19 @@ import os
 import sqlite3
 from collections.abc import Iterator
 
-from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
 from ._model import ABSENT, SINGLE, Space, StateLimits, Stored
-from ._store import Store
+from ._store import (
+    Store,
+    account_exists,
+    changed,
+    full,
+    has_role,
+    lacks_role,
+    no_space,
+    no_value,
+    no_value_to_swap,
+    space_exists,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -143,18 +153,16 @@ class SQLiteStore(Store):
         """Make ``space``; see :meth:`Store.create_space`."""
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM spaces WHERE key = ?", (space.key,)).fetchone():
-                raise DuplicateError(f"{space.kind} {space.name!r} exists already")
+                raise space_exists(space)
             (count,) = db.execute("SELECT count(*) FROM spaces").fetchone()
             if count >= limits.max_spaces:
-                raise QuotaError(f"the service holds its most spaces ({limits.max_spaces})")
+                raise full("the service holds its most spaces", limits.max_spaces)
             if space.owner is not None:
                 (owned,) = db.execute(
                     "SELECT count(*) FROM spaces WHERE owner = ?", (space.owner,)
                 ).fetchone()
                 if owned >= limits.max_spaces_per_owner:
-                    raise QuotaError(
-                        f"the account owns its most spaces ({limits.max_spaces_per_owner})"
-                    )
+                    raise full("the account owns its most spaces", limits.max_spaces_per_owner)
             db.execute(
                 "INSERT INTO spaces VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -218,7 +226,7 @@ class SQLiteStore(Store):
                 )
                 return
             if expect is not None and row[0] != expect:
-                raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+                raise changed(name, expect)
             db.execute(
                 "UPDATE variables SET hash = ?, data = ? WHERE space = ? AND name = ?",
                 (value.hash, value.data, key, name),
@@ -228,12 +236,12 @@ class SQLiteStore(Store):
         self, db: sqlite3.Connection, key: str, expect: str | None, max_variables: int
     ) -> None:
         if expect is not None and expect != ABSENT:
-            raise UpdateFailedError(f"the key has no value (its hash is not {expect!r})")
+            raise no_value_to_swap(expect)
         if not db.execute("SELECT 1 FROM spaces WHERE key = ?", (key,)).fetchone():
-            raise AppIdError(f"there is no space {key!r}")
+            raise no_space(key)
         (count,) = db.execute("SELECT count(*) FROM variables WHERE space = ?", (key,)).fetchone()
         if count >= max_variables:
-            raise QuotaError(f"the space holds its most keys ({max_variables})")
+            raise full("the space holds its most keys", max_variables)
 
     def remove(self, key: str, name: str, expect: str | None) -> None:
         """Delete ``name`` in space ``key``; see :meth:`Store.remove`."""
@@ -243,10 +251,10 @@ class SQLiteStore(Store):
             ).fetchone()
             if row is None:
                 if not db.execute("SELECT 1 FROM spaces WHERE key = ?", (key,)).fetchone():
-                    raise AppIdError(f"there is no space {key!r}")
-                raise NoSuchKeyError(f"{name!r} has no value")
+                    raise no_space(key)
+                raise no_value(name)
             if expect is not None and row[0] != expect:
-                raise UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+                raise changed(name, expect)
             db.execute("DELETE FROM variables WHERE space = ? AND name = ?", (key, name))
 
     # -- grants --------------------------------------------------------------------
@@ -256,12 +264,12 @@ class SQLiteStore(Store):
         with self._transaction() as db:
             self._check_space(db, key)
             if self._has_role(db, key, role, email):
-                raise DuplicateError(f"{email!r} is {role} already")
+                raise has_role(email, role)
             (count,) = db.execute(
                 "SELECT count(*) FROM members WHERE space = ?", (key,)
             ).fetchone()
             if count >= max_members:
-                raise QuotaError(f"the space holds its most grants and bans ({max_members})")
+                raise full("the space holds its most grants and bans", max_members)
             db.execute("INSERT INTO members VALUES (?, ?, ?)", (key, role, email))
 
     def revoke(self, key: str, role: str, email: str) -> None:
@@ -273,7 +281,7 @@ class SQLiteStore(Store):
                 (key, role, email),
             ).rowcount
             if not deleted:
-                raise DuplicateError(f"{email!r} is not {role}")
+                raise lacks_role(email, role)
 
     def roles(self, key: str, email: str) -> frozenset[str]:
         """Return the roles of ``email`` in space ``key``."""
@@ -285,7 +293,7 @@ class SQLiteStore(Store):
     @staticmethod
     def _check_space(db: sqlite3.Connection, key: str) -> None:
         if not db.execute("SELECT 1 FROM spaces WHERE key = ?", (key,)).fetchone():
-            raise AppIdError(f"there is no space {key!r}")
+            raise no_space(key)
 
     @staticmethod
     def _has_role(db: sqlite3.Connection, key: str, role: str, email: str) -> bool:
@@ -300,10 +308,10 @@ class SQLiteStore(Store):
         """Create the account ``email``; see :meth:`Store.add_account`."""
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM accounts WHERE email = ?", (email,)).fetchone():
-                raise DuplicateError(f"the account {email!r} exists already")
+                raise account_exists(email)
             (count,) = db.execute("SELECT count(*) FROM accounts").fetchone()
             if count >= max_accounts:
-                raise QuotaError(f"the service holds its most accounts ({max_accounts})")
+                raise full("the service holds its most accounts", max_accounts)
             db.execute("INSERT INTO accounts VALUES (?, ?)", (email, record))
 
     def set_account(self, email: str, record: bytes) -> None:

@@ -17,6 +17,7 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
+from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
 from ._model import Space, StateLimits, Stored
 
 __all__ = ["AUTHORIZED", "BANNED", "ROLES", "Store"]
@@ -188,3 +189,51 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the store's files or connections; it may not be used after."""
+
+
+# -- what every store refuses with, worded once --------------------------------------
+
+
+def no_space(key: str) -> AppIdError:
+    """There is no space ``key``."""
+    return AppIdError(f"there is no space {key!r}")
+
+
+def space_exists(space: Space) -> DuplicateError:
+    """A space of that kind and name exists."""
+    return DuplicateError(f"{space.kind} {space.name!r} exists already")
+
+
+def changed(name: str, expect: str | None) -> UpdateFailedError:
+    """The variable's hash is not the one expected."""
+    return UpdateFailedError(f"{name!r} has changed (its hash is not {expect!r})")
+
+
+def no_value_to_swap(expect: str | None) -> UpdateFailedError:
+    """A compare-and-swap expected a value where there is none."""
+    return UpdateFailedError(f"the key has no value (its hash is not {expect!r})")
+
+
+def no_value(name: str) -> NoSuchKeyError:
+    """The variable has no value."""
+    return NoSuchKeyError(f"{name!r} has no value")
+
+
+def has_role(email: str, role: str) -> DuplicateError:
+    """The account has the role already."""
+    return DuplicateError(f"{email!r} is {role} already")
+
+
+def lacks_role(email: str, role: str) -> DuplicateError:
+    """The account does not have the role."""
+    return DuplicateError(f"{email!r} is not {role}")
+
+
+def account_exists(email: str) -> DuplicateError:
+    """The account exists."""
+    return DuplicateError(f"the account {email!r} exists already")
+
+
+def full(what: str, limit: int) -> QuotaError:
+    """A quota is reached: ``what`` is e.g. ``'the space holds its most keys'``."""
+    return QuotaError(f"{what} ({limit})")
