@@ -551,3 +551,38 @@ def test_high_score_players_share_one_table(start, tmp_path):
     assert "high scores: Ann " in said, bob.transcript()
     assert said.index("high scores: Ann ") < said.index("round over: Bob"), bob.transcript()
     assert re.search(r"^high scores: (Bob \d+, Ann \d+|Ann \d+, Bob \d+)$", said, re.M), said
+
+
+SET_MOTD = """
+import sys
+from pygnetic.state import ADMIN_ONLY, ANY, DistributedState
+
+with DistributedState(sys.argv[1]) as state:
+    state.create_account("admin@example.com", "a long password")
+    state.login("admin@example.com", "a long password")
+    state.new_app("pygnetic-examples+chat", readmode=ANY, writemode=ADMIN_ONLY)
+    state["motd"] = "Welcome to the chat!"
+"""
+
+
+@needs_pygame
+def test_chat_shows_the_message_of_the_day(start, tmp_path):
+    """With --state, the chat reads its message of the day from a state service."""
+    service = start(
+        "-m", "pygnetic.state", "--db", str(tmp_path / "state.db"),
+        "--host", "127.0.0.1", "--port", "0",
+    )  # fmt: skip
+    address = f"127.0.0.1:{service.port()}"
+    made = subprocess.run(
+        [sys.executable, "-c", SET_MOTD, address],
+        capture_output=True, text=True, env=ENV, timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    host_args = ["--host-game", "--selftest", "60", "--state", address]
+    guest_args = ["--join", "--selftest", "60"]
+    host, guest = pair(start, "socket", "chat.py", host_args, "chat.py", guest_args)
+    for example in (guest, host):
+        sent, received, _ = example.finish()
+        assert sent >= 1 and received >= 1, example.transcript()
+    assert "message of the day: Welcome to the chat!\n" in host.output, host.transcript()
+    assert "message of the day" not in guest.said(), guest.transcript()  # no --state
