@@ -23,6 +23,13 @@ How the networking fits into a pygame loop:
   ``events=False``, so the host's server traffic and its own player's traffic
   never mix in one event queue.
 
+With ``--state HOST[:PORT]`` the window shows a message of the day, read
+from a state service (``python -m pygnetic.state``): the key ``motd`` of the
+application ``pygnetic-examples+chat``, which its admin writes (see
+docs/examples.rst). It is read with ``get_nowait(..., event=True)``, so the
+answer comes as a ``NET_STATE_REQUEST`` event from the same
+``pygame.event.get()``, and the chat never waits for it.
+
 ``--selftest FRAMES`` lets a bot type for at least FRAMES frames; it exits 0
 with ``selftest ok: sent=N received=M`` once it has chatted with another player
 (the host also waits for its guests to leave), or 1 if that never happened.
@@ -39,6 +46,7 @@ import pygame
 import pygnetic
 import pygnetic.event as event  # not `from ... import NETWORK`: init() sets its value
 from pygnetic.discovery import BROADCAST, DISCOVERY_PORT, Announcer, Browser
+from pygnetic.state import DistributedState, NoSuchKeyError
 
 DEFAULT_PORT = 10000
 GAME = "pygnetic-chat"  # what LAN announcements call this game
@@ -46,6 +54,7 @@ WIDTH, HEIGHT, PANEL = 800, 480, 250  # window size, and the width of the side p
 FPS = 60
 MAX_TEXT = 120  # longest line a player may send
 RECONNECT_GRACE = 30  # seconds the host keeps a lost player's nick for them
+MOTD_APP = "pygnetic-examples+chat"  # the state service's application holding "motd"
 BACKGROUND, BOX, TEXT = (24, 26, 33), (40, 44, 56), (230, 230, 230)
 DIM, MINE, NOTE = (140, 145, 160), (120, 200, 255), (250, 200, 90)  # NOTE: joins and leaves
 
@@ -174,6 +183,30 @@ class ChatWindow:
         self.lan.draw(screen, font, pygame.Rect(panel.x + 12, 110, PANEL - 24, HEIGHT - 120))
 
 
+class MessageOfTheDay:
+    """Reads the message of the day from a state service (--state), without ever waiting."""
+
+    def __init__(self, address, window):
+        self.window = window
+        self.state = DistributedState(address, blocking=False)  # connects in the background
+        self.joining = self.state.join_nowait(MOTD_APP, event=True)
+        self.reading = None
+
+    def on_request(self, request):
+        """A NET_STATE_REQUEST event: one of our two requests is done."""
+        if request is self.joining and request.error is None:
+            self.reading = self.state.get_nowait("motd", event=True)
+            return
+        if request.error is None:
+            text = f"message of the day: {request.result()}"
+        elif isinstance(request.error, NoSuchKeyError):
+            return  # the admin has written none
+        else:
+            text = f"no message of the day: {request.error}"
+        print(text, flush=True)
+        self.window.add(f"* {text}", NOTE)
+
+
 def on_network(e, window):
     """Handle one pygame event of type event.NETWORK, for our client connection."""
     if e.net_type == event.NET_CONNECTED:
@@ -252,6 +285,7 @@ def parse_args(argv):
     parser.add_argument("--nick", help="nickname (else the window asks)")
     parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
     parser.add_argument("--lan-target", default=BROADCAST, help="where the host announces")
+    parser.add_argument("--state", metavar="HOST[:PORT]", help="state service: message of the day")
     parser.add_argument("--selftest", type=int, metavar="FRAMES", help="let a bot chat")
     parser.add_argument("--screenshot", metavar="FILE", help="save the window at the end")
     return parser.parse_args(argv)
@@ -285,6 +319,7 @@ def main(argv=None):
     if args.nick:
         window.typed = args.nick
         on_enter(window, connection)
+    motd = MessageOfTheDay(args.state, window) if args.state else None
     player = None
     if args.selftest:
         lines = HOST_LINES if server else GUEST_LINES
@@ -297,11 +332,15 @@ def main(argv=None):
             server.update()  # relay what the players said (Relay's methods run here)
         client.update()  # send what we said, post what arrived as NETWORK events
         lan.update()  # announce our chat, or hear the others'
+        if motd:
+            motd.state.poll()  # the state service's answers become NET_STATE_REQUEST events
         if connection is None and lan.games():
             connection = join(client, window, None, lan.games()[0])
         for e in pygame.event.get():
             if e.type == pygame.QUIT or (e.type == pygame.KEYDOWN and e.key == pygame.K_ESCAPE):
                 running = False
+            elif e.type == event.NETWORK and e.net_type == event.NET_STATE_REQUEST:
+                motd.on_request(e.request)
             elif e.type == event.NETWORK:
                 on_network(e, window)
             elif e.type == pygame.TEXTINPUT:
@@ -330,6 +369,8 @@ def main(argv=None):
     if args.screenshot:
         pygame.image.save(screen, args.screenshot)
     lan.close()
+    if motd:
+        motd.state.close()
     client.close()  # close the network before pygame.quit(): closing posts events
     if server:
         server.close()

@@ -513,3 +513,76 @@ def test_chat_keeps_a_nickname_across_a_reconnect():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+@needs_pygame
+def test_high_score_keeps_the_table_across_a_restart(start):
+    """Alone, the game runs its own state service, and restarts it to read the score back."""
+    player = start("high_score.py", "--name", "Ann", "--selftest", "120", "--seed", "1")
+    sent, received, _ = player.finish()
+    assert sent == 1 and received >= 2, player.transcript()  # the empty table, then Ann's
+    kept = re.search(r"^a new connection to 127\.0\.0\.1:\d+ finds Ann (\d+): True$",
+                     "".join(player.output), re.M)  # fmt: skip
+    assert kept and int(kept.group(1)) > 0, player.transcript()
+
+
+@needs_pygame
+def test_high_score_players_share_one_table(start, tmp_path):
+    """Two players of one service: a watch tells the one still playing of the other's score."""
+    service = start(
+        "-m", "pygnetic.state", "--db", str(tmp_path / "state.db"),
+        "--host", "127.0.0.1", "--port", "0",
+    )  # fmt: skip
+    address = f"127.0.0.1:{service.port()}"
+    admin = start(
+        "high_score.py", "--state", address, "--make-app",
+        "--email", "admin@example.com", "--password", ROOM_PASSWORD,
+    )  # fmt: skip
+    admin.process.wait(RUN_TIMEOUT)
+    admin.join()
+    assert admin.process.returncode == 0, admin.transcript()
+    assert "made the application pygnetic-examples+high-score" in admin.said()
+    bob = start("high_score.py", "--state", address, "--name", "Bob", "--selftest", "480")
+    bob.wait_for(r"^high scores: \(empty\)$")  # his watch has begun
+    ann = start("high_score.py", "--state", address, "--name", "Ann", "--selftest", "30")
+    assert ann.finish()[0] == 1
+    assert bob.finish()[0] == 1
+    said = "".join(bob.output)
+    assert "high scores: Ann " in said, bob.transcript()
+    assert said.index("high scores: Ann ") < said.index("round over: Bob"), bob.transcript()
+    assert re.search(r"^high scores: (Bob \d+, Ann \d+|Ann \d+, Bob \d+)$", said, re.M), said
+
+
+SET_MOTD = """
+import sys
+from pygnetic.state import ADMIN_ONLY, ANY, DistributedState
+
+with DistributedState(sys.argv[1]) as state:
+    state.create_account("admin@example.com", "a long password")
+    state.login("admin@example.com", "a long password")
+    state.new_app("pygnetic-examples+chat", readmode=ANY, writemode=ADMIN_ONLY)
+    state["motd"] = "Welcome to the chat!"
+"""
+
+
+@needs_pygame
+def test_chat_shows_the_message_of_the_day(start, tmp_path):
+    """With --state, the chat reads its message of the day from a state service."""
+    service = start(
+        "-m", "pygnetic.state", "--db", str(tmp_path / "state.db"),
+        "--host", "127.0.0.1", "--port", "0",
+    )  # fmt: skip
+    address = f"127.0.0.1:{service.port()}"
+    made = subprocess.run(
+        [sys.executable, "-c", SET_MOTD, address],
+        capture_output=True, text=True, env=ENV, timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    host_args = ["--host-game", "--selftest", "60", "--state", address]
+    guest_args = ["--join", "--selftest", "60"]
+    host, guest = pair(start, "socket", "chat.py", host_args, "chat.py", guest_args)
+    for example in (guest, host):
+        sent, received, _ = example.finish()
+        assert sent >= 1 and received >= 1, example.transcript()
+    assert "message of the day: Welcome to the chat!\n" in host.output, host.transcript()
+    assert "message of the day" not in guest.said(), guest.transcript()  # no --state
