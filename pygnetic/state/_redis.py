@@ -217,6 +217,8 @@ class RedisStore(Store):
         if client is not None and client.get_encoder().decode_responses:
             raise ValueError("the Redis store needs a client made with decode_responses=False")
         self.prefix = prefix
+        #: A lost or failing Redis: the server refuses the batch it was serving.
+        self.failures = (redis_py.RedisError, OSError)
         self._owns_client = client is None
         self._client: redis.Redis = (
             redis_py.Redis.from_url(url, decode_responses=False) if client is None else client

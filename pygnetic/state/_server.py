@@ -352,7 +352,14 @@ class StateServer(Server):
 
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
-        changed = self.store.changed_elsewhere()
+        try:
+            self._tell_changes(self.store.changed_elsewhere())
+        except self.store.failures as exc:
+            # The requests will meet the failure too and be refused; the
+            # service goes on, and hears of changes again once the store is back.
+            self.log_throttle.warning("store", "cannot read the store's change notices: %s", exc)
+
+    def _tell_changes(self, changed: list[tuple[str, str]]) -> None:
         if not changed or not self._watchers:
             return
         for space_key, key in set(changed):

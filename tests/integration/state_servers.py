@@ -15,6 +15,13 @@ import pytest
 @contextlib.contextmanager
 def start_redis(folder: Path):
     """Run redis-server on a Unix socket in ``folder``; yield its ``unix://`` URL."""
+    with run_redis(folder) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def run_redis(folder: Path):
+    """Run redis-server on a Unix socket in ``folder``; yield its URL and its process."""
     pytest.importorskip("redis", reason="redis-py is not installed (pip install redis)")
     binary = shutil.which("redis-server")
     if binary is None:
@@ -41,7 +48,7 @@ def start_redis(folder: Path):
     )
     try:
         _wait_for(sock, process)
-        yield f"unix://{sock}"
+        yield f"unix://{sock}", process
     finally:
         process.terminate()
         process.wait(10)
