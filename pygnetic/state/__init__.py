@@ -38,6 +38,7 @@ from ._appstate import DistributedState
 from ._client import DEFAULT_TIMEOUT, StateClient, StateRequest
 from ._errors import (
     AppIdError,
+    BusyError,
     DataUnchangedError,
     DuplicateError,
     InvalidAddressError,
@@ -83,6 +84,7 @@ __all__ = [
     "STATE_PORT",
     "UNBANNED_ONLY",
     "AppIdError",
+    "BusyError",
     "DataUnchangedError",
     "DistributedState",
     "DuplicateError",

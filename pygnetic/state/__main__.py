@@ -32,6 +32,7 @@ from ._errors import StateError
 from ._model import ACCESS_MODES, APP, StateLimits, space_key
 from ._protocol import STATE_PORT
 from ._server import DEFAULT_DATABASE, StateServer
+from ._service import StateService
 from ._sqlite import SQLiteStore
 from ._store import Store
 
@@ -95,6 +96,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _account(store: Store, args: argparse.Namespace, limits: StateLimits) -> int:
+    StateService(store, limits).email(args.email)  # one a client could log in with
     if args.action == "delete":
         if not store.delete_account(args.email):
             print(f"no account {args.email}", file=sys.stderr)

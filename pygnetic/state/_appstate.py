@@ -181,7 +181,7 @@ class DistributedState(StateClient):
         self._run("join", self._join(appid))
 
     def join_nowait(
-        self, appid: str, callback: Callback = None, event: bool = False
+        self, appid: str | None = None, callback: Callback = None, event: bool = False
     ) -> StateRequest:
         """:meth:`join`, without waiting."""
         return self._start("join", self._join(appid), callback, event)
@@ -211,7 +211,9 @@ class DistributedState(StateClient):
         """Authorize ``email`` (the admin only); matters in ``AUTHORIZED_ONLY`` mode.
 
         Raises:
-            UnjoinedError, PermissionError, DuplicateError: As appstate.
+            UnjoinedError: No application joined.
+            PermissionError: You are not its admin.
+            DuplicateError: It is authorized already.
         """
         self._run("authorize", self._member("authorize", email))
 
@@ -219,7 +221,9 @@ class DistributedState(StateClient):
         """Take back the authorization of ``email`` (the admin only).
 
         Raises:
-            UnjoinedError, PermissionError, DuplicateError: As appstate.
+            UnjoinedError: No application joined.
+            PermissionError: You are not its admin.
+            DuplicateError: It is not authorized.
         """
         self._run("unauthorize", self._member("unauthorize", email))
 
@@ -227,7 +231,9 @@ class DistributedState(StateClient):
         """Ban ``email`` (the admin only); matters in ``UNBANNED_ONLY`` mode.
 
         Raises:
-            UnjoinedError, PermissionError, DuplicateError: As appstate.
+            UnjoinedError: No application joined.
+            PermissionError: You are not its admin.
+            DuplicateError: It is banned already.
         """
         self._run("ban", self._member("ban", email))
 
@@ -235,7 +241,9 @@ class DistributedState(StateClient):
         """Lift the ban of ``email`` (the admin only).
 
         Raises:
-            UnjoinedError, PermissionError, DuplicateError: As appstate.
+            UnjoinedError: No application joined.
+            PermissionError: You are not its admin.
+            DuplicateError: It is not banned.
         """
         self._run("unban", self._member("unban", email))
 
@@ -282,7 +290,9 @@ class DistributedState(StateClient):
 
         Raises:
             DataUnchangedError: It still has the hash ``oldhash``.
-            KeyError, PermissionError, UnjoinedError: As ``state[key]``.
+            KeyError: It has no value.
+            PermissionError: The read mode does not let you read.
+            UnjoinedError: No application joined.
         """
         return self._run("get_if_changed", self._get(key, oldhash))
 
@@ -320,7 +330,9 @@ class DistributedState(StateClient):
 
         Raises:
             UpdateFailedError: The hash differs (someone else changed it).
-            SizeError, PermissionError, UnjoinedError: As ``state[key] = value``.
+            SizeError: The packed value is over the service's limit.
+            PermissionError: The write mode does not let you write.
+            UnjoinedError: No application joined.
         """
         self._run("update", self._put(key, value, oldhash))
 
@@ -338,7 +350,8 @@ class DistributedState(StateClient):
 
         Raises:
             KeyError: It has no value.
-            PermissionError, UnjoinedError: As ``state[key] = value``.
+            PermissionError: The write mode does not let you write.
+            UnjoinedError: No application joined.
         """
         self._run("delete", self._delete(key))
 
@@ -379,7 +392,9 @@ class DistributedState(StateClient):
         Raises:
             KeyError: ``key`` has no value and ``create`` is False (with
                 ``create``, ``func`` is applied to ``defaultvalue``).
-            SizeError, PermissionError, UnjoinedError: As ``state[key] = value``.
+            SizeError: The packed value is over the service's limit.
+            PermissionError: The write mode does not let you write.
+            UnjoinedError: No application joined.
         """
         return self._run("apply_op", self._apply_op(key, func, create, defaultvalue))
 
@@ -419,7 +434,11 @@ class DistributedState(StateClient):
     def watch_nowait(
         self, key: str, callback: WatchCallback | None = None, event: bool = False
     ) -> StateRequest:
-        """:meth:`watch`, without waiting; the result is the current value."""
+        """:meth:`watch`, without waiting; the result is the current value.
+
+        ``callback`` and ``event`` are the watch's, as in :meth:`watch`; check
+        the request's ``done`` to learn when the watch is in place.
+        """
         return self._start("watch", self._watch(key, callback, event))
 
     def _unwatch(self, key: str) -> Operation:
@@ -430,3 +449,9 @@ class DistributedState(StateClient):
     def unwatch(self, key: str) -> None:
         """Stop being told of changes to ``key``."""
         self._run("unwatch", self._unwatch(key))
+
+    def unwatch_nowait(
+        self, key: str, callback: Callback = None, event: bool = False
+    ) -> StateRequest:
+        """:meth:`unwatch`, without waiting (the callback stops at once)."""
+        return self._start("unwatch", self._unwatch(key), callback, event)

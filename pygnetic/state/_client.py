@@ -19,12 +19,13 @@ from typing import Any
 
 from .. import event
 from ..client import Client
-from ..errors import LocalError
+from ..errors import LocalError, PackError
 from ..handler import Handler
 from ..request import Request, Requester, RequestRefused, RequestTimeout
 from ._errors import (
     ERRORS_BY_CODE,
     InvalidAddressError,
+    InvalidRequestError,
     StateError,
     StateTimeoutError,
     StateUnavailableError,
@@ -83,6 +84,13 @@ def _split(server: str) -> tuple[str, int | str]:
     return text, STATE_PORT  # a name, an IPv4 address, or a bare IPv6 address
 
 
+def _unpackable(error: PackError) -> str:
+    """Say what cannot travel, without the message's own field list."""
+    text = str(error)
+    detail = text.rpartition(": ")[2] if ": " in text else text
+    return f"the value cannot be sent to the state service: {detail}"[:300]
+
+
 def state_error(error: BaseException) -> BaseException:
     """Return the :mod:`pygnetic.state` exception for a failed request's error."""
     if isinstance(error, RequestRefused):
@@ -103,7 +111,9 @@ class StateRequest:
     Done once it has a result or an error; then its ``callback`` runs (with
     the request) and, if it was made with ``event=True``, a
     :data:`~pygnetic.event.NET_STATE_REQUEST` event is posted. Both happen
-    inside the client's :meth:`~StateClient.poll`.
+    inside the client's :meth:`~StateClient.poll`, also for a request that
+    failed before anything was sent (say, with no application joined): it
+    is done at once, and told of in the next ``poll()``.
 
     Attributes:
         name: What it does (``'get'``, ``'apply_op'`` …), for messages.
@@ -126,7 +136,9 @@ class StateRequest:
         self._result: Any = _PENDING
         self._error: BaseException | None = None
         self._inner: Request | None = None
+        self._starting = True
         self._step(None, None)
+        self._starting = False
 
     def __repr__(self) -> str:
         if not self.done:
@@ -146,7 +158,7 @@ class StateRequest:
 
     @property
     def error(self) -> BaseException | None:
-        """Why it failed (a :class:`~pygnetic.state.StateError`, or what a callback raised)."""
+        """Why it failed: a :class:`~pygnetic.state.StateError`, or what a function raised."""
         self.done  # noqa: B018
         return self._error
 
@@ -210,6 +222,12 @@ class StateRequest:
 
     def _finish(self, result: Any, error: BaseException | None) -> None:
         self._result, self._error = result, error
+        if self._starting:  # failed before anything was sent: tell in the next poll()
+            self._client._finished_early.append(self)
+        else:
+            self._announce()
+
+    def _announce(self) -> None:
         if self.callback is not None:
             self.callback(self)
         if self._event:
@@ -280,6 +298,7 @@ class StateClient:
             **client_options,
         )
         self._watches: dict[tuple[str, str, str], tuple[WatchCallback | None, bool]] = {}
+        self._finished_early: list[StateRequest] = []
         try:
             self._connect()
         except StateUnavailableError:
@@ -338,6 +357,10 @@ class StateClient:
         """
         self._client.update(timeout_ms)
         self._requests.poll()
+        if self._finished_early:
+            finished, self._finished_early = self._finished_early, []
+            for request in finished:
+                request._announce()
 
     def close(self) -> None:
         """Close the connection; pending requests fail with StateUnavailableError."""
@@ -358,7 +381,10 @@ class StateClient:
             if self._closed:
                 raise StateUnavailableError(f"the connection to {self._where} was closed")
             self._reconnect()
-        return self._requests.ask(request, *fields)
+        try:
+            return self._requests.ask(request, *fields)
+        except PackError as exc:  # a value the serializer does not carry
+            raise InvalidRequestError(_unpackable(exc)) from None
 
     def _reconnect(self) -> None:
         """Connect again and repeat the session's requests; answered before any later one."""

@@ -15,7 +15,8 @@ Import them from :mod:`pygnetic.state`. The tree::
         │   └── QuotaError          a space, or the service, is full
         ├── UnjoinedError           no application joined yet
         ├── UpdateFailedError       update(): the value's hash is not the one given
-        ├── InvalidRequestError     (ValueError) the service refused a malformed request
+        ├── InvalidRequestError     (ValueError) a malformed request, or a value that cannot travel
+        ├── BusyError               more requests in flight than the service takes from one client
         ├── StateUnavailableError   (ConnectionError) the service cannot be reached or went away
         ├── StateTimeoutError       (TimeoutError) no answer in time
         └── UnexpectedError         the service failed to answer (its log says why)
@@ -32,6 +33,7 @@ from ..errors import PygneticError
 
 __all__ = [
     "AppIdError",
+    "BusyError",
     "DataUnchangedError",
     "DuplicateError",
     "InvalidAddressError",
@@ -139,9 +141,19 @@ class UpdateFailedError(StateError):
 
 
 class InvalidRequestError(StateError, ValueError):
-    """The service refused a malformed request (a bad name, field or type)."""
+    """A malformed request (a bad name, field or type), or a value that cannot be packed."""
 
     code = "invalid"
+
+
+class BusyError(StateError):
+    """More requests were in flight on one connection than the service takes (64).
+
+    Wait for answers before sending more; a game loop rarely needs more
+    than a few at once.
+    """
+
+    code = "busy"
 
 
 class StateUnavailableError(StateError, ConnectionError):
@@ -177,6 +189,7 @@ ERRORS_BY_CODE: dict[str, type[StateError]] = {
         UnjoinedError,
         UpdateFailedError,
         InvalidRequestError,
+        BusyError,
         UnexpectedError,
     )
 }

@@ -44,7 +44,9 @@ log = logging.getLogger("pygnetic.state")
 DEFAULT_DATABASE = "pygnetic-state.db"
 #: Seconds a failed login's refusal is held back, and the connection's later requests.
 LOGIN_DELAY = 1.0
-#: Failed logins per minute for one account, and for one address, before more are refused.
+#: Failed logins per minute for one account from one address, and for one address
+#: whatever the account, before more are refused. Counted per address, so that a
+#: guesser elsewhere cannot lock an account's owner out.
 MAX_FAILED_LOGINS = 5
 MAX_FAILED_LOGINS_PER_ADDRESS = 20
 
@@ -378,9 +380,10 @@ class StateServer(Server):
 
     def _login(self, handler: StateHandler, message: Any, reply: Reply, now: float) -> Output:
         email = self.service.email(message.email)
+        address = address_key(str(handler.connection.address[0]))
+        account = f"{address} {email}"
         wait = max(
-            self._failed_logins.wait(email, now),
-            self._failed_addresses.wait(address_key(str(handler.connection.address[0])), now),
+            self._failed_logins.wait(account, now), self._failed_addresses.wait(address, now)
         )
         if wait > 0:
             raise LoginError(f"too many failed logins; try again in {wait:.0f} s")
@@ -388,8 +391,8 @@ class StateServer(Server):
             handler.user = email
             log.info("%s logged in as %.100r", handler.peer, email)
             return lambda: reply.answer()
-        self._failed_logins.failed(email, now)
-        self._failed_addresses.failed(address_key(str(handler.connection.address[0])), now)
+        self._failed_logins.failed(account, now)
+        self._failed_addresses.failed(address, now)
         self.log_throttle.info("failed login", "failed login from %s", handler.peer)
         handler.hold_until = now + LOGIN_DELAY
         handler.held = _refusal(reply, LoginError("wrong email or password"))

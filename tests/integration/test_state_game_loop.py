@@ -8,7 +8,9 @@ from state_servers import ServerThread
 import pygnetic.event as event
 from pygnetic.errors import LocalError
 from pygnetic.state import (
+    BusyError,
     DistributedState,
+    InvalidRequestError,
     NoSuchKeyError,
     SQLiteStore,
     StateTimeoutError,
@@ -16,6 +18,7 @@ from pygnetic.state import (
     UnjoinedError,
     hash_value,
 )
+from pygnetic.state._protocol import MAX_PENDING_REQUESTS
 
 
 @pytest.fixture
@@ -224,3 +227,34 @@ def test_after_the_service_restarts_the_next_call_reconnects_the_session(tmp_pat
         with pytest.raises(StateUnavailableError, match="closed"):
             state["motd"]
     store.close()
+
+
+def test_a_request_that_fails_before_sending_is_told_of_in_the_next_poll(running):
+    with DistributedState(running.address) as state:
+        told = []
+        request = state.get_nowait("k", callback=told.append)
+        assert request.done and isinstance(request.error, UnjoinedError)
+        assert told == []  # not inside get_nowait()
+        state.poll()
+        assert told == [request]
+
+
+def test_a_value_that_cannot_travel_is_an_invalid_request(running):
+    with DistributedState(running.address) as state:
+        state.join("admin+game")
+        for value in (object(), 2**70):
+            with pytest.raises(InvalidRequestError, match="cannot be sent") as refused:
+                state["k"] = value
+            assert "request_id" not in str(refused.value)
+        with pytest.raises(KeyError):
+            state["k"]
+
+
+def test_too_many_requests_in_flight_are_refused_as_busy(running):
+    with DistributedState(running.address) as state:
+        state.join("admin+game")
+        requests = [state.set_nowait(f"k{i}", i) for i in range(MAX_PENDING_REQUESTS + 40)]
+        _loop_until(state, requests)
+        errors = {type(r.error) for r in requests if r.error is not None}
+        assert errors == {BusyError}
+        assert sum(r.error is None for r in requests) >= MAX_PENDING_REQUESTS

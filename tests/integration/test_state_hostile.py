@@ -201,3 +201,20 @@ def test_a_held_login_keeps_later_requests_in_order(running, clock):
         clock.now += LOGIN_DELAY
         version.wait(5)
         assert login.done and isinstance(login.error, LoginError)
+
+
+def test_failed_logins_to_one_account_leave_the_others_open(running, clock):
+    with DistributedState(running.address) as state:
+        state.create_account("tom@example.com", "tom-password")
+        for _ in range(MAX_FAILED_LOGINS):
+            request = state.login_nowait("admin@example.com", "wrong-password")
+            for _ in range(2000):  # the server's clock moves on until the refusal is out
+                if request.done:
+                    break
+                clock.now += LOGIN_DELAY / 4
+                state.poll(2)
+            assert isinstance(request.error, LoginError)
+        with pytest.raises(LoginError, match="too many"):
+            state.login("admin@example.com", "admin-password")
+        state.login("tom@example.com", "tom-password")
+        assert state.user == "tom@example.com"
