@@ -171,7 +171,9 @@ class StateServer(Server):
         self._owns_store = store is None
         self.store = store if store is not None else SQLiteStore(DEFAULT_DATABASE)
         self.limits = limits if limits is not None else StateLimits()
-        self.service = StateService(self.store, self.limits, open_accounts=open_accounts)
+        self.service = StateService(
+            self.store, self.limits, open_accounts=open_accounts, clock=clock
+        )
         self.serve_ms = serve_ms
         self.log_throttle = LogThrottle(log, clock=clock)
         self._ready: deque[StateHandler] = deque()
@@ -359,16 +361,20 @@ class StateServer(Server):
         except self.store.failures as exc:
             # The requests will meet the failure too and be refused; the
             # service goes on, and hears of changes again once the store is back.
+            self.service.forget_space()  # a deletion may be among what was missed
             self.log_throttle.warning("store", "cannot read the store's change notices: %s", exc)
 
     def _tell_changes(self, changed: list[tuple[str, str]]) -> None:
+        # A deleted space comes as its key with the name "" (no key is named so).
+        for space_key, key in changed:
+            if not key:
+                self.service.forget_space(space_key)
         if not changed or not self._watchers:
             return
         for space_key, key in set(changed):
             space = self._watched_spaces.get(space_key)
             if space is None:
                 continue
-            # A deleted space comes as its key with the name "" (no key is named so).
             keys = [key] if key else [k for (s, k) in self._watchers if s == space_key]
             for each in keys:
                 if (space_key, each) in self._watchers:

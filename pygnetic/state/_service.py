@@ -8,6 +8,8 @@ the queues and the login throttle.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
@@ -38,6 +40,11 @@ from ._store import AUTHORIZED, BANNED, Store
 
 __all__ = ["KINDS", "StateService"]
 
+#: Seconds a space read from the store serves requests before it is read again.
+SPACE_CACHE_SECONDS = 1.0
+#: Most spaces kept so.
+SPACE_CACHE_SIZE = 4096
+
 #: The kinds of space clients may name.
 KINDS = frozenset((APP, "workspace", "dict"))
 
@@ -64,6 +71,7 @@ class StateService:
         store: Where the data lives.
         limits: What clients may store.
         open_accounts: Whether clients may create accounts themselves.
+        clock: Monotonic time source in seconds, for the space cache.
 
     Attributes:
         store: As given.
@@ -71,10 +79,20 @@ class StateService:
         open_accounts: As given.
     """
 
-    def __init__(self, store: Store, limits: StateLimits, *, open_accounts: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limits: StateLimits,
+        *,
+        open_accounts: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.limits = limits
         self.open_accounts = open_accounts
+        self._clock = clock
+        # space key -> (the space, until when it may be used without a look)
+        self._spaces: dict[str, tuple[Space, float]] = {}
 
     def version(self) -> str:
         """Return the service's version line."""
@@ -112,11 +130,34 @@ class StateService:
         return space_key(kind, check_name(name, "a space name", self.limits.max_name_length))
 
     def space(self, kind: Any, name: Any) -> Space:
-        """Return the space, or raise :exc:`AppIdError`."""
-        space = self.store.get_space(self._space_key(kind, name))
+        """Return the space, or raise :exc:`AppIdError`.
+
+        A space never changes once made, only goes, so it is kept for
+        :data:`SPACE_CACHE_SECONDS`: a request then costs the store one
+        lookup less. Writes check the space in the store itself, atomically;
+        a space deleted through another server may still be read for that
+        long, at most.
+        """
+        key = self._space_key(kind, name)
+        now = self._clock()
+        cached = self._spaces.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        space = self.store.get_space(key)
         if space is None:
+            self._spaces.pop(key, None)
             raise AppIdError(f"there is no {kind} named {name!r}")
+        if len(self._spaces) >= SPACE_CACHE_SIZE:
+            self._spaces.clear()  # rarely: many spaces in a second
+        self._spaces[key] = (space, now + SPACE_CACHE_SECONDS)
         return space
+
+    def forget_space(self, key: str | None = None) -> None:
+        """Drop the cached space ``key`` (None: all of them): it was deleted, maybe elsewhere."""
+        if key is None:
+            self._spaces.clear()
+        else:
+            self._spaces.pop(key, None)
 
     def new_space(
         self,
@@ -148,6 +189,7 @@ class StateService:
         if user is None or user != space.owner:
             raise PermissionError(f"only the admin of {name!r} may delete it")
         self.store.delete_space(space.key)
+        self.forget_space(space.key)
         return space
 
     def member(self, user: str | None, kind: Any, name: Any, action: Any, email: Any) -> None:
