@@ -929,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "service: one client makes blocking calls; more are that many connections driven "
         "from this process with the _nowait forms, one request in flight each, a key each. "
-        "floor: the bare store from this process, more clients as as many threads.",
+        "floor: the bare store from this process, more clients as that many threads.",
         flush=True,
     )
     rows: list[dict] = []
