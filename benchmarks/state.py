@@ -133,8 +133,22 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy() -> float | None:
+    """CPU seconds the whole machine has been busy (Linux's /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as lines:
+            fields = [int(field) for field in lines.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
 class CpuMeter:
-    """CPU used by this process and by some others (by pid) over a cell."""
+    """CPU used by this process and by some others (by pid) over a cell.
+
+    ``others`` in the result is what the rest of the machine used meanwhile
+    (what no process of this benchmark used), where it can be known.
+    """
 
     def __init__(self, others: dict[str, int]) -> None:
         self.others = others
@@ -143,6 +157,7 @@ class CpuMeter:
         self._wall = now()
         self._self = time.process_time()
         self._start = {name: _proc_cpu(pid) for name, pid in self.others.items()}
+        self._machine = _machine_busy()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -150,10 +165,16 @@ class CpuMeter:
         used = {"bench": time.process_time() - self._self}
         for name, pid in self.others.items():
             used[name] = _proc_cpu(pid) - self._start[name]
+        machine = _machine_busy()
+        self.rest = None
+        if machine is not None and self._machine is not None:
+            self.rest = max(0.0, machine - self._machine - sum(used.values())) / wall
         self.used, self.wall = used, wall
 
     def fill(self, timed: Timed, completed: int) -> Timed:
         timed.cpu = {name: used / self.wall for name, used in self.used.items()}
+        if self.rest is not None:
+            timed.cpu["others"] = self.rest
         if completed:
             timed.cpu_per_op = {name: used / completed * 1e6 for name, used in self.used.items()}
         return timed
@@ -414,13 +435,22 @@ def _pythonpath() -> str:
 class Process:
     """A child process started with a line to wait for on its stdout; ended with SIGTERM."""
 
-    def __init__(self, name: str, argv: list[str], log: Path, ready: Callable[[str], bool]):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log: Path,
+        ready: Callable[[str], bool],
+        cpus: list[int] | None,
+    ) -> None:
         self.name = name
         self.log = log
         self._log = open(log, "w")  # noqa: SIM115 (closed in stop())
         env = dict(os.environ, PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1")
+        # Pinned before it starts, so that every thread it makes is too.
+        pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
+            argv, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env, preexec_fn=pin
         )
         self.line = self._wait_for(ready, timeout=30.0)
 
@@ -463,18 +493,21 @@ class Process:
         self._log.close()
 
 
-def start_redis(workdir: Path) -> tuple[Process, str]:
+def start_redis(workdir: Path, cpus: list[int] | None) -> tuple[Process, str]:
     """A redis-server of our own on a Unix socket in ``workdir``, no persistence."""
     sock = workdir / "redis.sock"
     argv = [
         "redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
     ]  # fmt: skip
-    server = Process("redis-server", argv, workdir / "redis.log", lambda line: "ready" in line)
+    ready = lambda line: "ready" in line  # noqa: E731
+    server = Process("redis-server", argv, workdir / "redis.log", ready, cpus)
     return server, f"unix://{sock}"
 
 
-def start_service(store: str, workdir: Path, redis_url: str | None) -> tuple[Process, str]:
+def start_service(
+    store: str, workdir: Path, redis_url: str | None, cpus: list[int] | None
+) -> tuple[Process, str]:
     argv = [sys.executable, "-m", "pygnetic.state", "--port", "0", "--log-level", "WARNING"]
     if store == "redis":
         argv += ["--redis", str(redis_url)]
@@ -485,6 +518,7 @@ def start_service(store: str, workdir: Path, redis_url: str | None) -> tuple[Pro
         argv,
         workdir / f"service-{store}.log",
         lambda line: line.startswith("listening on "),
+        cpus,
     )
     return server, server.line.removeprefix("listening on ")
 
@@ -605,13 +639,14 @@ class Clients:
         return meter.fill(timed, counts["done"])
 
 
-def echo_round_trips(workdir: Path, warm: float, seconds: float) -> Timed:
+def echo_round_trips(workdir: Path, warm: float, seconds: float, cpus: list[int] | None) -> Timed:
     """Round trips of a request-sized message to a Python echo server in another process."""
     peer = Process(
         "the echo server",
         [sys.executable, "-m", "benchmarks.state_peer"],
         workdir / "echo.log",
         lambda line: line.startswith("listening on "),
+        cpus,
     )
     try:
         host, _, port = peer.line.removeprefix("listening on ").rpartition(":")
@@ -644,6 +679,26 @@ class Config:
     ops: tuple[str, ...]
     stores: tuple[str, ...]
     clients: tuple[int, ...]
+    server_cpus: list[int] | None = None  # the service, redis-server and the echo server
+    bench_cpus: list[int] | None = None  # this process: the clients and the floors
+
+
+def placement() -> tuple[list[int] | None, list[int] | None]:
+    """One CPU for the servers (the service, redis-server, the echo), the others for this one.
+
+    As a service on a machine of its own would be: its clients cannot take
+    its CPU, and the two processes of a request cannot end up taking turns
+    on one CPU while the other idles (which the scheduler does now and then
+    with a pair of processes that wake each other). None where the system
+    cannot pin, or has a single CPU.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None, None
+    if len(cpus) < 2:
+        return None, None
+    return cpus[:1], cpus[1:]
 
 
 def redis_unavailable() -> str | None:
@@ -673,7 +728,7 @@ def measure_store(
     ``version`` (one client, the service alone) places the request path.
     """
     most = max(config.clients)
-    server, address = start_service(store, workdir, redis_url)
+    server, address = start_service(store, workdir, redis_url, config.server_cpus)
     results: Cells = {}
     clients = None
     inprocess_store: Any = None
@@ -743,6 +798,7 @@ def side_summary(rounds: list[dict]) -> dict:
         "server_cpu_per_op_us": _cpu(rounds, "cpu_per_op_us", "server"),
         "server_busy": _cpu(rounds, "cpu", "server"),
         "bench_busy": _cpu(rounds, "cpu", "bench"),
+        "others_busy": _cpu(rounds, "cpu", "others"),
         "redis_cpu_per_op_us": _cpu(rounds, "cpu_per_op_us", "redis"),
         "rounds": rounds,
     }
@@ -870,6 +926,19 @@ def notes(rows: list[dict], skipped: dict[str, str]) -> list[str]:
     ]
     if failed:
         lines.append("requests that failed (not counted): " + "; ".join(failed))
+    others = sorted(
+        r["cpu"]["others"]
+        for row in rows
+        for side in ("service", "floor", "inprocess")
+        for r in row.get(side, {}).get("rounds", [])
+        if "others" in r["cpu"]
+    )
+    if others:
+        lines.append(
+            f"Other processes on the machine used a median {others[len(others) // 2]:.0%} and "
+            f"at most {others[-1]:.0%} of a CPU during the cells (from /proc/stat: what no "
+            "process of this benchmark used); more than a few % disturbs the figures."
+        )
     if any(row["clients"] > 1 for row in rows):
         lines.append(
             "More clients: the service's requests wait in its queue; the floor's threads wait "
@@ -899,6 +968,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dir", type=Path, help="make the files under here (default: /tmp)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the servers and the clients share the CPUs"
+    )
     return parser.parse_args(argv)
 
 
@@ -913,6 +985,10 @@ def main(argv: list[str] | None = None) -> int:
         stores=tuple(args.store or STORES),
         clients=tuple(sorted(set(args.clients or CLIENTS))),
     )
+    if not args.no_pin:
+        config.server_cpus, config.bench_cpus = placement()
+        if config.bench_cpus is not None:
+            os.sched_setaffinity(0, config.bench_cpus)  # before any thread
     skipped: dict[str, str] = {}
     if "redis" in config.stores:
         why = redis_unavailable()
@@ -932,13 +1008,20 @@ def main(argv: list[str] | None = None) -> int:
         "floor: the bare store from this process, more clients as that many threads.",
         flush=True,
     )
+    if config.server_cpus is not None:
+        print(
+            f"pinned: the service, redis-server and the echo server on CPU "
+            f"{','.join(map(str, config.server_cpus))}, this process on CPU "
+            f"{','.join(map(str, config.bench_cpus or []))}",
+            flush=True,
+        )
     rows: list[dict] = []
     versions: dict[str, dict] = {}
     echo = None
     started = now()
     with _workdir(args.dir) as workdir:
         if 1 in config.clients:
-            echo = echo_round_trips(workdir, warm, seconds).summary()
+            echo = echo_round_trips(workdir, warm, seconds, config.server_cpus).summary()
         redis_server = None
         redis_url = None
         pids: dict[str, int] = {}
@@ -947,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:
                 if store in skipped:
                     continue
                 if store == "redis":
-                    redis_server, redis_url = start_redis(workdir)
+                    redis_server, redis_url = start_redis(workdir, config.server_cpus)
                     pids["redis"] = redis_server.pid
                     print(f"{_redis_version()}, on a Unix socket, no persistence", flush=True)
                 began = now()
