@@ -441,16 +441,13 @@ class Process:
         argv: list[str],
         log: Path,
         ready: Callable[[str], bool],
-        cpus: list[int] | None,
     ) -> None:
         self.name = name
         self.log = log
         self._log = open(log, "w")  # noqa: SIM115 (closed in stop())
         env = dict(os.environ, PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1")
-        # Pinned before it starts, so that every thread it makes is too.
-        pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env, preexec_fn=pin
+            argv, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
         )
         self.line = self._wait_for(ready, timeout=30.0)
 
@@ -493,21 +490,18 @@ class Process:
         self._log.close()
 
 
-def start_redis(workdir: Path, cpus: list[int] | None) -> tuple[Process, str]:
+def start_redis(workdir: Path) -> tuple[Process, str]:
     """A redis-server of our own on a Unix socket in ``workdir``, no persistence."""
     sock = workdir / "redis.sock"
     argv = [
         "redis-server", "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
     ]  # fmt: skip
-    ready = lambda line: "ready" in line  # noqa: E731
-    server = Process("redis-server", argv, workdir / "redis.log", ready, cpus)
+    server = Process("redis-server", argv, workdir / "redis.log", lambda line: "ready" in line)
     return server, f"unix://{sock}"
 
 
-def start_service(
-    store: str, workdir: Path, redis_url: str | None, cpus: list[int] | None
-) -> tuple[Process, str]:
+def start_service(store: str, workdir: Path, redis_url: str | None) -> tuple[Process, str]:
     argv = [sys.executable, "-m", "pygnetic.state", "--port", "0", "--log-level", "WARNING"]
     if store == "redis":
         argv += ["--redis", str(redis_url)]
@@ -518,7 +512,6 @@ def start_service(
         argv,
         workdir / f"service-{store}.log",
         lambda line: line.startswith("listening on "),
-        cpus,
     )
     return server, server.line.removeprefix("listening on ")
 
@@ -639,14 +632,13 @@ class Clients:
         return meter.fill(timed, counts["done"])
 
 
-def echo_round_trips(workdir: Path, warm: float, seconds: float, cpus: list[int] | None) -> Timed:
+def echo_round_trips(workdir: Path, warm: float, seconds: float) -> Timed:
     """Round trips of a request-sized message to a Python echo server in another process."""
     peer = Process(
         "the echo server",
         [sys.executable, "-m", "benchmarks.state_peer"],
         workdir / "echo.log",
         lambda line: line.startswith("listening on "),
-        cpus,
     )
     try:
         host, _, port = peer.line.removeprefix("listening on ").rpartition(":")
@@ -679,26 +671,67 @@ class Config:
     ops: tuple[str, ...]
     stores: tuple[str, ...]
     clients: tuple[int, ...]
-    server_cpus: list[int] | None = None  # the service, redis-server and the echo server
-    bench_cpus: list[int] | None = None  # this process: the clients and the floors
+    pin: str = "auto"
 
 
-def placement() -> tuple[list[int] | None, list[int] | None]:
-    """One CPU for the servers (the service, redis-server, the echo), the others for this one.
+class Placement:
+    """Which CPUs the servers (the service, redis-server) and this process run on, per cell.
 
-    As a service on a machine of its own would be: its clients cannot take
-    its CPU, and the two processes of a request cannot end up taking turns
-    on one CPU while the other idles (which the scheduler does now and then
-    with a pair of processes that wake each other). None where the system
-    cannot pin, or has a single CPU.
+    ``auto``: with one client every process floats, and the scheduler keeps
+    a request's two processes on one CPU, taking turns, as a round trip
+    wants (pinned apart, each hop waits for the other CPU to wake: on a
+    virtual machine that can cost far more than the work). With more
+    clients the servers have one CPU and this process the others, so that
+    the two run at once, as a service on a machine of its own would (left
+    to float, the scheduler now and then keeps the pair on one CPU for
+    seconds, and the rate halves). ``always`` pins every cell, ``never``
+    none. Nothing is pinned where the system cannot pin or has one CPU.
     """
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None, None
-    if len(cpus) < 2:
-        return None, None
-    return cpus[:1], cpus[1:]
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.servers: list[int] = []
+        try:
+            self.all: list[int] | None = sorted(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            self.all = None
+        if self.all is None or len(self.all) < 2 or mode == "never":
+            self.server_cpus = self.bench_cpus = None
+        else:
+            self.server_cpus, self.bench_cpus = self.all[:1], self.all[1:]
+
+    def pinned(self, clients: int) -> bool:
+        return self.server_cpus is not None and (self.mode == "always" or clients > 1)
+
+    def apply(self, clients: int) -> bool:
+        """Place the processes for a cell of ``clients``; say whether they are pinned."""
+        if self.all is None:
+            return False
+        pinned = self.pinned(clients)
+        servers = self.server_cpus if pinned else self.all
+        for pid in self.servers:
+            with contextlib.suppress(OSError):  # it may have ended
+                os.sched_setaffinity(pid, servers)
+        os.sched_setaffinity(0, self.bench_cpus if pinned else self.all)  # new threads inherit
+        return pinned
+
+    def describe(self) -> str:
+        if self.server_cpus is None:
+            return "placement: the processes float over the CPUs"
+        pinned = (
+            f"the service and redis-server on CPU {_cpus(self.server_cpus)}, this process "
+            f"on CPU {_cpus(self.bench_cpus or [])}"
+        )
+        if self.mode == "always":
+            return f"placement: {pinned}, in every cell"
+        return (
+            "placement: one client, the processes float (the scheduler keeps a request's two "
+            f"on one CPU); more clients, {pinned}"
+        )
+
+
+def _cpus(cpus: list[int]) -> str:
+    return ",".join(map(str, cpus))
 
 
 def redis_unavailable() -> str | None:
@@ -720,7 +753,12 @@ Cells = dict[tuple[str, int], dict[str, list[dict]]]
 
 
 def measure_store(
-    store: str, config: Config, workdir: Path, redis_url: str | None, pids: dict[str, int]
+    store: str,
+    config: Config,
+    placement: Placement,
+    workdir: Path,
+    redis_url: str | None,
+    pids: dict[str, int],
 ) -> Cells:
     """Every cell of one store, every round: {(op, clients): {side: [round summaries]}}.
 
@@ -728,7 +766,8 @@ def measure_store(
     ``version`` (one client, the service alone) places the request path.
     """
     most = max(config.clients)
-    server, address = start_service(store, workdir, redis_url, config.server_cpus)
+    server, address = start_service(store, workdir, redis_url)
+    placement.servers.append(server.pid)
     results: Cells = {}
     clients = None
     inprocess_store: Any = None
@@ -755,6 +794,7 @@ def measure_store(
                         sides.append(("inprocess", inprocess, pids))
                 if round_ % 2:
                     sides.reverse()  # no side always first
+                pinned = placement.apply(count)
                 for side, target, meter_pids in sides:
                     clients.keepalive()  # the connections idle while the others run
                     gc.collect()
@@ -765,7 +805,7 @@ def measure_store(
                         make_op = target.make(op, shared=count > 1)
                         timed = run_threads(make_op, count, config.warm, config.seconds, meter)
                     results.setdefault((op, count), {}).setdefault(side, []).append(
-                        timed.summary()
+                        timed.summary() | {"pinned": pinned}
                     )
             clients.keepalive()
     finally:
@@ -969,7 +1009,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, help="make the files under here (default: /tmp)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
-        "--no-pin", action="store_true", help="let the servers and the clients share the CPUs"
+        "--pin",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="pin the servers to one CPU and this process to the others: with more than "
+        "one client (auto, the default), always, or never",
     )
     return parser.parse_args(argv)
 
@@ -984,11 +1028,9 @@ def main(argv: list[str] | None = None) -> int:
         ops=tuple(args.op or OPS),
         stores=tuple(args.store or STORES),
         clients=tuple(sorted(set(args.clients or CLIENTS))),
+        pin=args.pin,
     )
-    if not args.no_pin:
-        config.server_cpus, config.bench_cpus = placement()
-        if config.bench_cpus is not None:
-            os.sched_setaffinity(0, config.bench_cpus)  # before any thread
+    placement = Placement(args.pin)
     skipped: dict[str, str] = {}
     if "redis" in config.stores:
         why = redis_unavailable()
@@ -1008,20 +1050,15 @@ def main(argv: list[str] | None = None) -> int:
         "floor: the bare store from this process, more clients as that many threads.",
         flush=True,
     )
-    if config.server_cpus is not None:
-        print(
-            f"pinned: the service, redis-server and the echo server on CPU "
-            f"{','.join(map(str, config.server_cpus))}, this process on CPU "
-            f"{','.join(map(str, config.bench_cpus or []))}",
-            flush=True,
-        )
+    print(placement.describe(), flush=True)
     rows: list[dict] = []
     versions: dict[str, dict] = {}
     echo = None
     started = now()
     with _workdir(args.dir) as workdir:
         if 1 in config.clients:
-            echo = echo_round_trips(workdir, warm, seconds, config.server_cpus).summary()
+            placement.apply(1)
+            echo = echo_round_trips(workdir, warm, seconds).summary()
         redis_server = None
         redis_url = None
         pids: dict[str, int] = {}
@@ -1030,12 +1067,13 @@ def main(argv: list[str] | None = None) -> int:
                 if store in skipped:
                     continue
                 if store == "redis":
-                    redis_server, redis_url = start_redis(workdir, config.server_cpus)
+                    redis_server, redis_url = start_redis(workdir)
+                    placement.servers.append(redis_server.pid)
                     pids["redis"] = redis_server.pid
                     print(f"{_redis_version()}, on a Unix socket, no persistence", flush=True)
                 began = now()
                 store_rows, version = summarize(
-                    measure_store(store, config, workdir, redis_url, pids), store
+                    measure_store(store, config, placement, workdir, redis_url, pids), store
                 )
                 rows += store_rows
                 if version is not None:
