@@ -675,58 +675,57 @@ class Config:
 
 
 class Placement:
-    """Which CPUs the servers (the service, redis-server) and this process run on, per cell.
+    """Which CPUs the servers (the service, redis-server, the echo) and this process use, per cell.
 
-    ``auto``: with one client every process floats, and the scheduler keeps
-    a request's two processes on one CPU, taking turns, as a round trip
-    wants (pinned apart, each hop waits for the other CPU to wake: on a
-    virtual machine that can cost far more than the work). With more
-    clients the servers have one CPU and this process the others, so that
-    the two run at once, as a service on a machine of its own would (left
-    to float, the scheduler now and then keeps the pair on one CPU for
-    seconds, and the rate halves). ``always`` pins every cell, ``never``
-    none. Nothing is pinned where the system cannot pin or has one CPU.
+    ``auto`` (the default): with one client every process runs on one CPU.
+    A request is then a chain of steps, one process at a time, and the
+    processes take turns on that CPU; pinned apart, each hop waits for the
+    other CPU to wake, which on this kind of virtual machine costs more than
+    the work (a Python loopback echo: about 30 µs on one CPU, 140 µs across
+    two), and left to float the processes land now together, now apart.
+    With more clients the servers have one CPU and this process the others,
+    so that the two work at once, as a service on a machine of its own
+    would (left to float, the scheduler now and then keeps the pair on one
+    CPU for seconds, and the rate halves). ``never`` pins nothing, and
+    nothing is pinned where the system cannot pin or has one CPU.
     """
 
     def __init__(self, mode: str) -> None:
-        self.mode = mode
         self.servers: list[int] = []
         try:
-            self.all: list[int] | None = sorted(os.sched_getaffinity(0))
+            cpus: list[int] | None = sorted(os.sched_getaffinity(0))
         except (AttributeError, OSError):
-            self.all = None
-        if self.all is None or len(self.all) < 2 or mode == "never":
-            self.server_cpus = self.bench_cpus = None
-        else:
-            self.server_cpus, self.bench_cpus = self.all[:1], self.all[1:]
+            cpus = None
+        self.all = cpus
+        self.pinning = cpus is not None and len(cpus) > 1 and mode != "never"
+        if cpus is not None and self.pinning:
+            self.server_cpus, self.bench_cpus, self.one = cpus[:1], cpus[1:], cpus[-1:]
 
-    def pinned(self, clients: int) -> bool:
-        return self.server_cpus is not None and (self.mode == "always" or clients > 1)
-
-    def apply(self, clients: int) -> bool:
-        """Place the processes for a cell of ``clients``; say whether they are pinned."""
+    def apply(self, clients: int) -> str:
+        """Place the processes for a cell of ``clients``; return how (for the results)."""
         if self.all is None:
-            return False
-        pinned = self.pinned(clients)
-        servers = self.server_cpus if pinned else self.all
+            return "floating"
+        if not self.pinning:
+            servers = bench = self.all
+        elif clients == 1:
+            servers = bench = self.one
+        else:
+            servers, bench = self.server_cpus, self.bench_cpus
         for pid in self.servers:
             with contextlib.suppress(OSError):  # it may have ended
                 os.sched_setaffinity(pid, servers)
-        os.sched_setaffinity(0, self.bench_cpus if pinned else self.all)  # new threads inherit
-        return pinned
+        os.sched_setaffinity(0, bench)  # the threads made from now on too
+        if not self.pinning:
+            return "floating"
+        return f"servers on CPU {_cpus(servers)}, clients on CPU {_cpus(bench)}"
 
     def describe(self) -> str:
-        if self.server_cpus is None:
+        if not self.pinning:
             return "placement: the processes float over the CPUs"
-        pinned = (
-            f"the service and redis-server on CPU {_cpus(self.server_cpus)}, this process "
-            f"on CPU {_cpus(self.bench_cpus or [])}"
-        )
-        if self.mode == "always":
-            return f"placement: {pinned}, in every cell"
         return (
-            "placement: one client, the processes float (the scheduler keeps a request's two "
-            f"on one CPU); more clients, {pinned}"
+            f"placement: one client, every process on CPU {_cpus(self.one)}; more clients, "
+            f"the service and redis-server on CPU {_cpus(self.server_cpus)} and this "
+            f"process on CPU {_cpus(self.bench_cpus)}"
         )
 
 
@@ -794,7 +793,7 @@ def measure_store(
                         sides.append(("inprocess", inprocess, pids))
                 if round_ % 2:
                     sides.reverse()  # no side always first
-                pinned = placement.apply(count)
+                placed = placement.apply(count)
                 for side, target, meter_pids in sides:
                     clients.keepalive()  # the connections idle while the others run
                     gc.collect()
@@ -805,7 +804,7 @@ def measure_store(
                         make_op = target.make(op, shared=count > 1)
                         timed = run_threads(make_op, count, config.warm, config.seconds, meter)
                     results.setdefault((op, count), {}).setdefault(side, []).append(
-                        timed.summary() | {"pinned": pinned}
+                        timed.summary() | {"placement": placed}
                     )
             clients.keepalive()
     finally:
@@ -1010,10 +1009,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
         "--pin",
-        choices=("auto", "always", "never"),
+        choices=("auto", "never"),
         default="auto",
-        help="pin the servers to one CPU and this process to the others: with more than "
-        "one client (auto, the default), always, or never",
+        help="auto (default): one client, every process on one CPU; more, the servers on "
+        "one CPU and the clients on the others. never: let them float",
     )
     return parser.parse_args(argv)
 
