@@ -433,7 +433,11 @@ def _pythonpath() -> str:
 
 
 class Process:
-    """A child process started with a line to wait for on its stdout; ended with SIGTERM."""
+    """A child process started with a line to wait for on its stdout; ended with SIGTERM.
+
+    What it prints after that line (redis-server's log) is copied to ``log``
+    by a thread, so that a full pipe never stops it.
+    """
 
     def __init__(
         self,
@@ -444,38 +448,51 @@ class Process:
     ) -> None:
         self.name = name
         self.log = log
-        self._log = open(log, "w")  # noqa: SIM115 (closed in stop())
+        self._log = open(log, "wb")  # noqa: SIM115 (closed in stop())
         env = dict(os.environ, PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
-        )
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log, env=env)
         self.line = self._wait_for(ready, timeout=30.0)
+        self._drain = threading.Thread(target=self._copy, daemon=True)
+        self._drain.start()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def _wait_for(self, ready: Callable[[str], bool], timeout: float) -> str:
+        """Read the child's stdout (unbuffered: no line hides in a buffer) until ``ready``."""
         assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
         selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         deadline = now() + timeout
-        seen = []
-        while now() < deadline:
-            if not selector.select(max(0.0, deadline - now())):
-                break
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if ready(line):
-                selector.close()
-                return line.strip()
-        selector.close()
+        pending = b""
+        seen: list[str] = []
+        try:
+            while now() < deadline and selector.select(max(0.0, deadline - now())):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    line = raw.decode(errors="replace")
+                    seen.append(line)
+                    if ready(line):
+                        self._log.write(pending)
+                        return line.strip()
+        finally:
+            selector.close()
         self.stop()
         raise RuntimeError(
-            f"{self.name} did not start: {''.join(seen)[-500:]}{self.log.read_text()[-1500:]}"
+            f"{self.name} did not start: {chr(10).join(seen)[-500:]}"
+            f"{self.log.read_text(errors='replace')[-1500:]}"
         )
+
+    def _copy(self) -> None:
+        assert self.proc.stdout is not None
+        with contextlib.suppress(OSError, ValueError):
+            for chunk in iter(lambda: os.read(self.proc.stdout.fileno(), 65536), b""):
+                self._log.write(chunk)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -485,6 +502,9 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        drain = getattr(self, "_drain", None)
+        if drain is not None:
+            drain.join(5)  # the pipe has ended with the child
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._log.close()
