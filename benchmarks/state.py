@@ -996,7 +996,8 @@ def notes(rows: list[dict], skipped: dict[str, str]) -> list[str]:
         lines.append(
             f"Other processes on the machine used a median {others[len(others) // 2]:.0%} and "
             f"at most {others[-1]:.0%} of a CPU during the cells (from /proc/stat: what no "
-            "process of this benchmark used); more than a few % disturbs the figures."
+            "process of this benchmark used, the kernel's own threads included, which do part "
+            "of each fsync: SQLite's write cells show 20-40% by themselves here)."
         )
     if any(row["clients"] > 1 for row in rows):
         lines.append(
