@@ -3,7 +3,7 @@
 Per operation (``get``: ``state[key]``; ``set``: ``state[key] = v``;
 ``update``: ``state.update(key, oldhash, v)``, a compare-and-swap), per store
 (SQLite, Redis) and for one client and for 50: requests a second and the
-latency of each request (median and p99), next to the same operation made
+latency of each request (median, p99, mean), next to the same operation made
 straight on the bare store, in the same run. The floor:
 
 * SQLite: a file of its own in WAL mode with ``synchronous=FULL`` (as the
@@ -26,16 +26,24 @@ over the clients' sockets. Each client has a key of its own (every
 ``update`` succeeds). The application is ``readmode=ANY, writemode=ANY``,
 the clients are not logged in. The table adds the server process's CPU per
 request and how busy it and this process were: a server near 100% is the
-limit, not the client loop.
+limit, not the client loop. Where the processes run is :class:`Placement`'s
+choice (``--pin``).
+
+The goal is the service's latency within 2x of the floor's: the median with
+one client; with more, the mean, since the floor's threads take turns on the
+GIL and a thread's median is a request inside its turn (see
+:func:`run_threads`).
 
 A second table places one client's time: the floor, the service's own work
-on the same store in this process without the network
-(``StateService`` over a store, each request in its own batch, as the
-server does), and the whole request over loopback TCP.
+on the same store in this process without the network (``StateService``
+over a store, each request in its own batch, as the server does), and the
+whole request over loopback TCP; with, above it, a bare Python echo over
+loopback (:mod:`benchmarks.state_peer`) and the service's ``version()``, a
+request that reads no data.
 
 Figures are the median of the rounds (each cell timed for ``--seconds``
 after a short warm-up, the cells of a round interleaved). ``--quick`` is a
-smoke run of a few seconds. Redis rows are skipped, with the reason, where
+smoke run of some 15 seconds. Redis rows are skipped, with the reason, where
 ``pygnetic.state.RedisStore`` or redis-py cannot be imported or no
 ``redis-server`` is on PATH.
 """
