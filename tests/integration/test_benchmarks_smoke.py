@@ -1,7 +1,8 @@
 """The benchmarks still run: ``python -m benchmarks --quick`` end to end, the
 in-process ``python -m benchmarks.micro --quick`` and ``python -m
-benchmarks.wire_types --quick`` (no speed asserted), and ``python -m
-benchmarks.replication --quick`` with every row that can run here."""
+benchmarks.wire_types --quick`` (no speed asserted), ``python -m
+benchmarks.replication --quick`` with every row that can run here, and
+``python -m benchmarks.state --quick`` with its table."""
 
 import importlib.util
 import json
@@ -114,3 +115,25 @@ def test_the_replication_table_has_every_row_that_can_run(tmp_path: Path) -> Non
             assert rows[name]["ticks"] > 0 and rows[name]["bytes_per_client_second"] > 0
         else:
             assert f"skipping {name}: " in stdout
+
+
+@pytest.mark.slow
+def test_the_state_benchmark_measures_the_service_and_its_floor(tmp_path: Path) -> None:
+    out = tmp_path / "state.json"
+    stdout = _run("benchmarks.state", "--quick", "--json", str(out))
+    assert "| service/s    p50    p99   mean |   floor/s" in stdout
+    assert "where a request's time goes" in stdout
+    document = json.loads(out.read_text())
+    stores = ["sqlite"] + ([] if "redis" in document["skipped"] else ["redis"])
+    if "redis" in document["skipped"]:
+        assert "skipping redis: " in stdout
+    cells = {(row["store"], row["op"], row["clients"]): row for row in document["rows"]}
+    for store in stores:
+        assert store in document["version"]
+        for op in ("get", "set", "update"):
+            for clients in (1, 50):
+                row = cells[store, op, clients]
+                assert f"{op:<6} {store:<6} {clients:>7} |" in stdout
+                for side in ("service", "floor"):
+                    # Every request answered, every compare-and-swap won (a key per client).
+                    assert row[side]["ops_per_s"] > 0 and row[side]["errors"] == 0, row[side]
