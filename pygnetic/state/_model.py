@@ -147,10 +147,16 @@ class Stored:
     hash: str
 
 
-def _serializer() -> Any:
-    from ._protocol import state_messages
+_SERIALIZER: list[Any] = []
 
-    return state_messages.serializer
+
+def _serializer() -> Any:
+    # The protocol module imports this one: look it up once, when first needed.
+    if not _SERIALIZER:
+        from ._protocol import state_messages
+
+        _SERIALIZER.append(state_messages.serializer)
+    return _SERIALIZER[0]
 
 
 def pack_value(value: Any, max_size: int) -> Stored:

@@ -9,9 +9,11 @@ variable exactly one wins, and no quota is overrun by servers filling it at
 once. The scripts are registered once and run with ``EVALSHA``.
 
 A server learns what the others changed from Redis's pub/sub: each script
-that changes a variable or deletes a space also publishes a notice on the
-channel ``{prefix}changes``, and :meth:`RedisStore.changed_elsewhere` reads
-the notices of the other servers, for the watches of its clients.
+that changes a variable publishes a notice on the channel
+``{prefix}changes``, and one that deletes a space on ``{prefix}deletions``;
+:meth:`RedisStore.changed_elsewhere` reads the notices of the other servers,
+for the watches of its clients (changes are heard only while there are
+some) and for its space cache (deletions are always heard).
 
 Durability is Redis's own: a write is answered once it is in Redis's memory.
 For the state to survive Redis being killed or the machine losing power,
@@ -224,6 +226,11 @@ class RedisStore(Store):
             redis_py.Redis.from_url(url, decode_responses=False) if client is None else client
         )
         self._channel = f"{prefix}changes"
+        # Deleted spaces have their own channel: every server hears them,
+        # for its space cache, also when it listens to no changes.
+        self._deletions = f"{prefix}deletions"
+        self._hearing_changes = False
+        self._early: list[tuple[str, str]] = []
         # Tells this store's notices from the other servers'.
         self._origin = secrets.token_hex(16)
         self._pubsub: PubSub | None = None
@@ -319,7 +326,7 @@ class RedisStore(Store):
                 self._hash_key(key),
                 *(self._role_key(role, key) for role in ROLES),
             ],
-            args=[key, f"{self.prefix}owned:", self._channel, self._notice(key, None)],
+            args=[key, f"{self.prefix}owned:", self._deletions, self._notice(key, None)],
         )
         return bool(status)
 
@@ -472,7 +479,7 @@ class RedisStore(Store):
 
     # -- the server's loop ---------------------------------------------------------
 
-    def changed_elsewhere(self) -> list[tuple[str, str]]:
+    def changed_elsewhere(self, watching: bool = True) -> list[tuple[str, str]]:
         """Return ``(space key, name)`` of variables other servers changed since the last call.
 
         Without blocking: what the notices of the other servers (every store
@@ -481,37 +488,61 @@ class RedisStore(Store):
         (no variable is named ``''``): each of its variables changed.
 
         The first call starts listening and returns nothing; later calls
-        return what changed after it. A call reads at most
-        :data:`MAX_NOTICES_PER_CALL` notices, leaving the rest for the next;
-        a notice that is not well-formed is skipped. Notices published while
-        the connection to Redis is down are lost (redis-py subscribes again
-        when it reconnects).
+        return what changed after it. With ``watching=False`` the store stops
+        hearing of variables' changes (a notice read only to be dropped
+        costs the server a good part of a write) and reports deleted spaces
+        only, which come on their own channel; the next call with
+        ``watching=True`` listens to the changes again, from then on. A call
+        reads at most :data:`MAX_NOTICES_PER_CALL` notices, leaving the rest
+        for the next; a notice that is not well-formed is skipped. Notices
+        published while the connection to Redis is down are lost (redis-py
+        subscribes again when it reconnects).
         """
         if self._pubsub is None:
-            self._listen()
+            self._pubsub = self._client.pubsub()
+            self._subscribe(self._deletions, *([self._channel] if watching else []))
+            self._hearing_changes = watching
             return []
+        if watching != self._hearing_changes:
+            self._hearing_changes = watching
+            if watching:
+                self._subscribe(self._channel)
+            else:
+                self._pubsub.unsubscribe(self._channel)
         pubsub = self._pubsub
-        changed: dict[tuple[str, str], None] = {}
+        changed: dict[tuple[str, str], None] = dict.fromkeys(self._early)
+        self._early.clear()
         for _ in range(MAX_NOTICES_PER_CALL):
             message = pubsub.get_message(timeout=0)
             if message is None:
                 break
             change = self._change(message)
-            if change is not None:
+            if change is not None and (watching or not change[1]):
                 changed[change] = None
         return list(changed)
 
-    def _listen(self) -> None:
-        """Subscribe to the notices, and wait until Redis confirms it."""
-        pubsub = self._pubsub = self._client.pubsub()
-        pubsub.subscribe(self._channel)
-        # Until the confirmation, a notice published by another connection
-        # might be made before Redis has subscribed this one.
+    def _subscribe(self, *channels: str) -> None:
+        """Subscribe to ``channels``, and wait until Redis confirms each.
+
+        Until the confirmation, a notice published by another connection
+        might be made before Redis has subscribed this one. What arrives
+        meanwhile is kept for the next read.
+        """
+        assert self._pubsub is not None
+        pubsub = self._pubsub
+        pubsub.subscribe(*channels)
+        waiting = set(channels)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline:
             message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
-            if message is not None and message.get("type") in ("subscribe", b"subscribe"):
-                return
+            if message is None:
+                continue
+            if message.get("type") in ("subscribe", b"subscribe"):
+                waiting.discard(_text(message.get("channel", b"")))
+            else:
+                change = self._change(message)
+                if change is not None:
+                    self._early.append(change)
 
     def _change(self, message: dict[str, Any]) -> tuple[str, str] | None:
         """Return what a pub/sub message says changed elsewhere, or None."""
@@ -544,7 +575,7 @@ class RedisStore(Store):
         server should also call :meth:`changed_elsewhere` on its own tick.
         """
         if self._pubsub is None:
-            self._listen()
+            self.changed_elsewhere()
         assert self._pubsub is not None
         connection = self._pubsub.connection
         sock = None if connection is None else connection._sock

@@ -107,6 +107,13 @@ _REQUESTS = frozenset(
 )  # fmt: skip
 
 
+#: The requests that may write to the store (the others read only).
+_WRITES = frozenset(
+    state_messages.get_by_name(name)
+    for name in ("create_account", "new_space", "delete_space", "put", "remove", "member")
+)
+
+
 def _queued(name: str) -> Callable[[Handler, Any], None]:
     def method(self: StateHandler, message: Any, reply: Reply) -> None:
         self.queue(message, reply)
@@ -243,8 +250,9 @@ class StateServer(Server):
         ready = self._ready
         outputs: list[Output] = []
         served: list[tuple[StateHandler, Reply]] = []
+        writes = any(type(h.jobs[0].request) in _WRITES for h in ready if h.jobs)
         try:
-            with self.store.batch():
+            with self.store.batch(writes):
                 for _ in range(len(ready)):
                     handler = ready.popleft()
                     if not handler.jobs:  # its connection ended while it waited
@@ -357,7 +365,8 @@ class StateServer(Server):
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
         try:
-            self._tell_changes(self.store.changed_elsewhere())
+            # Without watchers only deleted spaces matter (for the space cache).
+            self._tell_changes(self.store.changed_elsewhere(bool(self._watchers)))
         except self.store.failures as exc:
             # The requests will meet the failure too and be refused; the
             # service goes on, and hears of changes again once the store is back.

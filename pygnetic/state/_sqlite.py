@@ -142,8 +142,15 @@ class SQLiteStore(Store):
         db.execute("COMMIT")
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Make the writes inside one transaction, committed (on disk) before the block ends."""
+    def batch(self, writes: bool = True) -> Iterator[None]:
+        """Make the writes inside one transaction, committed (on disk) before the block ends.
+
+        A batch that only reads runs without one: each select stands alone,
+        and no write lock is taken.
+        """
+        if not writes:
+            yield
+            return
         with self._transaction():
             yield
 

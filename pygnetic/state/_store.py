@@ -163,22 +163,32 @@ class Store(ABC):
     # -- the server's loop ---------------------------------------------------------
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, writes: bool = True) -> Iterator[None]:
         """Group the writes made inside into one commit, made before the block ends.
 
         The server answers the requests of a batch only after it ends, so an
         answered write is a committed one. On an exception nothing of the
         batch is kept (where the store can undo it) and the exception goes on.
         The default groups nothing: each write commits on its own.
+
+        Args:
+            writes: False when the server knows the batch only reads, so
+                that the store need not prepare for a commit.
         """
         yield
 
-    def changed_elsewhere(self) -> list[tuple[str, str]]:
+    def changed_elsewhere(self, watching: bool = True) -> list[tuple[str, str]]:
         """Return ``(space key, name)`` of what other servers changed since the last call.
 
-        For the watches of clients of this server; a deleted space comes as
-        its key with the name ``''``, which no variable has. The default:
-        none, since nothing else writes to the store.
+        For the watches of clients of this server, and its space cache; a
+        deleted space comes as its key with the name ``''``, which no
+        variable has. The default: none, since nothing else writes to the
+        store.
+
+        Args:
+            watching: Whether any client of this server watches a key. When
+                False the store may stop hearing of variables' changes (they
+                would cost it for nothing) and report deleted spaces only.
         """
         return []
 

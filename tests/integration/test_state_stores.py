@@ -450,3 +450,30 @@ def test_redis_store_without_redis_py_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(AdapterUnavailableError, match=r"pip install redis"):
         RedisStore()
+
+
+def test_redis_a_server_without_watches_hears_only_deleted_spaces(redis_stores):
+    a, b = redis_stores(), redis_stores()
+    space = make_space(a)
+    assert b.changed_elsewhere(watching=False) == []
+    a.put(space.key, "k", value(1), None, 10)
+    assert a.delete_space(space.key)
+    seen = changes_until_quiet(b, watching=False, done=lambda seen: (space.key, "") in seen)
+    assert seen == [(space.key, "")]
+    make_space(a)
+    assert b.changed_elsewhere(watching=True) == []  # listens to changes again, from now on
+    a.put(space.key, "again", value(2), None, 10)
+    assert changes_until(b, lambda seen: bool(seen)) == [(space.key, "again")]
+
+
+def changes_until_quiet(store, watching, done, timeout=5.0):
+    import select
+    import time
+
+    seen = []
+    deadline = time.monotonic() + timeout
+    while not done(seen):
+        assert time.monotonic() < deadline, f"only {seen} arrived"
+        select.select([store.fileno()], [], [], 0.05)
+        seen.extend(store.changed_elsewhere(watching=watching))
+    return seen
