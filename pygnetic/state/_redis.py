@@ -231,6 +231,7 @@ class RedisStore(Store):
         self._deletions = f"{prefix}deletions"
         self._hearing_changes = False
         self._early: list[tuple[str, str]] = []
+        self._version: tuple[str, float] | None = None
         # Tells this store's notices from the other servers'.
         self._origin = secrets.token_hex(16)
         self._pubsub: PubSub | None = None
@@ -584,9 +585,12 @@ class RedisStore(Store):
         return int(sock.fileno())
 
     def version(self) -> str:
-        """Return ``'redis X.Y.Z'``, the version of the Redis server."""
-        info = self._client.info("server")
-        return f"redis {_text(info['redis_version'])}"
+        """Return ``'redis X.Y.Z'``, the version of the Redis server (asked once a minute)."""
+        now = time.monotonic()
+        if self._version is None or now >= self._version[1]:
+            info = self._client.info("server")
+            self._version = (f"redis {_text(info['redis_version'])}", now + 60.0)
+        return self._version[0]
 
     def close(self) -> None:
         """Close the notices' connection, and the client if this store made it."""

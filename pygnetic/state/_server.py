@@ -190,6 +190,8 @@ class StateServer(Server):
         self._failed_logins = AuthFailures(MAX_FAILED_LOGINS)
         self._failed_addresses = AuthFailures(MAX_FAILED_LOGINS_PER_ADDRESS)
         self._stopping = False
+        self._next_look = 0.0
+        self._hearing = False  # whether the store reports changes, not only deletions
         try:
             super().__init__(
                 host,
@@ -241,6 +243,10 @@ class StateServer(Server):
         give_up = time.perf_counter() + self.serve_ms / 1000
         while self._ready and time.perf_counter() < give_up:
             self._serve_batch(now, give_up)
+        if self._watchers and not self._hearing:
+            # A first watch: hear of changes before its answer leaves, so
+            # that none made right after it is missed.
+            self._watch_elsewhere()
 
     def _serve_batch(self, now: float, give_up: float) -> None:
         """One batch: the oldest request of each ready connection in turn, until time is up.
@@ -364,9 +370,17 @@ class StateServer(Server):
 
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
+        watching = bool(self._watchers)
+        if not watching:
+            # Only deleted spaces matter then, for the space cache, which
+            # ages out in a second anyway: a look every tenth of one will do.
+            now = time.perf_counter()
+            if now < self._next_look:
+                return
+            self._next_look = now + 0.1
         try:
-            # Without watchers only deleted spaces matter (for the space cache).
-            self._tell_changes(self.store.changed_elsewhere(bool(self._watchers)))
+            self._tell_changes(self.store.changed_elsewhere(watching))
+            self._hearing = watching
         except self.store.failures as exc:
             # The requests will meet the failure too and be refused; the
             # service goes on, and hears of changes again once the store is back.
