@@ -770,7 +770,7 @@ def redis_unavailable() -> str | None:
     try:
         import redis  # noqa: F401
     except ImportError:
-        return "redis-py is not installed (pip install 'pygnetic[redis]')"
+        return "redis-py is not installed (python -m pip install redis)"
     if shutil.which("redis-server") is None:
         return "no redis-server on PATH"
     return None
