@@ -47,10 +47,19 @@ class LogThrottle:
         # cause -> [start of the interval, lines logged in it, lines held back]
         self._windows: dict[str, list[Any]] = {}
 
-    def log(self, level: int, cause: str, msg: str, *args: Any, burst: int | None = None) -> None:
+    def log(
+        self,
+        level: int,
+        cause: str,
+        msg: str,
+        *args: Any,
+        burst: int | None = None,
+        exc_info: bool = False,
+    ) -> None:
         """Log ``msg % args`` at ``level`` unless ``cause`` used up its lines for now.
 
-        ``burst`` overrides the throttle's lines per interval for this cause.
+        ``burst`` overrides the throttle's lines per interval for this cause;
+        ``exc_info`` adds the exception being handled, as :mod:`logging` does.
         """
         if not self._logger.isEnabledFor(level):
             return
@@ -64,7 +73,7 @@ class LogThrottle:
                 args = (*args, held, self._interval)
         if window[1] < (self._burst if burst is None else burst):
             window[1] += 1
-            self._logger.log(level, msg, *args)
+            self._logger.log(level, msg, *args, exc_info=exc_info)
         else:
             window[2] += 1
 

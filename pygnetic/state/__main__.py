@@ -126,7 +126,11 @@ def _apps(store: Store) -> int:
 
 
 def _command(args: argparse.Namespace, limits: StateLimits) -> int:
-    store = _store(args)
+    try:
+        store = _store(args)
+    except Exception as exc:  # a bad URL, an unreadable file, no redis-py
+        print(f"cannot open the store: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "account":
             return _account(store, args, limits)

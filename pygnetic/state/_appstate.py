@@ -302,8 +302,16 @@ class DistributedState(StateClient):
         """:meth:`get_if_changed`, without waiting."""
         return self._start("get_if_changed", self._get(key, oldhash), callback, event)
 
+    def _cas(self, key: str, oldhash: str, value: Any) -> Operation:
+        if type(oldhash) is not str:
+            raise TypeError(
+                f"update() compares with a hash (a str: hash_value(v)), not {oldhash!r}; "
+                "state[key] = value writes whatever the key holds"
+            )
+        return (yield from self._put(key, value, oldhash))
+
     def _put(self, key: str, value: Any, expect: str | None) -> Operation:
-        answer = yield self._ask(PUT, APP, self._app(), key, value, expect)
+        answer = yield self._ask(PUT, APP, self._app(), key, self._pack(value), expect)
         return str(answer.hash)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -334,13 +342,13 @@ class DistributedState(StateClient):
             PermissionError: The write mode does not let you write.
             UnjoinedError: No application joined.
         """
-        self._run("update", self._put(key, value, oldhash))
+        self._run("update", self._cas(key, oldhash, value))
 
     def update_nowait(
         self, key: str, oldhash: str, value: Any, callback: Callback = None, event: bool = False
     ) -> StateRequest:
         """:meth:`update`, without waiting; the result is the new hash."""
-        return self._start("update", self._put(key, value, oldhash), callback, event)
+        return self._start("update", self._cas(key, oldhash, value), callback, event)
 
     def _delete(self, key: str) -> Operation:
         yield self._ask(REMOVE, APP, self._app(), key)
@@ -375,7 +383,7 @@ class DistributedState(StateClient):
                 value, digest = defaultvalue, ABSENT
             new = func(value)
             try:
-                yield self._ask(PUT, APP, appid, key, new, digest)
+                yield self._ask(PUT, APP, appid, key, self._pack(new), digest)
             except UpdateFailedError:
                 continue  # someone else changed it first: apply func to theirs
             return new
@@ -411,7 +419,7 @@ class DistributedState(StateClient):
     def _watch(self, key: str, callback: WatchCallback | None, event: bool) -> Operation:
         appid = self._app()
         answer = yield self._ask(WATCH, APP, appid, key)
-        self._watched(APP, appid, key, callback, event)
+        self._watched(APP, appid, key, callback, event, answer.hash)
         if answer.data is None:
             return None
         return unpack_value(answer.data)

@@ -10,6 +10,7 @@ trips, like ``apply_op``, runs the same way blocking or from a game loop:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -19,20 +20,28 @@ from typing import Any
 
 from .. import event
 from ..client import Client
-from ..errors import LocalError, PackError
+from ..errors import LocalError, MessageError, PackError
 from ..handler import Handler
 from ..request import Request, Requester, RequestRefused, RequestTimeout
 from ._errors import (
     ERRORS_BY_CODE,
     InvalidAddressError,
     InvalidRequestError,
+    SizeError,
     StateError,
     StateTimeoutError,
     StateUnavailableError,
     UnexpectedError,
 )
-from ._model import unpack_value
-from ._protocol import STATE_ADAPTER, STATE_PORT, WATCH, state_messages, state_requests
+from ._model import MAX_VALUE_SIZE_LIMIT, _serializer, unpack_value
+from ._protocol import (
+    CHANGED,
+    STATE_ADAPTER,
+    STATE_PORT,
+    WATCH,
+    state_messages,
+    state_requests,
+)
 
 __all__ = ["StateClient", "StateRequest", "parse_address"]
 
@@ -44,6 +53,7 @@ DEFAULT_TIMEOUT = 10.0
 Operation = Generator[Request, Any, Any]
 WatchCallback = Callable[[str, Any, "str | None"], Any]
 _PENDING: Any = object()
+_Watch = tuple["WatchCallback | None", bool, "str | None"]
 
 
 def parse_address(server: str | tuple[str, int]) -> tuple[str, int]:
@@ -297,7 +307,11 @@ class StateClient:
             log_connections=False,
             **client_options,
         )
-        self._watches: dict[tuple[str, str, str], tuple[WatchCallback | None, bool]] = {}
+        # (kind, space, key) -> (callback, event, the hash last heard of)
+        self._watches: dict[
+            tuple[str, str, str], tuple[WatchCallback | None, bool, str | None]
+        ] = {}
+        self._reconnecting = False
         self._finished_early: list[StateRequest] = []
         try:
             self._connect()
@@ -355,12 +369,13 @@ class StateClient:
         Args:
             timeout_ms: Milliseconds to wait for network activity.
         """
+        if self._closed:
+            return
         self._client.update(timeout_ms)
         self._requests.poll()
-        if self._finished_early:
-            finished, self._finished_early = self._finished_early, []
-            for request in finished:
-                request._announce()
+        finished = self._finished_early
+        while finished:  # one by one: a callback that raises leaves the rest for later
+            finished.pop(0)._announce()
 
     def close(self) -> None:
         """Close the connection; pending requests fail with StateUnavailableError."""
@@ -386,17 +401,55 @@ class StateClient:
         except PackError as exc:  # a value the serializer does not carry
             raise InvalidRequestError(_unpackable(exc)) from None
 
+    @staticmethod
+    def _pack(value: Any) -> bytes:
+        """Pack a value for the service, as :func:`~pygnetic.state.hash_value` does.
+
+        Raises:
+            InvalidRequestError: msgpack cannot carry it.
+            SizeError: It is over :data:`~pygnetic.state.MAX_VALUE_SIZE_LIMIT`
+                (the service's own limit may be lower; it refuses then).
+        """
+        try:
+            data: bytes = _serializer().pack(value)
+        except (PackError, TypeError, ValueError, OverflowError) as exc:
+            raise InvalidRequestError(
+                f"the value cannot be sent to the state service: {exc}"[:300]
+            ) from None
+        if len(data) > MAX_VALUE_SIZE_LIMIT:
+            raise SizeError(
+                f"the value packs to {len(data)} bytes, over any service's limit "
+                f"({MAX_VALUE_SIZE_LIMIT})"
+            )
+        try:
+            # What the service would refuse (a dict keyed by tuples, nesting
+            # deeper than its limits) is refused here, before it is sent.
+            unpack_value(data)
+        except MessageError as exc:
+            raise InvalidRequestError(
+                f"the state service cannot take this value: {exc}"[:300]
+            ) from None
+        return data
+
     def _reconnect(self) -> None:
         """Connect again and repeat the session's requests; answered before any later one."""
-        reason = self._connection.close_reason
-        self._requests.poll()  # what waited on the old connection fails now
-        self._connect()
-        self.reconnects += 1
-        log.info("reconnecting to %s (the connection ended: %s)", self._where, reason)
-        for request, fields in self._session_requests():
-            self._requests.ask(request, *fields, callback=self._replayed)
-        for kind, space, key in self._watches:
-            self._requests.ask(WATCH, kind, space, key, callback=self._replayed)
+        if self._reconnecting:  # a callback of a request failed by this reconnect
+            raise StateUnavailableError(f"reconnecting to {self._where}")
+        self._reconnecting = True
+        try:
+            reason = self._connection.close_reason
+            old = self._requests
+            self._connect()  # first: a retry made by a failing request's callback uses it
+            self.reconnects += 1
+            log.info("reconnecting to %s (the connection ended: %s)", self._where, reason)
+            for request, fields in self._session_requests():
+                self._requests.ask(request, *fields, callback=self._replayed)
+            for watched in self._watches:
+                rewatched = functools.partial(self._rewatched, watched)
+                self._requests.ask(WATCH, *watched, callback=rewatched)
+            old.poll()  # what waited on the old connection fails now
+        finally:
+            self._reconnecting = False
 
     def _session_requests(self) -> list[tuple[type[Any], tuple[Any, ...]]]:
         """The requests that bring a new connection to where the last one was (subclasses)."""
@@ -408,7 +461,20 @@ class StateClient:
             failed = state_error(error)
             name = request.request_type.__name__
             log.warning("after reconnecting to %s, %s failed: %s", self._where, name, failed)
-            self._replay_failed(request.request_type, failed)
+            if isinstance(error, RequestRefused):  # not the connection failing again
+                self._replay_failed(request.request_type, failed)
+
+    def _rewatched(self, watched: tuple[str, str, str], request: Request) -> None:
+        """A watch made again after a reconnect: tell of a change made meanwhile."""
+        if request.error is not None:
+            self._replayed(request)
+            if isinstance(request.error, RequestRefused):
+                self._watches.pop(watched, None)
+            return
+        answer = request.result()
+        watch = self._watches.get(watched)
+        if watch is not None and answer.hash != watch[2]:
+            self._changed(CHANGED(*watched, answer.data, answer.hash))
 
     def _replay_failed(self, request: type[Any], error: BaseException) -> None:
         """A repeated session request failed: forget what it stood for (subclasses)."""
@@ -428,17 +494,25 @@ class StateClient:
     # -- watches -------------------------------------------------------------------
 
     def _watched(
-        self, kind: str, space: str, key: str, callback: WatchCallback | None, event: bool
+        self,
+        kind: str,
+        space: str,
+        key: str,
+        callback: WatchCallback | None,
+        event: bool,
+        digest: str | None,
     ) -> None:
-        self._watches[kind, space, key] = (callback, event)
+        self._watches[kind, space, key] = (callback, event, digest)
 
     def _changed(self, message: Any) -> None:
-        watch = self._watches.get((message.kind, message.space, message.key))
+        watched = (message.kind, message.space, message.key)
+        watch = self._watches.get(watched)
         if watch is None:
             return  # unwatched meanwhile
-        callback, post = watch
+        callback, post, _ = watch
         value = None if message.data is None else unpack_value(message.data)
         digest = None if message.data is None else message.hash
+        self._watches[watched] = (callback, post, digest)
         if callback is not None:
             callback(message.key, value, digest)
         if post:

@@ -3,9 +3,11 @@
 Always msgpack with pygame's types, whatever the game itself uses. Every
 request has ``request_id`` first and is answered in order, with its answer
 or ``refused(request_id, code, reason)``, where ``code`` is the ``code`` of
-a :mod:`pygnetic.state` exception (see :data:`ERRORS_BY_CODE`). Values go to
-the service as ordinary fields; they come back as the bytes the service
-keeps (``data``, the canonical msgpack of the value) with their ``hash``.
+a :mod:`pygnetic.state` exception (see :data:`ERRORS_BY_CODE`). Values
+travel packed, as msgpack bytes (``data``): the service decodes what it is
+sent within its limits (a value it refuses is a refusal, not a broken
+connection) and keeps the canonical msgpack of the value, which it sends
+back with its ``hash``.
 
 ``version(request_id)``
     answered with ``text(request_id, text)``
@@ -21,7 +23,7 @@ keeps (``data``, the canonical msgpack of the value) with their ``hash``.
     answered with ``done(request_id)``
 ``get(request_id, kind, space, key, unless_hash)``
     answered with ``value(request_id, data, hash)``
-``put(request_id, kind, space, key, value, expect)``
+``put(request_id, kind, space, key, data, expect)``
     answered with ``stored(request_id, hash)``
 ``remove(request_id, kind, space, key)``
     answered with ``done(request_id)``
@@ -72,7 +74,7 @@ NEW_SPACE = _register(
 JOIN = _register("join", ("request_id", "kind", "name"))
 DELETE_SPACE = _register("delete_space", ("request_id", "kind", "name"))
 GET = _register("get", ("request_id", "kind", "space", "key", "unless_hash"))
-PUT = _register("put", ("request_id", "kind", "space", "key", "value", "expect"))
+PUT = _register("put", ("request_id", "kind", "space", "key", "data", "expect"))
 REMOVE = _register("remove", ("request_id", "kind", "space", "key"))
 MEMBER = _register("member", ("request_id", "kind", "space", "action", "email"))
 WATCH = _register("watch", ("request_id", "kind", "space", "key"))

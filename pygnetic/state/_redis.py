@@ -353,6 +353,18 @@ class RedisStore(Store):
             return None
         return Stored(_bytes(data), _text(digest))
 
+    def read(self, key: str, name: str) -> tuple[Space | None, Stored | None]:
+        """Return the space ``key`` and the value of ``name`` in it, in one ``MULTI``."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hgetall(self._space_key(key))
+        pipe.hget(self._data_key(key), name)
+        pipe.hget(self._hash_key(key), name)
+        fields, data, digest = pipe.execute()
+        space = _space(fields)
+        if space is None or data is None or digest is None:
+            return space, None
+        return space, Stored(_bytes(data), _text(digest))
+
     def names(self, key: str) -> list[str]:
         """Return the names of the variables of space ``key``, sorted."""
         return sorted(_text(name) for name in self._client.hkeys(self._hash_key(key)))

@@ -23,10 +23,9 @@ from .._logthrottle import LogThrottle
 from ..handler import Handler
 from ..request import Reply
 from ..server import Server
-from ._errors import InvalidRequestError, LoginError, StateError, UnexpectedError
-from ._model import Space, StateLimits, Stored
+from ._errors import InvalidRequestError, LoginError, QuotaError, StateError, UnexpectedError
+from ._model import StateLimits
 from ._protocol import (
-    CHANGED,
     STATE_ADAPTER,
     STATE_PORT,
     state_messages,
@@ -35,6 +34,7 @@ from ._protocol import (
 from ._service import StateService
 from ._sqlite import SQLiteStore
 from ._store import Store
+from ._watches import Watches
 
 __all__ = ["DEFAULT_DATABASE", "StateHandler", "StateServer"]
 
@@ -49,6 +49,8 @@ LOGIN_DELAY = 1.0
 #: guesser elsewhere cannot lock an account's owner out.
 MAX_FAILED_LOGINS = 5
 MAX_FAILED_LOGINS_PER_ADDRESS = 20
+#: Accounts one address may try to create per minute (each costs a scrypt).
+MAX_NEW_ACCOUNTS_PER_ADDRESS = 20
 
 Output = Callable[[], Any]
 
@@ -178,19 +180,17 @@ class StateServer(Server):
         self._owns_store = store is None
         self.store = store if store is not None else SQLiteStore(DEFAULT_DATABASE)
         self.limits = limits if limits is not None else StateLimits()
-        self.service = StateService(
-            self.store, self.limits, open_accounts=open_accounts, clock=clock
-        )
+        self.service = StateService(self.store, self.limits, open_accounts=open_accounts)
+        #: The watches of this server's clients.
+        self.watches = Watches(self.service, self.limits.max_watches)
         self.serve_ms = serve_ms
         self.log_throttle = LogThrottle(log, clock=clock)
         self._ready: deque[StateHandler] = deque()
         self._held: list[StateHandler] = []
-        self._watchers: dict[tuple[str, str], set[StateHandler]] = {}
-        self._watched_spaces: dict[str, Space] = {}
         self._failed_logins = AuthFailures(MAX_FAILED_LOGINS)
         self._failed_addresses = AuthFailures(MAX_FAILED_LOGINS_PER_ADDRESS)
+        self._new_accounts = AuthFailures(MAX_NEW_ACCOUNTS_PER_ADDRESS)
         self._stopping = False
-        self._next_look = 0.0
         self._hearing = False  # whether the store reports changes, not only deletions
         try:
             super().__init__(
@@ -243,10 +243,6 @@ class StateServer(Server):
         give_up = time.perf_counter() + self.serve_ms / 1000
         while self._ready and time.perf_counter() < give_up:
             self._serve_batch(now, give_up)
-        if self._watchers and not self._hearing:
-            # A first watch: hear of changes before its answer leaves, so
-            # that none made right after it is missed.
-            self._watch_elsewhere()
 
     def _serve_batch(self, now: float, give_up: float) -> None:
         """One batch: the oldest request of each ready connection in turn, until time is up.
@@ -268,15 +264,28 @@ class StateServer(Server):
                     outputs.append(self._serve_one(handler, reply, now))
                     if time.perf_counter() >= give_up:
                         break
-        except Exception:
-            # Nothing of the batch was kept: refuse all of it, so that each
-            # client hears so instead of waiting for its timeout.
+        except Exception as exc:
             if not served:  # the batch could not even begin
                 served = [(handler, handler.jobs.popleft()) for handler in ready if handler.jobs]
                 ready.clear()
-            log.exception("the store failed; refused %d request(s)", len(served))
+            # A transactional store kept nothing of the batch: refuse all of
+            # it. Another kept what was done before the failing request.
+            refused = served if self.store.transactional else served[len(outputs) :]
+            if self.store.transactional:
+                outputs = []
+            self.log_throttle.log(
+                logging.ERROR,
+                "store failed",
+                "the store failed (%s: %.200s); refused %d request(s)",
+                type(exc).__name__,
+                str(exc),
+                len(refused),
+                exc_info=True,
+            )
             failed = UnexpectedError("the state service's store failed; try again")
-            outputs = [_refusal(reply, failed) for _, reply in served]
+            for handler, reply in refused:
+                handler.held = None  # a held login refusal must not follow this one
+                outputs.append(_refusal(reply, failed))
         for output in outputs:
             output()
         for handler, _ in served:
@@ -303,7 +312,14 @@ class StateServer(Server):
         except Exception:
             # A fault of ours, met before the store wrote anything for this
             # request (the service checks everything first): it alone fails.
-            log.exception("failed to serve %s from %s", name, handler.peer)
+            self.log_throttle.log(
+                logging.ERROR,
+                "fault",
+                "failed to serve %s from %s",
+                name,
+                handler.peer,
+                exc_info=True,
+            )
             return _refusal(reply, UnexpectedError(f"the service failed to serve {name}"))
 
     def _release_held(self, now: float) -> None:
@@ -320,90 +336,30 @@ class StateServer(Server):
         self._held = still
 
     def _forget_handler(self, handler: StateHandler) -> None:
-        for watched in handler.watching:
-            watchers = self._watchers.get(watched)
-            if watchers is not None:
-                watchers.discard(handler)
-                if not watchers:
-                    del self._watchers[watched]
-        handler.watching.clear()
+        self.watches.forget(handler)
         handler.jobs.clear()
         handler.held = None
 
     # -- watches -------------------------------------------------------------------
 
-    def _watch(self, handler: StateHandler, space: Space, key: str) -> None:
-        watched = (space.key, key)
-        if watched not in handler.watching and len(handler.watching) >= self.limits.max_watches:
-            raise InvalidRequestError(f"a connection may watch {self.limits.max_watches} keys")
-        handler.watching.add(watched)
-        self._watchers.setdefault(watched, set()).add(handler)
-        self._watched_spaces[space.key] = space
-
-    def _unwatch(self, handler: StateHandler, space_key: str, key: str) -> None:
-        watched = (space_key, key)
-        handler.watching.discard(watched)
-        watchers = self._watchers.get(watched)
-        if watchers is not None:
-            watchers.discard(handler)
-            if not watchers:
-                del self._watchers[watched]
-
-    def _notify(self, space: Space, key: str, stored: Stored | None) -> Output | None:
-        """The output that tells the watchers of ``key`` its new value, or None."""
-        watchers = self._watchers.get((space.key, key))
-        if not watchers:
-            return None
-        data, digest = (None, None) if stored is None else (stored.data, stored.hash)
-        targets = list(watchers)
-
-        def tell() -> None:
-            for handler in targets:
-                handler.connection.send(CHANGED, space.kind, space.name, key, data, digest)
-
-        return tell
-
-    def _notify_space_deleted(self, space: Space) -> list[Output]:
-        keys = [key for (space_key, key) in self._watchers if space_key == space.key]
-        outputs = [self._notify(space, key, None) for key in keys]
-        return [output for output in outputs if output is not None]
-
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
-        watching = bool(self._watchers)
-        if not watching:
-            # Only deleted spaces matter then, for the space cache, which
-            # ages out in a second anyway: a look every tenth of one will do.
-            now = time.perf_counter()
-            if now < self._next_look:
-                return
-            self._next_look = now + 0.1
+        watching = bool(self.watches)
+        if not watching and not self._hearing:
+            return  # nobody to tell: notices would only cost
         try:
-            self._tell_changes(self.store.changed_elsewhere(watching))
+            self.watches.changed_elsewhere(self.store.changed_elsewhere(watching))
             self._hearing = watching
         except self.store.failures as exc:
             # The requests will meet the failure too and be refused; the
             # service goes on, and hears of changes again once the store is back.
-            self.service.forget_space()  # a deletion may be among what was missed
             self.log_throttle.warning("store", "cannot read the store's change notices: %s", exc)
 
-    def _tell_changes(self, changed: list[tuple[str, str]]) -> None:
-        # A deleted space comes as its key with the name "" (no key is named so).
-        for space_key, key in changed:
-            if not key:
-                self.service.forget_space(space_key)
-        if not changed or not self._watchers:
-            return
-        for space_key, key in set(changed):
-            space = self._watched_spaces.get(space_key)
-            if space is None:
-                continue
-            keys = [key] if key else [k for (s, k) in self._watchers if s == space_key]
-            for each in keys:
-                if (space_key, each) in self._watchers:
-                    output = self._notify(space, each, self.store.get(space_key, each))
-                    if output is not None:
-                        output()
+    def _hear_changes(self) -> None:
+        """Before a first watch reads its key: hear of the changes made from then on."""
+        if not self._hearing:
+            self.watches.changed_elsewhere(self.store.changed_elsewhere(True))
+            self._hearing = True
 
     # -- logins --------------------------------------------------------------------
 
@@ -458,6 +414,12 @@ def _version(
 def _create_account(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
+    # Each new account costs a scrypt: as many a minute from one address as logins.
+    address = address_key(str(handler.connection.address[0]))
+    wait = server._new_accounts.wait(address, now)
+    if wait > 0:
+        raise QuotaError(f"too many accounts made from this address; try again in {wait:.0f} s")
+    server._new_accounts.failed(address, now)
     server.service.create_account(m.email, m.password)
     log.info("%s created the account %.100r", handler.peer, m.email)
     return lambda: reply.answer()
@@ -484,7 +446,7 @@ def _delete_space(
 ) -> Output:
     space = server.service.delete_space(handler.user, m.kind, m.name)
     log.info("%s deleted the %s %.100r", handler.peer, space.kind, space.name)
-    outputs = server._notify_space_deleted(space)
+    outputs = server.watches.space_deleted(space.key)
 
     def send() -> None:
         reply.answer()
@@ -500,8 +462,8 @@ def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: 
 
 
 def _put(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
-    space, stored = server.service.put(handler.user, m.kind, m.space, m.key, m.value, m.expect)
-    tell = server._notify(space, m.key, stored)
+    space, stored = server.service.put(handler.user, m.kind, m.space, m.key, m.data, m.expect)
+    tell = server.watches.tell(space, m.key, stored)
 
     def send() -> None:
         reply.answer(stored.hash)
@@ -515,7 +477,7 @@ def _remove(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
     space = server.service.remove(handler.user, m.kind, m.space, m.key)
-    tell = server._notify(space, m.key, None)
+    tell = server.watches.tell(space, m.key, None)
 
     def send() -> None:
         reply.answer()
@@ -533,8 +495,9 @@ def _member(
 
 
 def _watch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    server._hear_changes()  # before the read: no change after it goes unheard
     space, stored = server.service.peek(handler.user, m.kind, m.space, m.key)
-    server._watch(handler, space, m.key)
+    server.watches.add(handler, space, m.key)
     data, digest = (None, None) if stored is None else (stored.data, stored.hash)
     return lambda: reply.answer(data, digest)
 
@@ -542,8 +505,8 @@ def _watch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
 def _unwatch(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
-    space = server.service.space(m.kind, m.space)
-    server._unwatch(handler, space.key, server.service.key(m.key))
+    # No look at the space: a deleted one's watches must be removable too.
+    server.watches.remove(handler, server.service.space_key(m.kind, m.space), m.key)
     return lambda: reply.answer()
 
 

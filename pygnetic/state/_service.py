@@ -8,11 +8,10 @@ the queues and the login throttle.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
+from ..errors import MessageError
 from ._accounts import check_new_password, check_password, make_record
 from ._errors import (
     AppIdError,
@@ -20,6 +19,7 @@ from ._errors import (
     InvalidRequestError,
     NoSuchKeyError,
     PermissionError,
+    SizeError,
 )
 from ._model import (
     ADMIN_ONLY,
@@ -34,19 +34,16 @@ from ._model import (
     check_name,
     pack_value,
     space_key,
+    unpack_value,
 )
 from ._protocol import MEMBER_ACTIONS
-from ._store import AUTHORIZED, BANNED, Store
+from ._store import AUTHORIZED, BANNED, Store, account_exists
 
 __all__ = ["KINDS", "StateService"]
 
-#: Seconds a space read from the store serves requests before it is read again.
-SPACE_CACHE_SECONDS = 1.0
-#: Most spaces kept so.
-SPACE_CACHE_SIZE = 4096
-
-#: The kinds of space clients may name.
-KINDS = frozenset((APP, "workspace", "dict"))
+#: The kinds of space clients may name: applications, until the APIs of the
+#: other kinds (workspaces, synced dictionaries) exist to make and delete them.
+KINDS = frozenset((APP,))
 
 
 def allowed(space: Space, mode: int, user: str | None, roles: frozenset[str]) -> bool:
@@ -71,7 +68,6 @@ class StateService:
         store: Where the data lives.
         limits: What clients may store.
         open_accounts: Whether clients may create accounts themselves.
-        clock: Monotonic time source in seconds, for the space cache.
 
     Attributes:
         store: As given.
@@ -85,14 +81,10 @@ class StateService:
         limits: StateLimits,
         *,
         open_accounts: bool = True,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.limits = limits
         self.open_accounts = open_accounts
-        self._clock = clock
-        # space key -> (the space, until when it may be used without a look)
-        self._spaces: dict[str, tuple[Space, float]] = {}
 
     def version(self) -> str:
         """Return the service's version line."""
@@ -113,6 +105,8 @@ class StateService:
             raise PermissionError("this service's accounts are made by its administrator")
         email = self.email(email)
         password = check_new_password(password, self.limits.max_password_length)
+        if self.store.account(email) is not None:  # before scrypt's tens of milliseconds
+            raise account_exists(email)
         self.store.add_account(email, make_record(password), self.limits.max_accounts)
 
     def check_login(self, email: Any, password: Any) -> bool:
@@ -124,40 +118,21 @@ class StateService:
 
     # -- spaces --------------------------------------------------------------------
 
+    def space_key(self, kind: Any, name: Any) -> str:
+        """Return the store's key of the space, if ``kind`` and ``name`` can name one."""
+        return self._space_key(kind, name)
+
     def _space_key(self, kind: Any, name: Any) -> str:
-        if kind not in KINDS:
+        if type(kind) is not str or kind not in KINDS:
             raise InvalidRequestError("unknown kind of space")
         return space_key(kind, check_name(name, "a space name", self.limits.max_name_length))
 
     def space(self, kind: Any, name: Any) -> Space:
-        """Return the space, or raise :exc:`AppIdError`.
-
-        A space never changes once made, only goes, so it is kept for
-        :data:`SPACE_CACHE_SECONDS`: a request then costs the store one
-        lookup less. Writes check the space in the store itself, atomically;
-        a space deleted through another server may still be read for that
-        long, at most.
-        """
-        key = self._space_key(kind, name)
-        now = self._clock()
-        cached = self._spaces.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        space = self.store.get_space(key)
+        """Return the space as the store has it now, or raise :exc:`AppIdError`."""
+        space = self.store.get_space(self._space_key(kind, name))
         if space is None:
-            self._spaces.pop(key, None)
             raise AppIdError(f"there is no {kind} named {name!r}")
-        if len(self._spaces) >= SPACE_CACHE_SIZE:
-            self._spaces.clear()  # rarely: many spaces in a second
-        self._spaces[key] = (space, now + SPACE_CACHE_SECONDS)
         return space
-
-    def forget_space(self, key: str | None = None) -> None:
-        """Drop the cached space ``key`` (None: all of them): it was deleted, maybe elsewhere."""
-        if key is None:
-            self._spaces.clear()
-        else:
-            self._spaces.pop(key, None)
 
     def new_space(
         self,
@@ -189,13 +164,12 @@ class StateService:
         if user is None or user != space.owner:
             raise PermissionError(f"only the admin of {name!r} may delete it")
         self.store.delete_space(space.key)
-        self.forget_space(space.key)
         return space
 
     def member(self, user: str | None, kind: Any, name: Any, action: Any, email: Any) -> None:
         """Authorize, unauthorize, ban or unban ``email``; only the owner may."""
         space = self.space(kind, name)
-        if action not in MEMBER_ACTIONS:
+        if type(action) is not str or action not in MEMBER_ACTIONS:
             raise InvalidRequestError("the action must be authorize, unauthorize, ban or unban")
         if user is None or user != space.owner:
             raise PermissionError(f"only the admin of {name!r} may {action} users")
@@ -208,8 +182,8 @@ class StateService:
 
     # -- variables -----------------------------------------------------------------
 
-    def _allowed_space(self, user: str | None, kind: Any, name: Any, writing: bool) -> Space:
-        space = self.space(kind, name)
+    def may(self, space: Space, user: str | None, writing: bool) -> bool:
+        """True if ``user`` may read (or write) ``space`` now; asks the store for roles."""
         mode = space.writemode if writing else space.readmode
         roles = (
             self.store.roles(space.key, user)
@@ -218,11 +192,30 @@ class StateService:
             and mode in (AUTHORIZED_ONLY, UNBANNED_ONLY)
             else frozenset()
         )
-        if not allowed(space, mode, user, roles):
+        return allowed(space, mode, user, roles)
+
+    def _check(
+        self, space: Space | None, user: str | None, kind: Any, name: Any, writing: bool
+    ) -> Space:
+        if space is None:
+            raise AppIdError(f"there is no {kind} named {name!r}")
+        if not self.may(space, user, writing):
             who = "anonymous users" if user is None else repr(user)
             doing = "write to" if writing else "read"
             raise PermissionError(f"{who} may not {doing} {name!r}")
         return space
+
+    def _allowed_space(self, user: str | None, kind: Any, name: Any, writing: bool) -> Space:
+        return self._check(
+            self.store.get_space(self._space_key(kind, name)), user, kind, name, writing
+        )
+
+    def _read(
+        self, user: str | None, kind: Any, name: Any, key: Any
+    ) -> tuple[Space, Stored | None]:
+        """The space and a key's value, read together, if ``user`` may read them."""
+        space, stored = self.store.read(self._space_key(kind, name), self.key(key))
+        return self._check(space, user, kind, name, writing=False), stored
 
     def key(self, key: Any) -> str:
         """Return ``key`` if it can name a variable."""
@@ -230,8 +223,7 @@ class StateService:
 
     def get(self, user: str | None, kind: Any, name: Any, key: Any, unless: Any) -> Stored:
         """Return a key's value; :exc:`DataUnchangedError` if it has the hash ``unless``."""
-        space = self._allowed_space(user, kind, name, writing=False)
-        stored = self.store.get(space.key, self.key(key))
+        _, stored = self._read(user, kind, name, key)
         if stored is None:
             raise NoSuchKeyError(f"{key!r} has no value")
         if unless is not None and stored.hash == unless:
@@ -242,17 +234,28 @@ class StateService:
         self, user: str | None, kind: Any, name: Any, key: Any
     ) -> tuple[Space, Stored | None]:
         """Return the space and a key's value or None, for a watch (read permission)."""
-        space = self._allowed_space(user, kind, name, writing=False)
-        return space, self.store.get(space.key, self.key(key))
+        return self._read(user, kind, name, key)
 
     def put(
-        self, user: str | None, kind: Any, name: Any, key: Any, value: Any, expect: Any
+        self, user: str | None, kind: Any, name: Any, key: Any, data: Any, expect: Any
     ) -> tuple[Space, Stored]:
-        """Store a value; with ``expect``, only if the current one has that hash."""
+        """Store a value sent packed; with ``expect``, only if the current one has that hash.
+
+        The value is decoded within the service's limits and packed again the
+        canonical way, so that its hash is the one :func:`hash_value` gives.
+        """
         space = self._allowed_space(user, kind, name, writing=True)
         key = self.key(key)
         if expect is not None and type(expect) is not str:
             raise InvalidRequestError("expect must be a hash (a str) or None")
+        if type(data) is bytes and len(data) > self.limits.max_value_size:
+            raise SizeError(
+                f"the value packs to {len(data)} bytes; the limit is {self.limits.max_value_size}"
+            )
+        try:
+            value = unpack_value(data)
+        except MessageError as exc:
+            raise InvalidRequestError(f"the value cannot be stored: {exc}"[:200]) from None
         stored = pack_value(value, self.limits.max_value_size)
         self.store.put(space.key, key, stored, expect, self.limits.max_variables)
         return space, stored

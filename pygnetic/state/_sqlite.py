@@ -91,6 +91,7 @@ class SQLiteStore(Store):
     """
 
     name = "sqlite"
+    transactional = True
     failures = (sqlite3.Error, OSError)
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "FULL") -> None:
@@ -211,6 +212,19 @@ class SQLiteStore(Store):
             "SELECT data, hash FROM variables WHERE space = ? AND name = ?", (key, name)
         ).fetchone()
         return None if row is None else Stored(row[0], row[1])
+
+    def read(self, key: str, name: str) -> tuple[Space | None, Stored | None]:
+        """Return the space ``key`` and the value of ``name`` in it, in one select."""
+        row = self._db.execute(
+            "SELECT s.name, s.kind, s.owner, s.readmode, s.writemode, s.persistent, v.data, v.hash"
+            " FROM spaces AS s LEFT JOIN variables AS v ON v.space = s.key AND v.name = ?"
+            " WHERE s.key = ?",
+            (name, key),
+        ).fetchone()
+        if row is None:
+            return None, None
+        stored = None if row[7] is None else Stored(row[6], row[7])
+        return _space(row[:6]), stored
 
     def names(self, key: str) -> list[str]:
         """Return the names of the variables of space ``key``, sorted."""

@@ -43,6 +43,9 @@ class Store(ABC):
     """
 
     name = "store"
+    #: Whether :meth:`batch` undoes the whole batch when it fails; else each
+    #: write stands once made, and only the failing request is refused.
+    transactional = False
     #: The exceptions that mean the store itself failed (a full disk, a lost
     #: connection): the server then refuses the whole batch it was serving.
     failures: tuple[type[BaseException], ...] = (OSError,)
@@ -76,6 +79,15 @@ class Store(ABC):
     @abstractmethod
     def get(self, key: str, name: str) -> Stored | None:
         """Return the value of variable ``name`` of space ``key``, or None if it has none."""
+
+    def read(self, key: str, name: str) -> tuple[Space | None, Stored | None]:
+        """Return the space ``key`` and the value of its variable ``name``, read together.
+
+        One consistent look, so that the permission the space grants is the
+        one that held when the value was read. The default makes two reads;
+        the stores make one.
+        """
+        return self.get_space(key), self.get(key, name)
 
     @abstractmethod
     def names(self, key: str) -> list[str]:

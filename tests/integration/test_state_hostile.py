@@ -4,14 +4,18 @@ import contextlib
 import socket
 import time
 
+import msgpack
 import pytest
 from state_servers import ServerThread
 
 from pygnetic.client import Client
 from pygnetic.request import BUSY, INVALID, Requester, RequestError, RequestRefused
 from pygnetic.state import (
+    ADMIN_ONLY,
+    AUTHORIZED_ONLY,
     DistributedState,
     LoginError,
+    PermissionError,
     SQLiteStore,
     StateLimits,
 )
@@ -20,6 +24,7 @@ from pygnetic.state._protocol import (
     LOGIN,
     MAX_INVALID_REQUESTS,
     MAX_PENDING_REQUESTS,
+    MEMBER,
     NEW_SPACE,
     PUT,
     VALUE,
@@ -90,7 +95,16 @@ def _still_served(running):
         (GET, ("app", "admin+game", "\x00\x1b[2J", None), "unprintable"),
         (GET, ("nonsense", "admin+game", "k", None), "kind"),
         (PUT, ("app", "admin+game", "k", 1, 12), "expect"),
-        (NEW_SPACE, ("workspace", "x", 7, 0, True), "readmode"),
+        (NEW_SPACE, ("workspace", "x", 0, 0, True), "kind"),
+        (GET, ([1], "admin+game", "k", None), "kind"),
+        (MEMBER, ("app", "admin+game", ["ban"], "a@example.com"), "action"),
+        (PUT, ("app", "admin+game", "k", 12, None), "cannot be stored"),
+        (PUT, ("app", "admin+game", "k", b"\xc1", None), "cannot be stored"),
+        (
+            PUT,
+            ("app", "admin+game", "k", msgpack.packb({(1, 2): "rook"}), None),
+            "cannot be stored",
+        ),
         (LOGIN, (["not", "an", "email"], "pw"), "email"),
     ],
 )
@@ -104,7 +118,7 @@ def test_malformed_requests_are_refused_with_a_reason(running, raw, request_type
 
 def test_a_value_the_service_does_not_take_is_refused_and_nothing_is_stored(running, raw):
     connection, asker = raw
-    refused = _refusal(asker, PUT, "app", "admin+game", "k", "x" * 30_000, None)
+    refused = _refusal(asker, PUT, "app", "admin+game", "k", msgpack.packb("x" * 30_000), None)
     assert refused.code == "size"
     assert connection.connected
     _still_served(running)
@@ -168,7 +182,7 @@ def test_watches_are_bounded_per_connection(running, raw):
     for index in range(4):
         asker.ask(WATCH, "app", "admin+game", f"k{index}").wait(5)
     refused = _refusal(asker, WATCH, "app", "admin+game", "k4")
-    assert refused.code == INVALID and "watch" in refused.reason
+    assert refused.code == "quota" and "watch" in refused.reason
     asker.ask(WATCH, "app", "admin+game", "k0").wait(5)  # watching one again costs nothing
     assert connection.connected
 
@@ -218,3 +232,42 @@ def test_failed_logins_to_one_account_leave_the_others_open(running, clock):
             state.login("admin@example.com", "admin-password")
         state.login("tom@example.com", "tom-password")
         assert state.user == "tom@example.com"
+
+
+def test_watches_stop_telling_what_the_watcher_may_no_longer_read(running):
+    with DistributedState(running.address) as admin, DistributedState(running.address) as spy:
+        admin.login("admin@example.com", "admin-password")
+        admin.new_app("admin+club", readmode=AUTHORIZED_ONLY, writemode=ADMIN_ONLY)
+        spy.create_account("spy@example.com", "spy-password")
+        spy.login("spy@example.com", "spy-password")
+        admin.authorize("spy@example.com")
+        spy.join("admin+club")
+        heard = []
+        spy.watch("plan", lambda key, value, digest: heard.append(value))
+        admin["plan"] = "public plan"
+        admin.version()
+        for _ in range(100):
+            spy.poll(2)
+        admin.unauthorize("spy@example.com")
+        admin["plan"] = "secret plan"
+        admin.version()
+        for _ in range(100):
+            spy.poll(2)
+        assert heard == ["public plan"]
+        with pytest.raises(PermissionError):
+            spy["plan"]
+
+
+def test_a_watch_of_a_deleted_app_can_be_given_up(running):
+    with DistributedState(running.address) as admin, DistributedState(running.address) as state:
+        admin.login("admin@example.com", "admin-password")
+        admin.new_app("admin+brief")
+        state.join("admin+brief")
+        for index in range(4):
+            state.watch(f"k{index}")
+        admin.delete_app()
+        state.unwatch("k0")  # no AppIdError: the watch goes
+        admin.new_app("admin+brief")
+        state.join("admin+brief")
+        state.watch("again")  # the deleted app's watches no longer count
+        assert len(running.server.watches._watchers) == 1

@@ -1,57 +1,82 @@
-"""A server keeps each space for a second; a deletion through another server ends that sooner."""
+"""Permissions are those of the space as the store has it now, never an older copy.
+
+An application deleted and made again with stricter modes (by the admin
+command on the same SQLite file, or through another server on the same
+Redis) is read and written under its new modes from the next request on.
+"""
 
 import pytest
 from state_servers import ServerThread
 
-from pygnetic.state import AppIdError, DistributedState, SQLiteStore, StateLimits
+from pygnetic.state import (
+    ADMIN_ONLY,
+    DistributedState,
+    PermissionError,
+    SQLiteStore,
+)
 from pygnetic.state._model import Space
-from pygnetic.state._service import SPACE_CACHE_SECONDS, StateService
 
 
-def test_a_space_deleted_behind_the_service_is_read_again_after_the_cache_time(tmp_path):
-    now = [0.0]
-    store, other = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
-    service = StateService(store, StateLimits(), clock=lambda: now[0])
-    service.new_space("admin", "app", "game", 0, 0, True)
-    service.put("admin", "app", "game", "k", 1, None)
-    assert service.space("app", "game").owner == "admin"
-    other.delete_space(Space("game").key)  # as the admin command does, on the same file
-    now[0] += SPACE_CACHE_SECONDS + 0.01
-    with pytest.raises(AppIdError):
-        service.space("app", "game")
-    with pytest.raises(AppIdError):  # writes ask the store itself, cache or not
-        service.put("admin", "app", "game", "k", 2, None)
+def _remade_stricter(store_for_admin, address_for_owner):
+    with DistributedState(address_for_owner) as owner:
+        owner.create_account("b@example.com", "b-password")
+        owner.login("b@example.com", "b-password")
+        owner.new_app("g", readmode=ADMIN_ONLY, writemode=ADMIN_ONLY)
+        owner["secret"] = "b's"
+
+
+def test_an_app_remade_behind_the_service_keeps_its_new_modes(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    with ServerThread(store) as running, DistributedState(running.address) as player:
+        player.create_account("a@example.com", "a-password")
+        player.login("a@example.com", "a-password")
+        player.new_app("g")  # ANY, ANY
+        player["k"] = 1
+        assert player["k"] == 1
+        admin_command = SQLiteStore(tmp_path / "s.db")  # python -m pygnetic.state delete-app g
+        admin_command.delete_space(Space("g").key)
+        admin_command.close()
+        _remade_stricter(None, running.address)
+        with pytest.raises(PermissionError):
+            player["secret"]
+        with pytest.raises(PermissionError):
+            player["k"] = 2
+        with pytest.raises(PermissionError):
+            player.delete_app()  # a is no longer the admin of g
     store.close()
-    other.close()
 
 
-def test_a_deletion_through_another_server_on_redis_is_heard_of(redis_url):
+def test_an_app_remade_through_another_server_keeps_its_new_modes(redis_url):
     from pygnetic.state import RedisStore
 
-    frozen = lambda: 100.0  # noqa: E731 (the cache never times out: only the notice can end it)
     first, second = RedisStore(redis_url), RedisStore(redis_url)
     with (
-        ServerThread(first, clock=frozen) as one,
+        ServerThread(first) as one,
         ServerThread(second) as two,
-        DistributedState(two.address) as admin,
+        DistributedState(one.address) as player,
     ):
-        admin.create_account("admin@example.com", "admin-password")
-        admin.login("admin@example.com", "admin-password")
-        admin.new_app("admin+game")
-        admin["k"] = 1
-        with DistributedState(one.address) as player:
-            player.join("admin+game")
-            assert player["k"] == 1  # server one keeps the space now
-            admin.delete_app()
-            for _ in range(1000):
-                try:
-                    player.version()
-                    player["k"]
-                except AppIdError:
-                    break
-                except KeyError:
-                    continue  # the space is still kept, its values are gone
-            else:
-                raise AssertionError("server one still serves the deleted app")
+        player.create_account("a@example.com", "a-password")
+        player.login("a@example.com", "a-password")
+        player.new_app("g")
+        player["k"] = 1
+        changes = []
+        player.watch("k", lambda *change: changes.append(change))
+        with DistributedState(two.address) as a_again:
+            a_again.login("a@example.com", "a-password")
+            a_again.join("g")
+            a_again.delete_app()
+        _remade_stricter(None, two.address)
+        with pytest.raises(PermissionError):
+            player["secret"]
+        with pytest.raises(PermissionError):
+            player["k"] = 2
+        with DistributedState(two.address) as owner:
+            owner.login("b@example.com", "b-password")
+            owner.join("g")
+            owner["k"] = "b's private k"
+        for _ in range(200):
+            player.poll(2)
+        # The watch ended with the deleted app: told once that k is gone, never of b's k.
+        assert changes == [("k", None, None)]
     first.close()
     second.close()
