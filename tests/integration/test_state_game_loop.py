@@ -240,6 +240,7 @@ def test_after_the_service_restarts_the_next_call_reconnects_the_session(tmp_pat
         state.poll()  # after close(): nothing to do, no error
     store.close()
 
+
 def test_a_request_that_fails_before_sending_is_told_of_in_the_next_poll(running):
     with DistributedState(running.address) as state:
         told = []
