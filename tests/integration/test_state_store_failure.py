@@ -56,3 +56,49 @@ def test_a_lost_redis_is_refused_and_the_service_goes_on_when_it_is_back(tmp_pat
                     state["k"]
                 assert running.server.connections()
         store.close()
+
+
+def test_a_failed_batch_with_a_held_login_refusal_refuses_each_request_once(tmp_path):
+    from pygnetic.state import LoginError, StateServer
+
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)
+    now = [0.0]
+    server = StateServer(store, port=0, clock=lambda: now[0], serve_ms=500)
+    address = "%s:%d" % server.address
+    clients = [DistributedState(address, blocking=False) for _ in range(2)]
+    try:
+
+        def pump(requests):
+            for _ in range(500):
+                for client in clients:
+                    client.poll(0)
+                server.update(2)
+                if all(r.done for r in requests):
+                    return
+
+        pump([clients[0].create_account_nowait("admin@example.com", "admin-password")])
+        pump([clients[0].login_nowait("admin@example.com", "admin-password")])
+        pump([clients[0].new_app_nowait("admin+game")])
+        pump([clients[1].join_nowait("admin+game")])
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "CREATE TRIGGER fail BEFORE INSERT ON variables WHEN NEW.name = 'explode' "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        # One batch: a failed login (its refusal held back) and a write the store refuses.
+        login = clients[0].login_nowait("admin@example.com", "wrong-password")
+        write = clients[1].set_nowait("explode", 1)
+        for client in clients:
+            client.poll(0)
+        server.update(50)
+        now[0] += 5  # past the login's hold
+        pump([login, write])
+        assert isinstance(write.error, UnexpectedError)
+        assert isinstance(login.error, (UnexpectedError, LoginError))
+        server.update(0)  # the held refusal is not sent again: no error out of update()
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
+        store.close()
