@@ -76,7 +76,14 @@ from typing import Any
 import msgpack
 
 import pygnetic
-from pygnetic.state import ANY, DistributedState, SQLiteStore, StateLimits, hash_value
+from pygnetic.state import (
+    ANY,
+    DistributedState,
+    SQLiteStore,
+    StateLimits,
+    hash_value,
+    state_messages,
+)
 from pygnetic.state._model import APP
 from pygnetic.state._service import StateService
 
@@ -383,6 +390,11 @@ class RedisFloor:
         return make_op
 
 
+def packed(v: Any) -> bytes:
+    """A value as a client sends it, packed (about a microsecond of the time per request)."""
+    return state_messages.serializer.pack(v)
+
+
 class InProcess:
     """The service's own work in this process: StateService over a store, no network."""
 
@@ -390,7 +402,7 @@ class InProcess:
         self.store = store
         self.service = StateService(store, StateLimits())
         self.service.new_space(EMAIL, APP, APPID, ANY, ANY, True)
-        self.service.put(None, APP, APPID, key(0), value(0), None)
+        self.service.put(None, APP, APPID, key(0), packed(value(0)), None)
         self.hash = hash_value(value(0))
 
     def make(self, op: str, shared: bool) -> Callable[[int], Callable[[int], Any]]:
@@ -400,7 +412,7 @@ class InProcess:
             if op == "get":
 
                 def get(i: int) -> None:
-                    with store.batch():  # the server serves every round in a batch
+                    with store.batch(False):  # a round of reads, as the server serves it
                         service.get(None, APP, APPID, name, None)
 
                 return get
@@ -408,14 +420,15 @@ class InProcess:
 
                 def put(i: int) -> None:
                     with store.batch():
-                        _, stored = service.put(None, APP, APPID, name, value(i), None)
+                        _, stored = service.put(None, APP, APPID, name, packed(value(i)), None)
                     self.hash = stored.hash
 
                 return put
 
             def cas(i: int) -> None:
                 with store.batch():
-                    _, stored = service.put(None, APP, APPID, name, value(i), self.hash)
+                    data = packed(value(i))
+                    _, stored = service.put(None, APP, APPID, name, data, self.hash)
                 self.hash = stored.hash
 
             return cas

@@ -65,7 +65,7 @@ def test_a_failed_batch_with_a_held_login_refusal_refuses_each_request_once(tmp_
     store = SQLiteStore(path)
     now = [0.0]
     server = StateServer(store, port=0, clock=lambda: now[0], serve_ms=500)
-    address = "%s:%d" % server.address
+    address = "{}:{}".format(*server.address)
     clients = [DistributedState(address, blocking=False) for _ in range(2)]
     try:
 
