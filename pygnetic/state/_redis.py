@@ -13,7 +13,7 @@ that changes a variable publishes a notice on the channel
 ``{prefix}changes``, and one that deletes a space on ``{prefix}deletions``;
 :meth:`RedisStore.changed_elsewhere` reads the notices of the other servers,
 for the watches of its clients (changes are heard only while there are
-some) and for its space cache (deletions are always heard).
+some; deletions, which end watches, are always heard).
 
 Durability is Redis's own: a write is answered once it is in Redis's memory.
 For the state to survive Redis being killed or the machine losing power,
@@ -227,7 +227,7 @@ class RedisStore(Store):
         )
         self._channel = f"{prefix}changes"
         # Deleted spaces have their own channel: every server hears them,
-        # for its space cache, also when it listens to no changes.
+        # also when it listens to no changes.
         self._deletions = f"{prefix}deletions"
         self._hearing_changes = False
         self._early: list[tuple[str, str]] = []

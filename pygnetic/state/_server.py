@@ -192,6 +192,7 @@ class StateServer(Server):
         self._new_accounts = AuthFailures(MAX_NEW_ACCOUNTS_PER_ADDRESS)
         self._stopping = False
         self._hearing = False  # whether the store reports changes, not only deletions
+        self._next_look = 0.0
         try:
             super().__init__(
                 host,
@@ -345,8 +346,13 @@ class StateServer(Server):
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
         watching = bool(self.watches)
-        if not watching and not self._hearing:
-            return  # nobody to tell: notices would only cost
+        if not watching:
+            # Nobody to tell: the store hears only deleted spaces then (rare),
+            # read now and then so that they do not pile up.
+            now = time.perf_counter()
+            if now < self._next_look:
+                return
+            self._next_look = now + 0.5
         try:
             self.watches.changed_elsewhere(self.store.changed_elsewhere(watching))
             self._hearing = watching

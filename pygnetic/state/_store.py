@@ -192,10 +192,9 @@ class Store(ABC):
     def changed_elsewhere(self, watching: bool = True) -> list[tuple[str, str]]:
         """Return ``(space key, name)`` of what other servers changed since the last call.
 
-        For the watches of clients of this server, and its space cache; a
-        deleted space comes as its key with the name ``''``, which no
-        variable has. The default: none, since nothing else writes to the
-        store.
+        For the watches of clients of this server; a deleted space comes as
+        its key with the name ``''``, which no variable has. The default:
+        none, since nothing else writes to the store.
 
         Args:
             watching: Whether any client of this server watches a key. When
