@@ -17,7 +17,7 @@ from pygnetic.state import (
 from pygnetic.state._model import Space
 
 
-def _remade_stricter(store_for_admin, address_for_owner):
+def _remade_stricter(address_for_owner):
     with DistributedState(address_for_owner) as owner:
         owner.create_account("b@example.com", "b-password")
         owner.login("b@example.com", "b-password")
@@ -36,7 +36,7 @@ def test_an_app_remade_behind_the_service_keeps_its_new_modes(tmp_path):
         admin_command = SQLiteStore(tmp_path / "s.db")  # python -m pygnetic.state delete-app g
         admin_command.delete_space(Space("g").key)
         admin_command.close()
-        _remade_stricter(None, running.address)
+        _remade_stricter(running.address)
         with pytest.raises(PermissionError):
             player["secret"]
         with pytest.raises(PermissionError):
@@ -65,7 +65,7 @@ def test_an_app_remade_through_another_server_keeps_its_new_modes(redis_url):
             a_again.login("a@example.com", "a-password")
             a_again.join("g")
             a_again.delete_app()
-        _remade_stricter(None, two.address)
+        _remade_stricter(two.address)
         with pytest.raises(PermissionError):
             player["secret"]
         with pytest.raises(PermissionError):
