@@ -22,7 +22,7 @@ from .. import event
 from ..client import Client
 from ..errors import LocalError, MessageError, PackError
 from ..handler import Handler
-from ..request import Request, Requester, RequestRefused, RequestTimeout
+from ..request import Request, RequestAborted, Requester, RequestRefused, RequestTimeout
 from ._errors import (
     ERRORS_BY_CODE,
     InvalidAddressError,
@@ -110,7 +110,7 @@ def state_error(error: BaseException) -> BaseException:
         return StateTimeoutError(str(error))
     if isinstance(error, StateError):
         return error
-    if hasattr(error, "close_code"):  # RequestAborted
+    if isinstance(error, RequestAborted):
         return StateUnavailableError(f"the state service went away: {error}")
     return UnexpectedError(str(error))
 

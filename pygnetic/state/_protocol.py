@@ -92,7 +92,8 @@ state_requests = RequestTypes(
     state_messages, max_pending=MAX_PENDING_REQUESTS, max_invalid=MAX_INVALID_REQUESTS
 )
 REFUSED = state_requests.refusal
-for _request, _answer in (
+#: Every request, with the answer it gets.
+ANSWERS = (
     (VERSION, TEXT),
     (LOGIN, DONE),
     (CREATE_ACCOUNT, DONE),
@@ -105,8 +106,13 @@ for _request, _answer in (
     (MEMBER, DONE),
     (WATCH, VALUE),
     (UNWATCH, DONE),
-):
+)
+for _request, _answer in ANSWERS:
     state_requests.add(_request, _answer)
+#: The requests a client may send.
+REQUESTS = frozenset(request for request, _ in ANSWERS)
+#: The requests that may write to the store (the others only read).
+WRITES = frozenset((CREATE_ACCOUNT, NEW_SPACE, DELETE_SPACE, PUT, REMOVE, MEMBER))
 
 #: Member actions: (role, True to grant / False to revoke).
 MEMBER_ACTIONS = {

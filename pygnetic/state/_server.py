@@ -26,8 +26,22 @@ from ..server import Server
 from ._errors import InvalidRequestError, LoginError, QuotaError, StateError, UnexpectedError
 from ._model import StateLimits
 from ._protocol import (
+    CREATE_ACCOUNT,
+    DELETE_SPACE,
+    GET,
+    JOIN,
+    LOGIN,
+    MEMBER,
+    NEW_SPACE,
+    PUT,
+    REMOVE,
+    REQUESTS,
     STATE_ADAPTER,
     STATE_PORT,
+    UNWATCH,
+    VERSION,
+    WATCH,
+    WRITES,
     state_messages,
     state_requests,
 )
@@ -74,6 +88,11 @@ class StateHandler(Handler):
         self.held: Output | None = None
 
     @property
+    def address_key(self) -> str:
+        """The connection's address as failures are counted: its IP, an IPv6 /64."""
+        return address_key(str(self.connection.address[0]))
+
+    @property
     def peer(self) -> str:
         """``HOST:PORT`` of the connection, for log lines."""
         host, port = self.connection.address
@@ -91,29 +110,13 @@ class StateHandler(Handler):
 
     def on_receive(self, message: Any, **kwargs: Any) -> None:
         """Refuse the messages only the service sends, as invalid requests."""
-        if type(message) in _REQUESTS:
+        if type(message) in REQUESTS:
             return
         name = type(message).__name__
         self.server.log_throttle.warning(
             "not a request", "invalid %s from %s: not a request", name, self.peer
         )
         state_requests.refuse_invalid(self, None, f"{name} is not a request")
-
-
-_REQUESTS = frozenset(
-    state_messages.get_by_name(name)
-    for name in (
-        "version", "login", "create_account", "new_space", "join", "delete_space",
-        "get", "put", "remove", "member", "watch", "unwatch",
-    )
-)  # fmt: skip
-
-
-#: The requests that may write to the store (the others read only).
-_WRITES = frozenset(
-    state_messages.get_by_name(name)
-    for name in ("create_account", "new_space", "delete_space", "put", "remove", "member")
-)
 
 
 def _queued(name: str) -> Callable[[Handler, Any], None]:
@@ -125,7 +128,7 @@ def _queued(name: str) -> Callable[[Handler, Any], None]:
     return state_requests.answers(name, deferred=True)(method)
 
 
-for _request in _REQUESTS:
+for _request in REQUESTS:
     setattr(StateHandler, "net_" + _request.__name__, _queued(_request.__name__))
 
 
@@ -253,7 +256,7 @@ class StateServer(Server):
         ready = self._ready
         outputs: list[Output] = []
         served: list[tuple[StateHandler, Reply]] = []
-        writes = any(type(h.jobs[0].request) in _WRITES for h in ready if h.jobs)
+        writes = any(type(h.jobs[0].request) in WRITES for h in ready if h.jobs)
         try:
             with self.store.batch(writes):
                 for _ in range(len(ready)):
@@ -297,11 +300,10 @@ class StateServer(Server):
 
     def _serve_one(self, handler: StateHandler, reply: Reply, now: float) -> Output:
         message = reply.request
-        name = type(message).__name__
         try:
-            return _OPERATIONS[name](self, handler, message, reply, now)
+            return _OPERATIONS[type(message)](self, handler, message, reply, now)
         except InvalidRequestError as exc:
-            reason = str(exc)
+            name, reason = type(message).__name__, str(exc)
             self.log_throttle.info(
                 "invalid", "invalid %s from %s: %.200s", name, handler.peer, reason
             )
@@ -309,10 +311,11 @@ class StateServer(Server):
         except StateError as exc:
             return _refusal(reply, exc)
         except self.store.failures:
-            raise  # the whole batch fails: see _serve_round
+            raise  # the whole batch fails: see _serve_batch
         except Exception:
             # A fault of ours, met before the store wrote anything for this
             # request (the service checks everything first): it alone fails.
+            name = type(message).__name__
             self.log_throttle.log(
                 logging.ERROR,
                 "fault",
@@ -371,7 +374,7 @@ class StateServer(Server):
 
     def _login(self, handler: StateHandler, message: Any, reply: Reply, now: float) -> Output:
         email = self.service.email(message.email)
-        address = address_key(str(handler.connection.address[0]))
+        address = handler.address_key
         account = f"{address} {email}"
         wait = max(
             self._failed_logins.wait(account, now), self._failed_addresses.wait(address, now)
@@ -388,6 +391,18 @@ class StateServer(Server):
         handler.hold_until = now + LOGIN_DELAY
         handler.held = _refusal(reply, LoginError("wrong email or password"))
         return _nothing
+
+
+def _answer_then(reply: Reply, fields: tuple[Any, ...], *more: Output | None) -> Output:
+    """Answer with ``fields``, then run the other outputs (what watchers are told)."""
+
+    def send() -> None:
+        reply.answer(*fields)
+        for output in more:
+            if output is not None:
+                output()
+
+    return send
 
 
 def _nothing() -> None:
@@ -421,7 +436,7 @@ def _create_account(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
     # Each new account costs a scrypt: as many a minute from one address as logins.
-    address = address_key(str(handler.connection.address[0]))
+    address = handler.address_key
     wait = server._new_accounts.wait(address, now)
     if wait > 0:
         raise QuotaError(f"too many accounts made from this address; try again in {wait:.0f} s")
@@ -452,14 +467,7 @@ def _delete_space(
 ) -> Output:
     space = server.service.delete_space(handler.user, m.kind, m.name)
     log.info("%s deleted the %s %.100r", handler.peer, space.kind, space.name)
-    outputs = server.watches.space_deleted(space.key)
-
-    def send() -> None:
-        reply.answer()
-        for output in outputs:
-            output()
-
-    return send
+    return _answer_then(reply, (), *server.watches.space_deleted(space.key))
 
 
 def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
@@ -469,28 +477,14 @@ def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: 
 
 def _put(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
     space, stored = server.service.put(handler.user, m.kind, m.space, m.key, m.data, m.expect)
-    tell = server.watches.tell(space, m.key, stored)
-
-    def send() -> None:
-        reply.answer(stored.hash)
-        if tell is not None:
-            tell()
-
-    return send
+    return _answer_then(reply, (stored.hash,), server.watches.tell(space, m.key, stored))
 
 
 def _remove(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
     space = server.service.remove(handler.user, m.kind, m.space, m.key)
-    tell = server.watches.tell(space, m.key, None)
-
-    def send() -> None:
-        reply.answer()
-        if tell is not None:
-            tell()
-
-    return send
+    return _answer_then(reply, (), server.watches.tell(space, m.key, None))
 
 
 def _member(
@@ -516,17 +510,17 @@ def _unwatch(
     return lambda: reply.answer()
 
 
-_OPERATIONS: dict[str, Operation] = {
-    "version": _version,
-    "login": StateServer._login,
-    "create_account": _create_account,
-    "new_space": _new_space,
-    "join": _join,
-    "delete_space": _delete_space,
-    "get": _get,
-    "put": _put,
-    "remove": _remove,
-    "member": _member,
-    "watch": _watch,
-    "unwatch": _unwatch,
+_OPERATIONS: dict[type[Any], Operation] = {
+    VERSION: _version,
+    LOGIN: StateServer._login,
+    CREATE_ACCOUNT: _create_account,
+    NEW_SPACE: _new_space,
+    JOIN: _join,
+    DELETE_SPACE: _delete_space,
+    GET: _get,
+    PUT: _put,
+    REMOVE: _remove,
+    MEMBER: _member,
+    WATCH: _watch,
+    UNWATCH: _unwatch,
 }

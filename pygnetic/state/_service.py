@@ -120,16 +120,13 @@ class StateService:
 
     def space_key(self, kind: Any, name: Any) -> str:
         """Return the store's key of the space, if ``kind`` and ``name`` can name one."""
-        return self._space_key(kind, name)
-
-    def _space_key(self, kind: Any, name: Any) -> str:
         if type(kind) is not str or kind not in KINDS:
             raise InvalidRequestError("unknown kind of space")
         return space_key(kind, check_name(name, "a space name", self.limits.max_name_length))
 
     def space(self, kind: Any, name: Any) -> Space:
         """Return the space as the store has it now, or raise :exc:`AppIdError`."""
-        space = self.store.get_space(self._space_key(kind, name))
+        space = self.store.get_space(self.space_key(kind, name))
         if space is None:
             raise AppIdError(f"there is no {kind} named {name!r}")
         return space
@@ -146,7 +143,7 @@ class StateService:
         """Make a space owned by ``user``; apps need a logged-in user."""
         if kind == APP and user is None:
             raise PermissionError("log in before making an application")
-        key = self._space_key(kind, name)
+        key = self.space_key(kind, name)
         space = Space(
             key.split("/", 1)[1],
             kind,
@@ -207,14 +204,14 @@ class StateService:
 
     def _allowed_space(self, user: str | None, kind: Any, name: Any, writing: bool) -> Space:
         return self._check(
-            self.store.get_space(self._space_key(kind, name)), user, kind, name, writing
+            self.store.get_space(self.space_key(kind, name)), user, kind, name, writing
         )
 
     def _read(
         self, user: str | None, kind: Any, name: Any, key: Any
     ) -> tuple[Space, Stored | None]:
         """The space and a key's value, read together, if ``user`` may read them."""
-        space, stored = self.store.read(self._space_key(kind, name), self.key(key))
+        space, stored = self.store.read(self.space_key(kind, name), self.key(key))
         return self._check(space, user, kind, name, writing=False), stored
 
     def key(self, key: Any) -> str:

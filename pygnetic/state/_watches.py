@@ -82,17 +82,12 @@ class Watches:
         watchers = self._watchers.get((space.key, key))
         if not watchers:
             return None
+        targets = self._readers(space, watchers)
+        return _telling(targets, space, key, stored) if targets else None
+
+    def _readers(self, space: Space, watchers: set[StateHandler]) -> list[StateHandler]:
         may = self._service.may
-        targets = [handler for handler in watchers if may(space, handler.user, False)]
-        if not targets:
-            return None
-        data, digest = (None, None) if stored is None else (stored.data, stored.hash)
-
-        def send() -> None:
-            for handler in targets:
-                handler.connection.send(CHANGED, space.kind, space.name, key, data, digest)
-
-        return send
+        return [handler for handler in watchers if may(space, handler.user, False)]
 
     def space_deleted(self, space_key: str) -> list[Output]:
         """End the watches of a deleted space; the outputs tell its watchers its keys are gone."""
@@ -101,10 +96,9 @@ class Watches:
             return []
         outputs = []
         for key in list(self._keys.get(space_key, ())):
-            watchers = list(self._watchers.get((space_key, key), ()))
-            targets = [h for h in watchers if self._service.may(space, h.user, False)]
-            outputs.append(_telling(targets, space, key))
-            for handler in watchers:
+            watchers = self._watchers.get((space_key, key), set())
+            outputs.append(_telling(self._readers(space, watchers), space, key, None))
+            for handler in list(watchers):
                 self.remove(handler, space_key, key)
         return outputs
 
@@ -123,9 +117,12 @@ class Watches:
                     told()
 
 
-def _telling(targets: list[StateHandler], space: Space, key: str) -> Output:
+def _telling(targets: list[StateHandler], space: Space, key: str, stored: Stored | None) -> Output:
+    """The output that sends ``targets`` the new value of ``key`` (None: it has none)."""
+    data, digest = (None, None) if stored is None else (stored.data, stored.hash)
+
     def send() -> None:
         for handler in targets:
-            handler.connection.send(CHANGED, space.kind, space.name, key, None, None)
+            handler.connection.send(CHANGED, space.kind, space.name, key, data, digest)
 
     return send
