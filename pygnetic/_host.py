@@ -256,6 +256,7 @@ class Host:
             for connection in list(self._connections.values()):
                 connection.tick(now)
             self._expire_handshakes(now)
+            self._expire_sessions(now)
         if self._ended:
             self._finish_ended()
         if self._lost:
@@ -315,6 +316,9 @@ class Host:
 
     def _expire_handshakes(self, now: float) -> None:
         """Close links whose handshake is overdue (a Server has them)."""
+
+    def _expire_sessions(self, now: float) -> None:
+        """End the sessions whose grace ran out (a Server has them)."""
 
     def _end_handshakes(self, code: CloseCode, reason: str) -> None:
         """Refuse every link still in its handshake (a Server has them)."""

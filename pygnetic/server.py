@@ -590,6 +590,8 @@ class Server(Host):
             connection.announce_lost()
 
     def _expire_sessions(self, now: float) -> None:
+        if not self._waiting:
+            return
         for connection, deadline in list(self._waiting.items()):
             if connection.state is not ConnectionState.RECONNECTING:
                 del self._waiting[connection]
@@ -620,8 +622,6 @@ class Server(Host):
             self._refuse(link, code, reason)
 
     def _expire_handshakes(self, now: float) -> None:
-        if self._waiting:
-            self._expire_sessions(now)
         if not self._handshakes:
             return
         for link in self._handshakes.expired(now):

@@ -377,8 +377,7 @@ class WireTypes:
 
     def find(self, value: Any) -> WireType | None:
         """Return the type that ``value`` travels as, or None: the serializers' pack hook."""
-        wire = self._by_class.get(type(value))
-        return wire if wire is not None else self.find_class(type(value))
+        return self.find_class(type(value))
 
     def find_class(self, cls: type) -> WireType | None:
         """Return the type that instances of ``cls`` travel as (pygame's, a subclass'), or None."""

@@ -207,11 +207,11 @@ class EnetLink:
         if delivery is Delivery.RELIABLE:
             runs[channel] = 0
             reliable = True
-        elif delivery is Delivery.UNRELIABLE_SEQUENCED:
-            reliable = runs[channel] >= 0xFFFF
-            runs[channel] = 0 if reliable else runs[channel] + 1
-        elif len(data) > self.peer.mtu - _FRAGMENT_HEADERS:
+        elif (
+            delivery is Delivery.UNRELIABLE_SEQUENCED
             # An unsequenced packet that needs fragments is sent as sequenced ones.
+            or len(data) > self.peer.mtu - _FRAGMENT_HEADERS
+        ):
             reliable = runs[channel] >= 0xFFFF
             runs[channel] = 0 if reliable else runs[channel] + 1
         else:

@@ -128,10 +128,10 @@ def _wire_value(tagged: dict[str, Any], names: Mapping[str, WireType]) -> Any:
 
 def _tag_default(types: WireTypes) -> Callable[[Any], Any]:
     """The encoder's ``default``: a wire type's value becomes its tagged object."""
-    classes, find = types.classes, types.find
+    classes, find_class = types.classes, types.find_class
 
     def default(value: Any) -> Any:
-        wire = classes.get(type(value)) or find(value)
+        wire = classes.get(type(value)) or find_class(type(value))
         if wire is None:
             raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
         return {_TAG: wire.name, "v": wire.fields(value)}

@@ -106,10 +106,10 @@ def _ext_default(types: WireTypes, used: list[bool] | None = None) -> Callable[[
     With ``used``, each call sets ``used[0]``: the packer then looks for a
     value of a game's type used as a dict key, which receivers refuse.
     """
-    classes, find = types.classes, types.find
+    classes, find_class = types.classes, types.find_class
 
     def default(value: Any) -> Any:
-        wire = classes.get(type(value)) or find(value)
+        wire = classes.get(type(value)) or find_class(type(value))
         if wire is None:
             if isinstance(value, int):  # msgpack asks about ints beyond 64 bits too
                 raise OverflowError("Integer value out of range")
