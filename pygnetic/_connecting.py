@@ -166,18 +166,16 @@ def retry_delay(tries: int) -> float:
 class Reconnect:
     """A lost connection's tries at resuming its session, until one works or time is up.
 
+    The server and the transports to try come from the client's record of
+    the first ``connect()``.
+
     Args:
-        host: The server's name or address, as the first ``connect()`` had it.
-        port: The server's port.
-        plans: The transports to try each time, in order.
         give_up_at: When to stop: the server waits no longer.
     """
 
-    __slots__ = ("give_up_at", "host", "next_try", "plans", "port", "tries", "try_deadline")
+    __slots__ = ("give_up_at", "next_try", "tries", "try_deadline")
 
-    def __init__(self, host: str, port: int, plans: list[Plan], give_up_at: float) -> None:
-        self.host, self.port = host, port
-        self.plans = plans
+    def __init__(self, give_up_at: float) -> None:
         self.give_up_at = give_up_at
         self.tries = 0
         #: When to start the next try; None while one is under way.

@@ -357,8 +357,7 @@ class Client(Host):
             return
         reconnect = self._reconnects.get(connection)
         if reconnect is None:
-            host, port, plans = self._targets[connection]
-            reconnect = Reconnect(host, port, plans, now + connection.session_grace)
+            reconnect = Reconnect(now + connection.session_grace)
             self._reconnects[connection] = reconnect
             connection.announce_lost()
         elif reconnect.next_try is None and not self._trying(connection):  # the try failed
@@ -376,7 +375,7 @@ class Client(Host):
             elif not connection.resumable:  # what waited for the server was too much
                 del self._reconnects[connection]
                 self._stop_trying(connection)
-                connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+                connection.expire_session()
             elif now >= reconnect.give_up_at:
                 del self._reconnects[connection]
                 self._stop_trying(connection)
@@ -395,10 +394,11 @@ class Client(Host):
     def _try_resuming(self, connection: Connection, reconnect: Reconnect, now: float) -> None:
         reconnect.tries += 1
         reconnect.next_try = None
+        host, port, plans = self._targets[connection]
         attempt = Attempt(
-            reconnect.host,
-            reconnect.port,
-            list(reconnect.plans),
+            host,
+            port,
+            list(plans),
             deadline=min(now + self.timeout, reconnect.give_up_at),
             fallback_delay=self.fallback_delay,
             unavailable={},

@@ -1062,6 +1062,10 @@ class Connection:
         else:
             self.close(CloseCode.NORMAL, _BY_PEER, local_reason=CloseCode.NORMAL.description)
 
+    def expire_session(self) -> None:
+        """Close as :attr:`CloseCode.SESSION_EXPIRED`: what was kept to resume is gone."""
+        self.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+
     def close(self, code: CloseCode, reason: str, *, local_reason: str | None = None) -> None:
         """Close with ``code``, telling the peer ``reason`` if it is connected.
 

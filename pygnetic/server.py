@@ -578,7 +578,7 @@ class Server(Host):
         assert connection is not None
         if not connection.resumable:
             # What it kept for the client is gone: a resume would have a hole.
-            connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+            connection.expire_session()
             return None, None
         if connection.state not in _RESUMABLE:
             return None, None
@@ -597,7 +597,7 @@ class Server(Host):
                 del self._waiting[connection]
             elif not connection.resumable:  # too much waited for the client: it is gone
                 del self._waiting[connection]
-                connection.close(CloseCode.SESSION_EXPIRED, "the session can no longer resume")
+                connection.expire_session()
             elif now >= deadline:
                 del self._waiting[connection]
                 reason = (
