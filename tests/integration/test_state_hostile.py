@@ -271,3 +271,96 @@ def test_a_watch_of_a_deleted_app_can_be_given_up(running):
         state.join("admin+brief")
         state.watch("again")  # the deleted app's watches no longer count
         assert len(running.server.watches._watchers) == 1
+
+
+def test_account_making_is_bounded_per_address(running):
+    from pygnetic.state import QuotaError
+    from pygnetic.state._server import MAX_NEW_ACCOUNTS_PER_ADDRESS
+
+    with DistributedState(running.address) as state:
+        # The admin account of the fixture was one already.
+        for index in range(MAX_NEW_ACCOUNTS_PER_ADDRESS - 1):
+            state.create_account(f"p{index}@example.com", "password")
+        with pytest.raises(QuotaError, match="too many accounts"):
+            state.create_account("one-more@example.com", "password")
+        state.login("p0@example.com", "password")  # logins are not affected
+
+
+def test_a_password_over_the_limit_is_refused_without_scrypt_reading_it(running, raw, clock):
+    connection, asker = raw
+    from pygnetic.state._protocol import CREATE_ACCOUNT
+
+    refused = _refusal(asker, CREATE_ACCOUNT, "long@example.com", "x" * 5000)
+    assert refused.code == INVALID and "password" in refused.reason
+    login = asker.ask(LOGIN, "admin@example.com", "x" * 5000)
+    for _ in range(2000):  # a failed login: its refusal comes after the delay
+        if login.done:
+            break
+        clock.now += LOGIN_DELAY / 4
+        connection.parent.update(2)
+    assert isinstance(login.error, RequestRefused) and login.error.code == "login"
+    assert connection.connected
+
+
+def test_space_and_key_quotas_hold_against_a_client(tmp_path):
+    from pygnetic.state import QuotaError
+
+    store = SQLiteStore(tmp_path / "quota.db")
+    limits = StateLimits(max_variables=3, max_spaces_per_owner=2)
+    with ServerThread(store, limits=limits) as running, DistributedState(running.address) as state:
+        state.create_account("greedy@example.com", "password")
+        state.login("greedy@example.com", "password")
+        state.new_app("greedy+1")
+        state.new_app("greedy+2")
+        with pytest.raises(QuotaError):
+            state.new_app("greedy+3")
+        for index in range(3):
+            state[f"k{index}"] = index
+        with pytest.raises(QuotaError):
+            state["k3"] = 3
+        state["k0"] = "replacing a key costs nothing"
+    store.close()
+
+
+def test_one_update_serves_requests_for_serve_ms_at_most(tmp_path):
+    """Three logins (a scrypt each, tens of ms) against serve_ms=1: one per update()."""
+    from pygnetic.state import StateServer
+
+    store = SQLiteStore(tmp_path / "budget.db")
+    server = StateServer(store, port=0, serve_ms=1)
+    address = "{}:{}".format(*server.address)
+    clients = [DistributedState(address, blocking=False) for _ in range(3)]
+    try:
+        made = clients[0].create_account_nowait("a@example.com", "password")
+        for _ in range(500):
+            clients[0].poll(0)
+            server.update(2)
+            if made.done:
+                break
+        logins = [c.login_nowait("a@example.com", "password") for c in clients]
+        for client in clients:
+            client.poll(0)
+        for _ in range(100):  # until all three requests are queued at the server
+            server.update(2)
+            if sum(len(h.jobs) for h in _handlers(server)) == 2:
+                break
+        for client in clients:
+            client.poll(0)
+        assert sum(login.done for login in logins) == 1
+        for _ in range(500):
+            for client in clients:
+                client.poll(0)
+            server.update(2)
+            if all(login.done for login in logins):
+                break
+        assert all(login.error is None for login in logins)
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
+        store.close()
+
+
+def _handlers(server):
+    return [handler for c in server.connections() for handler in c.handlers()
+            if hasattr(handler, "jobs")]  # fmt: skip
