@@ -6,6 +6,7 @@ Import them from :mod:`pygnetic.state`. The tree::
     └── StateError                  anything the state service refuses or cannot do
         ├── AppIdError              no application (space) by that id
         ├── DataUnchangedError      get_if_changed(): the value still has that hash
+        ├── DeclarationError        a workspace variable has another mode
         ├── DuplicateError          it exists already (an app id, an account, a grant)
         ├── InvalidAddressError     (ValueError) a server address that is not HOST[:PORT]
         ├── LoginError              wrong email or password, or login slowed down
@@ -14,6 +15,8 @@ Import them from :mod:`pygnetic.state`. The tree::
         ├── SizeError               (ValueError) a value over max_value_size
         │   └── QuotaError          a space, or the service, is full
         ├── UnjoinedError           no application joined yet
+        ├── UnsupportedError        not on this variable (ifind on a LIFO one)
+        ├── AbortedError            a blocked fetch or find whose variable was deleted
         ├── UpdateFailedError       update(): the value's hash is not the one given
         ├── InvalidRequestError     (ValueError) a malformed request, or a value that cannot travel
         ├── BusyError               more requests in flight than the service takes from one client
@@ -32,9 +35,11 @@ import builtins
 from ..errors import PygneticError
 
 __all__ = [
+    "AbortedError",
     "AppIdError",
     "BusyError",
     "DataUnchangedError",
+    "DeclarationError",
     "DuplicateError",
     "InvalidAddressError",
     "InvalidRequestError",
@@ -48,6 +53,7 @@ __all__ = [
     "StateUnavailableError",
     "UnexpectedError",
     "UnjoinedError",
+    "UnsupportedError",
     "UpdateFailedError",
 ]
 
@@ -72,6 +78,24 @@ class DataUnchangedError(StateError):
     """:meth:`~pygnetic.state.DistributedState.get_if_changed`: the value is unchanged."""
 
     code = "unchanged"
+
+
+class DeclarationError(StateError):
+    """A workspace variable exists with another mode; a mode never changes."""
+
+    code = "declaration"
+
+
+class UnsupportedError(StateError):
+    """The operation is not for this variable (an iterator over a LIFO or MULTI one)."""
+
+    code = "unsupported"
+
+
+class AbortedError(StateError):
+    """A blocked fetch or find ended without a value: its variable or workspace was deleted."""
+
+    code = "aborted"
 
 
 class DuplicateError(StateError):
@@ -178,8 +202,12 @@ class UnexpectedError(StateError):
 ERRORS_BY_CODE: dict[str, type[StateError]] = {
     cls.code: cls
     for cls in (
+        AbortedError,
         AppIdError,
         DataUnchangedError,
+        DeclarationError,
+        StateTimeoutError,
+        UnsupportedError,
         DuplicateError,
         LoginError,
         NoSuchKeyError,

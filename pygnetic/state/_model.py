@@ -34,6 +34,8 @@ __all__ = [
     "MULTI",
     "SINGLE",
     "UNBANNED_ONLY",
+    "Entry",
+    "Queued",
     "Space",
     "StateLimits",
     "Stored",
@@ -62,6 +64,10 @@ MODES = (SINGLE, FIFO, LIFO, MULTI)
 
 #: Space kind of appstate's applications.
 APP = "app"
+#: Space kind of NetWorkSpaces' workspaces.
+WORKSPACE = "ws"
+#: Space kind of py2p's synchronised dictionaries.
+DICT = "dict"
 
 #: The hash of "no value": what ``update()`` compares with when a key has none.
 ABSENT = ""
@@ -85,6 +91,8 @@ class StateLimits:
         max_members: Authorizations plus bans in one space.
         max_watches: Keys one connection may watch at once.
         max_password_length: Characters of a password (scrypt reads it all).
+        max_values: Values one workspace variable holds at once.
+        max_lease: Seconds a synced dictionary's lease may last.
     """
 
     max_value_size: int = 20 * 1024
@@ -96,6 +104,8 @@ class StateLimits:
     max_members: int = 10_000
     max_watches: int = 256
     max_password_length: int = 1024
+    max_values: int = 100_000
+    max_lease: int = 7 * 24 * 3600
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -137,6 +147,38 @@ class Space:
 def space_key(kind: str, name: str) -> str:
     """Return the store's name of the space ``name`` of ``kind``."""
     return f"{kind}/{name}"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One value of a workspace variable: its number and its canonical msgpack bytes.
+
+    Numbers grow with each value stored in the variable and are never
+    reused, so that an ``ifind`` iterator can ask for the first value after
+    the last it saw.
+    """
+
+    seq: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A key of a synced dictionary as the store keeps it: value and lease.
+
+    Attributes:
+        name: The key.
+        data: Its value's canonical msgpack bytes.
+        hash: Their hash.
+        holder: The writer holding its lease, or None.
+        lease_until: When the lease lapses (wall-clock seconds), 0 for none.
+    """
+
+    name: str
+    data: bytes
+    hash: str
+    holder: str | None
+    lease_until: float
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,16 @@ import os
 import sqlite3
 from collections.abc import Iterator
 
-from ._model import ABSENT, SINGLE, Space, StateLimits, Stored
+from ._model import ABSENT, FIFO, LIFO, MULTI, SINGLE, Entry, Queued, Space, StateLimits, Stored
 from ._store import (
     Store,
     account_exists,
     changed,
     full,
+    full_queue,
     has_role,
     lacks_role,
+    mode_differs,
     no_space,
     no_value,
     no_value_to_swap,
@@ -30,7 +32,7 @@ from ._store import (
 
 __all__ = ["SQLiteStore"]
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,8 +46,10 @@ CREATE TABLE IF NOT EXISTS spaces (
     persistent INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS spaces_by_owner ON spaces (owner);
--- A variable: its mode, its lease holder and the hash of its value; a SINGLE
--- variable keeps its value here, the queue modes in the table "queued".
+-- A variable: its mode, its lease holder and the hash of its value. An
+-- application's or a dictionary's variable keeps its value here; a
+-- workspace's keeps its values in "queued", their number in count and the
+-- number the next one gets in next_seq.
 CREATE TABLE IF NOT EXISTS variables (
     space TEXT NOT NULL REFERENCES spaces (key) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -54,6 +58,8 @@ CREATE TABLE IF NOT EXISTS variables (
     lease_until REAL,
     hash TEXT NOT NULL,
     data BLOB,
+    count INTEGER NOT NULL DEFAULT 0,
+    next_seq INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (space, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queued (
@@ -116,6 +122,16 @@ class SQLiteStore(Store):
         db = self._db
         db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is not None and row[0] == "1":
+            # Schema 1 (pygnetic's state service part 1) lacks the queue counters.
+            db.executescript(
+                "BEGIN IMMEDIATE;"
+                "ALTER TABLE variables ADD COLUMN count INTEGER NOT NULL DEFAULT 0;"
+                "ALTER TABLE variables ADD COLUMN next_seq INTEGER NOT NULL DEFAULT 1;"
+                "UPDATE meta SET value = '2' WHERE name = 'schema';"
+                "COMMIT;"
+            )
+            row = ("2",)
         if row is None:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
         elif row[0] != _SCHEMA_VERSION:
@@ -278,6 +294,160 @@ class SQLiteStore(Store):
                 raise changed(name, expect)
             db.execute("DELETE FROM variables WHERE space = ? AND name = ?", (key, name))
 
+    # -- workspace variables -------------------------------------------------------
+
+    def declare(self, key: str, name: str, mode: str, max_variables: int) -> None:
+        """Make a queue variable unless it exists; see :meth:`Store.declare`."""
+        with self._transaction() as db:
+            self._queue_variable(db, key, name, mode, max_variables)
+
+    def _queue_variable(
+        self, db: sqlite3.Connection, key: str, name: str, mode: str | None, max_variables: int
+    ) -> tuple[str, int, int]:
+        """The variable's mode, count and next number, made with ``mode`` (None: FIFO) if new."""
+        row = db.execute(
+            "SELECT mode, count, next_seq FROM variables WHERE space = ? AND name = ?",
+            (key, name),
+        ).fetchone()
+        if row is not None:
+            if mode is not None and row[0] != mode:
+                raise mode_differs(name, row[0], mode)
+            return row[0], row[1], row[2]
+        self._check_room(db, key, None, max_variables)
+        mode = mode or FIFO
+        db.execute(
+            "INSERT INTO variables (space, name, mode, hash) VALUES (?, ?, ?, '')",
+            (key, name, mode),
+        )
+        return mode, 0, 1
+
+    def enqueue(
+        self, key: str, name: str, data: bytes, max_variables: int, max_values: int
+    ) -> None:
+        """Store a value in a queue variable; see :meth:`Store.enqueue`."""
+        with self._transaction() as db:
+            mode, count, seq = self._queue_variable(db, key, name, None, max_variables)
+            if mode == SINGLE:
+                db.execute("DELETE FROM queued WHERE space = ? AND name = ?", (key, name))
+                count = 0
+            elif count >= max_values:
+                raise full_queue(name, max_values)
+            db.execute(
+                "UPDATE variables SET next_seq = ?, count = ? WHERE space = ? AND name = ?",
+                (seq + 1, count + 1, key, name),
+            )
+            db.execute("INSERT INTO queued VALUES (?, ?, ?, ?)", (key, name, seq, data))
+
+    def dequeue(self, key: str, name: str) -> Queued | None:
+        """Remove and return the value a fetch gets; see :meth:`Store.dequeue`."""
+        with self._transaction() as db:
+            found = self._pick(db, key, name, 0)
+            if found is not None:
+                db.execute(
+                    "DELETE FROM queued WHERE space = ? AND name = ? AND seq = ?",
+                    (key, name, found.seq),
+                )
+                db.execute(
+                    "UPDATE variables SET count = count - 1 WHERE space = ? AND name = ?",
+                    (key, name),
+                )
+            return found
+
+    def peek(self, key: str, name: str, after: int = 0) -> Queued | None:
+        """Return the value a find gets; see :meth:`Store.peek`."""
+        return self._pick(self._db, key, name, after)
+
+    @staticmethod
+    def _pick(db: sqlite3.Connection, key: str, name: str, after: int) -> Queued | None:
+        row = db.execute(
+            "SELECT mode FROM variables WHERE space = ? AND name = ?", (key, name)
+        ).fetchone()
+        if row is None:
+            return None
+        order = _ORDER[row[0]]
+        found = db.execute(
+            f"SELECT seq, data FROM queued WHERE space = ? AND name = ? AND seq > ? {order}",
+            (key, name, after),
+        ).fetchone()
+        return None if found is None else Queued(found[0], found[1])
+
+    def mode(self, key: str, name: str) -> str | None:
+        """Return the mode of a queue variable, or None."""
+        row = self._db.execute(
+            "SELECT mode FROM variables WHERE space = ? AND name = ?", (key, name)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def delete_variable(self, key: str, name: str) -> bool:
+        """Delete a queue variable and its values; False if there was none."""
+        with self._transaction() as db:
+            return (
+                db.execute(
+                    "DELETE FROM variables WHERE space = ? AND name = ?", (key, name)
+                ).rowcount
+                > 0
+            )
+
+    def variables(self, key: str) -> list[tuple[str, str, int]]:
+        """Return ``(name, mode, count)`` of each queue variable of space ``key``."""
+        rows = self._db.execute(
+            "SELECT name, mode, count FROM variables WHERE space = ? ORDER BY name", (key,)
+        )
+        return [(str(name), str(mode), int(count)) for name, mode, count in rows]
+
+    # -- synced dictionaries -------------------------------------------------------
+
+    def put_leased(self, key: str, value: Entry, now: float, max_variables: int) -> Entry | None:
+        """Set a key unless another holds its lease; see :meth:`Store.put_leased`."""
+        with self._transaction() as db:
+            current = self._entry(db, key, value.name)
+            if current is None:
+                self._check_room(db, key, None, max_variables)
+            elif _leased_to_another(current, value.holder, now):
+                return current
+            db.execute(
+                "INSERT OR REPLACE INTO variables (space, name, mode, holder, lease_until,"
+                " hash, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    value.name,
+                    SINGLE,
+                    value.holder if value.lease_until else None,
+                    value.lease_until,
+                    value.hash,
+                    value.data,
+                ),
+            )
+            return None
+
+    def remove_leased(self, key: str, name: str, holder: str, now: float) -> Entry:
+        """Delete a key unless another holds its lease; see :meth:`Store.remove_leased`."""
+        with self._transaction() as db:
+            current = self._entry(db, key, name)
+            if current is None:
+                self._check_space(db, key)
+                raise no_value(name)
+            if not _leased_to_another(current, holder, now):
+                db.execute("DELETE FROM variables WHERE space = ? AND name = ?", (key, name))
+            return current
+
+    @staticmethod
+    def _entry(db: sqlite3.Connection, key: str, name: str) -> Entry | None:
+        row = db.execute(
+            "SELECT data, hash, holder, lease_until FROM variables WHERE space = ? AND name = ?",
+            (key, name),
+        ).fetchone()
+        return None if row is None else Entry(name, row[0], row[1], row[2], row[3] or 0.0)
+
+    def entries(self, key: str, after: str, limit: int) -> list[Entry]:
+        """Return up to ``limit`` entries of a dictionary named after ``after``."""
+        rows = self._db.execute(
+            "SELECT name, data, hash, holder, lease_until FROM variables"
+            " WHERE space = ? AND name > ? ORDER BY name LIMIT ?",
+            (key, after, limit),
+        )
+        return [Entry(n, d, h, holder, until or 0.0) for n, d, h, holder, until in rows]
+
     # -- grants --------------------------------------------------------------------
 
     def grant(self, key: str, role: str, email: str, max_members: int) -> None:
@@ -357,6 +527,20 @@ class SQLiteStore(Store):
     def close(self) -> None:
         """Close the database file."""
         self._db.close()
+
+
+# Which value of a queue a fetch or find gets, by the variable's mode.
+_ORDER = {
+    FIFO: "ORDER BY seq LIMIT 1",
+    SINGLE: "ORDER BY seq LIMIT 1",
+    LIFO: "ORDER BY seq DESC LIMIT 1",
+    MULTI: "ORDER BY random() LIMIT 1",
+}
+
+
+def _leased_to_another(entry: Entry, holder: str | None, now: float) -> bool:
+    """True if someone other than ``holder`` holds ``entry``'s lease at ``now``."""
+    return entry.holder is not None and entry.holder != holder and entry.lease_until > now
 
 
 def _space(row: tuple[object, ...]) -> Space:

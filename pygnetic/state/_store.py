@@ -17,8 +17,15 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
-from ._errors import AppIdError, DuplicateError, NoSuchKeyError, QuotaError, UpdateFailedError
-from ._model import Space, StateLimits, Stored
+from ._errors import (
+    AppIdError,
+    DeclarationError,
+    DuplicateError,
+    NoSuchKeyError,
+    QuotaError,
+    UpdateFailedError,
+)
+from ._model import Entry, Queued, Space, StateLimits, Stored
 
 __all__ = ["AUTHORIZED", "BANNED", "ROLES", "Store"]
 
@@ -123,6 +130,108 @@ class Store(ABC):
             NoSuchKeyError: It has no value.
             UpdateFailedError: ``expect`` is given and is not the current hash.
         """
+
+    # -- workspace variables (value queues) ----------------------------------------
+
+    @abstractmethod
+    def declare(self, key: str, name: str, mode: str, max_variables: int) -> None:
+        """Make the queue variable ``name`` of space ``key`` with ``mode``, unless it exists.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            DeclarationError: It exists with another mode (a mode never changes).
+            QuotaError: It is new and the space holds ``max_variables``.
+        """
+
+    @abstractmethod
+    def enqueue(
+        self, key: str, name: str, data: bytes, max_variables: int, max_values: int
+    ) -> None:
+        """Store a value in the queue variable ``name``, made :data:`FIFO` if new.
+
+        A :data:`SINGLE` variable's value is replaced; the others add one.
+        Each value stored gets the variable's next number.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            QuotaError: ``name`` is new and the space holds ``max_variables``,
+                or it holds ``max_values`` values (and is not SINGLE).
+        """
+
+    @abstractmethod
+    def dequeue(self, key: str, name: str) -> Queued | None:
+        """Remove and return the value a fetch gets, or None if there is none.
+
+        :data:`FIFO` and :data:`SINGLE`: the oldest; :data:`LIFO`: the newest;
+        :data:`MULTI`: any one. Atomic: of servers racing for one value,
+        exactly one gets it.
+        """
+
+    @abstractmethod
+    def peek(self, key: str, name: str, after: int = 0) -> Queued | None:
+        """Return the value a find gets, leaving it there, or None if there is none.
+
+        Args:
+            key: The space.
+            name: The variable.
+            after: Only a value numbered above it (an ``ifind`` iterator's
+                last one); FIFO and SINGLE only, 0 otherwise.
+        """
+
+    @abstractmethod
+    def mode(self, key: str, name: str) -> str | None:
+        """Return the mode of the queue variable ``name``, or None if it does not exist."""
+
+    @abstractmethod
+    def delete_variable(self, key: str, name: str) -> bool:
+        """Delete the queue variable ``name`` with its values; False if there was none."""
+
+    @abstractmethod
+    def variables(self, key: str) -> list[tuple[str, str, int]]:
+        """Return ``(name, mode, number of values)`` of each queue variable, sorted by name."""
+
+    # -- synced dictionaries (values with leases) ----------------------------------
+
+    @abstractmethod
+    def put_leased(
+        self,
+        key: str,
+        value: Entry,
+        now: float,
+        max_variables: int,
+    ) -> Entry | None:
+        """Set a key of the dictionary ``key`` unless another writer holds its lease.
+
+        ``value.holder`` is the writer; ``value.lease_until`` the lease it
+        takes (0: none, and any lease of its own ends). It may write if the
+        key has no value, its lease has lapsed (``lease_until <= now``), it
+        has none, or the writer holds it.
+
+        Returns:
+            None when written; else the entry as it stands, whose holder
+            keeps the lease.
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            QuotaError: The key is new and the space holds ``max_variables``.
+        """
+
+    @abstractmethod
+    def remove_leased(self, key: str, name: str, holder: str, now: float) -> Entry:
+        """Delete a key of the dictionary ``key``, unless another writer holds its lease.
+
+        Returns:
+            The entry as it was: deleted if its holder was ``holder``, None or
+            lapsed; else left as it is (compare its holder).
+
+        Raises:
+            AppIdError: There is no space ``key``.
+            NoSuchKeyError: The key has no value.
+        """
+
+    @abstractmethod
+    def entries(self, key: str, after: str, limit: int) -> list[Entry]:
+        """Return up to ``limit`` entries of dictionary ``key`` named after ``after``, by name."""
 
     # -- grants --------------------------------------------------------------------
 
@@ -238,6 +347,16 @@ def no_value_to_swap(expect: str | None) -> UpdateFailedError:
 def no_value(name: str) -> NoSuchKeyError:
     """The variable has no value."""
     return NoSuchKeyError(f"{name!r} has no value")
+
+
+def mode_differs(name: str, mode: str, wanted: str) -> DeclarationError:
+    """A variable was declared with another mode than its own."""
+    return DeclarationError(f"{name!r} is a {mode} variable; a mode never changes (not {wanted})")
+
+
+def full_queue(name: str, limit: int) -> QuotaError:
+    """A queue variable holds its most values."""
+    return QuotaError(f"{name!r} holds its most values ({limit})")
 
 
 def has_role(email: str, role: str) -> DuplicateError:
