@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import selectors
@@ -127,6 +128,7 @@ class Host:
         self._transport = self._transports[0]
         self._several = len(self._transports) > 1
         self._waiter = _waiter(self._transports) if self._several else None
+        self._extra_descriptors: set[int] = set()
 
     def __enter__(self) -> Any:
         return self
@@ -269,6 +271,29 @@ class Host:
         for transport in self._transports:
             transport.flush()
 
+    def wake_on(self, descriptor: int) -> None:
+        """Let :meth:`update` end its wait also when ``descriptor`` is readable.
+
+        For layers whose news comes on a socket of their own (the state
+        service's Redis notices), so that they need not poll. Where the
+        transports have no descriptor to wait on with it, ``update()`` waits
+        at most 10 ms at a time instead.
+        """
+        if self._waiter is None:
+            self._waiter = _waiter(self._transports)
+        if self._waiter is not None:
+            self._waiter.register(descriptor, selectors.EVENT_READ)
+        self._several = True  # update() waits through _poll_all from now on
+        self._extra_descriptors.add(descriptor)
+
+    def stop_waking_on(self, descriptor: int) -> None:
+        """Undo :meth:`wake_on` (a descriptor not waited on is no error)."""
+        if descriptor in self._extra_descriptors:
+            self._extra_descriptors.discard(descriptor)
+            if self._waiter is not None:
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._waiter.unregister(descriptor)
+
     def add_updater(self, function: Callable[[], None]) -> None:
         """Run ``function()`` near the end of every :meth:`update`, before sending.
 
@@ -301,6 +326,8 @@ class Host:
                     timeout = transports[0].wait_ms(timeout)
                 self._waiter.select(timeout / 1000)
             timeout = 0
+        elif self._extra_descriptors:  # nothing to wait on them with: wait a little at a time
+            timeout = min(timeout, 10)
         for transport in transports:
             transport.poll(timeout)
             timeout = 0  # without a waiter, only the first transport waits

@@ -279,6 +279,8 @@ class StateClient:
         address: ``(host, port)`` of the service.
         timeout: As given.
         reconnects: How many times it connected again.
+        reconnect: Whether a request after the connection ended connects again
+            (True); False fails it with StateUnavailableError instead.
     """
 
     def __init__(
@@ -296,6 +298,8 @@ class StateClient:
         self._clock = clock
         self._closed = False
         self.reconnects = 0
+        #: Whether a request after the connection ended connects again (else it fails).
+        self.reconnect = True
         # Room for an ending connection next to its replacement.
         self._client = Client(
             2,
@@ -391,13 +395,16 @@ class StateClient:
 
     # -- requests ------------------------------------------------------------------
 
-    def _ask(self, request: type[Any], *fields: Any) -> Request:
+    def _ask(self, request: type[Any], *fields: Any, timeout: float | None = None) -> Request:
         if self._connection.close_code is not None:
-            if self._closed:
-                raise StateUnavailableError(f"the connection to {self._where} was closed")
+            if self._closed or not self.reconnect:
+                raise StateUnavailableError(
+                    f"the connection to {self._where} "
+                    + ("was closed" if self._closed else f"ended: {self._connection.close_reason}")
+                )
             self._reconnect()
         try:
-            return self._requests.ask(request, *fields)
+            return self._requests.ask(request, *fields, timeout=timeout)
         except PackError as exc:  # a value the serializer does not carry
             raise InvalidRequestError(_unpackable(exc)) from None
 

@@ -34,6 +34,51 @@ back with its ``hash``.
 ``unwatch(request_id, kind, space, key)``
     answered with ``done(request_id)``
 
+Workspaces (NetWorkSpaces) and synced dictionaries (py2p):
+
+``open_space(request_id, kind, name, own, persistent, create)``
+    answered with ``opened(request_id, owned)``
+``mktemp(request_id, template)``
+    answered with ``text(request_id, name)``
+``list_spaces(request_id, kind)``
+    answered with ``listing(request_id, rows, more)``:
+    ``[name, mine, owner, persistent, variables, names]`` per workspace
+``declare(request_id, space, var, mode)``
+    answered with ``done(request_id)``
+``store(request_id, space, var, data)``
+    answered with ``done(request_id)``
+``fetch(request_id, space, var, remove, wait_ms, after)``
+    answered with ``item(request_id, data, seq)``
+``delete_var(request_id, space, var)``
+    answered with ``done(request_id)``
+``list_vars(request_id, space)``
+    answered with ``listing(request_id, rows, more)``:
+    ``[name, values, fetchers, finders, mode]`` per variable
+``identify(request_id, secret)``
+    answered with ``text(request_id, holder)``
+``dict_put(request_id, space, key, data, lease)``
+    answered with ``lease(request_id, ok, hash, holder, until)``
+``dict_pop(request_id, space, key)``
+    answered with ``popped(request_id, ok, data, holder, until)``
+``dict_items(request_id, space, after)``
+    answered with ``items(request_id, rows, more)``: ``[key, data, hash]`` per key
+
+``fetch`` takes the value (``remove`` true) or finds it; ``wait_ms`` 0 answers
+at once (``data`` None when there is none), -1 waits until a value comes,
+more waits that long and refuses with ``timeout``. Answers to waiting
+fetches come when their value does, after later requests' answers. ``after``
+-1 is a plain fetch; 0 or more an iterator's, which FIFO and SINGLE
+variables allow (else ``unsupported``), finding only a value numbered above
+it. Deleting the variable or the workspace refuses its waiting fetches with
+``aborted``. A workspace's space kind is ``ws``, a dictionary's ``dict``;
+``delete_space`` deletes a workspace, and ``watch`` with the key ``''``
+watches every key of a dictionary. ``identify`` names the writer of a
+connection's ``dict_put``: the holder is a hash of the secret, so that
+showing it to others gives nobody the right to write as it. ``dict_put``
+with ``lease`` seconds (0: none) is answered with ``ok`` false, and the
+holder and expiry (wall-clock seconds) of the lease, when another writer
+holds it; so is ``dict_pop``.
+
 ``get`` with ``unless_hash`` set refuses with ``unchanged`` when the value
 has that hash; ``put`` with ``expect`` set (the empty string for "no value")
 refuses with ``update_failed`` unless the value has that hash. ``value`` of
@@ -80,12 +125,31 @@ MEMBER = _register("member", ("request_id", "kind", "space", "action", "email"))
 WATCH = _register("watch", ("request_id", "kind", "space", "key"))
 UNWATCH = _register("unwatch", ("request_id", "kind", "space", "key"))
 
+OPEN_SPACE = _register("open_space", ("request_id", "kind", "name", "own", "persistent", "create"))
+MKTEMP = _register("mktemp", ("request_id", "template"))
+LIST_SPACES = _register("list_spaces", ("request_id", "kind"))
+DECLARE = _register("declare", ("request_id", "space", "var", "mode"))
+STORE = _register("store", ("request_id", "space", "var", "data"))
+FETCH = _register("fetch", ("request_id", "space", "var", "remove", "wait_ms", "after"))
+DELETE_VAR = _register("delete_var", ("request_id", "space", "var"))
+LIST_VARS = _register("list_vars", ("request_id", "space"))
+IDENTIFY = _register("identify", ("request_id", "secret"))
+DICT_PUT = _register("dict_put", ("request_id", "space", "key", "data", "lease"))
+DICT_POP = _register("dict_pop", ("request_id", "space", "key"))
+DICT_ITEMS = _register("dict_items", ("request_id", "space", "after"))
+
 TEXT = _register("text", ("request_id", "text"))
 DONE = _register("done", ("request_id",))
 JOINED = _register("joined", ("request_id", "readmode", "writemode", "admin"))
 VALUE = _register("value", ("request_id", "data", "hash"))
 STORED = _register("stored", ("request_id", "hash"))
 CHANGED = _register("changed", ("kind", "space", "key", "data", "hash"))
+OPENED = _register("opened", ("request_id", "owned"))
+LISTING = _register("listing", ("request_id", "rows", "more"))
+ITEM = _register("item", ("request_id", "data", "seq"))
+LEASE = _register("lease", ("request_id", "ok", "hash", "holder", "until"))
+POPPED = _register("popped", ("request_id", "ok", "data", "holder", "until"))
+ITEMS = _register("items", ("request_id", "rows", "more"))
 
 #: Which state messages are requests, and their answers; registers ``refused``.
 state_requests = RequestTypes(
@@ -106,13 +170,44 @@ ANSWERS = (
     (MEMBER, DONE),
     (WATCH, VALUE),
     (UNWATCH, DONE),
+    (OPEN_SPACE, OPENED),
+    (MKTEMP, TEXT),
+    (LIST_SPACES, LISTING),
+    (DECLARE, DONE),
+    (STORE, DONE),
+    (FETCH, ITEM),
+    (DELETE_VAR, DONE),
+    (LIST_VARS, LISTING),
+    (IDENTIFY, TEXT),
+    (DICT_PUT, LEASE),
+    (DICT_POP, POPPED),
+    (DICT_ITEMS, ITEMS),
 )
 for _request, _answer in ANSWERS:
     state_requests.add(_request, _answer)
 #: The requests a client may send.
 REQUESTS = frozenset(request for request, _ in ANSWERS)
 #: The requests that may write to the store (the others only read).
-WRITES = frozenset((CREATE_ACCOUNT, NEW_SPACE, DELETE_SPACE, PUT, REMOVE, MEMBER))
+WRITES = frozenset(
+    (
+        CREATE_ACCOUNT,
+        NEW_SPACE,
+        DELETE_SPACE,
+        PUT,
+        REMOVE,
+        MEMBER,
+        OPEN_SPACE,
+        MKTEMP,
+        DECLARE,
+        STORE,
+        FETCH,
+        DELETE_VAR,
+        DICT_PUT,
+        DICT_POP,
+    )
+)
+#: Bytes of rows one listing or page of items carries at most (the rest: ``more``).
+MAX_LISTING_BYTES = 512 * 1024
 
 #: Member actions: (role, True to grant / False to revoke).
 MEMBER_ACTIONS = {

@@ -12,6 +12,7 @@ for the next.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,8 +24,9 @@ from .._logthrottle import LogThrottle
 from ..handler import Handler
 from ..request import Reply
 from ..server import Server
+from ._dicts import DICT_OPERATIONS
 from ._errors import InvalidRequestError, LoginError, QuotaError, StateError, UnexpectedError
-from ._model import StateLimits
+from ._model import WORKSPACE, StateLimits
 from ._protocol import (
     CREATE_ACCOUNT,
     DELETE_SPACE,
@@ -45,10 +47,12 @@ from ._protocol import (
     state_messages,
     state_requests,
 )
-from ._service import StateService
+from ._service import WATCHABLE, StateService
 from ._sqlite import SQLiteStore
 from ._store import Store
+from ._waiters import Waiter, Waiters
 from ._watches import Watches
+from ._workspaces import WORKSPACE_OPERATIONS, purge_owned
 
 __all__ = ["DEFAULT_DATABASE", "StateHandler", "StateServer"]
 
@@ -86,6 +90,18 @@ class StateHandler(Handler):
         self.watching: set[tuple[str, str]] = set()
         self.hold_until = 0.0
         self.held: Output | None = None
+        #: The fetches and finds of this connection waiting for a value.
+        self.waiting: set[Waiter] = set()
+        #: The workspaces this connection owns (their store keys).
+        self.owned: set[str] = set()
+        #: What owns a workspace this connection opened: unique to the connection.
+        self.owner_token = ""
+        #: The writer of this connection's dictionary writes (``identify`` sets it).
+        self.holder = ""
+
+    def on_connect(self) -> None:
+        """Give the connection its owner token, which is also its writer until ``identify``."""
+        self.owner_token = self.holder = self.server._new_owner_token(self.peer)
 
     @property
     def address_key(self) -> str:
@@ -152,6 +168,8 @@ class StateServer(Server):
         timeout: Seconds of silence after which a connection is dropped.
         serve_ms: Milliseconds of serving requests per :meth:`update`.
         clock: Monotonic time source in seconds (tests drive it).
+        wall_clock: Wall-clock time in seconds, for leases, which servers
+            sharing a store must agree on (tests drive it).
         **server_options: Passed on to :class:`~pygnetic.server.Server`
             (e.g. ``rate_limit``) and to its adapter.
 
@@ -176,6 +194,7 @@ class StateServer(Server):
         timeout: float = 30.0,
         serve_ms: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         **server_options: Any,
     ) -> None:
         if not serve_ms > 0:
@@ -186,6 +205,13 @@ class StateServer(Server):
         self.service = StateService(self.store, self.limits, open_accounts=open_accounts)
         #: The watches of this server's clients.
         self.watches = Watches(self.service, self.limits.max_watches)
+        #: The fetches and finds waiting for a value.
+        self.waiters = Waiters(self.store)
+        self.wall_clock = wall_clock
+        self.temp_counter = 0  # mktemp's last number
+        self._owners = 0
+        self._run = secrets.token_hex(4)
+        self._wake_descriptor: int | None = None
         self.serve_ms = serve_ms
         self.log_throttle = LogThrottle(log, clock=clock)
         self._ready: deque[StateHandler] = deque()
@@ -213,6 +239,8 @@ class StateServer(Server):
                 self.store.close()
             raise
         self.add_updater(self._serve)
+        if not self.store.shared:
+            self._purge_orphans()
 
     def __repr__(self) -> str:
         host, port = self.address
@@ -243,6 +271,8 @@ class StateServer(Server):
         now = self._clock()
         if self._held:
             self._release_held(now)
+        if self.waiters:
+            self._run_outputs(self.waiters.expire(now))
         self._watch_elsewhere()
         give_up = time.perf_counter() + self.serve_ms / 1000
         while self._ready and time.perf_counter() < give_up:
@@ -341,14 +371,43 @@ class StateServer(Server):
 
     def _forget_handler(self, handler: StateHandler) -> None:
         self.watches.forget(handler)
+        self.waiters.forget(handler)
         handler.jobs.clear()
         handler.held = None
+        if handler.owned:
+            try:
+                self._run_outputs(purge_owned(self, handler))
+            except self.store.failures as exc:
+                self.log_throttle.log(
+                    logging.ERROR,
+                    "store failed",
+                    "cannot purge the workspaces of %s: %s",
+                    handler.peer,
+                    exc,
+                )
+
+    def _new_owner_token(self, peer: str) -> str:
+        self._owners += 1
+        return f"{peer} #{self._run}.{self._owners}"
+
+    def _purge_orphans(self) -> None:
+        """Delete the workspaces that outlived their owner's connection (a restart)."""
+        for space in self.store.spaces():
+            if space.kind == WORKSPACE and not space.persistent and space.owner is not None:
+                self.store.delete_space(space.key)
+
+    @staticmethod
+    def _run_outputs(outputs: list[Output]) -> None:
+        for output in outputs:
+            output()
 
     # -- watches -------------------------------------------------------------------
 
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
-        watching = bool(self.watches)
+        watching = bool(self.watches) or bool(self.waiters)
+        if watching and self.store.shared:
+            self._wake_on_notices()
         if not watching:
             # Nobody to tell: the store hears only deleted spaces then (rare),
             # read now and then so that they do not pile up.
@@ -357,7 +416,11 @@ class StateServer(Server):
                 return
             self._next_look = now + 0.5
         try:
-            self.watches.changed_elsewhere(self.store.changed_elsewhere(watching))
+            changed = self.store.changed_elsewhere(watching)
+            if changed:
+                self.watches.changed_elsewhere(changed)
+                if self.waiters:
+                    self._run_outputs(self.waiters.changed_elsewhere(changed))
             self._hearing = watching
         except self.store.failures as exc:
             # The requests will meet the failure too and be refused; the
@@ -367,8 +430,29 @@ class StateServer(Server):
     def _hear_changes(self) -> None:
         """Before a first watch reads its key: hear of the changes made from then on."""
         if not self._hearing:
-            self.watches.changed_elsewhere(self.store.changed_elsewhere(True))
+            changed = self.store.changed_elsewhere(True)
+            self.watches.changed_elsewhere(changed)
+            self._run_outputs(self.waiters.changed_elsewhere(changed))
             self._hearing = True
+
+    def _wake_on_notices(self) -> None:
+        """Let update() end its wait when the store's notices arrive, not only on its tick.
+
+        So a fetch waiting here is answered as soon as another server stores
+        its value, without polling. The descriptor changes if the store's
+        notices connection is made anew.
+        """
+        try:
+            descriptor = self.store.fileno()
+        except OSError:
+            descriptor = None
+        if descriptor == self._wake_descriptor:
+            return
+        if self._wake_descriptor is not None:
+            self.stop_waking_on(self._wake_descriptor)
+        self._wake_descriptor = descriptor
+        if descriptor is not None:
+            self.wake_on(descriptor)
 
     # -- logins --------------------------------------------------------------------
 
@@ -506,11 +590,13 @@ def _unwatch(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
     # No look at the space: a deleted one's watches must be removable too.
-    server.watches.remove(handler, server.service.space_key(m.kind, m.space), m.key)
+    server.watches.remove(handler, server.service.space_key(m.kind, m.space, WATCHABLE), m.key)
     return lambda: reply.answer()
 
 
 _OPERATIONS: dict[type[Any], Operation] = {
+    **WORKSPACE_OPERATIONS,
+    **DICT_OPERATIONS,
     VERSION: _version,
     LOGIN: StateServer._login,
     CREATE_ACCOUNT: _create_account,

@@ -26,7 +26,9 @@ from ._model import (
     ANY,
     APP,
     AUTHORIZED_ONLY,
+    DICT,
     UNBANNED_ONLY,
+    WORKSPACE,
     Space,
     StateLimits,
     Stored,
@@ -41,9 +43,11 @@ from ._store import AUTHORIZED, BANNED, Store, account_exists
 
 __all__ = ["KINDS", "StateService"]
 
-#: The kinds of space clients may name: applications, until the APIs of the
-#: other kinds (workspaces, synced dictionaries) exist to make and delete them.
-KINDS = frozenset((APP,))
+#: The kinds of space clients may name, and the ones of appstate's requests.
+KINDS = frozenset((APP, WORKSPACE, DICT))
+APPS = frozenset((APP,))
+WORKSPACES = frozenset((APP, WORKSPACE))  # the kinds delete_space deletes
+WATCHABLE = frozenset((APP, DICT))
 
 
 def allowed(space: Space, mode: int, user: str | None, roles: frozenset[str]) -> bool:
@@ -118,15 +122,15 @@ class StateService:
 
     # -- spaces --------------------------------------------------------------------
 
-    def space_key(self, kind: Any, name: Any) -> str:
-        """Return the store's key of the space, if ``kind`` and ``name`` can name one."""
-        if type(kind) is not str or kind not in KINDS:
+    def space_key(self, kind: Any, name: Any, kinds: frozenset[str] = APPS) -> str:
+        """Return the store's key of a space named ``name`` of ``kind`` (one of ``kinds``)."""
+        if type(kind) is not str or kind not in kinds:
             raise InvalidRequestError("unknown kind of space")
         return space_key(kind, check_name(name, "a space name", self.limits.max_name_length))
 
-    def space(self, kind: Any, name: Any) -> Space:
+    def space(self, kind: Any, name: Any, kinds: frozenset[str] = APPS) -> Space:
         """Return the space as the store has it now, or raise :exc:`AppIdError`."""
-        space = self.store.get_space(self.space_key(kind, name))
+        space = self.store.get_space(self.space_key(kind, name, kinds))
         if space is None:
             raise AppIdError(f"there is no {kind} named {name!r}")
         return space
@@ -156,9 +160,9 @@ class StateService:
         return space
 
     def delete_space(self, user: str | None, kind: Any, name: Any) -> Space:
-        """Delete a space; only its owner may."""
-        space = self.space(kind, name)
-        if user is None or user != space.owner:
+        """Delete a space; only its owner may, but anyone a workspace (as in NetWorkSpaces)."""
+        space = self.space(kind, name, WORKSPACES)
+        if space.kind != WORKSPACE and (user is None or user != space.owner):
             raise PermissionError(f"only the admin of {name!r} may delete it")
         self.store.delete_space(space.key)
         return space
@@ -208,10 +212,13 @@ class StateService:
         )
 
     def _read(
-        self, user: str | None, kind: Any, name: Any, key: Any
+        self, user: str | None, kind: Any, name: Any, key: Any, kinds: frozenset[str] = APPS
     ) -> tuple[Space, Stored | None]:
         """The space and a key's value, read together, if ``user`` may read them."""
-        space, stored = self.store.read(self.space_key(kind, name), self.key(key))
+        space_key = self.space_key(kind, name, kinds)
+        if key == "" and kind == DICT:  # a watch of every key: no value of its own
+            return self._check(self.store.get_space(space_key), user, kind, name, False), None
+        space, stored = self.store.read(space_key, self.key(key))
         return self._check(space, user, kind, name, writing=False), stored
 
     def key(self, key: Any) -> str:
@@ -230,8 +237,11 @@ class StateService:
     def peek(
         self, user: str | None, kind: Any, name: Any, key: Any
     ) -> tuple[Space, Stored | None]:
-        """Return the space and a key's value or None, for a watch (read permission)."""
-        return self._read(user, kind, name, key)
+        """Return the space and a key's value or None, for a watch (read permission).
+
+        A dictionary's key ``''`` stands for all its keys.
+        """
+        return self._read(user, kind, name, key, WATCHABLE)
 
     def put(
         self, user: str | None, kind: Any, name: Any, key: Any, data: Any, expect: Any
@@ -245,6 +255,12 @@ class StateService:
         key = self.key(key)
         if expect is not None and type(expect) is not str:
             raise InvalidRequestError("expect must be a hash (a str) or None")
+        stored = self.value(data)
+        self.store.put(space.key, key, stored, expect, self.limits.max_variables)
+        return space, stored
+
+    def value(self, data: Any) -> Stored:
+        """Return a value sent packed, decoded within the limits and packed the canonical way."""
         if type(data) is bytes and len(data) > self.limits.max_value_size:
             raise SizeError(
                 f"the value packs to {len(data)} bytes; the limit is {self.limits.max_value_size}"
@@ -253,9 +269,7 @@ class StateService:
             value = unpack_value(data)
         except MessageError as exc:
             raise InvalidRequestError(f"the value cannot be stored: {exc}"[:200]) from None
-        stored = pack_value(value, self.limits.max_value_size)
-        self.store.put(space.key, key, stored, expect, self.limits.max_variables)
-        return space, stored
+        return pack_value(value, self.limits.max_value_size)
 
     def remove(self, user: str | None, kind: Any, name: Any, key: Any) -> Space:
         """Delete a key's value."""

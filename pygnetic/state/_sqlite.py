@@ -213,6 +213,16 @@ class SQLiteStore(Store):
         with self._transaction() as db:
             return db.execute("DELETE FROM spaces WHERE key = ?", (key,)).rowcount > 0
 
+    def claim_space(self, key: str, owner: str, persistent: bool) -> Space | None:
+        """Make ``owner`` the owner of an unowned space; see :meth:`Store.claim_space`."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE spaces SET owner = ?, persistent = ? WHERE key = ? AND owner IS NULL",
+                (owner, int(persistent), key),
+            )
+        space = self.get_space(key)
+        return space if space is not None and space.owner == owner else None
+
     def spaces(self) -> list[Space]:
         """Return every space, ordered by key."""
         rows = self._db.execute(

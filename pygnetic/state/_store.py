@@ -56,6 +56,10 @@ class Store(ABC):
     #: The exceptions that mean the store itself failed (a full disk, a lost
     #: connection): the server then refuses the whole batch it was serving.
     failures: tuple[type[BaseException], ...] = (OSError,)
+    #: Whether other servers may write to it too (Redis): then a server hears
+    #: of their changes, and does not take a workspace without a living
+    #: owner for an orphan when it starts.
+    shared = False
 
     # -- spaces --------------------------------------------------------------------
 
@@ -76,6 +80,15 @@ class Store(ABC):
     @abstractmethod
     def delete_space(self, key: str) -> bool:
         """Delete the space ``key`` with its variables and grants; False if there was none."""
+
+    @abstractmethod
+    def claim_space(self, key: str, owner: str, persistent: bool) -> Space | None:
+        """Make ``owner`` the owner of the space ``key`` if it has none, setting ``persistent``.
+
+        Returns:
+            The space as it is now if ``owner`` owns it, else None (another
+            owns it, or there is no such space).
+        """
 
     @abstractmethod
     def spaces(self) -> list[Space]:
@@ -311,6 +324,10 @@ class Store(ABC):
                 would cost it for nothing) and report deleted spaces only.
         """
         return []
+
+    def fileno(self) -> int | None:
+        """A descriptor readable when :meth:`changed_elsewhere` has news, or None (the default)."""
+        return None
 
     def version(self) -> str:
         """Return the store's name and version, for ``DistributedState.version()``."""

@@ -78,8 +78,14 @@ class Watches:
             self.remove(handler, space_key, key)
 
     def tell(self, space: Space, key: str, stored: Stored | None) -> Output | None:
-        """The output that tells the watchers of ``key`` who may read it its new value."""
+        """The output that tells the watchers of ``key`` who may read it its new value.
+
+        The watchers of the key ``''`` (a whole dictionary's) hear of every key.
+        """
         watchers = self._watchers.get((space.key, key))
+        everything = self._watchers.get((space.key, ""))
+        if everything:
+            watchers = everything | watchers if watchers else everything
         if not watchers:
             return None
         targets = self._readers(space, watchers)
@@ -111,7 +117,9 @@ class Watches:
                     output()
                 continue
             space = self._spaces.get(space_key)
-            if space is not None and (space_key, key) in self._watchers:
+            if space is not None and (
+                (space_key, key) in self._watchers or (space_key, "") in self._watchers
+            ):
                 told = self.tell(space, key, store.get(space_key, key))
                 if told is not None:
                     told()

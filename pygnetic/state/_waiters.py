@@ -1,0 +1,175 @@
+"""Fetches and finds that wait for a value: who waits on which variable, and waking them.
+
+A blocked ``fetch`` is a request answered late: the server keeps its reply
+here until a value comes (stored through this server or, on a shared Redis,
+through another, which this server hears of from the store's change
+notices), its time is up, or its variable is deleted. Waking a variable
+tries its finders first (each gets the value, which stays), then its
+fetchers in the order they came, each taking a value from the store until
+none is left. The take is the store's atomic ``dequeue``, so of several
+servers woken for one value exactly one fetcher gets it; the others wait on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..request import Reply
+from ._errors import AbortedError, StateError, StateTimeoutError
+from ._model import Queued
+from ._store import Store
+
+if TYPE_CHECKING:
+    from ._server import StateHandler
+
+__all__ = ["Waiter", "Waiters"]
+
+Output = Callable[[], Any]
+Variable = tuple[str, str]  # (space key, variable name)
+
+
+@dataclass(eq=False)
+class Waiter:
+    """One fetch or find waiting for a value.
+
+    Attributes:
+        handler: The connection that asked.
+        reply: Its reply, answered with ``(data, seq)`` or refused.
+        variable: ``(space key, variable name)``.
+        remove: True for a fetch, False for a find.
+        after: Only a value numbered above it (0: any).
+        deadline: When it is refused with ``timeout`` (the server's clock); inf: never.
+    """
+
+    handler: StateHandler
+    reply: Reply
+    variable: Variable
+    remove: bool
+    after: int
+    deadline: float
+    done: bool = field(default=False)
+
+
+class Waiters:
+    """The waiting fetches and finds of one state server.
+
+    Args:
+        store: Where the values are taken from.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._by_variable: dict[Variable, list[Waiter]] = {}
+        self._deadlines: list[tuple[float, int, Waiter]] = []
+        self._count = 0  # breaks ties in the deadline heap
+
+    def __bool__(self) -> bool:
+        return bool(self._by_variable)
+
+    def add(self, waiter: Waiter) -> None:
+        """Keep ``waiter`` until a value, its deadline or its variable's deletion."""
+        self._by_variable.setdefault(waiter.variable, []).append(waiter)
+        waiter.handler.waiting.add(waiter)
+        if waiter.deadline < math.inf:
+            self._count += 1
+            heapq.heappush(self._deadlines, (waiter.deadline, self._count, waiter))
+
+    def counts(self, variable: Variable) -> tuple[int, int]:
+        """Return ``(fetchers, finders)`` waiting on ``variable`` here."""
+        waiting = self._by_variable.get(variable, ())
+        fetchers = sum(1 for w in waiting if w.remove)
+        return fetchers, len(waiting) - fetchers
+
+    def wake(self, variable: Variable) -> list[Output]:
+        """Serve what waits on ``variable`` from the store; return the answers to send.
+
+        Call it inside the store batch of the write that woke it, so that the
+        values taken are committed with it before the answers leave.
+        """
+        waiting = self._by_variable.get(variable)
+        if not waiting:
+            return []
+        key, name = variable
+        outputs: list[Output] = []
+        for waiter in [w for w in waiting if not w.remove]:
+            found = self._store.peek(key, name, waiter.after)
+            if found is not None:
+                outputs.append(self._finish(waiter, found))
+        for waiter in [w for w in waiting if w.remove]:
+            taken = self._store.dequeue(key, name)
+            if taken is None:
+                break
+            outputs.append(self._finish(waiter, taken))
+        return outputs
+
+    def abort(self, space_key: str, name: str | None, why: str) -> list[Output]:
+        """Refuse what waits on a deleted variable (``name`` None: the whole space)."""
+        variables = (
+            [v for v in self._by_variable if v[0] == space_key]
+            if name is None
+            else [(space_key, name)]
+        )
+        error = AbortedError(why)
+        return [
+            self._finish(waiter, error)
+            for variable in variables
+            for waiter in list(self._by_variable.get(variable, ()))
+        ]
+
+    def expire(self, now: float) -> list[Output]:
+        """Refuse the waiters whose time is up."""
+        outputs = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, _, waiter = heapq.heappop(deadlines)
+            if not waiter.done:
+                outputs.append(
+                    self._finish(waiter, StateTimeoutError("no value came in the time given"))
+                )
+        return outputs
+
+    def forget(self, handler: StateHandler) -> None:
+        """Drop the waiters of a connection that ended (nothing is sent)."""
+        for waiter in list(handler.waiting):
+            self._remove(waiter)
+
+    def changed_elsewhere(self, changed: list[tuple[str, str]]) -> list[Output]:
+        """Wake, or abort, what waits on variables another server changed.
+
+        ``(space key, '')`` is a deleted space. A variable that no longer
+        exists was deleted (a value stored, fetched or found leaves it there).
+        """
+        outputs: list[Output] = []
+        for space_key, name in changed:
+            if not name:
+                outputs += self.abort(space_key, None, "the workspace was deleted")
+            elif (space_key, name) in self._by_variable:
+                if self._store.mode(space_key, name) is None:
+                    outputs += self.abort(space_key, name, f"{name!r} was deleted")
+                else:
+                    outputs += self.wake((space_key, name))
+        return outputs
+
+    def _finish(self, waiter: Waiter, result: Queued | StateError) -> Output:
+        self._remove(waiter)
+        reply = waiter.reply
+        if isinstance(result, StateError):
+            reason, code = str(result), result.code
+            return lambda: reply.refuse(reason, code)
+        data, seq = result.data, result.seq
+        return lambda: reply.answer(data, seq)
+
+    def _remove(self, waiter: Waiter) -> None:
+        waiter.done = True
+        waiter.handler.waiting.discard(waiter)
+        waiting = self._by_variable.get(waiter.variable)
+        if waiting is not None:
+            waiting.remove(waiter)
+            if not waiting:
+                del self._by_variable[waiter.variable]
+        if not self._by_variable:
+            self._deadlines.clear()  # what is left in the heap is done

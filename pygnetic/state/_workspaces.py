@@ -1,0 +1,277 @@
+"""The state server's workspace requests: NetWorkSpaces' operations on the store.
+
+A workspace is a space of kind :data:`~pygnetic.state._model.WORKSPACE`
+whose variables hold value queues. Anyone may use one (NetWorkSpaces has no
+accounts); its *owner* is the connection that opened it first (or first
+opened it after it was made without one), and a workspace that is not
+persistent is purged when its owner's connection ends. Each operation
+checks what it is sent, calls the store, and returns what to send once its
+batch is committed; a fetch with no value to take may instead leave its
+reply with the server's :class:`~pygnetic.state._waiters.Waiters`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..request import Reply
+from ._errors import (
+    AppIdError,
+    DuplicateError,
+    InvalidRequestError,
+    NoSuchKeyError,
+    QuotaError,
+    UnsupportedError,
+)
+from ._model import ANY, DICT, LIFO, MODES, MULTI, WORKSPACE, Space, check_name, space_key
+from ._protocol import (
+    DECLARE,
+    DELETE_VAR,
+    FETCH,
+    LIST_SPACES,
+    LIST_VARS,
+    MAX_LISTING_BYTES,
+    MKTEMP,
+    OPEN_SPACE,
+    STORE,
+)
+from ._waiters import Waiter
+
+if TYPE_CHECKING:
+    from ._server import StateHandler, StateServer
+
+__all__ = ["WORKSPACE_OPERATIONS", "purge_owned"]
+
+Output = Callable[[], Any]
+OPENABLE = (WORKSPACE, DICT)
+#: A mktemp template: text around one %d.
+_TEMPLATE = re.compile(r"[^%]*%d[^%]*")
+#: Names mktemp tries before it gives up.
+MKTEMP_TRIES = 1000
+#: The longest a fetch may wait, in milliseconds (-1 waits for ever).
+MAX_WAIT_MS = 2**31
+
+
+def _workspace(server: StateServer, name: Any) -> tuple[str, Space]:
+    """The store key and the space of the workspace ``name``, which must exist."""
+    key = space_key(WORKSPACE, check_name(name, "a workspace name", server.limits.max_name_length))
+    space = server.store.get_space(key)
+    if space is None:
+        raise AppIdError(f"there is no workspace named {name!r}")
+    return key, space
+
+
+def _variable(server: StateServer, name: Any) -> str:
+    return check_name(name, "a variable name", server.limits.max_name_length)
+
+
+def _flag(value: Any, what: str) -> bool:
+    if type(value) is not bool:
+        raise InvalidRequestError(f"{what} must be true or false")
+    return value
+
+
+def _open_space(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    kind = m.kind
+    if type(kind) is not str or kind not in OPENABLE:
+        raise InvalidRequestError("only a workspace or a dictionary is opened")
+    name = check_name(m.name, "a space name", server.limits.max_name_length)
+    own = _flag(m.own, "own") and kind == WORKSPACE
+    persistent, create = _flag(m.persistent, "persistent"), _flag(m.create, "create")
+    key = space_key(kind, name)
+    store = server.store
+    space = store.get_space(key)
+    if space is None:
+        if not create:
+            raise AppIdError(f"there is no {_what(kind)} named {name!r}")
+        owner = handler.owner_token if own else None
+        made = Space(name, kind, owner, ANY, ANY, persistent if own else kind == DICT)
+        try:
+            store.create_space(made, server.limits)
+            space = made
+        except DuplicateError:  # opened at the same time by another client
+            space = store.get_space(key)
+            if space is None:
+                raise AppIdError(f"the {_what(kind)} {name!r} was deleted meanwhile") from None
+    if own and space.owner is None:
+        claimed = store.claim_space(key, handler.owner_token, persistent)
+        if claimed is not None:
+            space = claimed
+    owned = space.owner == handler.owner_token
+    if owned:
+        handler.owned.add(key)
+    return lambda: reply.answer(owned)
+
+
+def _what(kind: str) -> str:
+    return "workspace" if kind == WORKSPACE else "dictionary"
+
+
+def _mktemp(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    template = m.template
+    if type(template) is not str or not _TEMPLATE.fullmatch(template):
+        raise InvalidRequestError("a template holds one %d and no other %")
+    check_name(template, "a template", server.limits.max_name_length - 20)
+    for _ in range(MKTEMP_TRIES):
+        server.temp_counter += 1
+        name = template % server.temp_counter
+        try:
+            server.store.create_space(Space(name, WORKSPACE, None, ANY, ANY, False), server.limits)
+        except DuplicateError:
+            continue
+        return lambda: reply.answer(name)
+    raise QuotaError(f"no free name after {MKTEMP_TRIES} tries")
+
+
+def _list_spaces(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    if m.kind != WORKSPACE:
+        raise InvalidRequestError("only workspaces are listed")
+    rows: list[list[Any]] = []
+    size, more = 0, False
+    for space in server.store.spaces():
+        if space.kind != WORKSPACE:
+            continue
+        names = [name for name, _, _ in server.store.variables(space.key)]
+        row: list[Any] = [
+            space.name,
+            space.owner is not None and space.owner == handler.owner_token,
+            space.owner or "",
+            space.persistent,
+            len(names),
+            ",".join(names),
+        ]
+        size += len(space.name) + len(row[2]) + len(row[5]) + 16
+        if size > MAX_LISTING_BYTES:
+            more = True
+            break
+        rows.append(row)
+    return lambda: reply.answer(rows, more)
+
+
+def _declare(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    key, _ = _workspace(server, m.space)
+    if type(m.mode) is not str or m.mode not in MODES:
+        raise InvalidRequestError("the mode must be 'fifo', 'lifo', 'multi' or 'single'")
+    server.store.declare(key, _variable(server, m.var), m.mode, server.limits.max_variables)
+    return lambda: reply.answer()
+
+
+def _store(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    key, _ = _workspace(server, m.space)
+    name = _variable(server, m.var)
+    stored = server.service.value(m.data)
+    limits = server.limits
+    server.store.enqueue(key, name, stored.data, limits.max_variables, limits.max_values)
+    return _then(lambda: reply.answer(), server.waiters.wake((key, name)))
+
+
+def _fetch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
+    key, _ = _workspace(server, m.space)
+    name = _variable(server, m.var)
+    remove = _flag(m.remove, "remove")
+    wait_ms, after = m.wait_ms, m.after
+    if type(wait_ms) is not int or not -1 <= wait_ms <= MAX_WAIT_MS:
+        raise InvalidRequestError("wait_ms must be -1, 0 or a positive number of milliseconds")
+    if type(after) is not int or after < -1:
+        raise InvalidRequestError("after must be -1 or a value's number")
+    store = server.store
+    if after >= 0 and store.mode(key, name) in (LIFO, MULTI):
+        raise UnsupportedError(
+            f"{name!r} is a {store.mode(key, name)} variable: iterators take FIFO and SINGLE ones"
+        )
+    if wait_ms:
+        server._hear_changes()  # before looking: a value stored elsewhere after it wakes us
+    after = max(after, 0)
+    found = store.dequeue(key, name) if remove else store.peek(key, name, after)
+    if found is not None:
+        data, seq = found.data, found.seq
+        return lambda: reply.answer(data, seq)
+    if wait_ms == 0:
+        return lambda: reply.answer(None, 0)
+    deadline = math.inf if wait_ms < 0 else now + wait_ms / 1000
+    server.waiters.add(Waiter(handler, reply, (key, name), remove, after, deadline))
+    return _nothing
+
+
+def _delete_var(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    key, _ = _workspace(server, m.space)
+    name = _variable(server, m.var)
+    if not server.store.delete_variable(key, name):
+        raise NoSuchKeyError(f"there is no variable {name!r}")
+    aborted = server.waiters.abort(key, name, f"{name!r} was deleted")
+    return _then(lambda: reply.answer(), aborted)
+
+
+def _list_vars(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    key, _ = _workspace(server, m.space)
+    rows: list[list[Any]] = []
+    size, more = 0, False
+    for name, mode, count in server.store.variables(key):
+        fetchers, finders = server.waiters.counts((key, name))
+        size += len(name) + 24
+        if size > MAX_LISTING_BYTES:
+            more = True
+            break
+        rows.append([name, count, fetchers, finders, mode])
+    return lambda: reply.answer(rows, more)
+
+
+def _then(first: Output, more: list[Output]) -> Output:
+    """Send ``first``, then the answers of the waiters it woke."""
+    if not more:
+        return first
+
+    def send() -> None:
+        first()
+        for output in more:
+            output()
+
+    return send
+
+
+def _nothing() -> None:
+    pass
+
+
+def purge_owned(server: StateServer, handler: StateHandler) -> list[Output]:
+    """Delete the workspaces a closed connection owned that are not persistent.
+
+    Returns the refusals of what waited on them, and the watchers' notices.
+    """
+    outputs: list[Output] = []
+    for key in sorted(handler.owned):
+        space = server.store.get_space(key)
+        if space is None or space.persistent or space.owner != handler.owner_token:
+            continue
+        if server.store.delete_space(key):
+            outputs += server.waiters.abort(key, None, "the workspace was purged")
+            outputs += server.watches.space_deleted(key)
+    handler.owned.clear()
+    return outputs
+
+
+WORKSPACE_OPERATIONS = {
+    OPEN_SPACE: _open_space,
+    MKTEMP: _mktemp,
+    LIST_SPACES: _list_spaces,
+    DECLARE: _declare,
+    STORE: _store,
+    FETCH: _fetch,
+    DELETE_VAR: _delete_var,
+    LIST_VARS: _list_vars,
+}
