@@ -551,7 +551,8 @@ def _delete_space(
 ) -> Output:
     space = server.service.delete_space(handler.user, m.kind, m.name)
     log.info("%s deleted the %s %.100r", handler.peer, space.kind, space.name)
-    return _answer_then(reply, (), *server.watches.space_deleted(space.key))
+    aborted = server.waiters.abort(space.key, None, f"the {space.kind} was deleted")
+    return _answer_then(reply, (), *server.watches.space_deleted(space.key), *aborted)
 
 
 def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
