@@ -6,7 +6,8 @@ space exists, the hash is the expected one, the space or the service has
 room) runs in one Lua script together with the write it guards, so Redis
 applies the two as one step: of two servers racing a compare-and-swap on one
 variable exactly one wins, and no quota is overrun by servers filling it at
-once. The scripts are registered once and run with ``EVALSHA``.
+once. The scripts (in :mod:`pygnetic.state._redis_scripts`) are registered
+once and run with ``EVALSHA``.
 
 A server learns what the others changed from Redis's pub/sub: each script
 that changes a variable publishes a notice on the channel
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from .._defaults import import_optional
+from . import _redis_scripts as lua
 from ._model import Space, StateLimits, Stored
 from ._store import (
     ROLES,
@@ -82,102 +84,6 @@ MAX_NOTICES_PER_CALL = 10_000
 
 #: The longest notice read, in bytes; a longer one is skipped unread.
 MAX_NOTICE_SIZE = 64 * 1024
-
-# What a script answers. 0 is success everywhere.
-_OK = 0
-_NO_SPACE = 1
-_CHANGED = 2
-_NO_VALUE = 3
-_FULL = 4
-_EXISTS = 5
-_OWNER_FULL = 6
-_NOT_MEMBER = 7
-
-# put: KEYS space, data, hash; ARGV name, value, new hash, has expect ('1'/'0'),
-# expect, max variables, channel, notice.
-_PUT = """
-local cur = redis.call('HGET', KEYS[3], ARGV[1])
-if not cur then
-    if ARGV[4] == '1' and ARGV[5] ~= '' then return 3 end
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-    if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[6]) then return 4 end
-elseif ARGV[4] == '1' and cur ~= ARGV[5] then
-    return 2
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return 0
-"""
-
-# remove: KEYS space, data, hash; ARGV name, has expect, expect, channel, notice.
-_REMOVE = """
-local cur = redis.call('HGET', KEYS[3], ARGV[1])
-if not cur then
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-    return 3
-end
-if ARGV[2] == '1' and cur ~= ARGV[3] then return 2 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 0
-"""
-
-# create_space: KEYS space, spaces, owned (the owner's set, or any key when
-# there is no owner); ARGV key, kind, name, owner, has owner, readmode,
-# writemode, persistent, max spaces, max spaces per owner.
-_CREATE_SPACE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 5 end
-if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[9]) then return 4 end
-if ARGV[5] == '1' and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[10]) then return 6 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'name', ARGV[3], 'owner', ARGV[4],
-    'has_owner', ARGV[5], 'readmode', ARGV[6], 'writemode', ARGV[7], 'persistent', ARGV[8])
-redis.call('SADD', KEYS[2], ARGV[1])
-if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
-return 0
-"""
-
-# delete_space: KEYS space, spaces, then every other key of the space (data,
-# hash, the role sets); ARGV key, the owned family's prefix, channel, notice.
-# The owner's set is named from the space's hash, so it is not among KEYS.
-_DELETE_SPACE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HGET', KEYS[1], 'has_owner') == '1' then
-    redis.call('SREM', ARGV[2] .. redis.call('HGET', KEYS[1], 'owner'), ARGV[1])
-end
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[1])
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return 1
-"""
-
-# grant: KEYS space, the role's set, then every role's set; ARGV email, max members.
-_GRANT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 5 end
-local count = 0
-for i = 3, #KEYS do count = count + redis.call('SCARD', KEYS[i]) end
-if count >= tonumber(ARGV[2]) then return 4 end
-redis.call('SADD', KEYS[2], ARGV[1])
-return 0
-"""
-
-# revoke: KEYS space, the role's set; ARGV email.
-_REVOKE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 7 end
-return 0
-"""
-
-# add_account: KEYS accounts; ARGV email, record, max accounts.
-_ADD_ACCOUNT = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 5 end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 4 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 0
-"""
 
 
 def _load_redis() -> Any:
@@ -236,13 +142,13 @@ class RedisStore(Store):
         self._origin = secrets.token_hex(16)
         self._pubsub: PubSub | None = None
         register = self._client.register_script
-        self._put = register(_PUT)
-        self._remove = register(_REMOVE)
-        self._create_space = register(_CREATE_SPACE)
-        self._delete_space = register(_DELETE_SPACE)
-        self._grant = register(_GRANT)
-        self._revoke = register(_REVOKE)
-        self._add_account = register(_ADD_ACCOUNT)
+        self._put = register(lua.PUT)
+        self._remove = register(lua.REMOVE)
+        self._create_space = register(lua.CREATE_SPACE)
+        self._delete_space = register(lua.DELETE_SPACE)
+        self._grant = register(lua.GRANT)
+        self._revoke = register(lua.REVOKE)
+        self._add_account = register(lua.ADD_ACCOUNT)
 
     def __repr__(self) -> str:
         # Where, without the URL: it may hold a password.
@@ -302,11 +208,11 @@ class RedisStore(Store):
                 limits.max_spaces_per_owner,
             ],
         )
-        if status == _EXISTS:
+        if status == lua.EXISTS:
             raise space_exists(space)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the service holds its most spaces", limits.max_spaces)
-        if status == _OWNER_FULL:
+        if status == lua.OWNER_FULL:
             raise full("the account owns its most spaces", limits.max_spaces_per_owner)
         _check_ok(status)
 
@@ -389,13 +295,13 @@ class RedisStore(Store):
                 self._notice(key, name),
             ],
         )
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _CHANGED:
+        if status == lua.CHANGED:
             raise changed(name, expect)
-        if status == _NO_VALUE:
+        if status == lua.NO_VALUE:
             raise no_value_to_swap(expect)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the space holds its most keys", max_variables)
         _check_ok(status)
 
@@ -414,11 +320,11 @@ class RedisStore(Store):
                 self._notice(key, name),
             ],
         )
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _NO_VALUE:
+        if status == lua.NO_VALUE:
             raise no_value(name)
-        if status == _CHANGED:
+        if status == lua.CHANGED:
             raise changed(name, expect)
         _check_ok(status)
 
@@ -438,11 +344,11 @@ class RedisStore(Store):
             ],
             args=[email, max_members],
         )
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _EXISTS:
+        if status == lua.EXISTS:
             raise has_role(email, role)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the space holds its most grants and bans", max_members)
         _check_ok(status)
 
@@ -453,9 +359,9 @@ class RedisStore(Store):
             ValueError: ``role`` is not one of :data:`~pygnetic.state._store.ROLES`.
         """
         status = self._revoke(keys=[self._space_key(key), self._role_key(role, key)], args=[email])
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _NOT_MEMBER:
+        if status == lua.NOT_MEMBER:
             raise lacks_role(email, role)
         _check_ok(status)
 
@@ -471,9 +377,9 @@ class RedisStore(Store):
     def add_account(self, email: str, record: bytes, max_accounts: int) -> None:
         """Create the account ``email``; see :meth:`Store.add_account`."""
         status = self._add_account(keys=[self._accounts_key], args=[email, record, max_accounts])
-        if status == _EXISTS:
+        if status == lua.EXISTS:
             raise account_exists(email)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the service holds its most accounts", max_accounts)
         _check_ok(status)
 
@@ -632,7 +538,7 @@ def _bytes(value: object) -> bytes:
 
 
 def _check_ok(status: object) -> None:
-    if status != _OK:
+    if status != lua.OK:
         raise RuntimeError(f"the Redis store's script answered {status!r}")
 
 
