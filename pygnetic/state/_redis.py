@@ -26,7 +26,8 @@ last snapshot. Keep ``maxmemory-policy noeviction`` (the default), or Redis
 may drop state to make room. Replication to a replica is asynchronous: a failover may lose
 writes already answered. The store needs a single Redis (with replicas or
 Sentinel if wanted), not Redis Cluster: its scripts touch keys of several
-hash slots.
+hash slots. Workspaces' queues need Redis 6.2 or later (``ZRANDMEMBER``,
+``ZRANGE ... BYSCORE``).
 
 The keys, each behind ``prefix`` (``pygnetic:`` unless given), with the
 space's whole key (kind and name, any characters, ':' too) as the rest::
@@ -37,14 +38,28 @@ space's whole key (kind and name, any characters, ':' too) as the rest::
     {prefix}owned:{owner}            set: the keys of the spaces owner owns
     {prefix}data:{key}               hash: variable name -> packed value
     {prefix}hash:{key}               hash: variable name -> its hash
+    {prefix}modes:{key}              hash: queue variable name -> its mode
+    {prefix}numbers:{key}            hash: queue variable name -> the number
+                                     its last value got
+    {prefix}queue:{n}:{key}:{name}   sorted set: the queue variable's values,
+                                     scored by number (n: how many bytes
+                                     key is in UTF-8, so that a ':' in key
+                                     or name cannot make two keys one)
     {prefix}role:authorized:{key}    set: the accounts authorized
     {prefix}role:banned:{key}        set: the accounts banned
     {prefix}accounts                 hash: email -> password record
     {prefix}changes                  pub/sub channel of the notices
+    {prefix}deletions                pub/sub channel of deleted spaces
 
 No family name begins another, so no two keys of one store are the same.
 Stores sharing one Redis but not their data need prefixes neither of which
 begins the other (``a:`` and ``b:``, not ``a:`` and ``a:data:``).
+
+An app's variables and a dictionary's keys are in the data and hash hashes,
+a workspace's queue variables in the
+modes, numbers and queue keys; a space's ``max_variables`` counts both. Each
+method reads and writes its own kind: :meth:`RedisStore.names` lists no
+queue variable, :meth:`RedisStore.variables` no app variable.
 """
 
 from __future__ import annotations
@@ -58,15 +73,17 @@ import msgpack
 
 from .._defaults import import_optional
 from . import _redis_scripts as lua
-from ._model import Space, StateLimits, Stored
+from ._model import MODES, Queued, Space, StateLimits, Stored
 from ._store import (
     ROLES,
     Store,
     account_exists,
     changed,
     full,
+    full_queue,
     has_role,
     lacks_role,
+    mode_differs,
     no_space,
     no_value,
     no_value_to_swap,
@@ -149,6 +166,11 @@ class RedisStore(Store):
         self._grant = register(lua.GRANT)
         self._revoke = register(lua.REVOKE)
         self._add_account = register(lua.ADD_ACCOUNT)
+        self._declare = register(lua.DECLARE)
+        self._enqueue = register(lua.ENQUEUE)
+        self._take = register(lua.TAKE)
+        self._delete_variable = register(lua.DELETE_VARIABLE)
+        self._variables = register(lua.VARIABLES)
 
     def __repr__(self) -> str:
         # Where, without the URL: it may hold a password.
@@ -166,6 +188,24 @@ class RedisStore(Store):
 
     def _hash_key(self, key: str) -> str:
         return f"{self.prefix}hash:{key}"
+
+    def _modes_key(self, key: str) -> str:
+        return f"{self.prefix}modes:{key}"
+
+    def _numbers_key(self, key: str) -> str:
+        return f"{self.prefix}numbers:{key}"
+
+    def _queue_prefix(self, key: str) -> str:
+        """Return what the keys of the queues of space ``key`` begin with.
+
+        The space key's length comes first: without it ``('ws/a', 'b:c')``
+        and ``('ws/a:b', 'c')`` would name one key. In bytes, as the Lua
+        scripts, which add the variable's name, see it.
+        """
+        return f"{self.prefix}queue:{len(key.encode())}:{key}:"
+
+    def _queue_key(self, key: str, name: str) -> str:
+        return self._queue_prefix(key) + name
 
     def _role_key(self, role: str, key: str) -> str:
         if role not in ROLES:
@@ -229,11 +269,19 @@ class RedisStore(Store):
             keys=[
                 self._space_key(key),
                 self._spaces_key,
+                self._modes_key(key),
                 self._data_key(key),
                 self._hash_key(key),
+                self._numbers_key(key),
                 *(self._role_key(role, key) for role in ROLES),
             ],
-            args=[key, f"{self.prefix}owned:", self._deletions, self._notice(key, None)],
+            args=[
+                key,
+                f"{self.prefix}owned:",
+                self._deletions,
+                self._notice(key, None),
+                self._queue_prefix(key),
+            ],
         )
         return bool(status)
 
@@ -283,7 +331,12 @@ class RedisStore(Store):
         The other servers are told that it changed.
         """
         status = self._put(
-            keys=[self._space_key(key), self._data_key(key), self._hash_key(key)],
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._modes_key(key),
+            ],
             args=[
                 name,
                 value.data,
@@ -311,7 +364,11 @@ class RedisStore(Store):
         The other servers are told that it changed.
         """
         status = self._remove(
-            keys=[self._space_key(key), self._data_key(key), self._hash_key(key)],
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+            ],
             args=[
                 name,
                 _flag(expect is not None),
@@ -326,6 +383,123 @@ class RedisStore(Store):
             raise no_value(name)
         if status == lua.CHANGED:
             raise changed(name, expect)
+        _check_ok(status)
+
+    # -- workspace variables -------------------------------------------------------
+
+    def declare(self, key: str, name: str, mode: str, max_variables: int) -> None:
+        """Make a queue variable unless it exists; see :meth:`Store.declare`.
+
+        The other servers are told when it is made.
+
+        Raises:
+            ValueError: ``mode`` is not one of :data:`~pygnetic.state.MODES`.
+        """
+        if mode not in MODES:
+            raise ValueError(f"the mode must be one of {MODES}, not {mode!r}")
+        status, *found = self._declare(
+            keys=[self._space_key(key), self._hash_key(key), self._modes_key(key)],
+            args=[name, mode, max_variables, self._channel, self._notice(key, name)],
+        )
+        if status == lua.MODE_DIFFERS:
+            raise mode_differs(name, _text(found[0]), mode)
+        self._check_room(status, key, max_variables)
+
+    def enqueue(
+        self, key: str, name: str, data: bytes, max_variables: int, max_values: int
+    ) -> None:
+        """Store a value in a queue variable; see :meth:`Store.enqueue`.
+
+        The other servers are told that it changed.
+        """
+        status = self._enqueue(
+            keys=[
+                self._space_key(key),
+                self._hash_key(key),
+                self._modes_key(key),
+                self._numbers_key(key),
+                self._queue_key(key, name),
+            ],
+            args=[
+                name,
+                data,
+                max_variables,
+                max_values,
+                self._channel,
+                self._notice(key, name),
+            ],
+        )
+        if status == lua.FULL_QUEUE:
+            raise full_queue(name, max_values)
+        self._check_room(status, key, max_variables)
+
+    def dequeue(self, key: str, name: str) -> Queued | None:
+        """Remove and return the value a fetch gets; see :meth:`Store.dequeue`.
+
+        Found and removed in one script, so of servers racing for one value
+        exactly one gets it. The other servers are told that it changed.
+        """
+        return self._pick(key, name, 0, take=True)
+
+    def peek(self, key: str, name: str, after: int = 0) -> Queued | None:
+        """Return the value a find gets; see :meth:`Store.peek`.
+
+        A :data:`~pygnetic.state.MULTI` variable gives a random value, or,
+        given ``after``, the first above it.
+        """
+        return self._pick(key, name, after, take=False)
+
+    def _pick(self, key: str, name: str, after: int, *, take: bool) -> Queued | None:
+        # A find changes nothing, so it needs no notice to publish.
+        found = self._take(
+            keys=[self._modes_key(key), self._queue_key(key, name)],
+            args=[
+                name,
+                int(after),
+                _flag(take),
+                self._channel if take else "",
+                self._notice(key, name) if take else b"",
+            ],
+        )
+        if found is None:
+            return None
+        member = _bytes(found)
+        # The member is the number, 8 bytes big-endian, then the data.
+        return Queued(int.from_bytes(member[:8], "big"), member[8:])
+
+    def mode(self, key: str, name: str) -> str | None:
+        """Return the mode of a queue variable, or None."""
+        found = self._client.hget(self._modes_key(key), name)
+        return None if found is None else _text(found)
+
+    def delete_variable(self, key: str, name: str) -> bool:
+        """Delete a queue variable and its values; False if there was none.
+
+        The other servers are told that it changed.
+        """
+        deleted = self._delete_variable(
+            keys=[self._modes_key(key), self._numbers_key(key), self._queue_key(key, name)],
+            args=[name, self._channel, self._notice(key, name)],
+        )
+        return bool(deleted)
+
+    def variables(self, key: str) -> list[tuple[str, str, int]]:
+        """Return ``(name, mode, count)`` of each queue variable of space ``key``.
+
+        Read in one script, so each count is of its variable as listed.
+        """
+        flat = self._variables(keys=[self._modes_key(key)], args=[self._queue_prefix(key)])
+        found = [
+            (_text(flat[i]), _text(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+        return sorted(found)
+
+    def _check_room(self, status: object, key: str, max_variables: int) -> None:
+        """Raise what a script's answer says when it refused a new variable."""
+        if status == lua.NO_SPACE:
+            raise no_space(key)
+        if status == lua.FULL:
+            raise full("the space holds its most keys", max_variables)
         _check_ok(status)
 
     # -- grants --------------------------------------------------------------------

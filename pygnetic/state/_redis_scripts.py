@@ -9,6 +9,20 @@ runs it with ``EVALSHA``; the comment above each says its ``KEYS`` and
 
 from __future__ import annotations
 
+from string import Template
+
+from ._model import FIFO, LIFO, MULTI, SINGLE
+
+
+def _with_modes(script: str) -> str:
+    """Return ``script`` with ``$FIFO`` and the others as the modes' Lua string literals.
+
+    So that the modes are spelled once, in :mod:`pygnetic.state._model`.
+    """
+    modes = {"SINGLE": SINGLE, "FIFO": FIFO, "LIFO": LIFO, "MULTI": MULTI}
+    return Template(script).substitute({name: f"'{mode}'" for name, mode in modes.items()})
+
+
 # What a script answers. 0 is success everywhere.
 OK = 0
 NO_SPACE = 1
@@ -18,15 +32,19 @@ FULL = 4
 EXISTS = 5
 OWNER_FULL = 6
 NOT_MEMBER = 7
+MODE_DIFFERS = 8
+FULL_QUEUE = 9
 
-# put: KEYS space, data, hash; ARGV name, value, new hash, has expect ('1'/'0'),
-# expect, max variables, channel, notice.
+# put: KEYS space, data, hash, modes; ARGV name, value, new hash, has expect
+# ('1'/'0'), expect, max variables, channel, notice. The quota counts the
+# space's queue variables (the modes hash) too.
 PUT = """
 local cur = redis.call('HGET', KEYS[3], ARGV[1])
 if not cur then
     if ARGV[4] == '1' and ARGV[5] ~= '' then return 3 end
     if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-    if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[6]) then return 4 end
+    local count = redis.call('HLEN', KEYS[3]) + redis.call('HLEN', KEYS[4])
+    if count >= tonumber(ARGV[6]) then return 4 end
 elseif ARGV[4] == '1' and cur ~= ARGV[5] then
     return 2
 end
@@ -64,17 +82,24 @@ if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
 return 0
 """
 
-# delete_space: KEYS space, spaces, then every other key of the space (data,
-# hash, the role sets); ARGV key, the owned family's prefix, channel, notice.
-# The owner's set is named from the space's hash, so it is not among KEYS.
+# delete_space: KEYS space, spaces, modes, then every other key of the space
+# (data, hash, numbers, the role sets); ARGV key, the owned
+# family's prefix, channel, notice, the prefix of the space's queue keys.
+# The owner's set is named from the space's hash and each queue's sorted set
+# from the modes hash, inside the script, so that a variable made meanwhile
+# cannot be missed; they are not among KEYS. UNLINK frees a big queue in the
+# background instead of while Redis waits.
 DELETE_SPACE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[1], 'has_owner') == '1' then
     redis.call('SREM', ARGV[2] .. redis.call('HGET', KEYS[1], 'owner'), ARGV[1])
 end
 redis.call('SREM', KEYS[2], ARGV[1])
+for _, name in ipairs(redis.call('HKEYS', KEYS[3])) do
+    redis.call('UNLINK', ARGV[5] .. name)
+end
 redis.call('DEL', KEYS[1])
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 3, #KEYS do redis.call('UNLINK', KEYS[i]) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 """
@@ -103,4 +128,101 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 5 end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 4 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 0
+"""
+
+# -- workspaces' value queues ---------------------------------------------------------
+#
+# A queue variable is a field of the space's modes hash (its mode), one of its
+# numbers hash (the number its last value got: it never goes back while the
+# variable exists, so a number is never given twice) and a sorted set of its
+# values scored by their numbers. A member is the number as 8 bytes big-endian
+# then the data: unique even when the same data is stored twice, and the
+# number read back from it exactly (a score is a double).
+
+# declare: KEYS space, hash, modes; ARGV name, mode, max variables, channel,
+# notice. Answers {code} or, when the mode differs, {8, its mode}.
+DECLARE = """
+local mode = redis.call('HGET', KEYS[3], ARGV[1])
+if mode then
+    if mode ~= ARGV[2] then return {8, mode} end
+    return {0}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+local count = redis.call('HLEN', KEYS[2]) + redis.call('HLEN', KEYS[3])
+if count >= tonumber(ARGV[3]) then return {4} end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return {0}
+"""
+
+# enqueue: KEYS space, hash, modes, numbers, queue; ARGV name, data, max
+# variables, max values, channel, notice.
+ENQUEUE = _with_modes("""
+local mode = redis.call('HGET', KEYS[3], ARGV[1])
+local new = not mode
+if new then
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+    local count = redis.call('HLEN', KEYS[2]) + redis.call('HLEN', KEYS[3])
+    if count >= tonumber(ARGV[3]) then return 4 end
+    mode = $FIFO
+end
+if mode == $SINGLE then
+    redis.call('DEL', KEYS[5])
+elseif redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[4]) then
+    return 9
+end
+-- Made only once every check passed, so that a refused value leaves no
+-- variable behind.
+if new then redis.call('HSET', KEYS[3], ARGV[1], mode) end
+local number = redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
+redis.call('ZADD', KEYS[5], number, struct.pack('>I8', number) .. ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 0
+""")
+
+# dequeue and peek: KEYS modes, queue; ARGV name, after (a number; values
+# above it only), take ('1' removes the value found), channel, notice.
+# Answers the member found, or nil. A MULTI variable gives a random one, or,
+# given a number (the contract gives one to FIFO and SINGLE only), the
+# lowest above it.
+TAKE = _with_modes("""
+local mode = redis.call('HGET', KEYS[1], ARGV[1])
+if not mode then return false end
+local above = '(' .. ARGV[2]
+local found
+if mode == $LIFO then
+    found = redis.call('ZRANGE', KEYS[2], '+inf', above, 'BYSCORE', 'REV', 'LIMIT', 0, 1)[1]
+elseif mode == $MULTI and ARGV[2] == '0' then
+    found = redis.call('ZRANDMEMBER', KEYS[2])
+else
+    found = redis.call('ZRANGE', KEYS[2], above, '+inf', 'BYSCORE', 'LIMIT', 0, 1)[1]
+end
+if not found then return false end
+if ARGV[3] == '1' then
+    redis.call('ZREM', KEYS[2], found)
+    redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
+return found
+""")
+
+# delete_variable: KEYS modes, numbers, queue; ARGV name, channel, notice.
+DELETE_VARIABLE = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('UNLINK', KEYS[3])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+
+# variables (reads only, in one step): KEYS modes; ARGV the prefix of the
+# space's queue keys. Answers name, mode, number of values, ... flat.
+VARIABLES = """
+local fields = redis.call('HGETALL', KEYS[1])
+local listed = {}
+for i = 1, #fields, 2 do
+    listed[#listed + 1] = fields[i]
+    listed[#listed + 1] = fields[i + 1]
+    listed[#listed + 1] = redis.call('ZCARD', ARGV[1] .. fields[i])
+end
+return listed
 """
