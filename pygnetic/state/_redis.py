@@ -38,6 +38,9 @@ space's whole key (kind and name, any characters, ':' too) as the rest::
     {prefix}owned:{owner}            set: the keys of the spaces owner owns
     {prefix}data:{key}               hash: variable name -> packed value
     {prefix}hash:{key}               hash: variable name -> its hash
+    {prefix}holder:{key}             hash: dictionary key -> its lease's holder
+    {prefix}lease:{key}              hash: dictionary key -> when its lease
+                                     lapses (Python's repr() of the float)
     {prefix}modes:{key}              hash: queue variable name -> its mode
     {prefix}numbers:{key}            hash: queue variable name -> the number
                                      its last value got
@@ -55,8 +58,8 @@ No family name begins another, so no two keys of one store are the same.
 Stores sharing one Redis but not their data need prefixes neither of which
 begins the other (``a:`` and ``b:``, not ``a:`` and ``a:data:``).
 
-An app's variables and a dictionary's keys are in the data and hash hashes,
-a workspace's queue variables in the
+An app's variables and a dictionary's keys are in the data and hash hashes
+(a dictionary's leases beside them), a workspace's queue variables in the
 modes, numbers and queue keys; a space's ``max_variables`` counts both. Each
 method reads and writes its own kind: :meth:`RedisStore.names` lists no
 queue variable, :meth:`RedisStore.variables` no app variable.
@@ -66,14 +69,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 
 from .._defaults import import_optional
 from . import _redis_scripts as lua
-from ._model import MODES, Queued, Space, StateLimits, Stored
+from ._model import MODES, Entry, Queued, Space, StateLimits, Stored
 from ._store import (
     ROLES,
     Store,
@@ -171,6 +174,8 @@ class RedisStore(Store):
         self._take = register(lua.TAKE)
         self._delete_variable = register(lua.DELETE_VARIABLE)
         self._variables = register(lua.VARIABLES)
+        self._put_leased = register(lua.PUT_LEASED)
+        self._remove_leased = register(lua.REMOVE_LEASED)
 
     def __repr__(self) -> str:
         # Where, without the URL: it may hold a password.
@@ -188,6 +193,12 @@ class RedisStore(Store):
 
     def _hash_key(self, key: str) -> str:
         return f"{self.prefix}hash:{key}"
+
+    def _holder_key(self, key: str) -> str:
+        return f"{self.prefix}holder:{key}"
+
+    def _lease_key(self, key: str) -> str:
+        return f"{self.prefix}lease:{key}"
 
     def _modes_key(self, key: str) -> str:
         return f"{self.prefix}modes:{key}"
@@ -273,6 +284,8 @@ class RedisStore(Store):
                 self._data_key(key),
                 self._hash_key(key),
                 self._numbers_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
                 *(self._role_key(role, key) for role in ROLES),
             ],
             args=[
@@ -368,6 +381,8 @@ class RedisStore(Store):
                 self._space_key(key),
                 self._data_key(key),
                 self._hash_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
             ],
             args=[
                 name,
@@ -493,6 +508,96 @@ class RedisStore(Store):
             (_text(flat[i]), _text(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
         ]
         return sorted(found)
+
+    # -- synced dictionaries -------------------------------------------------------
+
+    def put_leased(self, key: str, value: Entry, now: float, max_variables: int) -> Entry | None:
+        """Set a key unless another holds its lease; see :meth:`Store.put_leased`.
+
+        The other servers are told when it is written.
+        """
+        leased = bool(value.lease_until)
+        reply = self._put_leased(
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._modes_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
+            ],
+            args=[
+                value.name,
+                value.data,
+                value.hash,
+                value.holder or "",
+                _flag(value.holder is not None),
+                _flag(leased),
+                _float_text(value.lease_until),
+                _float_text(now),
+                max_variables,
+                self._channel,
+                self._notice(key, value.name),
+            ],
+        )
+        status = reply[0]
+        if status == lua.LEASED:
+            return _entry(value.name, reply[1:])
+        self._check_room(status, key, max_variables)
+        return None
+
+    def remove_leased(self, key: str, name: str, holder: str, now: float) -> Entry:
+        """Delete a key unless another holds its lease; see :meth:`Store.remove_leased`.
+
+        The other servers are told when it is deleted.
+        """
+        reply = self._remove_leased(
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
+            ],
+            args=[name, holder, _float_text(now), self._channel, self._notice(key, name)],
+        )
+        status = reply[0]
+        if status == lua.NO_SPACE:
+            raise no_space(key)
+        if status == lua.NO_VALUE:
+            raise no_value(name)
+        if status != lua.LEASED:
+            _check_ok(status)
+        return _entry(name, reply[1:])
+
+    def entries(self, key: str, after: str, limit: int) -> list[Entry]:
+        """Return up to ``limit`` entries of a dictionary named after ``after``, by name.
+
+        Redis does not keep a hash's fields in order: each call reads every
+        name of the dictionary (``HKEYS``) and sorts them, O(n log n) for n
+        keys, so paging through all of them costs O(n² / limit). Then the
+        page's entries, in one ``MULTI``; one deleted in between is left
+        out and the next name read instead, so that a page is short only at
+        the end.
+        """
+        if limit < 1:
+            return []
+        names = sorted(
+            name for name in map(_text, self._client.hkeys(self._hash_key(key))) if name > after
+        )
+        found: list[Entry] = []
+        start = 0
+        while len(found) < limit and start < len(names):
+            page = names[start : start + limit - len(found)]
+            start += len(page)
+            pipe = self._client.pipeline(transaction=True)
+            for family in (self._data_key, self._hash_key, self._holder_key, self._lease_key):
+                pipe.hmget(family(key), page)
+            data, digests, holders, leases = pipe.execute()
+            for fields in zip(page, data, digests, holders, leases, strict=True):
+                if fields[1] is not None and fields[2] is not None:
+                    found.append(_entry(fields[0], fields[1:]))
+        return found
 
     def _check_room(self, status: object, key: str, max_variables: int) -> None:
         """Raise what a script's answer says when it refused a new variable."""
@@ -709,6 +814,23 @@ def _bytes(value: object) -> bytes:
     if type(value) is not bytes:
         raise TypeError(f"Redis gave a {type(value).__name__} where bytes were due")
     return value
+
+
+def _float_text(value: float) -> str:
+    """Return ``value`` as a Lua script is given it: repr() reads back exactly."""
+    return repr(float(value))
+
+
+def _entry(name: str, fields: Sequence[object]) -> Entry:
+    """Return the entry of data, hash, holder and lease until as Redis gave them."""
+    data, digest, holder, lease = fields
+    return Entry(
+        name,
+        _bytes(data),
+        _text(digest),
+        None if holder is None else _text(holder),
+        0.0 if lease is None else float(_text(lease)),
+    )
 
 
 def _check_ok(status: object) -> None:

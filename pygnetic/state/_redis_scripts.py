@@ -34,6 +34,7 @@ OWNER_FULL = 6
 NOT_MEMBER = 7
 MODE_DIFFERS = 8
 FULL_QUEUE = 9
+LEASED = 10
 
 # put: KEYS space, data, hash, modes; ARGV name, value, new hash, has expect
 # ('1'/'0'), expect, max variables, channel, notice. The quota counts the
@@ -54,7 +55,9 @@ redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 0
 """
 
-# remove: KEYS space, data, hash; ARGV name, has expect, expect, channel, notice.
+# remove: KEYS space, data, hash, holder, lease; ARGV name, has expect, expect,
+# channel, notice. A leased entry's lease goes with it, so that a key made
+# again later does not inherit it.
 REMOVE = """
 local cur = redis.call('HGET', KEYS[3], ARGV[1])
 if not cur then
@@ -62,8 +65,7 @@ if not cur then
     return 3
 end
 if ARGV[2] == '1' and cur ~= ARGV[3] then return 2 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+for i = 2, 5 do redis.call('HDEL', KEYS[i], ARGV[1]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 0
 """
@@ -83,7 +85,7 @@ return 0
 """
 
 # delete_space: KEYS space, spaces, modes, then every other key of the space
-# (data, hash, numbers, the role sets); ARGV key, the owned
+# (data, hash, numbers, holder, lease, the role sets); ARGV key, the owned
 # family's prefix, channel, notice, the prefix of the space's queue keys.
 # The owner's set is named from the space's hash and each queue's sorted set
 # from the modes hash, inside the script, so that a variable made meanwhile
@@ -226,3 +228,80 @@ for i = 1, #fields, 2 do
 end
 return listed
 """
+
+# -- synced dictionaries' leases -------------------------------------------------------
+#
+# A leased entry's value is in the data and hash hashes, like an app
+# variable's; the holder hash names the writer holding its lease and the
+# lease hash says until when (a float as Python's repr() writes it, which
+# tonumber() reads back exactly). An entry without a lease has a field in
+# neither, one whose lease names no holder none in the holder hash.
+
+# Whether someone other than writer (false: a writer without a name) holds
+# the lease at now; holder and lease are the fields as HGET gave them.
+_LEASED_TO_ANOTHER = """
+local function leased_to_another(holder, lease, writer, now)
+    return holder ~= false and holder ~= writer and lease ~= false
+        and tonumber(lease) > tonumber(now)
+end
+"""
+
+# put_leased: KEYS space, data, hash, modes, holder, lease; ARGV name, data,
+# hash, writer, has writer ('1'/'0'), has lease ('1'/'0'), lease until, now,
+# max variables, channel, notice. Answers {code} or, when another holds the
+# lease, {10, data, hash, holder, lease until}.
+PUT_LEASED = (
+    _LEASED_TO_ANOTHER
+    + """
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if not cur then
+    if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+    local count = redis.call('HLEN', KEYS[3]) + redis.call('HLEN', KEYS[4])
+    if count >= tonumber(ARGV[9]) then return {4} end
+else
+    local holder = redis.call('HGET', KEYS[5], ARGV[1])
+    local lease = redis.call('HGET', KEYS[6], ARGV[1])
+    local writer = ARGV[5] == '1' and ARGV[4]
+    if leased_to_another(holder, lease, writer, ARGV[8]) then
+        return {10, redis.call('HGET', KEYS[2], ARGV[1]), cur, holder, lease}
+    end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+if ARGV[6] == '1' then
+    redis.call('HSET', KEYS[6], ARGV[1], ARGV[7])
+else
+    redis.call('HDEL', KEYS[6], ARGV[1])
+end
+if ARGV[6] == '1' and ARGV[5] == '1' then
+    redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
+else
+    redis.call('HDEL', KEYS[5], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[10], ARGV[11])
+return {0}
+"""
+)
+
+# remove_leased: KEYS space, data, hash, holder, lease; ARGV name, holder, now,
+# channel, notice. Answers {code} when there is no entry, else {0 (deleted) or
+# 10 (another holds the lease), data, hash, holder or nil, lease until or nil}.
+REMOVE_LEASED = (
+    _LEASED_TO_ANOTHER
+    + """
+local cur = redis.call('HGET', KEYS[3], ARGV[1])
+if not cur then
+    if redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
+    return {3}
+end
+local data = redis.call('HGET', KEYS[2], ARGV[1])
+local holder = redis.call('HGET', KEYS[4], ARGV[1])
+local lease = redis.call('HGET', KEYS[5], ARGV[1])
+if leased_to_another(holder, lease, ARGV[2], ARGV[3]) then
+    return {10, data, cur, holder, lease}
+end
+for i = 2, 5 do redis.call('HDEL', KEYS[i], ARGV[1]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return {0, data, cur, holder, lease}
+"""
+)
