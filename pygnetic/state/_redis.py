@@ -6,7 +6,8 @@ space exists, the hash is the expected one, the space or the service has
 room) runs in one Lua script together with the write it guards, so Redis
 applies the two as one step: of two servers racing a compare-and-swap on one
 variable exactly one wins, and no quota is overrun by servers filling it at
-once. The scripts are registered once and run with ``EVALSHA``.
+once. The scripts (in :mod:`pygnetic.state._redis_scripts`) are registered
+once and run with ``EVALSHA``.
 
 A server learns what the others changed from Redis's pub/sub: each script
 that changes a variable publishes a notice on the channel
@@ -25,7 +26,8 @@ last snapshot. Keep ``maxmemory-policy noeviction`` (the default), or Redis
 may drop state to make room. Replication to a replica is asynchronous: a failover may lose
 writes already answered. The store needs a single Redis (with replicas or
 Sentinel if wanted), not Redis Cluster: its scripts touch keys of several
-hash slots.
+hash slots. Workspaces' queues need Redis 6.2 or later (``ZRANDMEMBER``,
+``ZRANGE ... BYSCORE``).
 
 The keys, each behind ``prefix`` (``pygnetic:`` unless given), with the
 space's whole key (kind and name, any characters, ':' too) as the rest::
@@ -36,35 +38,55 @@ space's whole key (kind and name, any characters, ':' too) as the rest::
     {prefix}owned:{owner}            set: the keys of the spaces owner owns
     {prefix}data:{key}               hash: variable name -> packed value
     {prefix}hash:{key}               hash: variable name -> its hash
+    {prefix}holder:{key}             hash: dictionary key -> its lease's holder
+    {prefix}lease:{key}              hash: dictionary key -> when its lease
+                                     lapses (Python's repr() of the float)
+    {prefix}modes:{key}              hash: queue variable name -> its mode
+    {prefix}numbers:{key}            hash: queue variable name -> the number
+                                     its last value got
+    {prefix}queue:{n}:{key}:{name}   sorted set: the queue variable's values,
+                                     scored by number (n: how many bytes
+                                     key is in UTF-8, so that a ':' in key
+                                     or name cannot make two keys one)
     {prefix}role:authorized:{key}    set: the accounts authorized
     {prefix}role:banned:{key}        set: the accounts banned
     {prefix}accounts                 hash: email -> password record
     {prefix}changes                  pub/sub channel of the notices
+    {prefix}deletions                pub/sub channel of deleted spaces
 
 No family name begins another, so no two keys of one store are the same.
 Stores sharing one Redis but not their data need prefixes neither of which
 begins the other (``a:`` and ``b:``, not ``a:`` and ``a:data:``).
+
+An app's variables and a dictionary's keys are in the data and hash hashes
+(a dictionary's leases beside them), a workspace's queue variables in the
+modes, numbers and queue keys; a space's ``max_variables`` counts both. Each
+method reads and writes its own kind: :meth:`RedisStore.names` lists no
+queue variable, :meth:`RedisStore.variables` no app variable.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 
 from .._defaults import import_optional
-from ._model import Space, StateLimits, Stored
+from . import _redis_scripts as lua
+from ._model import MODES, Entry, Queued, Space, StateLimits, Stored
 from ._store import (
     ROLES,
     Store,
     account_exists,
     changed,
     full,
+    full_queue,
     has_role,
     lacks_role,
+    mode_differs,
     no_space,
     no_value,
     no_value_to_swap,
@@ -82,102 +104,6 @@ MAX_NOTICES_PER_CALL = 10_000
 
 #: The longest notice read, in bytes; a longer one is skipped unread.
 MAX_NOTICE_SIZE = 64 * 1024
-
-# What a script answers. 0 is success everywhere.
-_OK = 0
-_NO_SPACE = 1
-_CHANGED = 2
-_NO_VALUE = 3
-_FULL = 4
-_EXISTS = 5
-_OWNER_FULL = 6
-_NOT_MEMBER = 7
-
-# put: KEYS space, data, hash; ARGV name, value, new hash, has expect ('1'/'0'),
-# expect, max variables, channel, notice.
-_PUT = """
-local cur = redis.call('HGET', KEYS[3], ARGV[1])
-if not cur then
-    if ARGV[4] == '1' and ARGV[5] ~= '' then return 3 end
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-    if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[6]) then return 4 end
-elseif ARGV[4] == '1' and cur ~= ARGV[5] then
-    return 2
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return 0
-"""
-
-# remove: KEYS space, data, hash; ARGV name, has expect, expect, channel, notice.
-_REMOVE = """
-local cur = redis.call('HGET', KEYS[3], ARGV[1])
-if not cur then
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-    return 3
-end
-if ARGV[2] == '1' and cur ~= ARGV[3] then return 2 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 0
-"""
-
-# create_space: KEYS space, spaces, owned (the owner's set, or any key when
-# there is no owner); ARGV key, kind, name, owner, has owner, readmode,
-# writemode, persistent, max spaces, max spaces per owner.
-_CREATE_SPACE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 5 end
-if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[9]) then return 4 end
-if ARGV[5] == '1' and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[10]) then return 6 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'name', ARGV[3], 'owner', ARGV[4],
-    'has_owner', ARGV[5], 'readmode', ARGV[6], 'writemode', ARGV[7], 'persistent', ARGV[8])
-redis.call('SADD', KEYS[2], ARGV[1])
-if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
-return 0
-"""
-
-# delete_space: KEYS space, spaces, then every other key of the space (data,
-# hash, the role sets); ARGV key, the owned family's prefix, channel, notice.
-# The owner's set is named from the space's hash, so it is not among KEYS.
-_DELETE_SPACE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HGET', KEYS[1], 'has_owner') == '1' then
-    redis.call('SREM', ARGV[2] .. redis.call('HGET', KEYS[1], 'owner'), ARGV[1])
-end
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[1])
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return 1
-"""
-
-# grant: KEYS space, the role's set, then every role's set; ARGV email, max members.
-_GRANT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 5 end
-local count = 0
-for i = 3, #KEYS do count = count + redis.call('SCARD', KEYS[i]) end
-if count >= tonumber(ARGV[2]) then return 4 end
-redis.call('SADD', KEYS[2], ARGV[1])
-return 0
-"""
-
-# revoke: KEYS space, the role's set; ARGV email.
-_REVOKE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return 7 end
-return 0
-"""
-
-# add_account: KEYS accounts; ARGV email, record, max accounts.
-_ADD_ACCOUNT = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 5 end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 4 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 0
-"""
 
 
 def _load_redis() -> Any:
@@ -236,13 +162,20 @@ class RedisStore(Store):
         self._origin = secrets.token_hex(16)
         self._pubsub: PubSub | None = None
         register = self._client.register_script
-        self._put = register(_PUT)
-        self._remove = register(_REMOVE)
-        self._create_space = register(_CREATE_SPACE)
-        self._delete_space = register(_DELETE_SPACE)
-        self._grant = register(_GRANT)
-        self._revoke = register(_REVOKE)
-        self._add_account = register(_ADD_ACCOUNT)
+        self._put = register(lua.PUT)
+        self._remove = register(lua.REMOVE)
+        self._create_space = register(lua.CREATE_SPACE)
+        self._delete_space = register(lua.DELETE_SPACE)
+        self._grant = register(lua.GRANT)
+        self._revoke = register(lua.REVOKE)
+        self._add_account = register(lua.ADD_ACCOUNT)
+        self._declare = register(lua.DECLARE)
+        self._enqueue = register(lua.ENQUEUE)
+        self._take = register(lua.TAKE)
+        self._delete_variable = register(lua.DELETE_VARIABLE)
+        self._variables = register(lua.VARIABLES)
+        self._put_leased = register(lua.PUT_LEASED)
+        self._remove_leased = register(lua.REMOVE_LEASED)
 
     def __repr__(self) -> str:
         # Where, without the URL: it may hold a password.
@@ -260,6 +193,30 @@ class RedisStore(Store):
 
     def _hash_key(self, key: str) -> str:
         return f"{self.prefix}hash:{key}"
+
+    def _holder_key(self, key: str) -> str:
+        return f"{self.prefix}holder:{key}"
+
+    def _lease_key(self, key: str) -> str:
+        return f"{self.prefix}lease:{key}"
+
+    def _modes_key(self, key: str) -> str:
+        return f"{self.prefix}modes:{key}"
+
+    def _numbers_key(self, key: str) -> str:
+        return f"{self.prefix}numbers:{key}"
+
+    def _queue_prefix(self, key: str) -> str:
+        """Return what the keys of the queues of space ``key`` begin with.
+
+        The space key's length comes first: without it ``('ws/a', 'b:c')``
+        and ``('ws/a:b', 'c')`` would name one key. In bytes, as the Lua
+        scripts, which add the variable's name, see it.
+        """
+        return f"{self.prefix}queue:{len(key.encode())}:{key}:"
+
+    def _queue_key(self, key: str, name: str) -> str:
+        return self._queue_prefix(key) + name
 
     def _role_key(self, role: str, key: str) -> str:
         if role not in ROLES:
@@ -302,11 +259,11 @@ class RedisStore(Store):
                 limits.max_spaces_per_owner,
             ],
         )
-        if status == _EXISTS:
+        if status == lua.EXISTS:
             raise space_exists(space)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the service holds its most spaces", limits.max_spaces)
-        if status == _OWNER_FULL:
+        if status == lua.OWNER_FULL:
             raise full("the account owns its most spaces", limits.max_spaces_per_owner)
         _check_ok(status)
 
@@ -323,11 +280,21 @@ class RedisStore(Store):
             keys=[
                 self._space_key(key),
                 self._spaces_key,
+                self._modes_key(key),
                 self._data_key(key),
                 self._hash_key(key),
+                self._numbers_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
                 *(self._role_key(role, key) for role in ROLES),
             ],
-            args=[key, f"{self.prefix}owned:", self._deletions, self._notice(key, None)],
+            args=[
+                key,
+                f"{self.prefix}owned:",
+                self._deletions,
+                self._notice(key, None),
+                self._queue_prefix(key),
+            ],
         )
         return bool(status)
 
@@ -377,7 +344,12 @@ class RedisStore(Store):
         The other servers are told that it changed.
         """
         status = self._put(
-            keys=[self._space_key(key), self._data_key(key), self._hash_key(key)],
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._modes_key(key),
+            ],
             args=[
                 name,
                 value.data,
@@ -389,13 +361,13 @@ class RedisStore(Store):
                 self._notice(key, name),
             ],
         )
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _CHANGED:
+        if status == lua.CHANGED:
             raise changed(name, expect)
-        if status == _NO_VALUE:
+        if status == lua.NO_VALUE:
             raise no_value_to_swap(expect)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the space holds its most keys", max_variables)
         _check_ok(status)
 
@@ -405,7 +377,13 @@ class RedisStore(Store):
         The other servers are told that it changed.
         """
         status = self._remove(
-            keys=[self._space_key(key), self._data_key(key), self._hash_key(key)],
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
+            ],
             args=[
                 name,
                 _flag(expect is not None),
@@ -414,12 +392,219 @@ class RedisStore(Store):
                 self._notice(key, name),
             ],
         )
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _NO_VALUE:
+        if status == lua.NO_VALUE:
             raise no_value(name)
-        if status == _CHANGED:
+        if status == lua.CHANGED:
             raise changed(name, expect)
+        _check_ok(status)
+
+    # -- workspace variables -------------------------------------------------------
+
+    def declare(self, key: str, name: str, mode: str, max_variables: int) -> None:
+        """Make a queue variable unless it exists; see :meth:`Store.declare`.
+
+        The other servers are told when it is made.
+
+        Raises:
+            ValueError: ``mode`` is not one of :data:`~pygnetic.state.MODES`.
+        """
+        if mode not in MODES:
+            raise ValueError(f"the mode must be one of {MODES}, not {mode!r}")
+        status, *found = self._declare(
+            keys=[self._space_key(key), self._hash_key(key), self._modes_key(key)],
+            args=[name, mode, max_variables, self._channel, self._notice(key, name)],
+        )
+        if status == lua.MODE_DIFFERS:
+            raise mode_differs(name, _text(found[0]), mode)
+        self._check_room(status, key, max_variables)
+
+    def enqueue(
+        self, key: str, name: str, data: bytes, max_variables: int, max_values: int
+    ) -> None:
+        """Store a value in a queue variable; see :meth:`Store.enqueue`.
+
+        The other servers are told that it changed.
+        """
+        status = self._enqueue(
+            keys=[
+                self._space_key(key),
+                self._hash_key(key),
+                self._modes_key(key),
+                self._numbers_key(key),
+                self._queue_key(key, name),
+            ],
+            args=[
+                name,
+                data,
+                max_variables,
+                max_values,
+                self._channel,
+                self._notice(key, name),
+            ],
+        )
+        if status == lua.FULL_QUEUE:
+            raise full_queue(name, max_values)
+        self._check_room(status, key, max_variables)
+
+    def dequeue(self, key: str, name: str) -> Queued | None:
+        """Remove and return the value a fetch gets; see :meth:`Store.dequeue`.
+
+        Found and removed in one script, so of servers racing for one value
+        exactly one gets it. The other servers are told that it changed.
+        """
+        return self._pick(key, name, 0, take=True)
+
+    def peek(self, key: str, name: str, after: int = 0) -> Queued | None:
+        """Return the value a find gets; see :meth:`Store.peek`.
+
+        A :data:`~pygnetic.state.MULTI` variable gives a random value, or,
+        given ``after``, the first above it.
+        """
+        return self._pick(key, name, after, take=False)
+
+    def _pick(self, key: str, name: str, after: int, *, take: bool) -> Queued | None:
+        # A find changes nothing, so it needs no notice to publish.
+        found = self._take(
+            keys=[self._modes_key(key), self._queue_key(key, name)],
+            args=[
+                name,
+                int(after),
+                _flag(take),
+                self._channel if take else "",
+                self._notice(key, name) if take else b"",
+            ],
+        )
+        if found is None:
+            return None
+        member = _bytes(found)
+        # The member is the number, 8 bytes big-endian, then the data.
+        return Queued(int.from_bytes(member[:8], "big"), member[8:])
+
+    def mode(self, key: str, name: str) -> str | None:
+        """Return the mode of a queue variable, or None."""
+        found = self._client.hget(self._modes_key(key), name)
+        return None if found is None else _text(found)
+
+    def delete_variable(self, key: str, name: str) -> bool:
+        """Delete a queue variable and its values; False if there was none.
+
+        The other servers are told that it changed.
+        """
+        deleted = self._delete_variable(
+            keys=[self._modes_key(key), self._numbers_key(key), self._queue_key(key, name)],
+            args=[name, self._channel, self._notice(key, name)],
+        )
+        return bool(deleted)
+
+    def variables(self, key: str) -> list[tuple[str, str, int]]:
+        """Return ``(name, mode, count)`` of each queue variable of space ``key``.
+
+        Read in one script, so each count is of its variable as listed.
+        """
+        flat = self._variables(keys=[self._modes_key(key)], args=[self._queue_prefix(key)])
+        found = [
+            (_text(flat[i]), _text(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+        return sorted(found)
+
+    # -- synced dictionaries -------------------------------------------------------
+
+    def put_leased(self, key: str, value: Entry, now: float, max_variables: int) -> Entry | None:
+        """Set a key unless another holds its lease; see :meth:`Store.put_leased`.
+
+        The other servers are told when it is written.
+        """
+        leased = bool(value.lease_until)
+        reply = self._put_leased(
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._modes_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
+            ],
+            args=[
+                value.name,
+                value.data,
+                value.hash,
+                value.holder or "",
+                _flag(value.holder is not None),
+                _flag(leased),
+                _float_text(value.lease_until),
+                _float_text(now),
+                max_variables,
+                self._channel,
+                self._notice(key, value.name),
+            ],
+        )
+        status = reply[0]
+        if status == lua.LEASED:
+            return _entry(value.name, reply[1:])
+        self._check_room(status, key, max_variables)
+        return None
+
+    def remove_leased(self, key: str, name: str, holder: str, now: float) -> Entry:
+        """Delete a key unless another holds its lease; see :meth:`Store.remove_leased`.
+
+        The other servers are told when it is deleted.
+        """
+        reply = self._remove_leased(
+            keys=[
+                self._space_key(key),
+                self._data_key(key),
+                self._hash_key(key),
+                self._holder_key(key),
+                self._lease_key(key),
+            ],
+            args=[name, holder, _float_text(now), self._channel, self._notice(key, name)],
+        )
+        status = reply[0]
+        if status == lua.NO_SPACE:
+            raise no_space(key)
+        if status == lua.NO_VALUE:
+            raise no_value(name)
+        if status != lua.LEASED:
+            _check_ok(status)
+        return _entry(name, reply[1:])
+
+    def entries(self, key: str, after: str, limit: int) -> list[Entry]:
+        """Return up to ``limit`` entries of a dictionary named after ``after``, by name.
+
+        Redis does not keep a hash's fields in order: each call reads every
+        name of the dictionary (``HKEYS``) and sorts them, O(n log n) for n
+        keys, so paging through all of them costs O(n² / limit). Then the
+        page's entries, in one ``MULTI``; one deleted in between is left
+        out and the next name read instead, so that a page is short only at
+        the end.
+        """
+        if limit < 1:
+            return []
+        names = sorted(
+            name for name in map(_text, self._client.hkeys(self._hash_key(key))) if name > after
+        )
+        found: list[Entry] = []
+        start = 0
+        while len(found) < limit and start < len(names):
+            page = names[start : start + limit - len(found)]
+            start += len(page)
+            pipe = self._client.pipeline(transaction=True)
+            for family in (self._data_key, self._hash_key, self._holder_key, self._lease_key):
+                pipe.hmget(family(key), page)
+            data, digests, holders, leases = pipe.execute()
+            for fields in zip(page, data, digests, holders, leases, strict=True):
+                if fields[1] is not None and fields[2] is not None:
+                    found.append(_entry(fields[0], fields[1:]))
+        return found
+
+    def _check_room(self, status: object, key: str, max_variables: int) -> None:
+        """Raise what a script's answer says when it refused a new variable."""
+        if status == lua.NO_SPACE:
+            raise no_space(key)
+        if status == lua.FULL:
+            raise full("the space holds its most keys", max_variables)
         _check_ok(status)
 
     # -- grants --------------------------------------------------------------------
@@ -438,11 +623,11 @@ class RedisStore(Store):
             ],
             args=[email, max_members],
         )
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _EXISTS:
+        if status == lua.EXISTS:
             raise has_role(email, role)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the space holds its most grants and bans", max_members)
         _check_ok(status)
 
@@ -453,9 +638,9 @@ class RedisStore(Store):
             ValueError: ``role`` is not one of :data:`~pygnetic.state._store.ROLES`.
         """
         status = self._revoke(keys=[self._space_key(key), self._role_key(role, key)], args=[email])
-        if status == _NO_SPACE:
+        if status == lua.NO_SPACE:
             raise no_space(key)
-        if status == _NOT_MEMBER:
+        if status == lua.NOT_MEMBER:
             raise lacks_role(email, role)
         _check_ok(status)
 
@@ -471,9 +656,9 @@ class RedisStore(Store):
     def add_account(self, email: str, record: bytes, max_accounts: int) -> None:
         """Create the account ``email``; see :meth:`Store.add_account`."""
         status = self._add_account(keys=[self._accounts_key], args=[email, record, max_accounts])
-        if status == _EXISTS:
+        if status == lua.EXISTS:
             raise account_exists(email)
-        if status == _FULL:
+        if status == lua.FULL:
             raise full("the service holds its most accounts", max_accounts)
         _check_ok(status)
 
@@ -631,8 +816,25 @@ def _bytes(value: object) -> bytes:
     return value
 
 
+def _float_text(value: float) -> str:
+    """Return ``value`` as a Lua script is given it: repr() reads back exactly."""
+    return repr(float(value))
+
+
+def _entry(name: str, fields: Sequence[object]) -> Entry:
+    """Return the entry of data, hash, holder and lease until as Redis gave them."""
+    data, digest, holder, lease = fields
+    return Entry(
+        name,
+        _bytes(data),
+        _text(digest),
+        None if holder is None else _text(holder),
+        0.0 if lease is None else float(_text(lease)),
+    )
+
+
 def _check_ok(status: object) -> None:
-    if status != _OK:
+    if status != lua.OK:
         raise RuntimeError(f"the Redis store's script answered {status!r}")
 
 
