@@ -9,6 +9,7 @@ Import them from :mod:`pygnetic.state`. The tree::
         ├── DeclarationError        a workspace variable has another mode
         ├── DuplicateError          it exists already (an app id, an account, a grant)
         ├── InvalidAddressError     (ValueError) a server address that is not HOST[:PORT]
+        ├── LeaseError              (KeyError) a synced dictionary's key leased to another writer
         ├── LoginError              wrong email or password, or login slowed down
         ├── NoSuchKeyError          (KeyError) the key has no value
         ├── PermissionError         (PermissionError) the read or write mode forbids it
@@ -43,6 +44,7 @@ __all__ = [
     "DuplicateError",
     "InvalidAddressError",
     "InvalidRequestError",
+    "LeaseError",
     "LoginError",
     "NoSuchKeyError",
     "PermissionError",
@@ -108,6 +110,36 @@ class InvalidAddressError(StateError, ValueError):
     """A server address that is not ``HOST`` or ``HOST:PORT``."""
 
     code = "address"
+
+
+class LeaseError(StateError, KeyError):
+    """A write to a key of a synced dictionary whose lease another writer holds.
+
+    py2p raised a bare ``KeyError``; this is one, with who holds the key.
+
+    Attributes:
+        key: The key written, or None.
+        holder: The public id of the writer holding its lease (its
+            :attr:`~pygnetic.state.SyncedDict.id`), or None.
+        expires: When the lease lapses, in wall-clock seconds (the service's
+            ``time.time()``), or None.
+    """
+
+    code = "leased"
+
+    def __init__(
+        self,
+        *args: object,
+        key: str | None = None,
+        holder: str | None = None,
+        expires: float | None = None,
+    ) -> None:
+        super().__init__(*args)
+        self.key, self.holder, self.expires = key, holder, expires
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument; this is a sentence.
+        return str(self.args[0]) if self.args else ""
 
 
 class LoginError(StateError):
@@ -217,6 +249,7 @@ ERRORS_BY_CODE: dict[str, type[StateError]] = {
         UnjoinedError,
         UpdateFailedError,
         InvalidRequestError,
+        LeaseError,
         BusyError,
         UnexpectedError,
     )
