@@ -45,6 +45,7 @@ from ._errors import (
     DuplicateError,
     InvalidAddressError,
     InvalidRequestError,
+    LeaseError,
     LoginError,
     NoSuchKeyError,
     PermissionError,
@@ -104,6 +105,7 @@ from ._protocol import STATE_PORT, state_messages
 from ._server import DEFAULT_DATABASE, StateServer
 from ._sqlite import SQLiteStore
 from ._store import Store
+from ._synced import DEFAULT_LEASE, SyncedDict
 
 if TYPE_CHECKING:
     from ._redis import RedisStore
@@ -113,6 +115,7 @@ __all__ = [
     "ANY",
     "AUTHORIZED_ONLY",
     "DEFAULT_DATABASE",
+    "DEFAULT_LEASE",
     "DEFAULT_TIMEOUT",
     "DICT",
     "FIFO",
@@ -143,6 +146,7 @@ __all__ = [
     "DuplicateError",
     "InvalidAddressError",
     "InvalidRequestError",
+    "LeaseError",
     "LoginError",
     "NetWorkSpace",
     "NoSuchKeyError",
@@ -173,6 +177,7 @@ __all__ = [
     "StateUnavailableError",
     "Store",
     "Stored",
+    "SyncedDict",
     "UnexpectedError",
     "UnjoinedError",
     "UnsupportedError",

@@ -133,6 +133,7 @@ class RedisStore(Store):
     """
 
     name = "redis"
+    shared = True
 
     def __init__(
         self,
@@ -165,6 +166,7 @@ class RedisStore(Store):
         self._put = register(lua.PUT)
         self._remove = register(lua.REMOVE)
         self._create_space = register(lua.CREATE_SPACE)
+        self._claim_space = register(lua.CLAIM_SPACE)
         self._delete_space = register(lua.DELETE_SPACE)
         self._grant = register(lua.GRANT)
         self._revoke = register(lua.REVOKE)
@@ -270,6 +272,15 @@ class RedisStore(Store):
     def get_space(self, key: str) -> Space | None:
         """Return the space ``key``, or None."""
         return _space(self._client.hgetall(self._space_key(key)))
+
+    def claim_space(self, key: str, owner: str, persistent: bool) -> Space | None:
+        """Make ``owner`` the owner of an unowned space; see :meth:`Store.claim_space`."""
+        self._claim_space(
+            keys=[self._space_key(key), self._owned_key(owner)],
+            args=[owner, _flag(persistent), key],
+        )
+        space = self.get_space(key)
+        return space if space is not None and space.owner == owner else None
 
     def delete_space(self, key: str) -> bool:
         """Delete the space ``key`` and everything in it; False if there was none.

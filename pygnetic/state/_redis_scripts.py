@@ -84,6 +84,16 @@ if ARGV[5] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) end
 return 0
 """
 
+# claim_space: KEYS space, the new owner's owned set; ARGV owner, persistent
+# flag, key. Only a space without an owner is claimed.
+CLAIM_SPACE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if redis.call('HGET', KEYS[1], 'has_owner') == '1' then return 5 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'has_owner', '1', 'persistent', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 0
+"""
+
 # delete_space: KEYS space, spaces, modes, then every other key of the space
 # (data, hash, numbers, holder, lease, the role sets); ARGV key, the owned
 # family's prefix, channel, notice, the prefix of the space's queue keys.

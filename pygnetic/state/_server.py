@@ -429,6 +429,8 @@ class StateServer(Server):
 
     def _hear_changes(self) -> None:
         """Before a first watch reads its key: hear of the changes made from then on."""
+        if self.store.shared:
+            self._wake_on_notices()
         if not self._hearing:
             changed = self.store.changed_elsewhere(True)
             self.watches.changed_elsewhere(changed)

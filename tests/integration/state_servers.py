@@ -82,12 +82,13 @@ class ServerThread:
     its own; a thread is enough, and lets a test hand the server a clock it drives.
     """
 
-    def __init__(self, store, **options):
+    def __init__(self, store, poll_ms=5, **options):
         import threading
 
         from pygnetic.state import StateServer
 
         options.setdefault("port", 0)
+        self.poll_ms = poll_ms
         self.server = StateServer(store, **options)
         self._stop = threading.Event()
         self._failed: list[BaseException] = []
@@ -97,7 +98,7 @@ class ServerThread:
     def _run(self):
         try:
             while not self._stop.is_set():
-                self.server.update(5)
+                self.server.update(self.poll_ms)
         except BaseException as exc:
             self._failed.append(exc)
 

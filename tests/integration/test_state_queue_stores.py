@@ -7,8 +7,17 @@ import pytest
 
 from pygnetic.state import AppIdError, NoSuchKeyError, QuotaError, SQLiteStore, StateLimits
 from pygnetic.state._errors import DeclarationError
-from pygnetic.state._model import DICT, FIFO, LIFO, MULTI, SINGLE, WORKSPACE, Entry, Space
-from pygnetic.state._model import pack_value
+from pygnetic.state._model import (
+    DICT,
+    FIFO,
+    LIFO,
+    MULTI,
+    SINGLE,
+    WORKSPACE,
+    Entry,
+    Space,
+    pack_value,
+)
 
 LIMITS = StateLimits()
 MANY = LIMITS.max_variables
@@ -251,3 +260,12 @@ def test_sqlite_reads_a_part_one_file(tmp_path):
     store.enqueue("ws/w", "x", data(1), MANY, 10)
     assert store.variables("ws/w") == [("x", FIFO, 1)]
     store.close()
+
+
+def test_claiming_a_space_without_owner(store):
+    store.create_space(Space("temp", WORKSPACE, None, persistent=False), LIMITS)
+    claimed = store.claim_space("ws/temp", "conn 1", True)
+    assert (claimed.owner, claimed.persistent) == ("conn 1", True)
+    assert store.claim_space("ws/temp", "conn 2", False) is None  # owned already
+    assert store.get_space("ws/temp").owner == "conn 1"
+    assert store.claim_space("ws/none", "conn 1", True) is None
