@@ -1,0 +1,132 @@
+"""Hostile workspace and dictionary requests: refused with a reason, bounded, nobody else hurt."""
+
+import pytest
+from state_servers import ServerThread
+
+from pygnetic.client import Client
+from pygnetic.request import BUSY, INVALID, Requester, RequestRefused
+from pygnetic.state import NetWorkSpace, NwsOperationException, NwsServer, SQLiteStore, StateLimits
+from pygnetic.state._protocol import (
+    DECLARE,
+    DICT_ITEMS,
+    DICT_PUT,
+    FETCH,
+    IDENTIFY,
+    LIST_SPACES,
+    MAX_PENDING_REQUESTS,
+    MKTEMP,
+    OPEN_SPACE,
+    STORE,
+    WATCH,
+    state_messages,
+    state_requests,
+)
+
+LIMITS = StateLimits(max_values=3, max_spaces_per_owner=2, max_lease=3600)
+
+
+@pytest.fixture
+def running(tmp_path):
+    store = SQLiteStore(tmp_path / "state.db")
+    with ServerThread(store, limits=LIMITS) as running:
+        host, port = running.server.address
+        with NwsServer(host, port) as keeper:
+            NetWorkSpace("w", server=keeper, persistent=True).store("k", "kept")
+        yield running
+    store.close()
+
+
+@pytest.fixture
+def raw(running):
+    """A connection that sends state messages by hand, and its requester."""
+    client = Client(1, state_messages, adapter="socket", events=False)
+    host, port = running.server.address
+    connection = client.connect(host, port)
+    asker = Requester(connection, state_requests, timeout=5)
+    while not connection.connected:
+        client.update(5)
+    asker.ask(OPEN_SPACE, "dict", "d", False, False, True).wait(5)
+    yield connection, asker
+    client.close()
+
+
+def still_served(running):
+    host, port = running.server.address
+    with NwsServer(host, port) as server:
+        assert server.useWs("w").findTry("k") == "kept"
+
+
+@pytest.mark.parametrize(
+    ("request_type", "fields", "says"),
+    [
+        (OPEN_SPACE, ("app", "x", True, False, True), "only a workspace"),
+        (OPEN_SPACE, ("ws", "x", "yes", False, True), "own"),
+        (OPEN_SPACE, ("ws", "", True, False, True), "space name"),
+        (MKTEMP, ("%s",), "template"),
+        (MKTEMP, ("%0999999d",), "template"),  # no name the server must allocate a MB for
+        (MKTEMP, (5,), "template"),
+        (LIST_SPACES, ("app",), "only workspaces"),
+        (DECLARE, ("w", "x", "FIFO"), "mode"),
+        (DECLARE, ("w", "\x1b[2J", "fifo"), "unprintable"),
+        (FETCH, ("w", "k", True, "1", -1), "wait_ms"),
+        (FETCH, ("w", "k", True, -5, -1), "wait_ms"),
+        (FETCH, ("w", "k", True, 2**40, -1), "wait_ms"),
+        (FETCH, ("w", "k", True, 0, -2), "after"),
+        (FETCH, ("w", "k", 1, 0, -1), "remove"),
+        (STORE, ("w", "k", b"\xc1"), "cannot be stored"),
+        (STORE, ("w", "k" * 10_000, b"\x01"), "longer than"),
+        (IDENTIFY, ("short",), "secret"),
+        (IDENTIFY, ("s" * 10_000,), "secret"),
+        (DICT_PUT, ("d", "k", b"\x01", -1), "lease"),
+        (DICT_PUT, ("d", "k", b"\x01", 1e12), "lease"),
+        (DICT_PUT, ("d", "k", b"\x01", "1"), "lease"),
+        (DICT_ITEMS, ("d", 5), "after"),
+        (WATCH, ("ws", "w", ""), "kind"),
+    ],
+)
+def test_malformed_requests_are_refused_with_a_reason(running, raw, request_type, fields, says):
+    connection, asker = raw
+    with pytest.raises(RequestRefused) as refused:
+        asker.ask(request_type, *fields).wait(5)
+    assert refused.value.code == INVALID and says in refused.value.reason
+    assert connection.connected
+    still_served(running)
+
+
+def test_blocked_fetches_are_bounded_per_connection_and_end_with_it(running, raw):
+    connection, asker = raw
+    waiting = [asker.ask(FETCH, "w", "none", True, -1, -1) for _ in range(MAX_PENDING_REQUESTS)]
+    with pytest.raises(RequestRefused) as refused:
+        asker.ask(FETCH, "w", "none", True, -1, -1).wait(5)
+    assert refused.value.code == BUSY
+    for _ in range(1000):  # the refusal comes at once; the fetches are served meanwhile
+        if running.server.waiters.counts(("ws/w", "none")) == (MAX_PENDING_REQUESTS, 0):
+            break
+        connection.parent.update(2)
+    assert running.server.waiters.counts(("ws/w", "none")) == (MAX_PENDING_REQUESTS, 0)
+    assert connection.connected and not any(request.done for request in waiting)
+    still_served(running)
+    connection.parent.close()
+    for _ in range(1000):  # the server forgets them with the connection
+        if not running.server.waiters:
+            break
+        asker.poll()
+        still_served(running)
+    assert not running.server.waiters
+
+
+def test_value_and_workspace_quotas_hold(running):
+    host, port = running.server.address
+    with NwsServer(host, port) as server:
+        ws = NetWorkSpace("quota", server=server)
+        for n in range(3):
+            ws.store("q", n)
+        with pytest.raises(NwsOperationException, match="most values"):
+            ws.store("q", 3)
+        ws.declare("s", "single")
+        for n in range(10):  # a single variable holds one: never over the quota
+            ws.store("s", n)
+        NetWorkSpace("second", server=server)
+        with pytest.raises(NwsOperationException, match="owns its most"):
+            NetWorkSpace("third", server=server)
+    still_served(running)
