@@ -208,7 +208,7 @@ class StateServer(Server):
         #: The fetches and finds waiting for a value.
         self.waiters = Waiters(self.store)
         self.wall_clock = wall_clock
-        self.temp_counter = 0  # mktemp's last number
+        self.temp_counter = 0  # mktemp's last number; see _purge_orphans
         self._owners = 0
         self._run = secrets.token_hex(4)
         self._wake_descriptor: int | None = None
@@ -287,6 +287,7 @@ class StateServer(Server):
         outputs: list[Output] = []
         served: list[tuple[StateHandler, Reply]] = []
         writes = any(type(h.jobs[0].request) in WRITES for h in ready if h.jobs)
+        self.waiters.begin()
         try:
             with self.store.batch(writes):
                 for _ in range(len(ready)):
@@ -307,6 +308,7 @@ class StateServer(Server):
             refused = served if self.store.transactional else served[len(outputs) :]
             if self.store.transactional:
                 outputs = []
+                self.waiters.undo()  # their values are back in the store: they wait on
             self.log_throttle.log(
                 logging.ERROR,
                 "store failed",
@@ -392,7 +394,9 @@ class StateServer(Server):
 
     def _purge_orphans(self) -> None:
         """Delete the workspaces that outlived their owner's connection (a restart)."""
-        for space in self.store.spaces():
+        spaces = self.store.spaces()
+        self.temp_counter = len(spaces)  # fewer names to try past for mktemp
+        for space in spaces:
             if space.kind == WORKSPACE and not space.persistent and space.owner is not None:
                 self.store.delete_space(space.key)
 

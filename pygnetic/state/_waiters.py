@@ -66,6 +66,10 @@ class Waiters:
         self._by_variable: dict[Variable, list[Waiter]] = {}
         self._deadlines: list[tuple[float, int, Waiter]] = []
         self._count = 0  # breaks ties in the deadline heap
+        # What the store batch being served did: the waiters it added, and
+        # those it finished (given a value, or refused), in order.
+        self._added: list[Waiter] = []
+        self._finished: list[Waiter] = []
 
     def __bool__(self) -> bool:
         return bool(self._by_variable)
@@ -74,9 +78,38 @@ class Waiters:
         """Keep ``waiter`` until a value, its deadline or its variable's deletion."""
         self._by_variable.setdefault(waiter.variable, []).append(waiter)
         waiter.handler.waiting.add(waiter)
+        self._push_deadline(waiter)
+        self._added.append(waiter)
+
+    def _push_deadline(self, waiter: Waiter) -> None:
         if waiter.deadline < math.inf:
             self._count += 1
             heapq.heappush(self._deadlines, (waiter.deadline, self._count, waiter))
+
+    def begin(self) -> None:
+        """A store batch begins: what :meth:`undo` would undo starts empty."""
+        self._added.clear()
+        self._finished.clear()
+
+    def undo(self) -> None:
+        """The batch failed and the store undid it: undo what it did to the waiters.
+
+        The waiters it added go (their requests are refused with the batch);
+        those it finished wait again, first in line, since the values they
+        were given are back in the store (and the deletions that aborted
+        them undone), while their answers are dropped with the batch's.
+        """
+        for waiter in self._added:
+            if not waiter.done:
+                self._remove(waiter)
+        for waiter in reversed(self._finished):
+            if waiter in self._added or not waiter.handler.connection.connected:
+                continue
+            waiter.done = False
+            self._by_variable.setdefault(waiter.variable, []).insert(0, waiter)
+            waiter.handler.waiting.add(waiter)
+            self._push_deadline(waiter)
+        self.begin()
 
     def counts(self, variable: Variable) -> tuple[int, int]:
         """Return ``(fetchers, finders)`` waiting on ``variable`` here."""
@@ -156,6 +189,7 @@ class Waiters:
 
     def _finish(self, waiter: Waiter, result: Queued | StateError) -> Output:
         self._remove(waiter)
+        self._finished.append(waiter)
         reply = waiter.reply
         if isinstance(result, StateError):
             reason, code = str(result), result.code

@@ -91,6 +91,7 @@ class ServerThread:
         self.poll_ms = poll_ms
         self.server = StateServer(store, **options)
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._failed: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -98,9 +99,16 @@ class ServerThread:
     def _run(self):
         try:
             while not self._stop.is_set():
-                self.server.update(self.poll_ms)
+                with self._lock:
+                    self.server.update(self.poll_ms)
         except BaseException as exc:
             self._failed.append(exc)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Hold the server between two updates: what clients send meanwhile is served together."""
+        with self._lock:
+            yield
 
     @property
     def address(self) -> str:

@@ -102,3 +102,53 @@ def test_a_failed_batch_with_a_held_login_refusal_refuses_each_request_once(tmp_
             client.close()
         server.close()
         store.close()
+
+
+def test_a_failed_batch_gives_no_waiting_fetch_a_value_it_took_back(tmp_path):
+    """A fetch woken in a batch that fails waits on: the value is back, its answer dropped."""
+    from pygnetic.state import NetWorkSpace, NwsOperationException, NwsServer
+
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)
+    with ServerThread(store) as running:
+        host, port = running.server.address
+        waiter, first, second = (NwsServer(host, port, timeout=5) for _ in range(3))
+        ws_w = NetWorkSpace("w", server=waiter, persistent=True)
+        ws_1, ws_2 = (NetWorkSpace("w", server=s, useUse=True) for s in (first, second))
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "CREATE TRIGGER fail BEFORE INSERT ON variables WHEN NEW.name = 'explode' "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        rolled_back = 0
+        for attempt in range(30):
+            name = f"x{attempt}"
+            fetching = ws_w.fetch_nowait(name)
+            while running.server.waiters.counts(("ws/w", name)) != (1, 0):
+                waiter.poll(2)
+            with running.paused():  # both stores reach the server in one update: one batch
+                storing = ws_1.store_nowait(name, "A")
+                exploding = ws_2.store_nowait("explode", 1)
+                first.poll(0)
+                second.poll(0)
+            while not (storing.done and exploding.done):
+                first.poll(2)
+                second.poll(2)
+            assert isinstance(exploding.error, NwsOperationException)
+            waiter.poll(20)
+            if storing.error is None:  # served in a batch of its own, before the failure
+                assert fetching.wait(5) == "A"
+                continue
+            rolled_back += 1
+            # "A" was never stored; the fetch still waits, and gets the next value.
+            assert not fetching.done
+            assert running.server.waiters.counts(("ws/w", name)) == (1, 0)
+            ws_1.store(name, "B")
+            assert fetching.wait(5) == "B"
+            assert ws_1.fetchTry(name) is None  # no "A" left behind
+            if rolled_back >= 3:
+                break
+        assert rolled_back, "no attempt put both stores in one batch"
+        for server in (waiter, first, second):
+            server.close()
+    store.close()
