@@ -298,7 +298,6 @@ class StateClient:
         self._clock = clock
         self._closed = False
         self.reconnects = 0
-        #: Whether a request after the connection ended connects again (else it fails).
         self.reconnect = True
         # Room for an ending connection next to its replacement.
         self._client = Client(
