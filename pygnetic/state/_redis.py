@@ -145,12 +145,22 @@ class RedisStore(Store):
         redis_py = _load_redis()
         if client is not None and client.get_encoder().decode_responses:
             raise ValueError("the Redis store needs a client made with decode_responses=False")
+        retry = None if client is None else client.get_retry()
+        if retry is not None and getattr(retry, "_retries", 0) > 0:
+            # A write whose answer was lost would run again: a value stored
+            # twice, or one fetched and gone.
+            raise ValueError(
+                "the Redis store needs a client that does not retry commands "
+                "(redis.Redis(..., retry=Retry(NoBackoff(), 0)), or Redis.from_url(url))"
+            )
         self.prefix = prefix
         #: A lost or failing Redis: the server refuses the batch it was serving.
         self.failures = (redis_py.RedisError, OSError)
         self._owns_client = client is None
         self._client: redis.Redis = (
-            redis_py.Redis.from_url(url, decode_responses=False) if client is None else client
+            redis_py.Redis.from_url(url, decode_responses=False, retry=None)
+            if client is None
+            else client
         )
         self._channel = f"{prefix}changes"
         # Deleted spaces have their own channel: every server hears them,
@@ -273,11 +283,13 @@ class RedisStore(Store):
         """Return the space ``key``, or None."""
         return _space(self._client.hgetall(self._space_key(key)))
 
-    def claim_space(self, key: str, owner: str, persistent: bool) -> Space | None:
+    def claim_space(
+        self, key: str, owner: str, persistent: bool, max_spaces_per_owner: int
+    ) -> Space | None:
         """Make ``owner`` the owner of an unowned space; see :meth:`Store.claim_space`."""
         self._claim_space(
             keys=[self._space_key(key), self._owned_key(owner)],
-            args=[owner, _flag(persistent), key],
+            args=[owner, _flag(persistent), key, max_spaces_per_owner],
         )
         space = self.get_space(key)
         return space if space is not None and space.owner == owner else None

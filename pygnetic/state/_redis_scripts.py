@@ -85,10 +85,12 @@ return 0
 """
 
 # claim_space: KEYS space, the new owner's owned set; ARGV owner, persistent
-# flag, key. Only a space without an owner is claimed.
+# flag, key, the most spaces an owner may own. Only a space without an owner
+# is claimed.
 CLAIM_SPACE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
 if redis.call('HGET', KEYS[1], 'has_owner') == '1' then return 5 end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 6 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'has_owner', '1', 'persistent', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 return 0

@@ -69,6 +69,9 @@ MAX_FAILED_LOGINS = 5
 MAX_FAILED_LOGINS_PER_ADDRESS = 20
 #: Accounts one address may try to create per minute (each costs a scrypt).
 MAX_NEW_ACCOUNTS_PER_ADDRESS = 20
+#: Workspaces and dictionaries without an owner (never purged) one address
+#: may make per minute.
+MAX_UNOWNED_SPACES_PER_ADDRESS = 60
 
 Output = Callable[[], Any]
 
@@ -101,7 +104,7 @@ class StateHandler(Handler):
 
     def on_connect(self) -> None:
         """Give the connection its owner token, which is also its writer until ``identify``."""
-        self.owner_token = self.holder = self.server._new_owner_token(self.peer)
+        self.owner_token = self.holder = self.server._new_owner_token()
 
     @property
     def address_key(self) -> str:
@@ -205,20 +208,21 @@ class StateServer(Server):
         self.service = StateService(self.store, self.limits, open_accounts=open_accounts)
         #: The watches of this server's clients.
         self.watches = Watches(self.service, self.limits.max_watches)
-        #: The fetches and finds waiting for a value.
-        self.waiters = Waiters(self.store)
         self.wall_clock = wall_clock
-        self.temp_counter = 0  # mktemp's last number; see _purge_orphans
         self._owners = 0
         self._run = secrets.token_hex(4)
         self._wake_descriptor: int | None = None
+        self._next_look_again = 0.0
         self.serve_ms = serve_ms
         self.log_throttle = LogThrottle(log, clock=clock)
+        #: The fetches and finds waiting for a value.
+        self.waiters = Waiters(self.store, self.log_throttle)
         self._ready: deque[StateHandler] = deque()
         self._held: list[StateHandler] = []
         self._failed_logins = AuthFailures(MAX_FAILED_LOGINS)
         self._failed_addresses = AuthFailures(MAX_FAILED_LOGINS_PER_ADDRESS)
         self._new_accounts = AuthFailures(MAX_NEW_ACCOUNTS_PER_ADDRESS)
+        self._new_unowned = AuthFailures(MAX_UNOWNED_SPACES_PER_ADDRESS)
         self._stopping = False
         self._hearing = False  # whether the store reports changes, not only deletions
         self._next_look = 0.0
@@ -239,6 +243,7 @@ class StateServer(Server):
                 self.store.close()
             raise
         self.add_updater(self._serve)
+        self.temp_counter = len(self.store.spaces())  # fewer names for mktemp to try past
         if not self.store.shared:
             self._purge_orphans()
 
@@ -322,8 +327,7 @@ class StateServer(Server):
             for handler, reply in refused:
                 handler.held = None  # a held login refusal must not follow this one
                 outputs.append(_refusal(reply, failed))
-        for output in outputs:
-            output()
+        self._run_outputs(outputs)
         for handler, _ in served:
             if handler.held is not None:
                 self._held.append(handler)
@@ -388,30 +392,42 @@ class StateServer(Server):
                     exc,
                 )
 
-    def _new_owner_token(self, peer: str) -> str:
+    def _new_owner_token(self) -> str:
+        # Shown to every client (listWss, lease holders): no address in it.
         self._owners += 1
-        return f"{peer} #{self._run}.{self._owners}"
+        return f"connection {self._run}.{self._owners}"
 
     def _purge_orphans(self) -> None:
         """Delete the workspaces that outlived their owner's connection (a restart)."""
-        spaces = self.store.spaces()
-        self.temp_counter = len(spaces)  # fewer names to try past for mktemp
-        for space in spaces:
+        for space in self.store.spaces():
             if space.kind == WORKSPACE and not space.persistent and space.owner is not None:
                 self.store.delete_space(space.key)
 
-    @staticmethod
-    def _run_outputs(outputs: list[Output]) -> None:
+    def _run_outputs(self, outputs: list[Output]) -> None:
+        """Send what a batch answers; one answer that cannot be sent stops no other."""
         for output in outputs:
-            output()
+            try:
+                output()
+            except Exception:
+                self.log_throttle.log(
+                    logging.ERROR, "send", "failed to send an answer", exc_info=True
+                )
 
     # -- watches -------------------------------------------------------------------
 
     def _watch_elsewhere(self) -> None:
         """Tell watchers of what other servers changed (a shared Redis)."""
         watching = bool(self.watches) or bool(self.waiters)
-        if watching and self.store.shared:
-            self._wake_on_notices()
+        if self.store.shared:
+            if watching:
+                self._wake_on_notices()
+                if self.waiters:
+                    self._look_again()
+            elif self._wake_descriptor is not None:
+                # Nobody waits: notices are read twice a second only, and
+                # unread ones must not keep waking update().
+                self.stop_waking_on(self._wake_descriptor)
+                self._wake_descriptor = None
         if not watching:
             # Nobody to tell: the store hears only deleted spaces then (rare),
             # read now and then so that they do not pile up.
@@ -440,6 +456,24 @@ class StateServer(Server):
             self.watches.changed_elsewhere(changed)
             self._run_outputs(self.waiters.changed_elsewhere(changed))
             self._hearing = True
+
+    def _look_again(self) -> None:
+        """Once a second, wake every waited-on variable as if a notice had come.
+
+        A notice published while the link to Redis was down is lost; so is
+        the wait on a notices connection made anew on the same descriptor
+        number (the kernel forgot the old one). This bounds the delay either
+        costs a waiting fetch to a second, at one store read per variable.
+        """
+        now = time.perf_counter()
+        if now < self._next_look_again:
+            return
+        self._next_look_again = now + 1.0
+        if self._wake_descriptor is not None:
+            self.stop_waking_on(self._wake_descriptor)
+            self._wake_descriptor = None
+            self._wake_on_notices()
+        self._run_outputs(self.waiters.wake_all())
 
     def _wake_on_notices(self) -> None:
         """Let update() end its wait when the store's notices arrive, not only on its tick.

@@ -213,9 +213,16 @@ class SQLiteStore(Store):
         with self._transaction() as db:
             return db.execute("DELETE FROM spaces WHERE key = ?", (key,)).rowcount > 0
 
-    def claim_space(self, key: str, owner: str, persistent: bool) -> Space | None:
+    def claim_space(
+        self, key: str, owner: str, persistent: bool, max_spaces_per_owner: int
+    ) -> Space | None:
         """Make ``owner`` the owner of an unowned space; see :meth:`Store.claim_space`."""
         with self._transaction() as db:
+            (owned,) = db.execute(
+                "SELECT count(*) FROM spaces WHERE owner = ?", (owner,)
+            ).fetchone()
+            if owned >= max_spaces_per_owner:
+                return None
             db.execute(
                 "UPDATE spaces SET owner = ?, persistent = ? WHERE key = ? AND owner IS NULL",
                 (owner, int(persistent), key),

@@ -82,12 +82,15 @@ class Store(ABC):
         """Delete the space ``key`` with its variables and grants; False if there was none."""
 
     @abstractmethod
-    def claim_space(self, key: str, owner: str, persistent: bool) -> Space | None:
+    def claim_space(
+        self, key: str, owner: str, persistent: bool, max_spaces_per_owner: int
+    ) -> Space | None:
         """Make ``owner`` the owner of the space ``key`` if it has none, setting ``persistent``.
 
         Returns:
             The space as it is now if ``owner`` owns it, else None (another
-            owns it, or there is no such space).
+            owns it, there is no such space, or ``owner`` owns
+            ``max_spaces_per_owner`` spaces already).
         """
 
     @abstractmethod

@@ -35,7 +35,6 @@ from ._protocol import (
     IDENTIFY,
     OPEN_SPACE,
     STATE_ADAPTER,
-    STATE_PORT,
     VERSION,
     WATCH,
 )
@@ -124,7 +123,7 @@ class SyncedDict(StateClient):
     def __init__(
         self,
         name: str,
-        server: str | tuple[str, int] = f"localhost:{STATE_PORT}",
+        server: str | tuple[str, int] = "localhost:8765",
         leasing: bool = True,
         *,
         lease: float = DEFAULT_LEASE,

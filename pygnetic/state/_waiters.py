@@ -13,11 +13,13 @@ servers woken for one value exactly one fetcher gets it; the others wait on.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._logthrottle import LogThrottle
 from ..request import Reply
 from ._errors import AbortedError, StateError, StateTimeoutError
 from ._model import Queued
@@ -59,10 +61,12 @@ class Waiters:
 
     Args:
         store: Where the values are taken from.
+        log_throttle: Where a store failure is logged.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, log_throttle: LogThrottle) -> None:
         self._store = store
+        self._log = log_throttle
         self._by_variable: dict[Variable, list[Waiter]] = {}
         self._deadlines: list[tuple[float, int, Waiter]] = []
         self._count = 0  # breaks ties in the deadline heap
@@ -121,22 +125,46 @@ class Waiters:
         """Serve what waits on ``variable`` from the store; return the answers to send.
 
         Call it inside the store batch of the write that woke it, so that the
-        values taken are committed with it before the answers leave.
+        values taken are committed with it before the answers leave. A
+        waiter whose connection is closing is dropped, not given a value it
+        would lose. On a store that keeps each write as it is made (Redis),
+        a store failure ends the waking but keeps what it served: the
+        values taken are answered, the others wait on and are looked at
+        again by :meth:`wake_all`. On a transactional one it fails the batch.
         """
         waiting = self._by_variable.get(variable)
         if not waiting:
             return []
+        for waiter in [w for w in waiting if not w.handler.connection.connected]:
+            self._remove(waiter)
         key, name = variable
         outputs: list[Output] = []
-        for waiter in [w for w in waiting if not w.remove]:
-            found = self._store.peek(key, name, waiter.after)
-            if found is not None:
-                outputs.append(self._finish(waiter, found))
-        for waiter in [w for w in waiting if w.remove]:
-            taken = self._store.dequeue(key, name)
-            if taken is None:
-                break
-            outputs.append(self._finish(waiter, taken))
+        try:
+            for waiter in [w for w in self._by_variable.get(variable, ()) if not w.remove]:
+                found = self._store.peek(key, name, waiter.after)
+                if found is not None:
+                    outputs.append(self._finish(waiter, found))
+            for waiter in [w for w in self._by_variable.get(variable, ()) if w.remove]:
+                taken = self._store.dequeue(key, name)
+                if taken is None:
+                    break
+                outputs.append(self._finish(waiter, taken))
+        except self._store.failures:
+            if self._store.transactional:
+                raise
+            self._log.log(
+                logging.ERROR,
+                "store failed",
+                "the store failed while serving waiting fetches; they wait on",
+                exc_info=True,
+            )
+        return outputs
+
+    def wake_all(self) -> list[Output]:
+        """Wake every variable something waits on (notices may have been lost)."""
+        outputs: list[Output] = []
+        for variable in list(self._by_variable):
+            outputs += self.wake(variable)
         return outputs
 
     def abort(self, space_key: str, name: str | None, why: str) -> list[Output]:

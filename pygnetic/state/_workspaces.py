@@ -53,6 +53,10 @@ _TEMPLATE = re.compile(r"[^%]*%d[^%]*")
 MKTEMP_TRIES = 1000
 #: The longest a fetch may wait, in milliseconds (-1 waits for ever).
 MAX_WAIT_MS = 2**31
+#: The highest value number (the stores' numbers are 64-bit, Redis's exact to 2**53).
+MAX_NUMBER = 2**53
+#: Workspaces one listing shows at most (the rest: ``more``).
+MAX_LISTED_SPACES = 500
 
 
 def _workspace(server: StateServer, name: Any) -> tuple[str, Space]:
@@ -90,6 +94,8 @@ def _open_space(
         if not create:
             raise AppIdError(f"there is no {_what(kind)} named {name!r}")
         owner = handler.owner_token if own else None
+        if owner is None:
+            _count_unowned(server, handler, now)
         made = Space(name, kind, owner, ANY, ANY, persistent if own else kind == DICT)
         try:
             store.create_space(made, server.limits)
@@ -99,13 +105,27 @@ def _open_space(
             if space is None:
                 raise AppIdError(f"the {_what(kind)} {name!r} was deleted meanwhile") from None
     if own and space.owner is None:
-        claimed = store.claim_space(key, handler.owner_token, persistent)
+        claimed = store.claim_space(
+            key, handler.owner_token, persistent, server.limits.max_spaces_per_owner
+        )
         if claimed is not None:
             space = claimed
     owned = space.owner == handler.owner_token
     if owned:
         handler.owned.add(key)
     return lambda: reply.answer(owned)
+
+
+def _count_unowned(server: StateServer, handler: StateHandler, now: float) -> None:
+    """Spaces nobody owns are never purged: one address makes only so many a minute."""
+    address = handler.address_key
+    wait = server._new_unowned.wait(address, now)
+    if wait > 0:
+        raise QuotaError(
+            f"too many workspaces or dictionaries made from this address; "
+            f"try again in {wait:.0f} s"
+        )
+    server._new_unowned.failed(address, now)
 
 
 def _what(kind: str) -> str:
@@ -119,6 +139,7 @@ def _mktemp(
     if type(template) is not str or not _TEMPLATE.fullmatch(template):
         raise InvalidRequestError("a template holds one %d and no other %")
     check_name(template, "a template", server.limits.max_name_length - 20)
+    _count_unowned(server, handler, now)
     for _ in range(MKTEMP_TRIES):
         server.temp_counter += 1
         name = template % server.temp_counter
@@ -140,6 +161,9 @@ def _list_spaces(
     for space in server.store.spaces():
         if space.kind != WORKSPACE:
             continue
+        if len(rows) >= MAX_LISTED_SPACES:  # each costs the store a look at its variables
+            more = True
+            break
         names = [name for name, _, _ in server.store.variables(space.key)]
         row: list[Any] = [
             space.name,
@@ -149,7 +173,7 @@ def _list_spaces(
             len(names),
             ",".join(names),
         ]
-        size += len(space.name) + len(row[2]) + len(row[5]) + 16
+        size += _size(space.name) + _size(row[2]) + _size(row[5]) + 16
         if size > MAX_LISTING_BYTES:
             more = True
             break
@@ -183,7 +207,7 @@ def _fetch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
     wait_ms, after = m.wait_ms, m.after
     if type(wait_ms) is not int or not -1 <= wait_ms <= MAX_WAIT_MS:
         raise InvalidRequestError("wait_ms must be -1, 0 or a positive number of milliseconds")
-    if type(after) is not int or after < -1:
+    if type(after) is not int or not -1 <= after <= MAX_NUMBER:
         raise InvalidRequestError("after must be -1 or a value's number")
     store = server.store
     if after >= 0 and store.mode(key, name) in (LIFO, MULTI):
@@ -223,12 +247,17 @@ def _list_vars(
     size, more = 0, False
     for name, mode, count in server.store.variables(key):
         fetchers, finders = server.waiters.counts((key, name))
-        size += len(name) + 24
+        size += _size(name) + 24
         if size > MAX_LISTING_BYTES:
             more = True
             break
         rows.append([name, count, fetchers, finders, mode])
     return lambda: reply.answer(rows, more)
+
+
+def _size(text: str) -> int:
+    """Bytes ``text`` takes on the wire (a character may take four)."""
+    return len(text.encode())
 
 
 def _then(first: Output, more: list[Output]) -> Output:

@@ -186,3 +186,53 @@ def test_a_fetcher_that_leaves_takes_no_value_with_it(tmp_path):
             leaving.close()
             staying.close()
     store.close()
+
+
+def test_a_notice_lost_with_the_notices_connection_delays_a_fetch_a_second_at_most(redis_url):
+    import redis
+
+    stores, services = redis_servers(redis_url)
+    clients = []
+    try:
+        clients = [NwsServer(*service.server.address, timeout=10) for service in services]
+        waiting = NetWorkSpace("lost", server=clients[0]).fetch_nowait("x")
+        while not services[0].server.waiters:
+            clients[0].poll(5)
+        with services[0].paused():  # the notice is published while the link is down
+            killer = redis.Redis.from_url(redis_url)
+            killer.client_kill_filter(_type="pubsub")
+            killer.close()
+            NetWorkSpace("lost", server=clients[1], useUse=True).store("x", "found")
+        started = time.monotonic()
+        while not waiting.done:
+            clients[0].poll(5)
+            assert time.monotonic() - started < 5
+        assert waiting.result() == "found"
+    finally:
+        close_all(stores, services, clients)
+
+
+def test_a_redis_server_nobody_waits_on_does_not_spin(redis_url):
+    stores, services = redis_servers(redis_url, poll_ms=1000)
+    clients = []
+    try:
+        clients = [NwsServer(*service.server.address, timeout=10) for service in services]
+        ws = NetWorkSpace("spin", server=clients[0])
+        waiting = ws.fetch_nowait("x")
+        while not services[0].server.waiters:
+            clients[0].poll(5)
+        NetWorkSpace("spin", server=clients[1], useUse=True).store("x", 1)
+        assert waiting.wait(5) == 1
+        server = services[0].server
+        updates = []
+        real_update = server.update
+        server.update = lambda ms: (updates.append(ms), real_update(ms))
+        started = time.monotonic()
+        for n in range(5):  # deletions elsewhere: notices every server hears
+            clients[1].useWs(f"brief{n}")
+            clients[1].deleteWs(f"brief{n}")
+        while time.monotonic() - started < 1.0:
+            clients[0].poll(20)
+        assert len(updates) < 30, f"{len(updates)} updates in a second while nobody waits"
+    finally:
+        close_all(stores, services, clients)

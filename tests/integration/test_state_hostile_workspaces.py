@@ -23,6 +23,7 @@ from pygnetic.state._protocol import (
 )
 
 LIMITS = StateLimits(max_values=3, max_spaces_per_owner=2, max_lease=3600)
+# (each test's server is new: its rate limits start afresh)
 
 
 @pytest.fixture
@@ -72,6 +73,7 @@ def still_served(running):
         (FETCH, ("w", "k", True, -5, -1), "wait_ms"),
         (FETCH, ("w", "k", True, 2**40, -1), "wait_ms"),
         (FETCH, ("w", "k", True, 0, -2), "after"),
+        (FETCH, ("w", "k", False, -1, 2**64 - 1), "after"),  # no number a store cannot bind
         (FETCH, ("w", "k", 1, 0, -1), "remove"),
         (STORE, ("w", "k", b"\xc1"), "cannot be stored"),
         (STORE, ("w", "k" * 10_000, b"\x01"), "longer than"),
@@ -129,4 +131,30 @@ def test_value_and_workspace_quotas_hold(running):
         NetWorkSpace("second", server=server)
         with pytest.raises(NwsOperationException, match="owns its most"):
             NetWorkSpace("third", server=server)
+    still_served(running)
+
+
+def test_a_listing_of_long_wide_names_fits_one_message(running):
+    # 2,500 variables named with 4-byte characters: over a megabyte of names.
+    store = running.server.store
+    with running.paused():
+        for n in range(2500):
+            store.declare("ws/w", f"{n:04d}" + "\U0001f600" * 250, "fifo", LIMITS.max_variables)
+    host, port = running.server.address
+    with NwsServer(host, port) as server:
+        listing = server.useWs("w").listVars(format="dict")
+        assert 0 < len(listing) < 2500  # cut where the answer is full, and sent
+    still_served(running)
+
+
+def test_workspaces_nobody_owns_are_made_at_a_bounded_rate(running):
+    host, port = running.server.address
+    with NwsServer(host, port) as server:
+        made = 0
+        with pytest.raises(NwsOperationException, match="too many"):
+            for n in range(200):
+                server.useWs(f"unowned{n}")  # never purged: each counts
+                made += 1
+        assert made == 60
+        NetWorkSpace("owned", server=server)  # an owned one is purged with its owner
     still_served(running)

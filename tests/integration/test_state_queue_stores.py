@@ -264,8 +264,11 @@ def test_sqlite_reads_a_part_one_file(tmp_path):
 
 def test_claiming_a_space_without_owner(store):
     store.create_space(Space("temp", WORKSPACE, None, persistent=False), LIMITS)
-    claimed = store.claim_space("ws/temp", "conn 1", True)
+    claimed = store.claim_space("ws/temp", "conn 1", True, 5)
     assert (claimed.owner, claimed.persistent) == ("conn 1", True)
-    assert store.claim_space("ws/temp", "conn 2", False) is None  # owned already
+    assert store.claim_space("ws/temp", "conn 2", False, 5) is None  # owned already
     assert store.get_space("ws/temp").owner == "conn 1"
-    assert store.claim_space("ws/none", "conn 1", True) is None
+    assert store.claim_space("ws/none", "conn 1", True, 5) is None
+    store.create_space(Space("temp2", WORKSPACE, None, persistent=False), LIMITS)
+    assert store.claim_space("ws/temp2", "conn 1", True, 1) is None  # owns its most
+    assert store.get_space("ws/temp2").owner is None

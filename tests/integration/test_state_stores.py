@@ -432,6 +432,10 @@ def test_redis_store_with_a_given_client(redis_url):
     with pytest.raises(ValueError):
         RedisStore(client=decoding)
     decoding.close()
+    retrying = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
+    with pytest.raises(ValueError, match="retry"):
+        RedisStore(client=retrying)  # a lost answer would run a write twice
+    retrying.close()
     client = redis.Redis.from_url(redis_url)
     store = RedisStore(client=client, prefix="mine:")
     make_space(store)
