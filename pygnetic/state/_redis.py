@@ -121,8 +121,11 @@ class RedisStore(Store):
         prefix: What every key of this store begins with; stores with other
             prefixes on the same Redis keep apart.
         client: A ``redis.Redis`` to use instead of one made from ``url``;
-            it must return bytes (``decode_responses=False``). It is left
-            open by :meth:`close`.
+            it must return bytes (``decode_responses=False``) and must not
+            retry commands (``Redis.from_url(url)`` does not; ``Redis(host=…)``
+            does unless given ``retry=Retry(NoBackoff(), 0)``): a write
+            whose answer was lost would run twice. It is left open by
+            :meth:`close`.
 
     Attributes:
         prefix: As given.
