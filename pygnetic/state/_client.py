@@ -25,6 +25,7 @@ from ..handler import Handler
 from ..request import Request, RequestAborted, Requester, RequestRefused, RequestTimeout
 from ._errors import (
     ERRORS_BY_CODE,
+    AbortedError,
     InvalidAddressError,
     InvalidRequestError,
     SizeError,
@@ -202,6 +203,28 @@ class StateRequest:
                 raise StateTimeoutError(f"{self.name} not done within {timeout:g} s")
             client.poll(5)
         return self.result()
+
+    def cancel(self) -> None:
+        """Give the operation up: it fails with :exc:`~pygnetic.state.AbortedError` now.
+
+        Its answers are ignored from then on. A workspace fetch given up
+        asks the service to end it; a value already on its way back is
+        stored again, so that no value is lost. Nothing if it is done.
+        """
+        if self.done:
+            return
+        self._inner = None
+        cancelled = AbortedError(f"{self.name} was cancelled")
+        error: BaseException = cancelled
+        try:  # the operation's own clean-up runs, and may say the error its own way
+            self._operation.throw(cancelled)
+        except StopIteration:
+            pass
+        except Exception as raised:
+            error = raised
+        else:
+            self._operation.close()
+        self._finish(_PENDING, error)
 
     def _step(self, answer: Any, error: BaseException | None) -> None:
         try:
@@ -495,7 +518,12 @@ class StateClient:
         return StateRequest(self, name, operation, callback, event)
 
     def _run(self, name: str, operation: Operation) -> Any:
-        return self._start(name, operation).wait()
+        request = self._start(name, operation)
+        try:
+            return request.wait()
+        except BaseException:
+            request.cancel()  # e.g. KeyboardInterrupt: nobody waits for it any more
+            raise
 
     # -- watches -------------------------------------------------------------------
 

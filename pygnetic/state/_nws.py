@@ -29,11 +29,13 @@ import math
 from collections.abc import Callable
 from typing import IO, Any
 
+from ..request import Request
 from ._client import Operation, StateRequest
 from ._model import MODES, unpack_value
 from ._nws_errors import DICT, STRING, NwsDeclarationFailedException, NwsOperationException
 from ._nws_server import NwsServer, _check_format
 from ._protocol import (
+    CANCEL,
     DECLARE,
     DELETE_VAR,
     FETCH,
@@ -185,9 +187,25 @@ class NetWorkSpace:
             if not timeout > 0:
                 raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
             wait_ms, ask_timeout = max(1, math.ceil(timeout * 1000)), timeout + client.timeout
-        return (
-            yield client._ask(FETCH, self.curWs, name, remove, wait_ms, after, timeout=ask_timeout)
-        )
+        request = client._ask(FETCH, self.curWs, name, remove, wait_ms, after, timeout=ask_timeout)
+        try:
+            return (yield request)
+        except BaseException:  # refused, or given up (cancel(), an interrupted blocking call)
+            if remove and not request.done and client.connected:
+                self._give_up(name, request)
+            raise
+
+    def _give_up(self, name: str, request: Request) -> None:
+        """End a fetch nobody waits for; store again a value that was on its way."""
+        client = self.server.client
+        client._ask(CANCEL, request.request_id)
+        workspace = self.curWs
+
+        def put_back(answered: Request) -> None:
+            if answered.error is None and answered.result().data is not None:
+                client._ask(STORE, workspace, name, answered.result().data)
+
+        request.callback = put_back
 
     def _value(self, name: str, remove: bool, block: bool, timeout: float | None, missing: Any):  # type: ignore[no-untyped-def]
         answer = yield from self._take(name, remove, block, timeout)

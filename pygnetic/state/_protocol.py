@@ -51,6 +51,9 @@ Workspaces (NetWorkSpaces) and synced dictionaries (py2p):
     answered with ``item(request_id, data, seq)``
 ``delete_var(request_id, space, var)``
     answered with ``done(request_id)``
+``cancel(request_id, fetch_id)``
+    answered with ``done(request_id)``: the fetch ``fetch_id`` of this
+    connection, if it still waits, is refused with ``aborted``
 ``list_vars(request_id, space)``
     answered with ``listing(request_id, rows, more)``:
     ``[name, values, fetchers, finders, mode]`` per variable
@@ -132,6 +135,7 @@ DECLARE = _register("declare", ("request_id", "space", "var", "mode"))
 STORE = _register("store", ("request_id", "space", "var", "data"))
 FETCH = _register("fetch", ("request_id", "space", "var", "remove", "wait_ms", "after"))
 DELETE_VAR = _register("delete_var", ("request_id", "space", "var"))
+CANCEL = _register("cancel", ("request_id", "fetch_id"))
 LIST_VARS = _register("list_vars", ("request_id", "space"))
 IDENTIFY = _register("identify", ("request_id", "secret"))
 DICT_PUT = _register("dict_put", ("request_id", "space", "key", "data", "lease"))
@@ -177,6 +181,7 @@ ANSWERS = (
     (STORE, DONE),
     (FETCH, ITEM),
     (DELETE_VAR, DONE),
+    (CANCEL, DONE),
     (LIST_VARS, LISTING),
     (IDENTIFY, TEXT),
     (DICT_PUT, LEASE),

@@ -193,6 +193,13 @@ class Waiters:
                 )
         return outputs
 
+    def cancel(self, handler: StateHandler, request_id: Any) -> list[Output]:
+        """Refuse ``handler``'s waiting fetch or find ``request_id``, if it still waits."""
+        for waiter in list(handler.waiting):
+            if waiter.reply.request.request_id == request_id:
+                return [self._finish(waiter, AbortedError("cancelled by the client"))]
+        return []
+
     def forget(self, handler: StateHandler) -> None:
         """Drop the waiters of a connection that ended (nothing is sent)."""
         for waiter in list(handler.waiting):

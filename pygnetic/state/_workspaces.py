@@ -28,6 +28,7 @@ from ._errors import (
 )
 from ._model import ANY, DICT, LIFO, MODES, MULTI, WORKSPACE, Space, check_name, space_key
 from ._protocol import (
+    CANCEL,
     DECLARE,
     DELETE_VAR,
     FETCH,
@@ -59,9 +60,15 @@ MAX_NUMBER = 2**53
 MAX_LISTED_SPACES = 500
 
 
+def _workspace_key(server: StateServer, name: Any) -> str:
+    """The store key of the workspace ``name`` (which may not exist)."""
+    limit = server.limits.max_name_length
+    return space_key(WORKSPACE, check_name(name, "a workspace name", limit))
+
+
 def _workspace(server: StateServer, name: Any) -> tuple[str, Space]:
     """The store key and the space of the workspace ``name``, which must exist."""
-    key = space_key(WORKSPACE, check_name(name, "a workspace name", server.limits.max_name_length))
+    key = _workspace_key(server, name)
     space = server.store.get_space(key)
     if space is None:
         raise AppIdError(f"there is no workspace named {name!r}")
@@ -192,7 +199,9 @@ def _declare(
 
 
 def _store(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
-    key, _ = _workspace(server, m.space)
+    # No look at the space first: a variable exists only in one, and the
+    # store refuses a new variable of a missing space (one round trip less).
+    key = _workspace_key(server, m.space)
     name = _variable(server, m.var)
     stored = server.service.value(m.data)
     limits = server.limits
@@ -201,7 +210,7 @@ def _store(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
 
 
 def _fetch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
-    key, _ = _workspace(server, m.space)
+    key = _workspace_key(server, m.space)
     name = _variable(server, m.var)
     remove = _flag(m.remove, "remove")
     wait_ms, after = m.wait_ms, m.after
@@ -218,9 +227,10 @@ def _fetch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
         server._hear_changes()  # before looking: a value stored elsewhere after it wakes us
     after = max(after, 0)
     found = store.dequeue(key, name) if remove else store.peek(key, name, after)
-    if found is not None:
+    if found is not None:  # a value lives only in a workspace that exists
         data, seq = found.data, found.seq
         return lambda: reply.answer(data, seq)
+    _workspace(server, m.space)  # none: say so if there is no workspace
     if wait_ms == 0:
         return lambda: reply.answer(None, 0)
     deadline = math.inf if wait_ms < 0 else now + wait_ms / 1000
@@ -237,6 +247,13 @@ def _delete_var(
         raise NoSuchKeyError(f"there is no variable {name!r}")
     aborted = server.waiters.abort(key, name, f"{name!r} was deleted")
     return _then(lambda: reply.answer(), aborted)
+
+
+def _cancel(
+    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
+) -> Output:
+    # A fetch answered already is no error: its answer is on its way.
+    return _then(lambda: reply.answer(), server.waiters.cancel(handler, m.fetch_id))
 
 
 def _list_vars(
@@ -302,5 +319,6 @@ WORKSPACE_OPERATIONS = {
     STORE: _store,
     FETCH: _fetch,
     DELETE_VAR: _delete_var,
+    CANCEL: _cancel,
     LIST_VARS: _list_vars,
 }

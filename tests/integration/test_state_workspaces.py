@@ -418,3 +418,45 @@ def test_pep8_names_are_the_seeds():
     assert NetWorkSpace.list_vars is NetWorkSpace.listVars
     assert NwsServer.open_ws is NwsServer.openWs
     assert NwsServer.list_wss is NwsServer.listWss
+
+
+def test_a_cancelled_fetch_takes_no_value(connect, running):
+    a, b = connect(), connect()
+    ws_a, ws_b = NetWorkSpace("cancel", server=a), NetWorkSpace("cancel", server=b)
+    waiting = ws_b.fetch_nowait("x")
+    pump_until(lambda: running.server.waiters.counts(("ws/cancel", "x")) == (1, 0), b)
+    waiting.cancel()
+    assert isinstance(waiting.error, NwsAbortedException)
+    pump_until(lambda: not running.server.waiters, b)
+    ws_a.store("x", "kept")
+    assert ws_a.fetchTry("x") == "kept"
+
+
+def test_a_value_already_on_its_way_to_a_cancelled_fetch_is_stored_again(connect, running):
+    a, b = connect(), connect()
+    ws_a, ws_b = NetWorkSpace("race", server=a), NetWorkSpace("race", server=b)
+    waiting = ws_b.fetch_nowait("x")
+    pump_until(lambda: running.server.waiters.counts(("ws/race", "x")) == (1, 0), b)
+    ws_a.store("x", "in flight")  # answered: the value is on its way to b
+    waiting.cancel()  # before b reads it
+    assert isinstance(waiting.error, NwsAbortedException)
+    pump_until(lambda: ws_a.findTry("x") is not None, b, a)  # b stored it again
+    assert ws_a.fetchTry("x") == "in flight"
+
+
+def test_an_interrupted_blocking_fetch_takes_no_value(connect, running):
+    a, b = connect(), connect()
+    ws_a, ws_b = NetWorkSpace("stop", server=a), NetWorkSpace("stop", server=b)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(request):
+        raise Interrupted  # as a KeyboardInterrupt would, from inside the wait
+
+    ws_b.store_nowait("other", 1, callback=interrupt)
+    with pytest.raises(Interrupted):
+        ws_b.fetch("x")
+    pump_until(lambda: not running.server.waiters, b)
+    ws_a.store("x", "kept")
+    assert ws_a.fetchTry("x") == "kept"
