@@ -586,3 +586,98 @@ def test_chat_shows_the_message_of_the_day(start, tmp_path):
         assert sent >= 1 and received >= 1, example.transcript()
     assert "message of the day: Welcome to the chat!\n" in host.output, host.transcript()
     assert "message of the day" not in guest.said(), guest.transcript()  # no --state
+
+
+NO_PYGAME = "raise ImportError('a match-maker must run without pygame')\n"
+MATCHED = re.compile(r"^(\w+): matched with (\w+) \(rating \d+\)\n\1: game (\S+), by", re.M)
+PAIRED = re.compile(r"^\S+: matched (\w+) \(\d+\) with (\w+) \(\d+\) in game (\S+)$", re.M)
+
+
+def matchmaking(start, tmp_path, makers, names):
+    """A state service, match-makers (without pygame), then players; return what each said.
+
+    Returns the opponent and game each player was told of, the pairs the
+    match-makers made ``(first, second, game)``, and the number of matches.
+    """
+    service = start(
+        "-m", "pygnetic.state", "--db", str(tmp_path / "state.db"),
+        "--host", "127.0.0.1", "--port", "0",
+    )  # fmt: skip
+    address = f"127.0.0.1:{service.port()}"
+    hidden = tmp_path / "no-pygame"  # a pygame that cannot be imported, first on the path
+    hidden.mkdir()
+    (hidden / "pygame.py").write_text(NO_PYGAME)
+    path = os.pathsep.join(filter(None, [str(hidden), os.environ.get("PYTHONPATH")]))
+    role = ["--role", "matchmaker", "--state", address, "--selftest", str(len(names))]
+    started = [
+        start("matchmaking.py", *role, "--name", f"maker{n}", env={"PYTHONPATH": path})
+        for n in range(makers)
+    ]
+    for maker in started:
+        maker.wait_for(r": ready, matching players")  # counting matches from now on
+    players = {
+        name: start("matchmaking.py", "--state", address, "--name", name, "--selftest", "1800")
+        for name in names
+    }
+    told = {}
+    for name, player in players.items():
+        assert player.finish() == (1, 1, None), player.transcript()
+        said = MATCHED.findall("".join(player.output))
+        assert len(said) == 1 and said[0][0] == name, player.transcript()
+        told[name] = said[0][1:]  # (opponent, game)
+    pairs, made = [], 0
+    for maker in started:
+        sent, received, _ = maker.finish()
+        assert received >= 2 * sent, maker.transcript()  # more if it put a player back
+        pairs += PAIRED.findall("".join(maker.output))
+        made += sent
+    return told, pairs, made
+
+
+def check_matched_once(names, told, pairs, made):
+    """Every player in exactly one pair, and told of that pair, the other side too."""
+    assert made == len(pairs) == len(names) // 2, pairs
+    assert sorted(name for pair in pairs for name in pair[:2]) == sorted(names), pairs
+    for first, second, game in pairs:
+        assert told[first] == (second, game) and told[second] == (first, game), (pairs, told)
+    assert all(told[told[name][0]][0] == name for name in names), told  # A with B iff B with A
+
+
+@needs_pygame
+def test_matchmaking_matches_four_players_once(start, tmp_path):
+    """One match-maker and four players: two matches, each player in one, both sides agree."""
+    names = ["Ann", "Bob", "Cid", "Dee"]
+    check_matched_once(names, *matchmaking(start, tmp_path, 1, names))
+
+
+@needs_pygame
+def test_matchmaking_with_two_match_makers_still_matches_each_player_once(start, tmp_path):
+    """Two match-makers fetch from one queue: each player is taken by one of them, once."""
+    names = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay"]
+    check_matched_once(names, *matchmaking(start, tmp_path, 2, names))
+
+
+@needs_pygame
+def test_matchmaking_drops_a_player_who_left_the_queue(start, tmp_path):
+    """Ann queues and gives up before any match-maker runs: Bob and Cid are paired, not her."""
+    service = start(
+        "-m", "pygnetic.state", "--db", str(tmp_path / "state.db"),
+        "--host", "127.0.0.1", "--port", "0",
+    )  # fmt: skip
+    address = f"127.0.0.1:{service.port()}"
+    ann = start("matchmaking.py", "--state", address, "--name", "Ann", "--selftest", "30")
+    ann.process.wait(RUN_TIMEOUT)
+    ann.join()
+    assert ann.process.returncode == 1 and "Ann: left the queue\n" in ann.output, ann.transcript()
+    maker = start("matchmaking.py", "--role", "matchmaker", "--state", address, "--selftest", "2")
+    maker.wait_for(r": ready, matching players")
+    players = [
+        start("matchmaking.py", "--state", address, "--name", name, "--selftest", "1800")
+        for name in ("Bob", "Cid")
+    ]
+    for player in players:
+        assert player.finish() == (1, 1, None), player.transcript()
+    assert maker.finish()[0] == 1
+    said = "".join(maker.output)
+    assert ": Ann left the queue\n" in said, maker.transcript()
+    assert [sorted(pair[:2]) for pair in PAIRED.findall(said)] == [["Bob", "Cid"]], said
