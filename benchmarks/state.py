@@ -792,6 +792,41 @@ def redis_unavailable() -> str | None:
 Cells = dict[tuple[str, int], dict[str, list[dict]]]
 
 
+def run_rounds(
+    rounds: int,
+    cells: list[tuple[str, int]],
+    sides: Callable[[str, int], list[str]],
+    measure: Callable[[str, int, str], Timed],
+    placement: Placement,
+    idle: Callable[[], None],
+) -> Cells:
+    """Every cell of every round, each of its sides: {(cell, clients): {side: [round summaries]}}.
+
+    The cells of a round are interleaved, and a cell's sides (``sides(cell,
+    clients)``) measured in reverse order on odd rounds, so that no side is
+    always first; the processes are placed for the cell's clients. ``idle``
+    runs before each side and after each round (connections idle while the
+    others run), then a garbage collection before the side, so that none
+    falls inside it; ``measure(cell, clients, side)`` times it.
+    """
+    results: Cells = {}
+    for round_ in range(rounds):
+        for cell, count in cells:
+            names = sides(cell, count)
+            if round_ % 2:
+                names.reverse()  # no side always first
+            placed = placement.apply(count)
+            for side in names:
+                idle()  # the connections idle while the others run
+                gc.collect()
+                timed = measure(cell, count, side)
+                results.setdefault((cell, count), {}).setdefault(side, []).append(
+                    timed.summary() | {"placement": placed}
+                )
+        idle()
+    return results
+
+
 def measure_store(
     store: str,
     config: Config,
@@ -812,7 +847,7 @@ def measure_store(
     clients = None
     inprocess_store: Any = None
     try:
-        clients = Clients(address, most)
+        clients = service_clients = Clients(address, most)
         service_pids = dict(pids, server=server.pid)
         if store == "sqlite":
             floor: Any = SQLiteFloor(workdir / "floor.db", most)
@@ -825,29 +860,28 @@ def measure_store(
         inprocess = InProcess(inprocess_store)
         cells: list[tuple[str, int]] = [("version", 1)] if 1 in config.clients else []
         cells += [(op, count) for op in config.ops for count in config.clients]
-        for round_ in range(config.rounds):
-            for op, count in cells:
-                sides: list[tuple[str, Any, dict]] = [("service", clients, service_pids)]
-                if op != "version":
-                    sides.append(("floor", floor, pids))
-                    if count == 1:
-                        sides.append(("inprocess", inprocess, pids))
-                if round_ % 2:
-                    sides.reverse()  # no side always first
-                placed = placement.apply(count)
-                for side, target, meter_pids in sides:
-                    clients.keepalive()  # the connections idle while the others run
-                    gc.collect()
-                    meter = CpuMeter(meter_pids)
-                    if side == "service" and count > 1:
-                        timed = clients.run_many(op, count, config.warm, config.seconds, meter)
-                    else:
-                        make_op = target.make(op, shared=count > 1)
-                        timed = run_threads(make_op, count, config.warm, config.seconds, meter)
-                    results.setdefault((op, count), {}).setdefault(side, []).append(
-                        timed.summary() | {"placement": placed}
-                    )
-            clients.keepalive()
+        targets: dict[str, tuple[Any, dict]] = {
+            "service": (service_clients, service_pids),
+            "floor": (floor, pids),
+            "inprocess": (inprocess, pids),
+        }
+
+        def sides(op: str, count: int) -> list[str]:
+            if op == "version":
+                return ["service"]
+            return ["service", "floor", "inprocess"] if count == 1 else ["service", "floor"]
+
+        def measure(op: str, count: int, side: str) -> Timed:
+            target, meter_pids = targets[side]
+            meter = CpuMeter(meter_pids)
+            if side == "service" and count > 1:
+                return service_clients.run_many(op, count, config.warm, config.seconds, meter)
+            make_op = target.make(op, shared=count > 1)
+            return run_threads(make_op, count, config.warm, config.seconds, meter)
+
+        results = run_rounds(
+            config.rounds, cells, sides, measure, placement, service_clients.keepalive
+        )
     finally:
         if clients is not None:
             clients.close()

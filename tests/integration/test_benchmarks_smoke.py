@@ -137,3 +137,29 @@ def test_the_state_benchmark_measures_the_service_and_its_floor(tmp_path: Path) 
                 for side in ("service", "floor"):
                     # Every request answered, every compare-and-swap won (a key per client).
                     assert row[side]["ops_per_s"] > 0 and row[side]["errors"] == 0, row[side]
+
+
+@pytest.mark.slow
+def test_the_workspace_benchmark_measures_the_queue_and_its_floor(tmp_path: Path) -> None:
+    out = tmp_path / "workspace.json"
+    stdout = _run("benchmarks.workspace", "--quick", "--json", str(out))
+    assert "| service/s    p50    p99 |   floor/s" in stdout
+    assert "Where a pair's time goes" in stdout
+    document = json.loads(out.read_text())
+    stores = ["sqlite"] + ([] if "redis" in document["skipped"] else ["redis"])
+    if "redis" in document["skipped"]:
+        assert "skipping redis: " in stdout
+    cells = {(row["store"], row["clients"]): row for row in document["rows"]}
+    assert set(cells) == {(store, clients) for store in stores for clients in (1, 50)}
+    for (store, clients), row in cells.items():
+        assert f"{store:<6} {clients:>7} |" in stdout
+        assert row["rate_ratio"] > 0
+        for side in ("service", "floor"):
+            # Every job stored was fetched, every request answered.
+            assert row[side]["ops_per_s"] > 0 and row[side]["errors"] == 0, row[side]
+            assert row[side]["p50_us"] > 0
+        assert row["service"]["server_cpu_per_op_us"] > 0
+        assert row["service"]["requests_per_pair"] >= 2
+        if store == "redis":
+            for side in ("service", "floor"):
+                assert row[side]["redis_trips_per_pair"] >= 2
