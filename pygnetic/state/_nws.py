@@ -191,19 +191,24 @@ class NetWorkSpace:
         try:
             return (yield request)
         except BaseException:  # refused, or given up (cancel(), an interrupted blocking call)
-            if remove and not request.done and client.connected:
-                self._give_up(name, request)
+            if not request.done and client.connected:
+                self._give_up(name, request, remove)
             raise
 
-    def _give_up(self, name: str, request: Request) -> None:
-        """End a fetch nobody waits for; store again a value that was on its way."""
-        client = self.server.client
+    def _give_up(self, name: str, request: Request, remove: bool) -> None:
+        """End a fetch or find nobody waits for; store again a value on its way to it."""
+        server = self.server
+        client = server.client
         client._ask(CANCEL, request.request_id)
         workspace = self.curWs
+        server._giving_up.add(request)
 
         def put_back(answered: Request) -> None:
-            if answered.error is None and answered.result().data is not None:
-                client._ask(STORE, workspace, name, answered.result().data)
+            server._giving_up.discard(answered)
+            if remove and answered.error is None and answered.result().data is not None:
+                stored = client._ask(STORE, workspace, name, answered.result().data)
+                server._giving_up.add(stored)
+                stored.callback = server._giving_up.discard
 
         request.callback = put_back
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ..request import Request
 from ._client import DEFAULT_TIMEOUT, Operation, StateClient, StateRequest
 from ._errors import StateError, StateUnavailableError
 from ._model import WORKSPACE
@@ -73,6 +74,8 @@ class NwsServer:
         except StateUnavailableError as exc:
             raise NwsConnectException(str(exc)) from None
         self.client.reconnect = False  # ownership ends with the connection: no silent new one
+        # Fetches given up, and the stores putting back what they brought.
+        self._giving_up: set[Request] = set()
 
     def __str__(self) -> str:
         return f"NwsServer {self.serverHost}:{self.serverPort}"
@@ -90,7 +93,14 @@ class NwsServer:
         self.client.poll(timeout_ms)
 
     def close(self) -> None:
-        """Close the connection; the service purges the non-persistent workspaces it owned."""
+        """Close the connection; the service purges the non-persistent workspaces it owned.
+
+        A fetch given up whose value was already on its way stores it again
+        first (waiting a second at most).
+        """
+        give_up = time.monotonic() + 1.0
+        while self._giving_up and self.client.connected and time.monotonic() < give_up:
+            self.client.poll(5)
         self.client.close()
 
     def __enter__(self) -> NwsServer:

@@ -148,14 +148,7 @@ class RedisStore(Store):
         redis_py = _load_redis()
         if client is not None and client.get_encoder().decode_responses:
             raise ValueError("the Redis store needs a client made with decode_responses=False")
-        retry = None if client is None else client.get_retry()
-        if retry is not None and getattr(retry, "_retries", 0) > 0:
-            # A write whose answer was lost would run again: a value stored
-            # twice, or one fetched and gone.
-            raise ValueError(
-                "the Redis store needs a client that does not retry commands "
-                "(redis.Redis(..., retry=Retry(NoBackoff(), 0)), or Redis.from_url(url))"
-            )
+
         self.prefix = prefix
         #: A lost or failing Redis: the server refuses the batch it was serving.
         self.failures = (redis_py.RedisError, OSError)
@@ -165,6 +158,16 @@ class RedisStore(Store):
             if client is None
             else client
         )
+        if _retries(self._client):
+            # A write whose answer was lost would run again: a value stored
+            # twice, or one fetched and gone.
+            if self._owns_client:
+                self._client.close()
+            raise ValueError(
+                "the Redis store needs a client that does not retry commands: no "
+                "retry_on_timeout or retry_on_error, and redis.Redis(..., "
+                "retry=Retry(NoBackoff(), 0)) if made by hand (Redis.from_url(url) is fine)"
+            )
         self._channel = f"{prefix}changes"
         # Deleted spaces have their own channel: every server hears them,
         # also when it listens to no changes.
@@ -822,6 +825,18 @@ class RedisStore(Store):
             self._pubsub = None
         if self._owns_client:
             self._client.close()
+
+
+def _retries(client: Any) -> bool:
+    """Whether ``client`` may send a command again after a failure (a lost answer)."""
+    retry = client.get_retry()
+    if retry is not None and getattr(retry, "_retries", 0) > 0:
+        return True
+    found = client.connection_pool.connection_kwargs
+    retry = found.get("retry")
+    if retry is not None and getattr(retry, "_retries", 0) > 0:
+        return True
+    return bool(found.get("retry_on_timeout") or found.get("retry_on_error"))
 
 
 def _flag(value: bool) -> str:

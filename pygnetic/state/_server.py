@@ -25,11 +25,20 @@ from ..handler import Handler
 from ..request import Reply
 from ..server import Server
 from ._dicts import DICT_OPERATIONS
-from ._errors import InvalidRequestError, LoginError, QuotaError, StateError, UnexpectedError
+from ._errors import (
+    AbortedError,
+    InvalidRequestError,
+    LoginError,
+    QuotaError,
+    StateError,
+    UnexpectedError,
+)
 from ._model import WORKSPACE, StateLimits
 from ._protocol import (
+    CANCEL,
     CREATE_ACCOUNT,
     DELETE_SPACE,
+    FETCH,
     GET,
     JOIN,
     LOGIN,
@@ -127,6 +136,12 @@ class StateHandler(Handler):
         """Forget the connection's queue and watches."""
         self.server._forget_handler(self)
 
+    @state_requests.answers("cancel")
+    def net_cancel(self, message: Any) -> tuple[()]:
+        """End a waiting fetch or find of this connection at once (not queued, never busy)."""
+        self.server._cancel(self, message.fetch_id)
+        return ()
+
     def on_receive(self, message: Any, **kwargs: Any) -> None:
         """Refuse the messages only the service sends, as invalid requests."""
         if type(message) in REQUESTS:
@@ -147,7 +162,7 @@ def _queued(name: str) -> Callable[[Handler, Any], None]:
     return state_requests.answers(name, deferred=True)(method)
 
 
-for _request in REQUESTS:
+for _request in REQUESTS - {CANCEL}:
     setattr(StateHandler, "net_" + _request.__name__, _queued(_request.__name__))
 
 
@@ -327,6 +342,7 @@ class StateServer(Server):
             for handler, reply in refused:
                 handler.held = None  # a held login refusal must not follow this one
                 outputs.append(_refusal(reply, failed))
+        self.waiters.end()
         self._run_outputs(outputs)
         for handler, _ in served:
             if handler.held is not None:
@@ -391,6 +407,15 @@ class StateServer(Server):
                     handler.peer,
                     exc,
                 )
+
+    def _cancel(self, handler: StateHandler, fetch_id: Any) -> None:
+        """A client gave a fetch up: refuse it, waiting or still in the queue."""
+        for reply in handler.jobs:
+            if reply.request.request_id == fetch_id and type(reply.request) is FETCH:
+                handler.jobs.remove(reply)
+                reply.refuse("cancelled by the client", AbortedError.code)
+                return
+        self._run_outputs(self.waiters.cancel(handler, fetch_id))
 
     def _new_owner_token(self) -> str:
         # Shown to every client (listWss, lease holders): no address in it.

@@ -74,6 +74,9 @@ class Waiters:
         # those it finished (given a value, or refused), in order.
         self._added: list[Waiter] = []
         self._finished: list[Waiter] = []
+        self._in_batch = False
+        #: Whether the store failed in the last wake (the rest then waits on).
+        self.store_failed = False
 
     def __bool__(self) -> bool:
         return bool(self._by_variable)
@@ -94,6 +97,11 @@ class Waiters:
         """A store batch begins: what :meth:`undo` would undo starts empty."""
         self._added.clear()
         self._finished.clear()
+        self._in_batch = True
+
+    def end(self) -> None:
+        """The store batch ended (committed or undone)."""
+        self._in_batch = False
 
     def undo(self) -> None:
         """The batch failed and the store undid it: undo what it did to the waiters.
@@ -150,21 +158,19 @@ class Waiters:
                     break
                 outputs.append(self._finish(waiter, taken))
         except self._store.failures:
-            if self._store.transactional:
+            if self._store.transactional and self._in_batch:
                 raise
-            self._log.log(
-                logging.ERROR,
-                "store failed",
-                "the store failed while serving waiting fetches; they wait on",
-                exc_info=True,
-            )
+            self._failed()
         return outputs
 
     def wake_all(self) -> list[Output]:
         """Wake every variable something waits on (notices may have been lost)."""
         outputs: list[Output] = []
+        self.store_failed = False
         for variable in list(self._by_variable):
             outputs += self.wake(variable)
+            if self.store_failed:  # no round trip more to a store that is down
+                break
         return outputs
 
     def abort(self, space_key: str, name: str | None, why: str) -> list[Output]:
@@ -216,11 +222,25 @@ class Waiters:
             if not name:
                 outputs += self.abort(space_key, None, "the workspace was deleted")
             elif (space_key, name) in self._by_variable:
-                if self._store.mode(space_key, name) is None:
+                try:
+                    deleted = self._store.mode(space_key, name) is None
+                except self._store.failures:
+                    self._failed()
+                    break  # what is served so far is answered; the rest waits on
+                if deleted:
                     outputs += self.abort(space_key, name, f"{name!r} was deleted")
                 else:
                     outputs += self.wake((space_key, name))
         return outputs
+
+    def _failed(self) -> None:
+        self.store_failed = True
+        self._log.log(
+            logging.ERROR,
+            "store failed",
+            "the store failed while serving waiting fetches; they wait on",
+            exc_info=True,
+        )
 
     def _finish(self, waiter: Waiter, result: Queued | StateError) -> Output:
         self._remove(waiter)

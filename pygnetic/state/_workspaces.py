@@ -12,6 +12,7 @@ reply with the server's :class:`~pygnetic.state._waiters.Waiters`.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -28,7 +29,6 @@ from ._errors import (
 )
 from ._model import ANY, DICT, LIFO, MODES, MULTI, WORKSPACE, Space, check_name, space_key
 from ._protocol import (
-    CANCEL,
     DECLARE,
     DELETE_VAR,
     FETCH,
@@ -101,7 +101,7 @@ def _open_space(
         if not create:
             raise AppIdError(f"there is no {_what(kind)} named {name!r}")
         owner = handler.owner_token if own else None
-        if owner is None:
+        if owner is None or persistent:  # a space never purged
             _count_unowned(server, handler, now)
         made = Space(name, kind, owner, ANY, ANY, persistent if own else kind == DICT)
         try:
@@ -124,7 +124,7 @@ def _open_space(
 
 
 def _count_unowned(server: StateServer, handler: StateHandler, now: float) -> None:
-    """Spaces nobody owns are never purged: one address makes only so many a minute."""
+    """Spaces nobody owns, and persistent ones, are never purged: so many a minute an address."""
     address = handler.address_key
     wait = server._new_unowned.wait(address, now)
     if wait > 0:
@@ -249,13 +249,6 @@ def _delete_var(
     return _then(lambda: reply.answer(), aborted)
 
 
-def _cancel(
-    server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
-) -> Output:
-    # A fetch answered already is no error: its answer is on its way.
-    return _then(lambda: reply.answer(), server.waiters.cancel(handler, m.fetch_id))
-
-
 def _list_vars(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
@@ -300,14 +293,22 @@ def purge_owned(server: StateServer, handler: StateHandler) -> list[Output]:
     Returns the refusals of what waited on them, and the watchers' notices.
     """
     outputs: list[Output] = []
-    for key in sorted(handler.owned):
-        space = server.store.get_space(key)
-        if space is None or space.persistent or space.owner != handler.owner_token:
+    owned, handler.owned = sorted(handler.owned), set()
+    for key in owned:
+        try:
+            space = server.store.get_space(key)
+            if space is None or space.persistent or space.owner != handler.owner_token:
+                continue
+            deleted = server.store.delete_space(key)
+        except server.store.failures:
+            # This one stays (purged at a restart, on SQLite); the others go.
+            server.log_throttle.log(
+                logging.ERROR, "store failed", "cannot purge a workspace", exc_info=True
+            )
             continue
-        if server.store.delete_space(key):
+        if deleted:
             outputs += server.waiters.abort(key, None, "the workspace was purged")
             outputs += server.watches.space_deleted(key)
-    handler.owned.clear()
     return outputs
 
 
@@ -319,6 +320,5 @@ WORKSPACE_OPERATIONS = {
     STORE: _store,
     FETCH: _fetch,
     DELETE_VAR: _delete_var,
-    CANCEL: _cancel,
     LIST_VARS: _list_vars,
 }

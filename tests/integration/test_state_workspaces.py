@@ -460,3 +460,31 @@ def test_an_interrupted_blocking_fetch_takes_no_value(connect, running):
     pump_until(lambda: not running.server.waiters, b)
     ws_a.store("x", "kept")
     assert ws_a.fetchTry("x") == "kept"
+
+
+def test_cancelled_finds_and_fetches_free_their_places(connect, running):
+    from pygnetic.state._protocol import MAX_PENDING_REQUESTS
+
+    server = connect()
+    ws = NetWorkSpace("slots", server=server)
+    for make in (ws.find_nowait, ws.fetch_nowait):
+        waiting = [make("x") for _ in range(MAX_PENDING_REQUESTS)]
+        pump_until(lambda: sum(running.server.waiters.counts(("ws/slots", "x"))) > 0, server)
+        for request in waiting:  # a cancel is taken at once, even with every place taken
+            request.cancel()
+        pump_until(lambda: not running.server.waiters, server)
+        ws.store("x", 1)  # the connection has its places back
+        assert ws.fetchTry("x") == 1
+
+
+def test_a_value_on_its_way_to_a_fetch_given_up_is_stored_again_before_closing(connect):
+    a = connect()
+    host, port = a.serverHost, a.serverPort
+    b = NwsServer(host, port, timeout=5)
+    ws_a, ws_b = NetWorkSpace("close", server=a), NetWorkSpace("close", server=b)
+    waiting = ws_b.fetch_nowait("x")
+    b.poll(20)
+    ws_a.store("x", "in flight")
+    waiting.cancel()
+    b.close()  # stores it again before it goes
+    assert ws_a.fetch("x", timeout=5) == "in flight"
