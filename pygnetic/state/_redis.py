@@ -123,8 +123,9 @@ class RedisStore(Store):
         client: A ``redis.Redis`` to use instead of one made from ``url``;
             it must return bytes (``decode_responses=False``) and must not
             retry commands (``Redis.from_url(url)`` does not; ``Redis(host=…)``
-            does unless given ``retry=Retry(NoBackoff(), 0)``): a write
-            whose answer was lost would run twice. It is left open by
+            does unless given ``retry=Retry(NoBackoff(), 0)``; neither
+            ``retry_on_timeout`` nor ``retry_on_error``, in a ``url`` either):
+            a write whose answer was lost would run twice. It is left open by
             :meth:`close`.
 
     Attributes:
