@@ -52,8 +52,9 @@ Workspaces (NetWorkSpaces) and synced dictionaries (py2p):
 ``delete_var(request_id, space, var)``
     answered with ``done(request_id)``
 ``cancel(request_id, fetch_id)``
-    answered with ``done(request_id)``: the fetch ``fetch_id`` of this
-    connection, if it still waits, is refused with ``aborted``
+    answered with ``done(request_id)``, at once (never queued, never
+    ``busy``): the fetch ``fetch_id`` of this connection, if it still
+    waits or is still queued, is refused with ``aborted``
 ``list_vars(request_id, space)``
     answered with ``listing(request_id, rows, more)``:
     ``[name, values, fetchers, finders, mode]`` per variable
