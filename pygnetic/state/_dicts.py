@@ -11,12 +11,12 @@ replica of the whole dictionary, current through a watch of the key ``''``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..request import Reply
 from ._errors import AppIdError, InvalidRequestError
 from ._model import DICT, Entry, Space, check_name, space_key
+from ._outputs import Output, then
 from ._protocol import DICT_ITEMS, DICT_POP, DICT_PUT, IDENTIFY, MAX_LISTING_BYTES
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DICT_OPERATIONS", "holder_of"]
 
-Output = Callable[[], Any]
 #: Characters of an ``identify`` secret, fewest and most.
 MIN_SECRET, MAX_SECRET = 16, 256
 #: Entries one page of ``dict_items`` holds at most.
@@ -70,7 +69,7 @@ def _put(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: 
         fields = (False, held.hash, held.holder, held.lease_until)
         return lambda: reply.answer(*fields)
     told = server.watches.tell(space, name, stored)
-    return _then(lambda: reply.answer(True, stored.hash, holder if until else None, until), told)
+    return then(lambda: reply.answer(True, stored.hash, holder if until else None, until), told)
 
 
 def _pop(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
@@ -82,7 +81,7 @@ def _pop(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: 
         fields = (False, None, was.holder, was.lease_until)
         return lambda: reply.answer(*fields)
     told = server.watches.tell(space, name, None)
-    return _then(lambda: reply.answer(True, was.data, was.holder, was.lease_until), told)
+    return then(lambda: reply.answer(True, was.data, was.holder, was.lease_until), told)
 
 
 def _items(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
@@ -102,17 +101,6 @@ def _items(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
         rows.append([entry.name, entry.data, entry.hash])
     more = more or len(page) == PAGE_ROWS
     return lambda: reply.answer(rows, more)
-
-
-def _then(first: Output, told: Output | None) -> Output:
-    if told is None:
-        return first
-
-    def send() -> None:
-        first()
-        told()
-
-    return send
 
 
 DICT_OPERATIONS = {

@@ -33,7 +33,8 @@ from ._errors import (
     StateError,
     UnexpectedError,
 )
-from ._model import WORKSPACE, StateLimits
+from ._model import WORKSPACE, Space, StateLimits
+from ._outputs import Output, nothing, then
 from ._protocol import (
     CANCEL,
     CREATE_ACCOUNT,
@@ -81,8 +82,6 @@ MAX_NEW_ACCOUNTS_PER_ADDRESS = 20
 #: Workspaces and dictionaries without an owner (never purged) one address
 #: may make per minute.
 MAX_UNOWNED_SPACES_PER_ADDRESS = 60
-
-Output = Callable[[], Any]
 
 
 class StateHandler(Handler):
@@ -258,9 +257,10 @@ class StateServer(Server):
                 self.store.close()
             raise
         self.add_updater(self._serve)
-        self.temp_counter = len(self.store.spaces())  # fewer names for mktemp to try past
+        spaces = self.store.spaces()
+        self.temp_counter = len(spaces)  # fewer names for mktemp to try past
         if not self.store.shared:
-            self._purge_orphans()
+            self._purge_orphans(spaces)
 
     def __repr__(self) -> str:
         host, port = self.address
@@ -397,16 +397,7 @@ class StateServer(Server):
         handler.jobs.clear()
         handler.held = None
         if handler.owned:
-            try:
-                self._run_outputs(purge_owned(self, handler))
-            except self.store.failures as exc:
-                self.log_throttle.log(
-                    logging.ERROR,
-                    "store failed",
-                    "cannot purge the workspaces of %s: %s",
-                    handler.peer,
-                    exc,
-                )
+            self._run_outputs(purge_owned(self, handler))  # store failures: logged there
 
     def _cancel(self, handler: StateHandler, fetch_id: Any) -> None:
         """A client gave a fetch up: refuse it, waiting or still in the queue."""
@@ -422,9 +413,9 @@ class StateServer(Server):
         self._owners += 1
         return f"connection {self._run}.{self._owners}"
 
-    def _purge_orphans(self) -> None:
+    def _purge_orphans(self, spaces: list[Space]) -> None:
         """Delete the workspaces that outlived their owner's connection (a restart)."""
-        for space in self.store.spaces():
+        for space in spaces:
             if space.kind == WORKSPACE and not space.persistent and space.owner is not None:
                 self.store.delete_space(space.key)
 
@@ -461,11 +452,7 @@ class StateServer(Server):
                 return
             self._next_look = now + 0.5
         try:
-            changed = self.store.changed_elsewhere(watching)
-            if changed:
-                self.watches.changed_elsewhere(changed)
-                if self.waiters:
-                    self._run_outputs(self.waiters.changed_elsewhere(changed))
+            self._tell_changed(self.store.changed_elsewhere(watching))
             self._hearing = watching
         except self.store.failures as exc:
             # The requests will meet the failure too and be refused; the
@@ -477,10 +464,15 @@ class StateServer(Server):
         if self.store.shared:
             self._wake_on_notices()
         if not self._hearing:
-            changed = self.store.changed_elsewhere(True)
-            self.watches.changed_elsewhere(changed)
-            self._run_outputs(self.waiters.changed_elsewhere(changed))
+            self._tell_changed(self.store.changed_elsewhere(True))
             self._hearing = True
+
+    def _tell_changed(self, changed: list[tuple[str, str]]) -> None:
+        """Tell watchers, and wake waiters, of what other servers changed."""
+        if changed:
+            self.watches.changed_elsewhere(changed)
+            if self.waiters:
+                self._run_outputs(self.waiters.changed_elsewhere(changed))
 
     def _look_again(self) -> None:
         """Once a second, wake every waited-on variable as if a notice had come.
@@ -494,24 +486,22 @@ class StateServer(Server):
         if now < self._next_look_again:
             return
         self._next_look_again = now + 1.0
-        if self._wake_descriptor is not None:
-            self.stop_waking_on(self._wake_descriptor)
-            self._wake_descriptor = None
-            self._wake_on_notices()
+        self._wake_on_notices(anew=True)
         self._run_outputs(self.waiters.wake_all())
 
-    def _wake_on_notices(self) -> None:
+    def _wake_on_notices(self, anew: bool = False) -> None:
         """Let update() end its wait when the store's notices arrive, not only on its tick.
 
         So a fetch waiting here is answered as soon as another server stores
         its value, without polling. The descriptor changes if the store's
-        notices connection is made anew.
+        notices connection is made anew; ``anew`` registers it again even if
+        its number did not (a new socket may reuse a closed one's number).
         """
         try:
             descriptor = self.store.fileno()
         except OSError:
             descriptor = None
-        if descriptor == self._wake_descriptor:
+        if descriptor == self._wake_descriptor and not anew:
             return
         if self._wake_descriptor is not None:
             self.stop_waking_on(self._wake_descriptor)
@@ -539,23 +529,7 @@ class StateServer(Server):
         self.log_throttle.info("failed login", "failed login from %s", handler.peer)
         handler.hold_until = now + LOGIN_DELAY
         handler.held = _refusal(reply, LoginError("wrong email or password"))
-        return _nothing
-
-
-def _answer_then(reply: Reply, fields: tuple[Any, ...], *more: Output | None) -> Output:
-    """Answer with ``fields``, then run the other outputs (what watchers are told)."""
-
-    def send() -> None:
-        reply.answer(*fields)
-        for output in more:
-            if output is not None:
-                output()
-
-    return send
-
-
-def _nothing() -> None:
-    pass
+        return nothing
 
 
 def _refusal(reply: Reply, error: StateError) -> Output:
@@ -617,7 +591,7 @@ def _delete_space(
     space = server.service.delete_space(handler.user, m.kind, m.name)
     log.info("%s deleted the %s %.100r", handler.peer, space.kind, space.name)
     aborted = server.waiters.abort(space.key, None, f"the {space.kind} was deleted")
-    return _answer_then(reply, (), *server.watches.space_deleted(space.key), *aborted)
+    return then(reply.answer, *server.watches.space_deleted(space.key), *aborted)
 
 
 def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
@@ -627,14 +601,14 @@ def _get(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: 
 
 def _put(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
     space, stored = server.service.put(handler.user, m.kind, m.space, m.key, m.data, m.expect)
-    return _answer_then(reply, (stored.hash,), server.watches.tell(space, m.key, stored))
+    return then(lambda: reply.answer(stored.hash), server.watches.tell(space, m.key, stored))
 
 
 def _remove(
     server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float
 ) -> Output:
     space = server.service.remove(handler.user, m.kind, m.space, m.key)
-    return _answer_then(reply, (), server.watches.tell(space, m.key, None))
+    return then(reply.answer, server.watches.tell(space, m.key, None))
 
 
 def _member(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from .._logthrottle import LogThrottle
 from ..request import Reply
 from ._errors import AbortedError, StateError, StateTimeoutError
 from ._model import Queued
+from ._outputs import Output
 from ._store import Store
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Waiter", "Waiters"]
 
-Output = Callable[[], Any]
 Variable = tuple[str, str]  # (space key, variable name)
 
 
@@ -83,12 +82,17 @@ class Waiters:
 
     def add(self, waiter: Waiter) -> None:
         """Keep ``waiter`` until a value, its deadline or its variable's deletion."""
-        self._by_variable.setdefault(waiter.variable, []).append(waiter)
-        waiter.handler.waiting.add(waiter)
-        self._push_deadline(waiter)
+        self._keep(waiter)
         self._added.append(waiter)
 
-    def _push_deadline(self, waiter: Waiter) -> None:
+    def _keep(self, waiter: Waiter, first: bool = False) -> None:
+        waiter.done = False
+        waiting = self._by_variable.setdefault(waiter.variable, [])
+        if first:
+            waiting.insert(0, waiter)
+        else:
+            waiting.append(waiter)
+        waiter.handler.waiting.add(waiter)
         if waiter.deadline < math.inf:
             self._count += 1
             heapq.heappush(self._deadlines, (waiter.deadline, self._count, waiter))
@@ -115,13 +119,10 @@ class Waiters:
             if not waiter.done:
                 self._remove(waiter)
         for waiter in reversed(self._finished):
-            if waiter in self._added or not waiter.handler.connection.connected:
-                continue
-            waiter.done = False
-            self._by_variable.setdefault(waiter.variable, []).insert(0, waiter)
-            waiter.handler.waiting.add(waiter)
-            self._push_deadline(waiter)
-        self.begin()
+            if waiter not in self._added and waiter.handler.connection.connected:
+                self._keep(waiter, first=True)
+        self._added.clear()
+        self._finished.clear()
 
     def counts(self, variable: Variable) -> tuple[int, int]:
         """Return ``(fetchers, finders)`` waiting on ``variable`` here."""
@@ -244,7 +245,8 @@ class Waiters:
 
     def _finish(self, waiter: Waiter, result: Queued | StateError) -> Output:
         self._remove(waiter)
-        self._finished.append(waiter)
+        if self._in_batch:  # for undo(); outside a batch nothing is undone
+            self._finished.append(waiter)
         reply = waiter.reply
         if isinstance(result, StateError):
             reason, code = str(result), result.code

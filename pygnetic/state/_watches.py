@@ -7,11 +7,11 @@ space end with it, after one last notice that its keys have no value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._errors import QuotaError
 from ._model import Space, Stored
+from ._outputs import Output
 from ._protocol import CHANGED
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Watches"]
 
-Output = Callable[[], Any]
 Watched = tuple[str, str]  # (space key, key)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..request import Reply
@@ -28,6 +27,7 @@ from ._errors import (
     UnsupportedError,
 )
 from ._model import ANY, DICT, LIFO, MODES, MULTI, WORKSPACE, Space, check_name, space_key
+from ._outputs import Output, nothing, then
 from ._protocol import (
     DECLARE,
     DELETE_VAR,
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["WORKSPACE_OPERATIONS", "purge_owned"]
 
-Output = Callable[[], Any]
 OPENABLE = (WORKSPACE, DICT)
 #: A mktemp template: text around one %d.
 _TEMPLATE = re.compile(r"[^%]*%d[^%]*")
@@ -206,7 +205,7 @@ def _store(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
     stored = server.service.value(m.data)
     limits = server.limits
     server.store.enqueue(key, name, stored.data, limits.max_variables, limits.max_values)
-    return _then(lambda: reply.answer(), server.waiters.wake((key, name)))
+    return then(reply.answer, *server.waiters.wake((key, name)))
 
 
 def _fetch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now: float) -> Output:
@@ -235,7 +234,7 @@ def _fetch(server: StateServer, handler: StateHandler, m: Any, reply: Reply, now
         return lambda: reply.answer(None, 0)
     deadline = math.inf if wait_ms < 0 else now + wait_ms / 1000
     server.waiters.add(Waiter(handler, reply, (key, name), remove, after, deadline))
-    return _nothing
+    return nothing
 
 
 def _delete_var(
@@ -246,7 +245,7 @@ def _delete_var(
     if not server.store.delete_variable(key, name):
         raise NoSuchKeyError(f"there is no variable {name!r}")
     aborted = server.waiters.abort(key, name, f"{name!r} was deleted")
-    return _then(lambda: reply.answer(), aborted)
+    return then(reply.answer, *aborted)
 
 
 def _list_vars(
@@ -268,23 +267,6 @@ def _list_vars(
 def _size(text: str) -> int:
     """Bytes ``text`` takes on the wire (a character may take four)."""
     return len(text.encode())
-
-
-def _then(first: Output, more: list[Output]) -> Output:
-    """Send ``first``, then the answers of the waiters it woke."""
-    if not more:
-        return first
-
-    def send() -> None:
-        first()
-        for output in more:
-            output()
-
-    return send
-
-
-def _nothing() -> None:
-    pass
 
 
 def purge_owned(server: StateServer, handler: StateHandler) -> list[Output]:
