@@ -126,8 +126,10 @@ class Host:
             self.simulator,
         )  # fmt: skip
         self._transport = self._transports[0]
-        self._several = len(self._transports) > 1
-        self._waiter = _waiter(self._transports) if self._several else None
+        # Whether update() waits on several descriptors at once (several
+        # transports, or wake_on's) rather than in the one transport's poll.
+        self._wait_on_many = len(self._transports) > 1
+        self._waiter = _waiter(self._transports) if self._wait_on_many else None
         self._extra_descriptors: set[int] = set()
 
     def __enter__(self) -> Any:
@@ -245,7 +247,7 @@ class Host:
             self._deliver_backlogs()
             if self._backlogged:  # over budget: what waits is the next update's work
                 timeout = 0
-        if self._several:
+        if self._wait_on_many:
             self._poll_all(timeout)
         else:
             self._transport.poll(timeout)
@@ -283,7 +285,7 @@ class Host:
             self._waiter = _waiter(self._transports)
         if self._waiter is not None:
             self._waiter.register(descriptor, selectors.EVENT_READ)
-        self._several = True  # update() waits through _poll_all from now on
+        self._wait_on_many = True
         self._extra_descriptors.add(descriptor)
 
     def stop_waking_on(self, descriptor: int) -> None:
