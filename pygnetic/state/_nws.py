@@ -167,7 +167,7 @@ class NetWorkSpace:
         self, varName: str, val: Any, callback: Callback = None, event: bool = False
     ) -> StateRequest:
         """:meth:`store`, without waiting."""
-        return self.server._start("store", self._store(varName, val), callback, event)  # type: ignore[no-any-return]
+        return self.server._start("store", self._store(varName, val), callback, event)
 
     def _take(
         self,
@@ -212,7 +212,9 @@ class NetWorkSpace:
 
         request.callback = put_back
 
-    def _value(self, name: str, remove: bool, block: bool, timeout: float | None, missing: Any):  # type: ignore[no-untyped-def]
+    def _value(
+        self, name: str, remove: bool, block: bool, timeout: float | None, missing: Any
+    ) -> Operation:
         answer = yield from self._take(name, remove, block, timeout)
         return missing if answer.data is None else unpack_value(answer.data)
 
@@ -257,7 +259,7 @@ class NetWorkSpace:
     ) -> StateRequest:
         """:meth:`fetch`, without waiting: the request's result is the value."""
         operation = self._value(varName, True, True, timeout, None)
-        return self.server._start("fetch", operation, callback, event)  # type: ignore[no-any-return]
+        return self.server._start("fetch", operation, callback, event)
 
     def fetch_try_nowait(
         self,
@@ -268,7 +270,7 @@ class NetWorkSpace:
     ) -> StateRequest:
         """:meth:`fetchTry`, without waiting."""
         operation = self._value(varName, True, False, None, missing)
-        return self.server._start("fetchTry", operation, callback, event)  # type: ignore[no-any-return]
+        return self.server._start("fetchTry", operation, callback, event)
 
     def find_nowait(
         self,
@@ -279,7 +281,7 @@ class NetWorkSpace:
     ) -> StateRequest:
         """:meth:`find`, without waiting."""
         operation = self._value(varName, False, True, timeout, None)
-        return self.server._start("find", operation, callback, event)  # type: ignore[no-any-return]
+        return self.server._start("find", operation, callback, event)
 
     def find_try_nowait(
         self,
@@ -290,7 +292,7 @@ class NetWorkSpace:
     ) -> StateRequest:
         """:meth:`findTry`, without waiting."""
         operation = self._value(varName, False, False, None, missing)
-        return self.server._start("findTry", operation, callback, event)  # type: ignore[no-any-return]
+        return self.server._start("findTry", operation, callback, event)
 
     # -- iterators -----------------------------------------------------------------
 

@@ -85,7 +85,9 @@ class NwsServer:
     def _run(self, name: str, operation: Operation) -> Any:
         return self.client._run(name, _converted(operation))
 
-    def _start(self, name: str, operation: Operation, callback: Callback, event: bool) -> Any:
+    def _start(
+        self, name: str, operation: Operation, callback: Callback, event: bool
+    ) -> StateRequest:
         return self.client._start(name, _converted(operation), callback, event)
 
     def poll(self, timeout_ms: int = 0) -> None:
@@ -176,7 +178,7 @@ class NwsServer:
         Args:
             wsName: The template: text around one ``%d``.
         """
-        return self._run("mktempWs", self._mktemp(wsName))  # type: ignore[no-any-return]
+        return str(self._run("mktempWs", self._mktemp(wsName)))
 
     def _list(self, request: type[Any], *fields: Any) -> Operation:
         answer = yield self.client._ask(request, *fields)
