@@ -43,3 +43,34 @@ def redis_url(redis_server):
     client.flushall()
     client.close()
     return redis_server
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request, tmp_path):
+    """A state store of each kind: a SQLite file, and the session's Redis; closed after."""
+    from pygnetic.state import SQLiteStore
+
+    if request.param == "sqlite":
+        made = SQLiteStore(tmp_path / "state.db")
+    else:
+        from pygnetic.state import RedisStore
+
+        made = RedisStore(request.getfixturevalue("redis_url"))
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def redis_stores(redis_url):
+    """Make RedisStores on the session's Redis; each is closed after the test."""
+    from pygnetic.state import RedisStore
+
+    made = []
+
+    def make(**kwargs):
+        made.append(RedisStore(redis_url, **kwargs))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()

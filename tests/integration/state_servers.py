@@ -127,3 +127,32 @@ class ServerThread:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+class Clock:
+    """A clock that moves only when a test moves it (``clock.now += 31``)."""
+
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@contextlib.contextmanager
+def raw_connection(running):
+    """Connect to ``running`` to send state messages by hand; yield the connection and asker."""
+    from pygnetic.client import Client
+    from pygnetic.request import Requester
+    from pygnetic.state._protocol import state_messages, state_requests
+
+    client = Client(1, state_messages, adapter="socket", events=False)
+    host, port = running.server.address
+    connection = client.connect(host, port)
+    asker = Requester(connection, state_requests, timeout=5)
+    try:
+        while not connection.connected:
+            client.update(5)
+        yield connection, asker
+    finally:
+        client.close()

@@ -15,7 +15,6 @@ from pygnetic.state import (
     NoSuchKeyError,
     PermissionError,
     SizeError,
-    SQLiteStore,
     StateLimits,
     UnjoinedError,
     UpdateFailedError,
@@ -26,20 +25,10 @@ from pygnetic.wire_types import Vector2
 ADMIN = ("admin@example.com", "admin-password")
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        return SQLiteStore(tmp_path / "state.db")
-    from pygnetic.state import RedisStore
-
-    return RedisStore(request.getfixturevalue("redis_url"))
-
-
 @pytest.fixture
 def running(store):
     with ServerThread(store, limits=StateLimits(max_value_size=1024)) as running:
         yield running
-    store.close()
 
 
 @pytest.fixture

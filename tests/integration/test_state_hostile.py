@@ -6,10 +6,9 @@ import time
 
 import msgpack
 import pytest
-from state_servers import ServerThread
+from state_servers import Clock, ServerThread, raw_connection
 
-from pygnetic.client import Client
-from pygnetic.request import BUSY, INVALID, Requester, RequestError, RequestRefused
+from pygnetic.request import BUSY, INVALID, RequestError, RequestRefused
 from pygnetic.state import (
     ADMIN_ONLY,
     AUTHORIZED_ONLY,
@@ -29,18 +28,8 @@ from pygnetic.state._protocol import (
     PUT,
     VALUE,
     WATCH,
-    state_messages,
-    state_requests,
 )
 from pygnetic.state._server import LOGIN_DELAY, MAX_FAILED_LOGINS
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
@@ -64,14 +53,8 @@ def running(tmp_path, clock):
 @pytest.fixture
 def raw(running):
     """A connection that sends state messages by hand, and its requester."""
-    client = Client(1, state_messages, adapter="socket", events=False)
-    host, port = running.server.address
-    connection = client.connect(host, port)
-    asker = Requester(connection, state_requests, timeout=5)
-    while not connection.connected:
-        client.update(5)
-    yield connection, asker
-    client.close()
+    with raw_connection(running) as raw:
+        yield raw
 
 
 def _refusal(asker, request, *fields):

@@ -1,10 +1,9 @@
 """Hostile workspace and dictionary requests: refused with a reason, bounded, nobody else hurt."""
 
 import pytest
-from state_servers import ServerThread
+from state_servers import ServerThread, raw_connection
 
-from pygnetic.client import Client
-from pygnetic.request import BUSY, INVALID, Requester, RequestRefused
+from pygnetic.request import BUSY, INVALID, RequestRefused
 from pygnetic.state import NetWorkSpace, NwsOperationException, NwsServer, SQLiteStore, StateLimits
 from pygnetic.state._protocol import (
     DECLARE,
@@ -18,8 +17,6 @@ from pygnetic.state._protocol import (
     OPEN_SPACE,
     STORE,
     WATCH,
-    state_messages,
-    state_requests,
 )
 
 LIMITS = StateLimits(max_values=3, max_spaces_per_owner=2, max_lease=3600)
@@ -39,16 +36,10 @@ def running(tmp_path):
 
 @pytest.fixture
 def raw(running):
-    """A connection that sends state messages by hand, and its requester."""
-    client = Client(1, state_messages, adapter="socket", events=False)
-    host, port = running.server.address
-    connection = client.connect(host, port)
-    asker = Requester(connection, state_requests, timeout=5)
-    while not connection.connected:
-        client.update(5)
-    asker.ask(OPEN_SPACE, "dict", "d", False, False, True).wait(5)
-    yield connection, asker
-    client.close()
+    """A connection that sends state messages by hand, with the dictionary d opened."""
+    with raw_connection(running) as (connection, asker):
+        asker.ask(OPEN_SPACE, "dict", "d", False, False, True).wait(5)
+        yield connection, asker
 
 
 def still_served(running):

@@ -32,22 +32,6 @@ MANY = LIMITS.max_variables
 
 
 @pytest.fixture
-def redis_stores(redis_url):
-    """Make RedisStores on the session's Redis; each is closed after the test."""
-    from pygnetic.state import RedisStore
-
-    made = []
-
-    def make(**kwargs):
-        made.append(RedisStore(redis_url, **kwargs))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
-
-
-@pytest.fixture
 def client(redis_url):
     import redis
 

@@ -23,18 +23,6 @@ LIMITS = StateLimits()
 MANY = LIMITS.max_variables
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "state.db")
-    else:
-        from pygnetic.state import RedisStore
-
-        made = RedisStore(request.getfixturevalue("redis_url"))
-    yield made
-    made.close()
-
-
 @pytest.fixture
 def ws(store):
     space = Space("jobs", WORKSPACE, persistent=False)

@@ -20,18 +20,6 @@ from pygnetic.state._store import AUTHORIZED, BANNED
 LIMITS = StateLimits()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "state.db")
-    else:
-        from pygnetic.state import RedisStore
-
-        made = RedisStore(request.getfixturevalue("redis_url"))
-    yield made
-    made.close()
-
-
 def value(v):
     return pack_value(v, LIMITS.max_value_size)
 
@@ -219,22 +207,6 @@ def test_deleting_a_space_gives_its_owner_room_again(store):
 
 
 # -- the Redis store: several servers on one Redis ---------------------------------
-
-
-@pytest.fixture
-def redis_stores(redis_url):
-    """Make RedisStores on the session's Redis; each is closed after the test."""
-    from pygnetic.state import RedisStore
-
-    made = []
-
-    def make(**kwargs):
-        made.append(RedisStore(redis_url, **kwargs))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
 
 
 def changes_until(store, done, timeout=5.0):

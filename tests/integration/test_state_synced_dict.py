@@ -8,7 +8,7 @@ so nothing sleeps.
 import types
 
 import pytest
-from state_servers import ServerThread
+from state_servers import Clock, ServerThread
 
 import pygnetic.event as event
 from pygnetic.state import (
@@ -26,16 +26,6 @@ from pygnetic.state._redis import RedisStore
 from pygnetic.state._synced import DEFAULT_LEASE, RETRY_SECONDS, SyncedDict
 
 START = 1_700_000_000.0  # wall-clock seconds the tests' servers start at
-
-
-class Clock:
-    """A clock that moves only when a test moves it."""
-
-    def __init__(self, now=0.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
@@ -324,7 +314,7 @@ def test_after_the_server_restarts_the_replica_is_refreshed(tmp_path, wall, reco
     secret = "other-writer-secret-0123"
     with SyncedDict("world", first.address, secret=secret) as other:
         other.update({"change": "before", "keep": 1, "vanish": 2})
-    now = Clock()
+    now = Clock(0.0)
     changes = []
     d = SyncedDict(
         "world", first.address, timeout=2, clock=now, callback=lambda *c: changes.append(c)

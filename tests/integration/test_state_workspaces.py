@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from state_servers import ServerThread
+from state_servers import Clock, ServerThread
 
 from pygnetic.state import (
     DICT,
@@ -38,25 +38,6 @@ from pygnetic.state import (
 from pygnetic.wire_types import Vector2
 
 
-class Clock:
-    """A clock the test moves; the server's fetch deadlines follow it."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        return SQLiteStore(tmp_path / "state.db")
-    from pygnetic.state import RedisStore
-
-    return RedisStore(request.getfixturevalue("redis_url"))
-
-
 @pytest.fixture
 def clock():
     return Clock()
@@ -67,7 +48,6 @@ def running(store, clock):
     limits = StateLimits(max_value_size=1024)
     with ServerThread(store, limits=limits, clock=clock) as running:
         yield running
-    store.close()
 
 
 @pytest.fixture
