@@ -1106,12 +1106,7 @@ def main(argv: list[str] | None = None) -> int:
         pin=args.pin,
     )
     placement = Placement(args.pin)
-    skipped: dict[str, str] = {}
-    if "redis" in config.stores:
-        why = redis_unavailable()
-        if why is not None:
-            skipped["redis"] = why
-            print(f"skipping redis: {why}", flush=True)
+    skipped = skipped_stores(config.stores)
     print(
         f"pygnetic {pygnetic.__version__} state service (python -m pygnetic.state, a process "
         f"of its own) against the bare store; {platform.python_implementation()} "
@@ -1134,18 +1129,11 @@ def main(argv: list[str] | None = None) -> int:
         if 1 in config.clients:
             placement.apply(1)
             echo = echo_round_trips(workdir, warm, seconds).summary()
-        redis_server = None
-        redis_url = None
         pids: dict[str, int] = {}
-        try:
-            for store in config.stores:
-                if store in skipped:
-                    continue
-                if store == "redis":
-                    redis_server, redis_url = start_redis(workdir)
-                    placement.servers.append(redis_server.pid)
-                    pids["redis"] = redis_server.pid
-                    print(f"{_redis_version()}, on a Unix socket, no persistence", flush=True)
+        with contextlib.closing(
+            each_store(config.stores, skipped, workdir, placement, pids)
+        ) as stores:
+            for store, redis_url, _ in stores:
                 began = now()
                 store_rows, version = summarize(
                     measure_store(store, config, placement, workdir, redis_url, pids), store
@@ -1154,17 +1142,9 @@ def main(argv: list[str] | None = None) -> int:
                 if version is not None:
                     versions[store] = version
                 print(f"measured {store} in {now() - began:.0f} s", flush=True)
-        finally:
-            if redis_server is not None:
-                redis_server.stop()
     print_table(rows, config)
     print_placement(rows, versions, echo)
-    extra = notes(rows, skipped)
-    if extra:
-        print()
-        for line in extra:
-            print(line)
-    print(f"\n{now() - started:.0f} s in all, load {os.getloadavg()[0]:.2f} at the end")
+    print_end(notes(rows, skipped), started)
     if args.json:
         document = {
             "config": config.__dict__,
@@ -1178,6 +1158,57 @@ def main(argv: list[str] | None = None) -> int:
         }
         args.json.write_text(json.dumps(document, indent=1))
     return 0
+
+
+def skipped_stores(stores: tuple[str, ...]) -> dict[str, str]:
+    """The stores that cannot be measured on this machine, with why (said at once)."""
+    skipped: dict[str, str] = {}
+    if "redis" in stores:
+        why = redis_unavailable()
+        if why is not None:
+            skipped["redis"] = why
+            print(f"skipping redis: {why}", flush=True)
+    return skipped
+
+
+def each_store(
+    stores: tuple[str, ...],
+    skipped: dict[str, str],
+    workdir: Path,
+    placement: Placement,
+    pids: dict[str, int],
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """Yield ``(store, redis URL, redis version)`` for each store to measure, in turn.
+
+    A redis-server runs while Redis's turn lasts (close the iterator to stop
+    it early): on a Unix socket in ``workdir``, pinned as a server, its pid
+    in ``pids``.
+    """
+    for store in stores:
+        if store in skipped:
+            continue
+        if store != "redis":
+            yield store, None, None
+            continue
+        redis_server, redis_url = start_redis(workdir)
+        placement.servers.append(redis_server.pid)
+        pids["redis"] = redis_server.pid
+        try:
+            version = _redis_version()
+            print(f"{version}, on a Unix socket, no persistence", flush=True)
+            yield store, redis_url, version
+        finally:
+            redis_server.stop()
+            placement.servers.remove(redis_server.pid)  # its pid may be another's later
+
+
+def print_end(extra: list[str], started: float) -> None:
+    """Print the notes under the tables, and the run's time and load."""
+    if extra:
+        print()
+        for line in extra:
+            print(line)
+    print(f"\n{now() - started:.0f} s in all, load {os.getloadavg()[0]:.2f} at the end")
 
 
 def _redis_version() -> str:

@@ -64,6 +64,7 @@ where ``pygnetic.state.RedisStore`` or redis-py cannot be imported or no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -89,17 +90,17 @@ from .state import (
     _cpu,
     _median,
     _rate,
-    _redis_version,
     _share,
     _times,
     _us,
     _workdir,
+    each_store,
     now,
-    redis_unavailable,
+    print_end,
     run_rounds,
     run_threads,
     side_summary,
-    start_redis,
+    skipped_stores,
     start_service,
 )
 
@@ -788,12 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         pin=args.pin,
     )
     placement = Placement(args.pin)
-    skipped: dict[str, str] = {}
-    if "redis" in config.stores:
-        why = redis_unavailable()
-        if why is not None:
-            skipped["redis"] = why
-            print(f"skipping redis: {why}", flush=True)
+    skipped = skipped_stores(config.stores)
     job_bytes = len(StateClient._pack(job(1000)))
     print(
         f"pygnetic {pygnetic.__version__} state service's workspaces (python -m pygnetic.state, "
@@ -814,34 +810,19 @@ def main(argv: list[str] | None = None) -> int:
     redis_version = None
     started = now()
     with _workdir(args.dir) as workdir:
-        redis_server = None
         pids: dict[str, int] = {}
-        try:
-            for store in config.stores:
-                if store in skipped:
-                    continue
-                redis_url = None
-                if store == "redis":
-                    redis_server, redis_url = start_redis(workdir)
-                    placement.servers.append(redis_server.pid)
-                    pids["redis"] = redis_server.pid
-                    redis_version = _redis_version()
-                    print(f"{redis_version}, on a Unix socket, no persistence", flush=True)
+        with contextlib.closing(
+            each_store(config.stores, skipped, workdir, placement, pids)
+        ) as stores:
+            for store, redis_url, version in stores:
+                redis_version = version or redis_version
                 began = now()
                 results = measure_store(store, config, placement, workdir, redis_url, pids)
                 rows += summarize(results, store)
                 print(f"measured {store} in {now() - began:.0f} s", flush=True)
-        finally:
-            if redis_server is not None:
-                redis_server.stop()
     print_table(rows, config)
     print_costs(rows)
-    extra = notes(rows, skipped)
-    if extra:
-        print()
-        for line in extra:
-            print(line)
-    print(f"\n{now() - started:.0f} s in all, load {os.getloadavg()[0]:.2f} at the end")
+    print_end(notes(rows, skipped), started)
     if args.json:
         document = {
             "config": config.__dict__,
