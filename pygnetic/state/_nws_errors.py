@@ -28,6 +28,7 @@ from ._errors import (
     StateUnavailableError,
     UnsupportedError,
 )
+from ._model import FIFO, LIFO, MULTI, SINGLE  # the variable modes: the seed's strings
 
 __all__ = [
     "DICT",
@@ -60,11 +61,6 @@ __all__ = [
     "nws_error",
 ]
 
-#: Variable modes (the seed's strings).
-FIFO = "fifo"
-LIFO = "lifo"
-MULTI = "multi"
-SINGLE = "single"
 #: Formats of ``listVars`` and ``listWss``.
 STRING = "string"
 DICT = "dict"
