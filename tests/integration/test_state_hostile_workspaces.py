@@ -151,3 +151,27 @@ def test_workspaces_nobody_owns_are_made_at_a_bounded_rate(running):
         with pytest.raises(NwsOperationException, match="too many"):
             NetWorkSpace("kept", server=server, persistent=True)  # never purged: counts
     still_served(running)
+
+
+def test_a_listing_of_workspaces_looks_at_a_bounded_number(running):
+    from pygnetic.state import Space
+    from pygnetic.state._model import WORKSPACE
+    from pygnetic.state._workspaces import MAX_LISTED_SPACES
+
+    store = running.server.store
+    with running.paused():
+        for n in range(MAX_LISTED_SPACES + 100):
+            store.create_space(Space(f"many{n:04d}", WORKSPACE, None, persistent=True), LIMITS)
+    host, port = running.server.address
+    with NwsServer(host, port) as server:
+        assert len(server.listWss(format="dict")) == MAX_LISTED_SPACES
+    still_served(running)
+
+
+def test_claiming_workspaces_keeps_to_the_per_owner_quota(running):
+    host, port = running.server.address
+    with NwsServer(host, port) as server:
+        names = [server.mktempWs("claim_%d") for _ in range(3)]
+        owned = [server.openWs(name).owned for name in names]
+        assert owned == [True, True, False]  # max_spaces_per_owner is 2 here
+    still_served(running)
