@@ -190,6 +190,11 @@ class WebSocketLink:
     def _received(self, data: bytes, channel: int) -> None:
         protocol = self.protocol
         if not self.upgraded:
+            if not self.upgrade_bytes and _not_http(protocol, data):
+                self._ended(
+                    CloseCode.PROTOCOL_ERROR, "not an HTTP request: this port speaks WebSocket"
+                )
+                return
             self.upgrade_bytes += len(data)
             if self.upgrade_bytes > MAX_UPGRADE_BYTES:
                 self._refuse(431, "upgrade request too large")
@@ -287,6 +292,18 @@ class WebSocketLink:
         websocket_code = received.code if received is not None else None
         detail = f"WebSocket closed by peer ({websocket_code})"
         return close_code_of(websocket_code) or CloseCode.TRANSPORT_ERROR, detail
+
+
+def _not_http(protocol: ServerProtocol | ClientProtocol, first: bytes) -> bool:
+    """Server: whether a connection's first bytes cannot begin an HTTP request (say, TCP's)."""
+    return (
+        isinstance(protocol, ServerProtocol) and looks_like_http(first[: tcp.SNIFF_BYTES]) is False
+    )
+
+
+def _select_subprotocol(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:
+    """``"pygnetic"`` when the client offers it; a client that offers none is welcome too."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def _reason_of(code: int) -> str:
@@ -428,7 +445,7 @@ class Transport:
         """
         protocol = ServerProtocol(
             origins=self._origins,
-            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]  # a Subprotocol is a str
+            select_subprotocol=_select_subprotocol,
             max_size=self._max_size,
             logger=_protocol_log,
         )
