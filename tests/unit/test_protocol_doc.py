@@ -85,7 +85,8 @@ def test_the_worked_digest_is_the_chat_examples():
 def test_the_hello_dump_is_the_chat_clients_hello():
     dump = PAGE.split("The chat example's hello")[1].split("Answer: server to client")[0]
     lines = [line for line in dump.splitlines()[2:] if line.strip()]
-    assert b"".join(page_bytes(line) for line in lines) == encode_hello(factory_of(chat_registry()))
+    written = b"".join(page_bytes(line) for line in lines)
+    assert written == encode_hello(factory_of(chat_registry()))
 
 
 @pytest.mark.parametrize(
@@ -133,12 +134,16 @@ import { registryDigest, handshakeFrame, PYGAME_TYPES } from %(module)s;
 const cases = JSON.parse(process.argv[1]);
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const out = [];
-for (const [messages, pygame] of cases) out.push(hex(await registryDigest(messages, pygame ? PYGAME_TYPES : [])));
+for (const [messages, pygame] of cases) {
+  out.push(hex(await registryDigest(messages, pygame ? PYGAME_TYPES : [])));
+}
 const [chat] = cases[0];
 const digest = await registryDigest(chat);
 out.push(hex(handshakeFrame({registry: digest, serializer: "msgpack", messages: chat.length,
   types: "pygame types", credentials: null, session: null})));
-if (process.argv[2] === "fallback") Object.defineProperty(globalThis, "crypto", {value: undefined});
+if (process.argv[2] === "fallback") {
+  Object.defineProperty(globalThis, "crypto", {value: undefined});  // as outside a secure context
+}
 out.push(hex(await registryDigest(chat)));
 console.log(JSON.stringify(out));
 """
