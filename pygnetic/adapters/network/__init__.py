@@ -62,7 +62,7 @@ from ...protocol import Delivery
 __all__ = ["BUILTIN", "Link", "Transport", "TransportListener", "load"]
 
 #: Names accepted by :func:`load`, in the order :func:`pygnetic.init` tries them.
-BUILTIN = ("enet", "socket", "memory")
+BUILTIN = ("enet", "socket", "websocket", "memory")
 
 #: Bytes received, and the channel they came on.
 Receiver = Callable[[bytes, int], None]
