@@ -64,7 +64,8 @@ export function handshakeFrame(payload) { // "PGN", version, payload length (uin
   return frame;
 }
 
-const fromWebSocket = (code) => (code === 1000 ? 0 : code > 4000 && code < 5000 ? code - 4000 : CloseCode.TRANSPORT_ERROR);
+const fromWebSocket = (code) => (code === 1000 ? 0 : code === 1009 ? CloseCode.MESSAGE_TOO_LARGE
+  : code >= 4000 && code < 4100 ? code - 4000 : CloseCode.TRANSPORT_ERROR); // 4000 + pygnetic's code
 const ended = (code, reason) => Object.assign(new Error(`pygnetic: ${reason}`), { code, reason });
 
 export async function connect(url, { messages, wireTypes = PYGAME_TYPES, credentials = null, timeout = 10000 } = {}) {
