@@ -429,8 +429,10 @@ class Transport:
 
     def _continue_tls(self, link: SocketLink) -> None:
         """Take the TLS handshake one step on; on success the link opens."""
+        sock = link.sock
+        assert isinstance(sock, ssl.SSLSocket)
         try:
-            link.sock.do_handshake()
+            sock.do_handshake()
         except ssl.SSLWantReadError:
             self._selector.modify(link.sock, _READ, link)
             return

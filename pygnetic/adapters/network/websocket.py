@@ -51,6 +51,7 @@ from websockets.frames import Frame, Opcode  # noqa: E402
 from websockets.http11 import Request  # noqa: E402
 from websockets.protocol import State  # noqa: E402
 from websockets.server import ServerProtocol  # noqa: E402
+from websockets.typing import Subprotocol  # noqa: E402
 from websockets.uri import parse_uri  # noqa: E402
 
 __all__ = [
@@ -93,6 +94,7 @@ _CONT = Opcode.CONT
 _TEXT = Opcode.TEXT
 _RELIABLE = Delivery.RELIABLE
 _HTTP_METHOD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SUBPROTOCOL = Subprotocol(SUBPROTOCOL)
 _FAULTS = (CloseCode.PROTOCOL_ERROR, CloseCode.MESSAGE_TOO_LARGE)
 
 
@@ -146,6 +148,8 @@ class WebSocketLink:
         self.transport = transport
         self.inner = inner
         self.protocol = protocol
+        #: ``(host, port)`` of the peer.
+        self.address: tuple[str, int] = inner.address
         self.receiver: Receiver = _discard
         self.upgraded = False
         self.reported = False  # our listener has heard of the link
@@ -153,11 +157,6 @@ class WebSocketLink:
         self.upgrade_bytes = 0
         self._fragments: list[bytes] | None = None
         inner.receiver = self._received
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """``(host, port)`` of the peer."""
-        return self.inner.address
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
         """Queue ``data`` as one binary message; it leaves with the socket's queue."""
@@ -222,10 +221,10 @@ class WebSocketLink:
             if frame.fin and fragments is None:
                 data = frame.data
             elif opcode is _BINARY or fragments is None:  # a new fragmented message
-                self._fragments = [frame.data] if opcode is _BINARY else None
+                self._fragments = [bytes(frame.data)] if opcode is _BINARY else None
                 return
             else:
-                fragments.append(frame.data)
+                fragments.append(bytes(frame.data))
                 if not frame.fin:
                     return
                 data, self._fragments = b"".join(fragments), None
@@ -310,9 +309,11 @@ def _not_http(protocol: ServerProtocol | ClientProtocol, first: bytes) -> bool:
     )
 
 
-def _select_subprotocol(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:
+def _select_subprotocol(
+    protocol: ServerProtocol, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
     """``"pygnetic"`` when the client offers it; a client that offers none is welcome too."""
-    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+    return _SUBPROTOCOL if _SUBPROTOCOL in offered else None
 
 
 def _reason_of(code: int) -> str:
@@ -411,7 +412,7 @@ class Transport:
         protocol = ClientProtocol(
             parse_uri(f"{scheme}://{name}:{port}{path}"),
             origin=origin,  # type: ignore[arg-type]  # an Origin is a str
-            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            subprotocols=[_SUBPROTOCOL],
             max_size=self._max_size,
             logger=_protocol_log,
         )
@@ -446,7 +447,7 @@ class Transport:
 
     # -- as the socket transport's listener ------------------------------------
 
-    def link_opened(self, link: tcp.SocketLink) -> None:
+    def link_opened(self, link: Any) -> None:
         """A TCP connection that will be a WebSocket: our listener hears of it at once.
 
         So the core's handshake limits (time, count, per address) cover the
@@ -463,17 +464,18 @@ class Transport:
         websocket.reported = True
         self.listener.link_opened(websocket)
 
-    def link_connected(self, link: tcp.SocketLink) -> None:
+    def link_connected(self, link: Any) -> None:
         """Client: TCP (and TLS) is up; send the upgrade request."""
         websocket = self._links.get(link)
         if websocket is None:
             return
+        websocket.address = link.address  # the address that answered, of those tried
         protocol = websocket.protocol
         assert isinstance(protocol, ClientProtocol)
         protocol.send_request(protocol.connect())
         websocket._write()
 
-    def link_closed(self, link: tcp.SocketLink, code: int, detail: str) -> None:
+    def link_closed(self, link: Any, code: int, detail: str) -> None:
         """The TCP connection ended under a WebSocket: end it, reporting once."""
         websocket = self._links.pop(link, None)
         if websocket is None or websocket.closed:
