@@ -4,12 +4,12 @@ import ssl
 
 import pytest
 
-trustme = pytest.importorskip("trustme", reason="trustme is not installed (the test extra)")
-
 import pygnetic
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CloseCode
 from pygnetic.testing import EchoRecorder, Recorder, pump
+
+trustme = pytest.importorskip("trustme", reason="trustme is not installed (the test extra)")
 
 try:
     import websockets
