@@ -165,6 +165,7 @@ class Pump:
 
     def stop(self, close: Callable[[], Any] | None = None) -> None:
         """Run ``close()`` on the pump's thread (closing the hosts), then end the thread."""
+
         def closing() -> None:
             try:
                 if close is not None:
