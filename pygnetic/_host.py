@@ -427,19 +427,28 @@ def _open_transports(
     same number; when one of them finds it taken, every transport is closed
     and the whole set tries again. With a ``simulator`` each transport is
     wrapped in a :class:`~pygnetic._simulated.SimulatedTransport`.
+
+    An adapter whose module names another in ``SHARES_PORT_WITH`` (WebSocket
+    names the socket adapter) gets, when a server has both, that adapter's
+    transport as ``door=`` instead of a port of its own: one TCP port for both.
     """
     _check_options(adapters, adapter_options)
     attempts = BIND_ATTEMPTS if bind is not None and bind[1] == 0 and len(adapters) > 1 else 1
     for attempt in range(attempts):
         transports: list[Any] = []
         where = bind
+        built: dict[str, Any] = {}  # by adapter name, unwrapped: the doors to share
         try:
-            for module in adapters:
+            for module in _doors_first(adapters, bind):
                 own = _accepted(module.Transport, {**offered_options, **adapter_options})
+                door = built.get(getattr(module, "SHARES_PORT_WITH", None) or "")
+                if bind is not None and door is not None:
+                    own["door"] = door
                 listener = owner
                 if simulator is not None:
                     listener = SimulatedTransport(owner, simulator, options["clock"])
                 transport = module.Transport(listener, bind=where, **options, **own)
+                built[module.NAME] = transport
                 if simulator is not None:
                     listener.attach(transport)
                     transport = listener
@@ -452,8 +461,19 @@ def _open_transports(
             if not isinstance(exc, OSError) or attempt == attempts - 1:
                 raise
             continue
-        return transports
+        order = _doors_first(adapters, bind)
+        return [transports[order.index(module)] for module in adapters]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _doors_first(adapters: tuple[ModuleType, ...], bind: Any) -> list[ModuleType]:
+    """``adapters`` with those that share another's port after it (a server's only)."""
+    names = {module.NAME for module in adapters}
+
+    def shares(module: ModuleType) -> bool:
+        return bind is not None and getattr(module, "SHARES_PORT_WITH", None) in names
+
+    return sorted(adapters, key=shares)
 
 
 def _accepted(function: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -489,5 +509,6 @@ def _waiter(transports: list[Any]) -> selectors.BaseSelector | None:
         if descriptor is None:
             waiter.close()
             return None
-        waiter.register(descriptor, selectors.EVENT_READ)
+        if descriptor not in waiter.get_map():  # transports sharing a port share one
+            waiter.register(descriptor, selectors.EVENT_READ)
     return waiter

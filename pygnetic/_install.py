@@ -37,7 +37,7 @@ INSTALL_FROM_GIT = 'python -m pip install "pygnetic[{extras}] @ git+<repository 
 
 # The extras whose packages a running program imports, and what each
 # installs; the others (test, docs, bench, dev) are for a checkout.
-_RUNTIME_EXTRAS = {"pygame": "pygame", "redis": "redis>=4.2"}
+_RUNTIME_EXTRAS = {"pygame": "pygame", "redis": "redis>=4.2", "websocket": "websockets>=13"}
 
 
 def enet_distribution(

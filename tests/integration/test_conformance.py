@@ -2,7 +2,8 @@
 
 import pytest
 
-from pygnetic.testing import AdapterConformance
+from pygnetic import Server
+from pygnetic.testing import AdapterConformance, EchoRecorder
 
 try:
     import enet
@@ -68,3 +69,38 @@ def test_round_trip_time_is_measured_soon_over_tcp():
             server, client, until=lambda: connection.round_trip_time is not None, timeout=1.0
         )
         assert 0 <= connection.round_trip_time < 1000
+
+
+try:
+    import websockets
+except ImportError:
+    websockets = None
+
+
+@pytest.mark.skipif(websockets is None, reason="websockets is not installed")
+class TestWebSocket(AdapterConformance):
+    adapter = "websocket"
+
+
+@pytest.mark.skipif(websockets is None, reason="websockets is not installed")
+class TestWebSocketSimulated(Simulated, TestWebSocket):
+    # Over a packet link the simulator may drop what the peer would count: no sessions.
+    resumable = False
+
+
+@pytest.mark.skipif(websockets is None, reason="websockets is not installed")
+class TestWebSocketBesideTcp(TestWebSocket):
+    """WebSocket clients of a server that serves TCP on the same port."""
+
+    def make_server(self, factory, **kwargs):
+        options = {"handler": EchoRecorder, "timeout": self.timeout, **kwargs}
+        return Server(self.host, 0, message_factory=factory, adapter=("socket", "websocket"), **options)
+
+
+@pytest.mark.skipif(websockets is None, reason="websockets is not installed")
+class TestTcpBesideWebSocket(TestSocket):
+    """TCP clients of a server that serves WebSocket on the same port."""
+
+    def make_server(self, factory, **kwargs):
+        options = {"handler": EchoRecorder, "timeout": self.timeout, **kwargs}
+        return Server(self.host, 0, message_factory=factory, adapter=("websocket", "socket"), **options)

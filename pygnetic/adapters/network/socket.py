@@ -20,6 +20,18 @@ gets the newest state rather than a backlog of stale ones.
 A link is reported to the core as soon as TCP has connected (client) or
 accepted (server); the core's handshake (:mod:`pygnetic.handshake`) is the
 first thing on the stream, and the core closes a peer that does not speak it.
+
+Two things may come between the accept and that report, each bounded by the
+server's ``handshake_timeout`` and ``max_handshakes`` (and
+``max_handshakes_per_address``), since no handshake table watches a peer yet:
+
+* **TLS** (``tls=``, see :mod:`~pygnetic.adapters.network._tls`): the
+  standard library's :mod:`ssl` handshakes first, without blocking; a client
+  verifies the server by default.
+* **Sharing the port** (:meth:`Transport.add_door`): another adapter on the
+  same TCP port (the WebSocket one) is handed the connections whose first
+  bytes it claims (an HTTP request); pygnetic's own handshake starts with
+  ``PGN``, so the two never collide.
 """
 
 from __future__ import annotations
@@ -30,14 +42,17 @@ import logging
 import os
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..._logthrottle import LogThrottle
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
+from ._tls import RETRY, TlsOption, client_context, server_context
 
-__all__ = ["FLUSH_THRESHOLD", "LABEL", "NAME", "SocketLink", "Transport"]
+__all__ = ["FLUSH_THRESHOLD", "LABEL", "NAME", "Claim", "SocketLink", "Transport"]
 
 #: The adapter's name, as given to ``init(n_module=...)`` or ``adapter=``.
 NAME = "socket"
@@ -50,6 +65,12 @@ RECV_SIZE = 256 * 1024
 MAX_READS = 4
 #: How long a closing connection may take to deliver its last bytes.
 LINGER_SECONDS = 2.0
+#: Bytes a door's claim may look at before the connection goes to pygnetic itself.
+SNIFF_BYTES = 8
+
+#: A door's test of a connection's first bytes: True takes it, False leaves
+#: it, None needs more bytes (at most :data:`SNIFF_BYTES` are offered).
+Claim = Callable[[bytes], "bool | None"]
 
 log = logging.getLogger("pygnetic.socket")
 # What a non-blocking connect_ex returns while the connection is under way.
@@ -62,12 +83,14 @@ class LinkState(enum.Enum):
     """Where a :class:`SocketLink` is in its life."""
 
     CONNECTING = "connecting"  # client: TCP connect in progress
+    TLS = "tls"  # the TLS handshake is under way
+    SNIFFING = "sniffing"  # server: the first bytes say which listener takes it
     OPEN = "open"
     CLOSING = "closing"  # flushing, then draining until EOF or the deadline
     CLOSED = "closed"
 
 
-_NOT_WRITABLE = (LinkState.CONNECTING, LinkState.CLOSED)
+_NOT_WRITABLE = (LinkState.CONNECTING, LinkState.TLS, LinkState.CLOSED)
 _CLOSING = LinkState.CLOSING
 
 
@@ -87,6 +110,11 @@ class SocketLink:
         self.state = state
         self.address: tuple[str, int] = ("", 0)
         self.receiver: Receiver = _discard
+        #: Who hears of this link: the transport's listener, or a door's.
+        self.listener: TransportListener = transport.listener
+        self.tls: ssl.SSLContext | None = None  # client: TLS once connected
+        self.sniffed = b""  # server: first bytes read while choosing a listener
+        self.server_hostname = ""  # client: the name the server's certificate carries
         self.out = bytearray()  # to write, oldest first
         # Sequenced messages by key, waiting beside `out` while the kernel is full.
         self.latest: dict[int, bytes] = {}
@@ -147,6 +175,8 @@ class SocketLink:
         if paused != self.paused:
             self.paused = paused
             self._transport.set_interest(self)
+            if not paused and _decrypted(self.sock):
+                self._transport.unread.add(self)
 
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Flush, then shut down writing and drain until the peer closes too.
@@ -167,7 +197,17 @@ def _discard(data: bytes, channel: int) -> None:
 
 
 class Transport:
-    """A selector over one listening socket (server) and its connections."""
+    """A selector over one listening socket (server) and its connections.
+
+    Args:
+        tls: A server's certificate: an :class:`ssl.SSLContext` or a
+            ``(certfile, keyfile)`` pair; a client's default for
+            :meth:`connect`'s ``tls``. None: no TLS.
+        handshake_timeout: Seconds an accepted connection may spend on TLS or
+            on its first bytes (with doors) before it reaches a listener.
+        max_handshakes: Such connections at once; more are closed at once.
+        max_handshakes_per_address: The same, per peer IP address.
+    """
 
     def __init__(
         self,
@@ -179,9 +219,23 @@ class Transport:
         max_message_size: int = 0,
         clock: Callable[[], float] = time.monotonic,
         max_send_buffer: int | None = None,
+        tls: TlsOption = None,
+        handshake_timeout: float = 3.0,
+        max_handshakes: int = 8,
+        max_handshakes_per_address: int | None = None,
     ) -> None:
-        self._listener = listener
+        self.listener = listener
         self.clock = clock
+        self._tls = server_context(tls) if bind is not None else client_context(tls)
+        self._doors: list[tuple[Claim, TransportListener]] = []
+        # Accepted links not yet reported (TLS, sniffing), with their deadlines.
+        self._pending: dict[SocketLink, float] = {}
+        self._pending_timeout = handshake_timeout
+        self._max_pending = max_handshakes
+        self._max_pending_per_address = max_handshakes_per_address or max_handshakes
+        #: Links whose TLS holds decrypted bytes: read at the next poll.
+        self.unread: set[SocketLink] = set()
+        self._refusals = LogThrottle(log)
         self.max_send_buffer = max_send_buffer or max(4 * max_message_size, 16 * 1024 * 1024)
         self._selector = selectors.DefaultSelector()
         self._buffer = bytearray(RECV_SIZE)  # every read lands here first
@@ -211,19 +265,43 @@ class Transport:
 
     # -- the Transport interface ----------------------------------------------
 
-    def connect(self, host: str, port: int) -> SocketLink:
-        """Start a non-blocking connect to ``host:port``; returns at once."""
+    def connect(
+        self, host: str, port: int, *, tls: TlsOption = None, server_hostname: str | None = None
+    ) -> SocketLink:
+        """Start a non-blocking connect to ``host:port``; returns at once.
+
+        Args:
+            host: The server's name or address.
+            port: Its TCP port.
+            tls: True verifies the server's certificate against the system's
+                authorities, a path names a PEM file of authorities to trust
+                instead, an :class:`ssl.SSLContext` is used as it is; None
+                takes the transport's ``tls=`` (none: plain TCP).
+            server_hostname: The name the certificate must carry; ``host``
+                by default.
+        """
         candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         link = SocketLink(self, _new_socket(candidates[0][0]), LinkState.CONNECTING)
+        link.tls = self._tls if tls is None else client_context(tls)
+        link.server_hostname = server_hostname or host
         link.candidates = candidates
         link.several_addresses = len(candidates) > 1
         self._try_next_address(link, "")
         return link
 
+    def add_door(self, claim: Claim, listener: TransportListener) -> None:
+        """Hand the accepted connections that ``claim`` takes to ``listener``.
+
+        Another adapter sharing this TCP port (the WebSocket one) calls it.
+        The first bytes of each connection are offered to each door's
+        ``claim`` in turn; a connection no door takes is this transport's.
+        """
+        self._doors.append((claim, listener))
+
     @property
     def has_reports(self) -> bool:
         """True when failures wait to be reported: a host should poll without waiting."""
-        return bool(self._failed)
+        return bool(self._failed or self.unread)
 
     def fileno(self) -> int | None:
         """The selector's descriptor, readable when a socket has work; None if it has none."""
@@ -233,18 +311,28 @@ class Transport:
     def poll(self, timeout_ms: int) -> None:
         """Write what is queued, wait up to ``timeout_ms``, then read and report."""
         self.flush()
-        wait = 0.0 if self._failed else timeout_ms / 1000
+        wait = 0.0 if self._failed or self.unread else timeout_ms / 1000
         for key, mask in self._selector.select(wait):
             link = key.data
             if link is None:
                 self._accept_all()
                 continue
+            if link.state is LinkState.TLS:
+                self._continue_tls(link)
+                continue
             if mask & _WRITE:
                 self._on_writable(link)
             if mask & _READ and link.state is not LinkState.CLOSED:
                 self._on_readable(link)
+        if self.unread:
+            unread, self.unread = self.unread, set()
+            for link in unread:
+                if link.state is not LinkState.CLOSED:
+                    self._on_readable(link)
         if self.closing:
             self._expire()
+        if self._pending:
+            self._expire_pending()
         self._report_failures()
         self.flush()
 
@@ -308,8 +396,112 @@ class Transport:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = SocketLink(self, sock, LinkState.OPEN)
             link.address = address[:2]
-            self._selector.register(sock, _READ, link)
-            self._listener.link_opened(link)
+            if self._tls is None and not self._doors:
+                self._selector.register(sock, _READ, link)
+                self.listener.link_opened(link)
+            elif self._admit(link):
+                self._pending[link] = self.clock() + self._pending_timeout
+                self._start_tls(link) if self._tls is not None else self._sniff(link)
+
+    def _admit(self, link: SocketLink) -> bool:
+        """Whether there is room for one more connection not yet reported; closes it if not."""
+        if len(self._pending) < self._max_pending:
+            host = link.address[0]
+            count = sum(1 for other in self._pending if other.address[0] == host)
+            if count < self._max_pending_per_address:
+                return True
+        self._refusals.info("busy", "refused a connection: too many handshakes under way")
+        link.state = LinkState.CLOSED
+        link.sock.close()
+        return False
+
+    # -- before a listener hears of a link: TLS, then the first bytes ---------------
+
+    def _start_tls(self, link: SocketLink) -> None:
+        """Wrap ``link``'s socket and start the TLS handshake (either side)."""
+        context = self._tls if link.tls is None else link.tls
+        assert context is not None
+        server_side = link.tls is None
+        try:
+            link.sock = context.wrap_socket(
+                link.sock,
+                server_side=server_side,
+                server_hostname=None if server_side else link.server_hostname,
+                do_handshake_on_connect=False,
+            )
+        except (OSError, ValueError) as exc:
+            self._tls_failed(link, exc)
+            return
+        link.state = LinkState.TLS
+        self._selector.register(link.sock, _READ, link)
+        self._continue_tls(link)
+
+    def _continue_tls(self, link: SocketLink) -> None:
+        """Take the TLS handshake one step on; on success the link opens."""
+        try:
+            link.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._selector.modify(link.sock, _READ, link)
+            return
+        except ssl.SSLWantWriteError:
+            self._selector.modify(link.sock, _READ | _WRITE, link)
+            return
+        except (OSError, ValueError) as exc:
+            self._tls_failed(link, exc)
+            return
+        self._selector.modify(link.sock, _READ, link)
+        self.unread.add(link)  # data may have come with the handshake's last flight
+        if link.tls is not None:  # client
+            link.state = LinkState.OPEN
+            link.listener.link_connected(link)
+        elif self._doors:
+            self._sniff(link)
+        else:
+            self._open(link, self.listener)
+
+    def _tls_failed(self, link: SocketLink, exc: Exception) -> None:
+        if link.tls is not None:  # client: the core hears why
+            self._fail(link, CloseCode.TRANSPORT_ERROR, f"TLS failed: {exc}")
+            return
+        self._pending.pop(link, None)
+        self._refusals.info("tls", "TLS handshake with %s failed: %s", link.address[0], exc)
+        self._release(link)
+
+    def _sniff(self, link: SocketLink) -> None:
+        """Wait for ``link``'s first bytes, which say which listener takes it."""
+        link.state = LinkState.SNIFFING
+        if self._selector.get_map().get(link.sock) is None:
+            self._selector.register(link.sock, _READ, link)
+
+    def _sniffed(self, link: SocketLink, data: bytes) -> None:
+        """Offer the first bytes to the doors; open the link once one decides."""
+        link.sniffed = first = link.sniffed + data
+        prefix = first[:SNIFF_BYTES]
+        for claim, listener in self._doors:
+            taken = claim(prefix)
+            if taken:
+                self._open(link, listener)
+                return
+            if taken is None and len(prefix) < SNIFF_BYTES:
+                return  # undecided: wait for more
+        self._open(link, self.listener)
+
+    def _open(self, link: SocketLink, listener: TransportListener) -> None:
+        """Report an accepted ``link`` to ``listener``, with what was read so far."""
+        self._pending.pop(link, None)
+        link.state = LinkState.OPEN
+        link.listener = listener
+        listener.link_opened(link)
+        first, link.sniffed = link.sniffed, b""
+        if first and link.state is LinkState.OPEN:
+            link.receiver(first, 0)
+
+    def _expire_pending(self) -> None:
+        now = self.clock()
+        for link in [link for link, deadline in self._pending.items() if deadline < now]:
+            del self._pending[link]
+            self._refusals.info("slow", "dropped %s: no handshake in time", link.address[0])
+            self._release(link)
 
     def _on_writable(self, link: SocketLink) -> None:
         if link.state is LinkState.CONNECTING:
@@ -321,9 +513,12 @@ class Transport:
                 link.sock = _new_socket(link.sock.family)
                 self._try_next_address(link, _connect_error(link, error))
                 return
+            if link.tls is not None:
+                self._start_tls(link)
+                return
             link.state = LinkState.OPEN
             self._selector.register(link.sock, _READ, link)
-            self._listener.link_connected(link)
+            self.listener.link_connected(link)
         self.write(link)
 
     # -- reading ---------------------------------------------------------------
@@ -332,10 +527,11 @@ class Transport:
         # Read into one reused buffer and copy out only what arrived:
         # sock.recv(RECV_SIZE) would allocate RECV_SIZE bytes on every read,
         # which the C library serves with mmap/munmap (several microseconds).
+        sock = link.sock
         for _ in range(MAX_READS):
             try:
-                size = link.sock.recv_into(self._buffer)
-            except (BlockingIOError, InterruptedError):
+                size = sock.recv_into(self._buffer)
+            except RETRY:
                 return
             except OSError as exc:
                 self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
@@ -343,19 +539,24 @@ class Transport:
             if not size:
                 self._on_eof(link)
                 return
-            if link.state is LinkState.OPEN:
+            state = link.state
+            if state is LinkState.OPEN:
                 link.receiver(self._view[:size].tobytes(), 0)
+            elif state is LinkState.SNIFFING:
+                self._sniffed(link, self._view[:size].tobytes())
             # else closing: drained until the peer closes too
-            if size < RECV_SIZE or link.state is not LinkState.OPEN or link.paused:
+            if link.state is not LinkState.OPEN or link.paused:
                 return
+            if size < RECV_SIZE and not _decrypted(sock):
+                return
+        if _decrypted(sock):  # bytes TLS holds that no selector will announce
+            self.unread.add(link)
 
     def _on_eof(self, link: SocketLink) -> None:
         state = link.state
         self._release(link)
         if state is LinkState.OPEN:
-            self._listener.link_closed(
-                link, CloseCode.TRANSPORT_ERROR, "connection closed by peer"
-            )
+            link.listener.link_closed(link, CloseCode.TRANSPORT_ERROR, "connection closed by peer")
 
     # -- writing ---------------------------------------------------------------
 
@@ -372,7 +573,7 @@ class Transport:
         if out and link.state not in _NOT_WRITABLE:
             try:
                 sent = link.sock.send(out)
-            except (BlockingIOError, InterruptedError):
+            except RETRY:
                 sent = 0
             except OSError as exc:
                 self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
@@ -439,7 +640,7 @@ class Transport:
             return
         failed, self._failed = self._failed, []
         for link, code, detail in failed:
-            self._listener.link_closed(link, code, detail)
+            link.listener.link_closed(link, code, detail)
 
     def _release(self, link: SocketLink) -> None:
         if link.state is LinkState.CLOSED:
@@ -447,6 +648,7 @@ class Transport:
         link.state = LinkState.CLOSED
         self.closing.discard(link)
         self.dirty.discard(link)
+        self._pending.pop(link, None)
         link.out = bytearray()
         link.latest = {}
         link.latest_size = 0
@@ -464,6 +666,11 @@ def _drain(sock: socket.socket) -> None:
                 return
     except OSError:
         return
+
+
+def _decrypted(sock: socket.socket) -> bool:
+    """Whether ``sock`` is a TLS socket holding decrypted bytes not read yet."""
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
 def _new_socket(family: int) -> socket.socket:
