@@ -213,11 +213,17 @@ def ws_close(code: int) -> tuple[int, str]:
 
 
 def pygnetic_close(ws_code: int) -> CloseCode | None:
-    """The :class:`CloseCode` a WebSocket close code carries, None if it carries none."""
-    value = ws_code - WS_PRIVATE
-    if value <= 0 or value not in CloseCode._value2member_map_:
-        return None
-    return CloseCode(value)
+    """The :class:`CloseCode` a WebSocket close code carries (4000 to 4099), or None.
+
+    The desktop adapter's reading: ``close_code_of`` in
+    :mod:`~pygnetic.adapters.network.websocket`.
+    """
+    if WS_PRIVATE <= ws_code < WS_PRIVATE + 100:
+        try:
+            return CloseCode(ws_code - WS_PRIVATE)
+        except ValueError:
+            return None
+    return None
 
 
 def url_for(host: str, port: int, path: str, secure: bool) -> str:
@@ -430,13 +436,11 @@ class Transport:
             detail = f"could not connect to {link.url} (WebSocket code {ws_code})"
             self._listener.link_closed(link, CloseCode.TRANSPORT_ERROR, detail)
             return
-        code = pygnetic_close(ws_code)
+        # A pygnetic code with no goodbye before it (a goodbye would have closed the link).
+        code = pygnetic_close(ws_code) or CloseCode.TRANSPORT_ERROR
         said = f": {reason}" if reason else ""
-        if code is not None:  # the server closed with a pygnetic code and no goodbye
-            self._listener.link_closed(link, code, reason)
-            return
-        detail = f"connection closed by the server (WebSocket code {ws_code}{said})"
-        self._listener.link_closed(link, CloseCode.TRANSPORT_ERROR, detail)
+        detail = f"WebSocket closed by the server ({ws_code}{said})"
+        self._listener.link_closed(link, code, detail)
 
     def flush(self) -> None:
         """Nothing waits in Python once open; close links whose browser buffer overflowed."""
