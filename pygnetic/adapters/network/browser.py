@@ -37,10 +37,13 @@ the other), and otherwise as base64 text, which any bridge that passes
 strings carries (``byte_bridge='base64'`` forces it).
 
 Known limits: the browser reports no reason for a failed connect (only
-WebSocket close code 1006), no round-trip time, and no sent bytes but its
-``bufferedAmount``. Tested in headless Chromium under Pyodide; under pygbag's
-own bridge only by reading it: its ``platform.window`` passes strings and
-numbers, which is all the base64 path needs.
+WebSocket close code 1006), no round-trip time, and of what waits to be sent
+only its ``bufferedAmount``. Tested in headless Chromium under Pyodide, with
+both byte bridges; not under pygbag's own runtime, whose bridge was only
+read: there ``sys.platform`` is ``'emscripten'`` too, ``platform.window`` is
+the page's ``window`` with its ``eval``, and a ``pyodide`` module, when
+pygbag provides one, is a stand-in without ``pyodide.ffi.to_js``, so bytes
+take the base64 path, which needs only strings and numbers to cross.
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ JS_HELPER = r"""
 (function () {
   "use strict";
   function open(WebSocketClass, url, protocols) {
-    const ws = new WebSocketClass(url, protocols ? protocols.split(",") : []);
+    // A bridge that cannot hand a JavaScript object back leaves the page's own.
+    const Socket = typeof WebSocketClass === "function" ? WebSocketClass : WebSocket;
+    const ws = new Socket(url, protocols ? protocols.split(",") : []);
     ws.binaryType = "arraybuffer";
     const events = [];
     let current = null;
