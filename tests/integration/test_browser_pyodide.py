@@ -46,11 +46,19 @@ class ChatServer(pygnetic.Handler):
 
 @pytest.fixture
 def server(server_thread):
-    """A pygnetic Server on 127.0.0.1 with only the desktop WebSocket adapter."""
+    """A pygnetic Server on 127.0.0.1 with only the desktop WebSocket adapter.
+
+    It keeps a lost client's session for a few seconds, so that the client can resume it.
+    """
     ChatServer.heard, ChatServer.ended = [], []
     return server_thread(
         lambda: pygnetic.Server(
-            "127.0.0.1", 0, handler=ChatServer, message_factory=_factory(), adapter="websocket"
+            "127.0.0.1",
+            0,
+            handler=ChatServer,
+            message_factory=_factory(),
+            adapter="websocket",
+            reconnect_grace=5.0,
         )
     )
 
@@ -74,6 +82,7 @@ class Player(pygnetic.Handler):
     def __init__(self):
         self.connected = False
         self.disconnected = False
+        self.resumes = 0
         self.heard = []
 
     def on_connect(self):
@@ -81,6 +90,9 @@ class Player(pygnetic.Handler):
 
     def on_disconnect(self):
         self.disconnected = True
+
+    def on_reconnect(self):
+        self.resumes += 1
 
     def net_chat_msg(self, message, **kwargs):
         self.heard.append([message.player, message.msg])
@@ -169,6 +181,38 @@ def test_binary_messages_cross_both_ways_whole(pyodide, server, bridge):
     )
     assert result == [True, "_Pyodide" if bridge == "pyodide" else "_Base64", 262144, True]
     assert server.call(lambda _: list(ChatServer.heard)) == [("blob", 262144)]
+
+
+def test_a_lost_websocket_resumes_its_session_and_no_message_is_lost(pyodide, server):
+    result = run(
+        pyodide,
+        """
+        client = pygnetic.Client(message_factory=factory())
+        connection = client.connect("127.0.0.1", {port})
+        player = Player()
+        connection.add_handler(player)
+        await pump(client, until=lambda: player.connected)
+        connection.net_chat_msg("Tom", "before")
+        await pump(client, until=lambda: len(player.heard) == 1)
+        # The WebSocket drops without pygnetic's goodbye, as when the network goes.
+        connection._link.socket.shut(1001, "gone")
+        connection.net_chat_msg("Tom", "meanwhile")
+        resumed = await pump(client, until=lambda: player.resumes, timeout=10)
+        connection.net_chat_msg("Tom", "after")
+        answered = await pump(client, until=lambda: len(player.heard) == 3)
+        result = [resumed, answered, player.resumes, [msg for _, msg in player.heard]]
+        client.close()
+        """,
+        port=server.address[1],
+    )
+    assert result == [
+        True,
+        True,
+        1,
+        ["got 'before'", "got 'meanwhile'", "got 'after'"],
+    ]
+    heard = server.call(lambda _: list(ChatServer.heard))
+    assert heard == [("Tom", "before"), ("Tom", "meanwhile"), ("Tom", "after")]
 
 
 def test_the_browser_disconnects_with_a_reason_the_server_reads(pyodide, server):
