@@ -5,6 +5,11 @@ One player hosts (their window also runs the server); the others join:
     python examples/chat.py --host-game                      # host on port 10000
     python examples/chat.py --join                           # join the first LAN chat found
     python examples/chat.py --join --host 192.168.1.20       # join that host
+    python examples/chat.py --host-game --websocket          # browsers may join too
+
+With ``--websocket`` (``pip install pygnetic[websocket]``) the host also serves
+WebSocket on the same port, and a browser tab joins the chat through
+``examples/web/chat.html`` (see examples/README.md): same messages, same server.
 
 Type a nickname and press Enter, then chat. The mouse wheel scrolls back. A
 host announces its chat on the local network (pygnetic.discovery); the
@@ -282,6 +287,9 @@ def parse_args(argv):
     parser.add_argument(
         "--adapter", choices=["enet", "socket"], help="default: both (ENet when installed)"
     )
+    parser.add_argument(
+        "--websocket", action="store_true", help="also serve browsers (examples/web/chat.html)"
+    )
     parser.add_argument("--nick", help="nickname (else the window asks)")
     parser.add_argument("--lan-port", type=int, default=DISCOVERY_PORT, help="LAN discovery port")
     parser.add_argument("--lan-target", default=BROADCAST, help="where the host announces")
@@ -294,7 +302,10 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     pygame.init()  # before pygnetic.init(events=True): events need pygame's queue
-    if not pygnetic.init(events=True, n_module=args.adapter or ("enet", "socket")):
+    adapters = (args.adapter,) if args.adapter else ("enet", "socket")
+    if args.websocket:  # on the same port number as TCP; left out if websockets is missing
+        adapters += ("websocket",)
+    if not pygnetic.init(events=True, n_module=adapters):
         return 2
     screen = pygame.display.set_mode((WIDTH, HEIGHT))
     server, host, port = None, args.host or "127.0.0.1", args.port

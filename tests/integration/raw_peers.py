@@ -139,3 +139,83 @@ class RawEnetPeer:
     def send(self, data, channel=0):
         self.peer.send(channel, enet.Packet(data, enet.PACKET_FLAG_RELIABLE))
         self.host.flush()
+
+
+class RawWebSocketPeer:
+    """A WebSocket client (websockets' own protocol) that says hello, then sends anything.
+
+    Driven in the test's thread: ``pump`` runs the server while this peer waits.
+    """
+
+    def __init__(self, port, factory, pump):
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        self.pump = pump
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock.settimeout(0.005)
+        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/"), max_size=None)
+        self.protocol.send_request(self.protocol.connect())
+        self.messages = []
+        self.flush()
+        deadline = time.monotonic() + 5
+        while self.protocol.state.name == "CONNECTING" and time.monotonic() < deadline:
+            self.read()  # the upgrade's answer
+        self.send(encode_hello(factory))
+        answer = self.next_message()
+        self.answer = parse_answer(FrameReader(stream=False).feed(answer)[0])
+
+    def flush(self):
+        """Send what the protocol wrote, running the server while the kernel is full."""
+        for data in self.protocol.data_to_send():
+            view = memoryview(data)
+            while view:
+                try:
+                    view = view[self.sock.send(view[:65536]) :]
+                except TimeoutError:
+                    self.pump()
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the server closed: what it said is still to be read
+
+    def send(self, data):
+        self.protocol.send_binary(data)
+        self.flush()
+
+    def read(self):
+        """Read what came; False once the server closed the TCP connection."""
+        self.pump()
+        try:
+            chunk = self.sock.recv(65536)
+        except TimeoutError:
+            return True
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.protocol.receive_eof()
+            return False
+        self.protocol.receive_data(chunk)
+        for event in self.protocol.events_received():
+            if getattr(event, "opcode", None) is not None and event.opcode.name == "BINARY":
+                self.messages.append(bytes(event.data))
+        self.flush()
+        return True
+
+    def next_message(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while not self.messages and time.monotonic() < deadline:
+            if not self.read():
+                break
+        if not self.messages:
+            raise TimeoutError("no message from the server")
+        return self.messages.pop(0)
+
+    def closed_by_server(self, timeout=5.0):
+        """Read until the server closes; return its messages and its WebSocket close code."""
+        deadline = time.monotonic() + timeout
+        while self.read() and time.monotonic() < deadline:
+            pass
+        received = self.protocol.close_rcvd
+        return self.messages, received.code if received is not None else None
+
+    def close(self):
+        self.sock.close()

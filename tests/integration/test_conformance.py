@@ -94,7 +94,9 @@ class TestWebSocketBesideTcp(TestWebSocket):
 
     def make_server(self, factory, **kwargs):
         options = {"handler": EchoRecorder, "timeout": self.timeout, **kwargs}
-        return Server(self.host, 0, message_factory=factory, adapter=("socket", "websocket"), **options)
+        return Server(
+            self.host, 0, message_factory=factory, adapter=("socket", "websocket"), **options
+        )
 
 
 @pytest.mark.skipif(websockets is None, reason="websockets is not installed")
@@ -103,4 +105,6 @@ class TestTcpBesideWebSocket(TestSocket):
 
     def make_server(self, factory, **kwargs):
         options = {"handler": EchoRecorder, "timeout": self.timeout, **kwargs}
-        return Server(self.host, 0, message_factory=factory, adapter=("websocket", "socket"), **options)
+        return Server(
+            self.host, 0, message_factory=factory, adapter=("websocket", "socket"), **options
+        )

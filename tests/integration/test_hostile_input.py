@@ -5,16 +5,28 @@ import os
 import socket
 
 import pytest
-from raw_peers import RawEnetPeer, RawTcpPeer, enet
+from raw_peers import RawEnetPeer, RawTcpPeer, RawWebSocketPeer, enet
 from worlds import GoodClientWorld
 
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CLOSE, CloseCode
 from pygnetic.testing import pump
 
+try:
+    import websockets
+except ImportError:
+    websockets = None
+
 ADAPTERS = [
     "socket",
     pytest.param("enet", marks=pytest.mark.skipif(enet is None, reason="no pyenet")),
+]
+# A bad message over WebSocket: the same reasons, another framing.
+BAD_MESSAGE_ADAPTERS = [
+    *ADAPTERS,
+    pytest.param(
+        "websocket", marks=pytest.mark.skipif(websockets is None, reason="no websockets")
+    ),
 ]
 
 
@@ -93,10 +105,30 @@ def _bad_bytes(name, factory):
 
 
 @pytest.mark.parametrize("name", list(BAD_MESSAGES))
-def test_bad_message_after_handshake_closes_only_that_connection(world, name, caplog):
+@pytest.mark.parametrize("adapter", BAD_MESSAGE_ADAPTERS)
+def test_bad_message_after_handshake_closes_only_that_connection(adapter, name, caplog):
+    world = World(adapter)
+    try:
+        _bad_message_closes_only_its_connection(world, name, caplog)
+    finally:
+        world.close()
+
+
+def _bad_message_closes_only_its_connection(world, name, caplog):
     caplog.set_level(logging.WARNING, logger="pygnetic")
     data, reason = _bad_bytes(name, world.factory)
-    if world.server.adapter.NAME == "socket":
+    if world.server.adapter.NAME == "websocket":
+        attacker = RawWebSocketPeer(world.port, world.factory, pump=lambda: world.server.update(1))
+        assert attacker.answer.code == 0
+        pump(world.server, world.client, until=lambda: len(world.server.connections()) == 2)
+        attacker.send(data)
+        goodbyes, websocket_code = attacker.closed_by_server()
+        too_large = name == "oversized"
+        assert websocket_code == (1009 if too_large else 4000 + CloseCode.PROTOCOL_ERROR)
+        if not too_large:  # too large is refused by the WebSocket layer, before the core
+            assert reason.encode()[:20] in goodbyes[-1]  # the CLOSE message carries the reason
+        attacker.close()
+    elif world.server.adapter.NAME == "socket":
         attacker = RawTcpPeer(world.port, world.factory, pump=world.server.update)
         assert attacker.answer.code == 0
         pump(world.server, world.client, until=lambda: len(world.server.connections()) == 2)

@@ -175,8 +175,6 @@ class SocketLink:
         if paused != self.paused:
             self.paused = paused
             self._transport.set_interest(self)
-            if not paused and _decrypted(self.sock):
-                self._transport.unread.add(self)
 
     def close(self, code: int, peer_closed: bool = False) -> None:
         """Flush, then shut down writing and drain until the peer closes too.
@@ -233,8 +231,6 @@ class Transport:
         self._pending_timeout = handshake_timeout
         self._max_pending = max_handshakes
         self._max_pending_per_address = max_handshakes_per_address or max_handshakes
-        #: Links whose TLS holds decrypted bytes: read at the next poll.
-        self.unread: set[SocketLink] = set()
         self._refusals = LogThrottle(log)
         self.max_send_buffer = max_send_buffer or max(4 * max_message_size, 16 * 1024 * 1024)
         self._selector = selectors.DefaultSelector()
@@ -301,7 +297,7 @@ class Transport:
     @property
     def has_reports(self) -> bool:
         """True when failures wait to be reported: a host should poll without waiting."""
-        return bool(self._failed or self.unread)
+        return bool(self._failed)
 
     def fileno(self) -> int | None:
         """The selector's descriptor, readable when a socket has work; None if it has none."""
@@ -311,7 +307,7 @@ class Transport:
     def poll(self, timeout_ms: int) -> None:
         """Write what is queued, wait up to ``timeout_ms``, then read and report."""
         self.flush()
-        wait = 0.0 if self._failed or self.unread else timeout_ms / 1000
+        wait = 0.0 if self._failed else timeout_ms / 1000
         for key, mask in self._selector.select(wait):
             link = key.data
             if link is None:
@@ -324,11 +320,6 @@ class Transport:
                 self._on_writable(link)
             if mask & _READ and link.state is not LinkState.CLOSED:
                 self._on_readable(link)
-        if self.unread:
-            unread, self.unread = self.unread, set()
-            for link in unread:
-                if link.state is not LinkState.CLOSED:
-                    self._on_readable(link)
         if self.closing:
             self._expire()
         if self._pending:
@@ -450,7 +441,6 @@ class Transport:
             self._tls_failed(link, exc)
             return
         self._selector.modify(link.sock, _READ, link)
-        self.unread.add(link)  # data may have come with the handshake's last flight
         if link.tls is not None:  # client
             link.state = LinkState.OPEN
             link.listener.link_connected(link)
@@ -547,10 +537,10 @@ class Transport:
             # else closing: drained until the peer closes too
             if link.state is not LinkState.OPEN or link.paused:
                 return
-            if size < RECV_SIZE and not _decrypted(sock):
+            # A TLS read returns one record (16 KiB at most), less than the
+            # buffer, so nothing decrypted is left where no selector sees it.
+            if size < RECV_SIZE:
                 return
-        if _decrypted(sock):  # bytes TLS holds that no selector will announce
-            self.unread.add(link)
 
     def _on_eof(self, link: SocketLink) -> None:
         state = link.state
@@ -666,11 +656,6 @@ def _drain(sock: socket.socket) -> None:
                 return
     except OSError:
         return
-
-
-def _decrypted(sock: socket.socket) -> bool:
-    """Whether ``sock`` is a TLS socket holding decrypted bytes not read yet."""
-    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
 def _new_socket(family: int) -> socket.socket:

@@ -62,6 +62,7 @@ __all__ = [
     "Transport",
     "WebSocketLink",
     "close_code_of",
+    "looks_like_http",
     "websocket_close_code",
 ]
 
@@ -92,6 +93,7 @@ _CONT = Opcode.CONT
 _TEXT = Opcode.TEXT
 _RELIABLE = Delivery.RELIABLE
 _HTTP_METHOD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_FAULTS = (CloseCode.PROTOCOL_ERROR, CloseCode.MESSAGE_TOO_LARGE)
 
 
 def websocket_close_code(code: int) -> int:
@@ -190,6 +192,11 @@ class WebSocketLink:
     def _received(self, data: bytes, channel: int) -> None:
         protocol = self.protocol
         if not self.upgraded:
+            if not self.upgrade_bytes and _not_http(protocol, data):
+                self._ended(
+                    CloseCode.PROTOCOL_ERROR, "not an HTTP request: this port speaks WebSocket"
+                )
+                return
             self.upgrade_bytes += len(data)
             if self.upgrade_bytes > MAX_UPGRADE_BYTES:
                 self._refuse(431, "upgrade request too large")
@@ -233,7 +240,8 @@ class WebSocketLink:
         """Server: answer the upgrade request; a plain HTTP request is told what this is."""
         protocol = self.protocol
         assert isinstance(protocol, ServerProtocol)
-        if "Upgrade" not in request.headers:
+        plain = "Upgrade" not in request.headers  # someone opened the address in a browser
+        if plain:
             response = protocol.reject(426, NOT_A_WEB_PAGE)
             response.headers["Upgrade"] = "websocket"
         else:
@@ -242,12 +250,11 @@ class WebSocketLink:
         self._write()
         if response.status_code == 101:
             self.upgraded = True
-            return
-        reason = remote_text(str(protocol.handshake_exc or "not a WebSocket upgrade"))
-        self.transport.refusals.info(
-            "upgrade", "refused a WebSocket upgrade from %s: %s", self.address[0], reason
-        )
-        self._ended(CloseCode.PROTOCOL_ERROR, f"not a WebSocket upgrade: {reason}")
+        elif plain:
+            self._ended(CloseCode.NORMAL, "answered a plain HTTP request")
+        else:
+            reason = remote_text(str(protocol.handshake_exc))
+            self._ended(CloseCode.PROTOCOL_ERROR, f"WebSocket upgrade refused: {reason}")
 
     def _refuse(self, status: int, reason: str) -> None:
         protocol = self.protocol
@@ -269,24 +276,43 @@ class WebSocketLink:
         if self.closed:
             return
         if code is None:
-            code, detail = self._why_ended()
+            code, detail = self.why_ended()
+        if code in _FAULTS:  # the peer misbehaved: say so, at a bounded rate
+            self.transport.refusals.warning(
+                "fault", "closed %s:%s over WebSocket: %s", *self.address, detail
+            )
         self.closed = True
         self.inner.close(code)
         self.transport.forget(self)
         if self.reported:
             self.transport.listener.link_closed(self, code, detail)
 
-    def _why_ended(self) -> tuple[CloseCode, str]:
+    def why_ended(self) -> tuple[CloseCode, str]:
+        """The close code and reason that the peer's close or its protocol error says."""
         protocol = self.protocol
         error = protocol.parser_exc
         if isinstance(error, PayloadTooBig):
-            return CloseCode.MESSAGE_TOO_LARGE, "WebSocket message too large"
+            limit = self.transport.max_message_size
+            detail = f"WebSocket message exceeds the {limit} byte limit (max_message_size)"
+            return CloseCode.MESSAGE_TOO_LARGE, detail
         if error is not None:
             return CloseCode.PROTOCOL_ERROR, f"WebSocket error: {remote_text(str(error))}"
         received = protocol.close_rcvd
         websocket_code = received.code if received is not None else None
         detail = f"WebSocket closed by peer ({websocket_code})"
         return close_code_of(websocket_code) or CloseCode.TRANSPORT_ERROR, detail
+
+
+def _not_http(protocol: ServerProtocol | ClientProtocol, first: bytes) -> bool:
+    """Server: whether a connection's first bytes cannot begin an HTTP request (say, TCP's)."""
+    return (
+        isinstance(protocol, ServerProtocol) and looks_like_http(first[: tcp.SNIFF_BYTES]) is False
+    )
+
+
+def _select_subprotocol(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:
+    """``"pygnetic"`` when the client offers it; a client that offers none is welcome too."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def _reason_of(code: int) -> str:
@@ -332,7 +358,8 @@ class Transport:
         self.listener = listener
         # One byte over the core's limit, so that the core's own check
         # (MESSAGE_TOO_LARGE, with its reason) is what a peer meets first.
-        self._max_size = max_message_size + 1 if max_message_size else 2**20
+        self.max_message_size = max_message_size or 2**20
+        self._max_size = self.max_message_size + 1
         self._origins = list(origins) if origins is not None else None
         self._links: dict[tcp.SocketLink, WebSocketLink] = {}
         self.refusals = LogThrottle(log)
@@ -403,9 +430,8 @@ class Transport:
         return self._inner.fileno()
 
     def poll(self, timeout_ms: int) -> None:
-        """Move bytes and report; a shared port's transport is polled by its host already."""
-        if not self._shared:
-            self._inner.poll(timeout_ms)
+        """Move bytes and report (through the socket transport, shared or our own)."""
+        self._inner.poll(timeout_ms)
 
     def flush(self) -> None:
         """Send queued data now, without waiting."""
@@ -428,7 +454,7 @@ class Transport:
         """
         protocol = ServerProtocol(
             origins=self._origins,
-            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]  # a Subprotocol is a str
+            select_subprotocol=_select_subprotocol,
             max_size=self._max_size,
             logger=_protocol_log,
         )
@@ -453,6 +479,8 @@ class Transport:
         if websocket is None or websocket.closed:
             return
         websocket.closed = True
+        if websocket.protocol.close_rcvd is not None:  # the peer said why before it went
+            code, detail = websocket.why_ended()
         if websocket.reported:
             self.listener.link_closed(websocket, code, detail)
 
