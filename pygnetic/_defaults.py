@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pygnetic")
 
-NETWORK_PREFERENCE = ("enet", "socket")
+#: Network adapters a default Server or Client uses; in a browser only WebSocket can run.
+NETWORK_PREFERENCE = ("websocket",) if sys.platform == "emscripten" else ("enet", "socket")
 SERIALIZER_PREFERENCE = ("msgpack", "json")
 
 _chosen: dict[str, Any] = {"networks": None, "missing": {}, "serializer": None}

@@ -52,6 +52,7 @@ core does not change. Pass the module itself, or its dotted import path, as
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol
@@ -63,6 +64,16 @@ __all__ = ["BUILTIN", "Link", "Transport", "TransportListener", "load"]
 
 #: Names accepted by :func:`load`, in the order :func:`pygnetic.init` tries them.
 BUILTIN = ("enet", "socket", "websocket", "memory")
+
+#: True in a browser (Pyodide, pygbag): Python compiled to WebAssembly.
+IN_BROWSER = sys.platform == "emscripten"
+#: In a browser, the module that each built-in name loads instead of its own.
+BROWSER_MODULES = {"websocket": "browser"}
+#: In a browser, why the adapters that need raw sockets cannot load.
+_NO_SOCKETS_IN_BROWSER = (
+    "the {} network adapter cannot run in a browser: WebAssembly offers no TCP or UDP "
+    "sockets, only WebSocket; use adapter='websocket' (the default there)"
+)
 
 #: Bytes received, and the channel they came on.
 Receiver = Callable[[bytes, int], None]
@@ -179,7 +190,7 @@ def load(spec: str | ModuleType) -> ModuleType:
             f"unknown network adapter {spec!r}; built in: {', '.join(BUILTIN)} "
             "(or pass an adapter module, or its dotted import path)"
         )
-    path = f"{__name__}.{spec}" if spec in BUILTIN else spec
+    path = f"{__name__}.{_builtin_module(spec)}" if spec in BUILTIN else spec
     try:
         module = importlib.import_module(path)
     except AdapterUnavailableError:
@@ -191,6 +202,19 @@ def load(spec: str | ModuleType) -> ModuleType:
             f"network adapter {spec!r} failed to import: {exc}"
         ) from exc
     return _checked(module)
+
+
+def _builtin_module(name: str) -> str:
+    """The module of built-in adapter ``name`` here: in a browser, WebSocket's is ``browser``.
+
+    Raises:
+        AdapterUnavailableError: In a browser, an adapter that needs sockets.
+    """
+    if not IN_BROWSER:
+        return name
+    if name in ("enet", "socket"):
+        raise AdapterUnavailableError(_NO_SOCKETS_IN_BROWSER.format(name))
+    return BROWSER_MODULES.get(name, name)
 
 
 def _checked(module: ModuleType) -> ModuleType:
