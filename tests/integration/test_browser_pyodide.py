@@ -305,3 +305,76 @@ def test_socket_enet_and_servers_fail_in_the_browser_saying_why(pyodide):
     assert "socket network adapter cannot run in a browser" in result[0]
     assert "enet network adapter cannot run in a browser" in result[1]
     assert "a browser cannot listen for connections" in result[2]
+
+
+class Relay(pygnetic.Handler):
+    """The chat's server: every line goes to every player, whatever carries them."""
+
+    host = None
+
+    def net_chat_msg(self, message, **kwargs):
+        Relay.host.broadcast("chat_msg", message.player, message.msg)
+
+
+def _relay_server():
+    try:
+        import enet  # noqa: F401
+
+        adapters = ("enet", "socket", "websocket")
+    except ImportError:
+        adapters = ("socket", "websocket")
+    server = pygnetic.Server(
+        "127.0.0.1", 0, handler=Relay, message_factory=_factory(), adapter=adapters
+    )
+    Relay.host = server
+    return server
+
+
+def test_a_browser_and_a_desktop_player_chat_through_one_server(pyodide, server_thread):
+    """Python in a browser tab and a desktop client chat through one server, on one port."""
+    from pygnetic.testing import Recorder, pump
+
+    server = server_thread(_relay_server)
+    port = server.address[1]
+    desktop = pygnetic.Client(message_factory=_factory())  # ENet first, as a desktop game
+    try:
+        connection = desktop.connect("127.0.0.1", port)
+        heard = Recorder()
+        connection.add_handler(heard)
+        assert pump(desktop, until=lambda: connection.connected), connection.close_reason
+        started = run(
+            pyodide,
+            """
+            client = pygnetic.Client(message_factory=factory())
+            connection = client.connect("127.0.0.1", {port})
+            player = Player()
+            connection.add_handler(player)
+            await pump(client, until=lambda: player.connected)
+            connection.net_chat_msg("web player", "hello from the browser")
+            result = await pump(client, until=lambda: player.heard)  # the line came round
+            sys.modules["__main__"].kept = (client, player)
+            """,
+            port=port,
+        )
+        assert started
+        assert pump(desktop, until=lambda: heard.received)
+        assert [tuple(m) for m in heard.received] == [("web player", "hello from the browser")]
+        carried = server.call(lambda host: sorted(c.adapter for c in host.connections()))
+        assert carried == sorted([connection.adapter, "WebSocket"])
+        connection.net_chat_msg("desktop player", "hello from the desktop")
+        desktop.update(0)  # it leaves now
+        result = run(
+            pyodide,
+            """
+            client, player = sys.modules["__main__"].kept
+            await pump(client, until=lambda: len(player.heard) == 2)
+            result = player.heard
+            client.close()
+            """,
+        )
+        assert result == [
+            ["web player", "hello from the browser"],
+            ["desktop player", "hello from the desktop"],
+        ]
+    finally:
+        desktop.close(linger_ms=50)
