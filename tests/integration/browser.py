@@ -2,6 +2,10 @@
 
 A test module takes these fixtures with ``pytest_plugins = ["browser"]``:
 
+* ``chromium`` (session scope): the headless Chromium every browser test
+  shares (Playwright's sync API allows one instance per process);
+  ``web_files`` (session scope): a :class:`StaticServer` of the repository
+  root (``/examples/web/``, ``/node_modules/``), at ``web_files.url``.
 * ``pyodide`` (module scope): a :class:`PyodidePage`, a Chromium page that
   booted Pyodide and holds pygnetic, msgpack (pure Python) and
   :data:`HELPERS` (``await pump(client, until=...)``). ``pyodide.run(code)``
@@ -11,7 +15,7 @@ A test module takes these fixtures with ``pytest_plugins = ["browser"]``:
 
 Everything skips, saying why, where the browser cannot run: no system
 Chromium (``apt-get install chromium``), no Python ``playwright`` package, or
-no ``node_modules/pyodide`` at the repository root (``npm ci``). Playwright
+no ``node_modules`` at the repository root (``npm ci``). Playwright
 drives the system's Chromium; it never downloads a browser.
 """
 
@@ -35,6 +39,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PYODIDE = ROOT / "node_modules" / "pyodide"
+MSGPACK_JS = ROOT / "node_modules" / "@msgpack" / "msgpack" / "dist.esm" / "index.mjs"
 #: Chromium's flags: headless, and nothing that reaches out to the network,
 #: which this machine's closed network would make hang or fail.
 CHROMIUM_ARGS = [
@@ -109,8 +114,8 @@ def skip_reason() -> str | None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright package is not installed (pip install -e '.[test]')"
-    if not (PYODIDE / "pyodide.js").exists():
-        return "no node_modules/pyodide: run `npm ci` at the repository root"
+    if not (PYODIDE / "pyodide.js").exists() or not MSGPACK_JS.exists():
+        return "no node_modules/pyodide or @msgpack/msgpack: run `npm ci` at the repository root"
     return None
 
 
@@ -147,6 +152,12 @@ class _Files(http.server.SimpleHTTPRequestHandler):
         ".mjs": "text/javascript",
         ".js": "text/javascript",
     }
+
+    def end_headers(self) -> None:
+        """No caching: each test sees the files as they are."""
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
     virtual: dict[str, tuple[str, bytes]] = {}
 
     def do_GET(self) -> None:
@@ -232,7 +243,8 @@ class PyodidePage:
 
 
 @pytest.fixture(scope="session")
-def _browser() -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
+    """The headless Chromium (a Playwright ``Browser``); skips, saying why, where there is none."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
@@ -247,23 +259,24 @@ def _browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def _files(_browser: Any) -> Iterator[StaticServer]:
+def web_files(chromium: Any) -> Iterator[StaticServer]:
+    """The repository root and the test page, served on 127.0.0.1."""
     server = StaticServer()
     yield server
     server.close()
 
 
 @pytest.fixture(scope="module")
-def pyodide(_browser: Any, _files: StaticServer) -> Iterator[PyodidePage]:
+def pyodide(chromium: Any, web_files: StaticServer) -> Iterator[PyodidePage]:
     """A page that booted Pyodide with pygnetic, for the tests of one module."""
-    context = _browser.new_context()
+    context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(RUN_TIMEOUT * 1000)
     console: list[str] = []
     page.on("console", lambda message: console.append(f"[{message.type}] {message.text}"))
     page.on("pageerror", lambda error: console.append(f"[pageerror] {error}"))
     booted = PyodidePage(page, console)
-    booted.boot(_files.url)
+    booted.boot(web_files.url)
     try:
         yield booted
     finally:

@@ -7,7 +7,8 @@ The chat's registry is read from ``examples/chat.py`` (with :mod:`ast`, so
 that this process's default factory stays empty). The last test runs the
 example itself, ``chat.py --host-game --websocket``, with the page.
 
-Skipped, saying why, without Chromium, Playwright, websockets or node_modules.
+Skipped, saying why, without Chromium, Playwright, websockets or node_modules
+(the harness is ``browser.py``'s, shared with the Pyodide tests).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import ast
 from pathlib import Path
 
 import pytest
-from web_harness import Pump, chromium, missing, static_site
 
 import pygnetic
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import CloseCode
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+pytest_plugins = ["browser"]
+
+pytest.importorskip("websockets", reason="the desktop WebSocket adapter needs websockets")
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_MS = 10_000  # bound on each wait in the browser
@@ -77,21 +79,14 @@ class Desktop(pygnetic.Handler):
         self.heard.append(("*", message.text))
 
 
-@pytest.fixture(scope="module")
-def site():
-    with static_site() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
+@pytest.fixture
+def site(web_files):
+    return web_files.url
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context()
+def page(chromium):
+    context = chromium.new_context()
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
@@ -108,13 +103,14 @@ def factory():
     return factory
 
 
-@pytest.fixture
-def host(factory):
-    """A chat server on TCP and WebSocket at once, and a desktop player over TCP, pumped."""
-    Relay.ended = []
-    pump = Pump()
-    server = pump.add(
-        lambda: pygnetic.Server(
+class ChatHost:
+    """A chat server on TCP and WebSocket at once, and a desktop player over TCP.
+
+    Made and updated together in the harness's server thread.
+    """
+
+    def __init__(self, factory):
+        self.server = pygnetic.Server(
             "127.0.0.1",
             0,
             message_factory=factory,
@@ -123,28 +119,33 @@ def host(factory):
             events=False,
             timeout=SERVER_TIMEOUT,
         )
-    )
-    client = pump.add(
-        lambda: pygnetic.Client(message_factory=factory, adapter="socket", events=False)
-    )
-    desktop = Desktop()
+        self.address = self.server.address
+        self.client = pygnetic.Client(message_factory=factory, adapter="socket", events=False)
+        self.desktop = Desktop()
+        self.connection = self.client.connect("127.0.0.1", self.address[1])
+        self.connection.add_handler(self.desktop)
 
-    def connecting():
-        connection = client.connect("127.0.0.1", server.address[1])
-        connection.add_handler(desktop)
-        return connection
+    def update(self, timeout):
+        self.server.update(timeout)
+        self.client.update(0)
 
-    pump.connection = pump.call(connecting)
-    pump.server, pump.desktop = server, desktop
-    pump.wait_until(lambda: pump.connection.connected)
-    pump.call(lambda: pump.connection.net_hello("Ann"))
-    yield pump
-    pump.stop(lambda: (client.close(), server.close()))
-    assert pump.error is None, pump.error
+    def close(self):
+        self.client.close()
+        self.server.close()
+
+
+@pytest.fixture
+def host(factory, server_thread):
+    """The :class:`ChatHost`, pumped in a thread; the desktop player said hello."""
+    Relay.ended = []
+    host = server_thread(lambda: ChatHost(factory))
+    assert host.wait_for(lambda chat: chat.connection.connected)
+    host.call(lambda chat: chat.connection.net_hello("Ann"))
+    return host
 
 
 def ws_url(host):
-    return f"ws://127.0.0.1:{host.server.address[1]}"
+    return f"ws://127.0.0.1:{host.address[1]}"
 
 
 def open_chat(page, site, host, nick="Cat"):
@@ -163,8 +164,8 @@ def wait_for_line(page, text):
     )
 
 
-def browser_connections(host):
-    return [c for c in host.server.connections() if c.adapter == "WebSocket"]
+def browser_connections(chat):
+    return [c for c in chat.server.connections() if c.adapter == "WebSocket"]
 
 
 def test_a_browser_tab_and_a_desktop_player_chat_through_one_server(page, site, host):
@@ -172,20 +173,20 @@ def test_a_browser_tab_and_a_desktop_player_chat_through_one_server(page, site, 
     wait_for_line(page, "* Cat joined")  # the page said hello, the server's notice came back
     page.fill("#text", "hello from the browser")
     page.press("#text", "Enter")
-    host.wait_until(lambda: ("Cat", "hello from the browser") in host.desktop.heard)
-    host.call(lambda: host.connection.net_say("hello from the desktop"))
+    assert host.wait_for(lambda chat: ("Cat", "hello from the browser") in chat.desktop.heard)
+    host.call(lambda chat: chat.connection.net_say("hello from the desktop"))
     wait_for_line(page, "<Ann> hello from the desktop")
     page.evaluate("() => window.chat.client.close('closing the tab')")
-    host.wait_until(lambda: Relay.ended)
+    assert host.wait_for(lambda _: Relay.ended)
     assert Relay.ended == [("Cat", CloseCode.NORMAL, "closing the tab")]
 
 
 def test_the_browser_answers_the_servers_pings(page, site, host):
     open_chat(page, site, host)
-    (connection,) = host.call(lambda: browser_connections(host))
+    (connection,) = host.call(browser_connections)
     # The server's round trip comes from the pongs the page sends back.
-    host.wait_until(lambda: connection.round_trip_time is not None, timeout=4 * SERVER_TIMEOUT)
-    assert connection.connected
+    rtt = host.wait_for(lambda _: connection.round_trip_time is not None, 4 * SERVER_TIMEOUT)
+    assert rtt and connection.connected
     # And the page's own pings are answered: it measured a round trip too.
     page.wait_for_function("() => window.chat.client.rtt !== null", timeout=WAIT_MS)
 
@@ -222,8 +223,8 @@ def test_a_registry_mismatch_is_refused_and_javascript_reads_why(page, site, hos
 
 def test_the_server_closing_reaches_onclose_with_its_reason(page, site, host):
     open_chat(page, site, host)
-    (connection,) = host.call(lambda: browser_connections(host))
-    host.call(lambda: connection.disconnect("server says goodbye"))
+    (connection,) = host.call(browser_connections)
+    host.call(lambda _: connection.disconnect("server says goodbye"))
     wait_for_line(page, "* disconnected: server says goodbye")
     assert page.inner_text("#status") == "disconnected (code 0)"
 
