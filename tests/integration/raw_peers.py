@@ -142,80 +142,77 @@ class RawEnetPeer:
 
 
 class RawWebSocketPeer:
-    """A WebSocket client (websockets' own protocol) that says hello, then sends anything.
+    """A WebSocket client made of websockets' sans-I/O protocol and a plain socket.
 
-    Driven in the test's thread: ``pump`` runs the server while this peer waits.
+    It runs in the test's own thread: every wait pumps the server.
     """
 
-    def __init__(self, port, factory, pump):
+    def __init__(self, port, source="127.0.0.1", upgrade=True):
         from websockets.client import ClientProtocol
         from websockets.uri import parse_uri
 
-        self.pump = pump
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.settimeout(0.005)
-        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/"), max_size=None)
-        self.protocol.send_request(self.protocol.connect())
-        self.messages = []
-        self.flush()
-        deadline = time.monotonic() + 5
-        while self.protocol.state.name == "CONNECTING" and time.monotonic() < deadline:
-            self.read()  # the upgrade's answer
-        self.send(encode_hello(factory))
-        answer = self.next_message()
-        self.answer = parse_answer(FrameReader(stream=False).feed(answer)[0])
+        self.sock = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
+        self.sock.setblocking(False)
+        self.protocol = ClientProtocol(
+            parse_uri(f"ws://127.0.0.1:{port}/"), subprotocols=["pygnetic"], max_size=None
+        )
+        self.frames = []
+        self.eof = False
+        if upgrade:
+            self.protocol.send_request(self.protocol.connect())
+            self.flush()
 
-    def flush(self):
-        """Send what the protocol wrote, running the server while the kernel is full."""
-        for data in self.protocol.data_to_send():
-            view = memoryview(data)
+    def flush(self, server=None):
+        """Send what the protocol wrote; with ``server``, update it while the kernel is full."""
+        for chunk in self.protocol.data_to_send():
+            if not chunk:
+                self.sock.shutdown(socket.SHUT_WR)
+                continue
+            view = memoryview(chunk)
             while view:
                 try:
                     view = view[self.sock.send(view[:65536]) :]
-                except TimeoutError:
-                    self.pump()
+                except BlockingIOError:
+                    if server is None:
+                        raise
+                    server.update(1)
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the server closed: what it said is still to be read
 
-    def send(self, data):
-        self.protocol.send_binary(data)
-        self.flush()
-
     def read(self):
-        """Read what came; False once the server closed the TCP connection."""
-        self.pump()
-        try:
-            chunk = self.sock.recv(65536)
-        except TimeoutError:
-            return True
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            self.protocol.receive_eof()
-            return False
-        self.protocol.receive_data(chunk)
-        for event in self.protocol.events_received():
-            if getattr(event, "opcode", None) is not None and event.opcode.name == "BINARY":
-                self.messages.append(bytes(event.data))
-        self.flush()
-        return True
-
-    def next_message(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while not self.messages and time.monotonic() < deadline:
-            if not self.read():
+        """Read what came; True once the server closed the connection."""
+        while not self.eof:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
                 break
-        if not self.messages:
-            raise TimeoutError("no message from the server")
-        return self.messages.pop(0)
+            except ConnectionResetError:
+                data = b""
+            if data:
+                self.protocol.receive_data(data)
+            else:
+                self.eof = True
+                self.protocol.receive_eof()
+        for event in self.protocol.events_received():
+            if getattr(event, "opcode", None) is not None:
+                self.frames.append(event)
+        if not self.eof:
+            self.flush()
+        return self.eof
 
-    def closed_by_server(self, timeout=5.0):
-        """Read until the server closes; return its messages and its WebSocket close code."""
-        deadline = time.monotonic() + timeout
-        while self.read() and time.monotonic() < deadline:
-            pass
-        received = self.protocol.close_rcvd
-        return self.messages, received.code if received is not None else None
+    def binary_frames(self):
+        return [frame for frame in self.frames if frame.opcode.name == "BINARY"]
+
+    def handshake(self, server, factory):
+        """Upgrade, then say pygnetic's hello; the server's answer."""
+        from pygnetic.testing import pump
+
+        assert pump(server, until=lambda: self.read() or self.protocol.state.name == "OPEN")
+        assert self.protocol.state.name == "OPEN"
+        self.protocol.send_binary(encode_hello(factory))
+        self.flush()
+        assert pump(server, until=lambda: self.read() or self.binary_frames())
+        return parse_answer(FrameReader(stream=False).feed(self.binary_frames()[0].data)[0])
 
     def close(self):
         self.sock.close()

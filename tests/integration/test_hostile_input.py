@@ -118,15 +118,18 @@ def _bad_message_closes_only_its_connection(world, name, caplog):
     caplog.set_level(logging.WARNING, logger="pygnetic")
     data, reason = _bad_bytes(name, world.factory)
     if world.server.adapter.NAME == "websocket":
-        attacker = RawWebSocketPeer(world.port, world.factory, pump=lambda: world.server.update(1))
-        assert attacker.answer.code == 0
+        attacker = RawWebSocketPeer(world.port)
+        assert attacker.handshake(world.server, world.factory).code == 0
         pump(world.server, world.client, until=lambda: len(world.server.connections()) == 2)
-        attacker.send(data)
-        goodbyes, websocket_code = attacker.closed_by_server()
+        attacker.protocol.send_binary(data)
+        attacker.flush(world.server)
+        assert pump(world.server, until=attacker.read)
         too_large = name == "oversized"
-        assert websocket_code == (1009 if too_large else 4000 + CloseCode.PROTOCOL_ERROR)
+        received = attacker.protocol.close_rcvd
+        assert received.code == (1009 if too_large else 4000 + CloseCode.PROTOCOL_ERROR)
         if not too_large:  # too large is refused by the WebSocket layer, before the core
-            assert reason.encode()[:20] in goodbyes[-1]  # the CLOSE message carries the reason
+            goodbye = attacker.binary_frames()[-1].data  # the CLOSE message carries the reason
+            assert reason.encode()[:20] in goodbye
         attacker.close()
     elif world.server.adapter.NAME == "socket":
         attacker = RawTcpPeer(world.port, world.factory, pump=world.server.update)

@@ -37,6 +37,8 @@ def server_context(tls: TlsOption) -> ssl.SSLContext | None:
         return tls
     if isinstance(tls, tuple) and len(tls) == 2 and all(isinstance(p, str) for p in tls):
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # A TLS 1.2 peer's renegotiations would cost handshakes at will.
+        context.options |= ssl.OP_NO_RENEGOTIATION
         context.load_cert_chain(tls[0], tls[1])
         return context
     raise TypeError(

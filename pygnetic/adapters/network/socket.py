@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..._handshakes import Handshakes, address_key
 from ..._logthrottle import LogThrottle
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
@@ -226,11 +227,11 @@ class Transport:
         self.clock = clock
         self._tls = server_context(tls) if bind is not None else client_context(tls)
         self._doors: list[tuple[Claim, TransportListener]] = []
-        # Accepted links not yet reported (TLS, sniffing), with their deadlines.
-        self._pending: dict[SocketLink, float] = {}
+        # Accepted links not yet reported (TLS, sniffing), with their deadlines:
+        # a newcomer is never refused for want of room, an older one gives way
+        # (the core's own rule, see pygnetic.server).
+        self._pending = Handshakes(max_handshakes, max_handshakes_per_address or max_handshakes)
         self._pending_timeout = handshake_timeout
-        self._max_pending = max_handshakes
-        self._max_pending_per_address = max_handshakes_per_address or max_handshakes
         self._refusals = LogThrottle(log)
         self.max_send_buffer = max_send_buffer or max(4 * max_message_size, 16 * 1024 * 1024)
         self._selector = selectors.DefaultSelector()
@@ -390,21 +391,18 @@ class Transport:
             if self._tls is None and not self._doors:
                 self._selector.register(sock, _READ, link)
                 self.listener.link_opened(link)
-            elif self._admit(link):
-                self._pending[link] = self.clock() + self._pending_timeout
+            else:
+                self._admit(link)
                 self._start_tls(link) if self._tls is not None else self._sniff(link)
 
-    def _admit(self, link: SocketLink) -> bool:
-        """Whether there is room for one more connection not yet reported; closes it if not."""
-        if len(self._pending) < self._max_pending:
-            host = link.address[0]
-            count = sum(1 for other in self._pending if other.address[0] == host)
-            if count < self._max_pending_per_address:
-                return True
-        self._refusals.info("busy", "refused a connection: too many handshakes under way")
-        link.state = LinkState.CLOSED
-        link.sock.close()
-        return False
+    def _admit(self, link: SocketLink) -> None:
+        """Hold ``link`` until it reaches a listener; an older pending one gives way if full."""
+        key = address_key(link.address[0])
+        victim = self._pending.victim(key)
+        if victim is not None:
+            self._refusals.info("busy", "dropped a connection: too many handshakes under way")
+            self._release(victim)
+        self._pending.add(link, key, self.clock() + self._pending_timeout)
 
     # -- before a listener hears of a link: TLS, then the first bytes ---------------
 
@@ -455,7 +453,7 @@ class Transport:
         if link.tls is not None:  # client: the core hears why
             self._fail(link, CloseCode.TRANSPORT_ERROR, f"TLS failed: {exc}")
             return
-        self._pending.pop(link, None)
+        self._pending.pop(link)
         self._refusals.info("tls", "TLS handshake with %s failed: %s", link.address[0], exc)
         self._release(link)
 
@@ -480,7 +478,7 @@ class Transport:
 
     def _open(self, link: SocketLink, listener: TransportListener) -> None:
         """Report an accepted ``link`` to ``listener``, with what was read so far."""
-        self._pending.pop(link, None)
+        self._pending.pop(link)
         link.state = LinkState.OPEN
         link.listener = listener
         listener.link_opened(link)
@@ -489,9 +487,7 @@ class Transport:
             link.receiver(first, 0)
 
     def _expire_pending(self) -> None:
-        now = self.clock()
-        for link in [link for link, deadline in self._pending.items() if deadline < now]:
-            del self._pending[link]
+        for link in self._pending.expired(self.clock()):
             self._refusals.info("slow", "dropped %s: no handshake in time", link.address[0])
             self._release(link)
 
@@ -640,7 +636,7 @@ class Transport:
         link.state = LinkState.CLOSED
         self.closing.discard(link)
         self.dirty.discard(link)
-        self._pending.pop(link, None)
+        self._pending.pop(link)
         link.out = bytearray()
         link.latest = {}
         link.latest_size = 0

@@ -92,6 +92,13 @@ _OPEN = State.OPEN
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _TEXT = Opcode.TEXT
+_CLOSE = Opcode.CLOSE
+#: Bytes handed to the WebSocket protocol at a time.
+FEED_BYTES = 16 * 1024
+#: Pings and pongs a peer may send in a second (browsers send none, others
+#: one in many seconds): each costs a parse and a pong, and no budget of the
+#: core's counts them.
+MAX_CONTROL_FRAMES = 64
 _RELIABLE = Delivery.RELIABLE
 _HTTP_METHOD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SUBPROTOCOL = Subprotocol(SUBPROTOCOL)
@@ -155,6 +162,8 @@ class WebSocketLink:
         self.reported = False  # our listener has heard of the link
         self.closed = False
         self.upgrade_bytes = 0
+        self.controls = 0  # pings and pongs since ``controls_since``
+        self.controls_since = 0.0
         self._fragments: list[bytes] | None = None
         inner.receiver = self._received
 
@@ -165,6 +174,11 @@ class WebSocketLink:
             protocol.send_binary(data)
             for chunk in protocol.data_to_send():
                 self.inner.send(chunk, 0, _RELIABLE)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes queued that the kernel has not taken yet (the socket link's)."""
+        return self.inner.pending_bytes
 
     def send_counted(self, data: bytes, channel: int, delivery: Delivery) -> bool:
         """Send like :meth:`send`; every message goes reliably, so True."""
@@ -189,17 +203,31 @@ class WebSocketLink:
     # -- from the socket ---------------------------------------------------------
 
     def _received(self, data: bytes, channel: int) -> None:
+        if not self.upgraded and not self._upgrade_within_limits(data):
+            return
+        if len(data) <= FEED_BYTES:
+            self._feed(data)
+            return
+        # A slice at a time: websockets parses every frame it holds at once,
+        # so a flood of tiny control frames is cut short between slices.
+        for start in range(0, len(data), FEED_BYTES):
+            if not self._feed(data[start : start + FEED_BYTES]):
+                return
+
+    def _upgrade_within_limits(self, data: bytes) -> bool:
+        """Server, before the upgrade: refuse what is no HTTP, or too much of it."""
+        if not self.upgrade_bytes and _not_http(self.protocol, data):
+            self._ended(CloseCode.PROTOCOL_ERROR, "not HTTP: this port speaks WebSocket")
+            return False
+        self.upgrade_bytes += len(data)
+        if self.upgrade_bytes > MAX_UPGRADE_BYTES:
+            self._refuse(431, "upgrade request too large")
+            return False
+        return True
+
+    def _feed(self, data: bytes) -> bool:
+        """Hand ``data`` to the protocol and act on what it read; False once the link ended."""
         protocol = self.protocol
-        if not self.upgraded:
-            if not self.upgrade_bytes and _not_http(protocol, data):
-                self._ended(
-                    CloseCode.PROTOCOL_ERROR, "not an HTTP request: this port speaks WebSocket"
-                )
-                return
-            self.upgrade_bytes += len(data)
-            if self.upgrade_bytes > MAX_UPGRADE_BYTES:
-                self._refuse(431, "upgrade request too large")
-                return
         protocol.receive_data(data)
         for event in protocol.events_received():
             if type(event) is Frame:
@@ -209,10 +237,20 @@ class WebSocketLink:
             else:
                 self.transport.upgraded(self)
             if self.closed:
-                return
+                return False
         self._write()
-        if protocol.state is State.CLOSED or protocol.parser_exc is not None:
+        if (
+            protocol.close_rcvd is not None  # the peer closed: the protocol answered it
+            or protocol.parser_exc is not None
+            or protocol.state is State.CLOSED
+        ):
             self._ended()
+            return False
+        if protocol.handshake_exc is not None and not self.upgraded:  # refused, no Request
+            reason = remote_text(str(protocol.handshake_exc))
+            self._ended(CloseCode.PROTOCOL_ERROR, f"bad WebSocket upgrade request: {reason}")
+            return False
+        return True
 
     def _frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -233,7 +271,18 @@ class WebSocketLink:
             self.protocol.fail(1003, "pygnetic messages are binary")
             self._write()
             self._ended(CloseCode.PROTOCOL_ERROR, "a text WebSocket message")
-        # Pings are answered, and closes handled, by the protocol itself.
+        elif opcode is not _CLOSE:  # pings are answered by the protocol itself
+            self._count_control()
+
+    def _count_control(self) -> None:
+        now = self.transport.clock()
+        if now - self.controls_since >= 1.0:
+            self.controls, self.controls_since = 0, now
+        self.controls += 1
+        if self.controls > MAX_CONTROL_FRAMES:
+            self.protocol.fail(1008, "too many control frames")
+            self._write()
+            self._ended(CloseCode.PROTOCOL_ERROR, "over 64 WebSocket pings or pongs in a second")
 
     def _upgrade(self, request: Request) -> None:
         """Server: answer the upgrade request; a plain HTTP request is told what this is."""
@@ -357,6 +406,7 @@ class Transport:
         max_handshakes_per_address: int | None = None,
     ) -> None:
         self.listener = listener
+        self.clock = clock
         # One byte over the core's limit, so that the core's own check
         # (MESSAGE_TOO_LARGE, with its reason) is what a peer meets first.
         self.max_message_size = max_message_size or 2**20
