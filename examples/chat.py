@@ -7,7 +7,7 @@ One player hosts (their window also runs the server); the others join:
     python examples/chat.py --join --host 192.168.1.20       # join that host
     python examples/chat.py --host-game --websocket          # browsers may join too
 
-With ``--websocket`` (``pip install pygnetic[websocket]``) the host also serves
+With ``--websocket`` (``python -m pip install ".[websocket]"``) the host also serves
 WebSocket on the same port, and a browser tab joins the chat through
 ``examples/web/chat.html`` (see examples/README.md): same messages, same server.
 

@@ -1110,7 +1110,11 @@ class Connection:
             # at last: the owner decides what comes next.
             self._on_lost(self)
             return
-        if self._lose_link(reason, close_link=False):
+        # A link the transport closed because the peer broke the protocol (a
+        # WebSocket message over max_message_size, a text message) is no loss
+        # to resume: resuming would replay the same message, and fail again.
+        final = known in (CloseCode.PROTOCOL_ERROR, CloseCode.MESSAGE_TOO_LARGE)
+        if not final and self._lose_link(reason, close_link=False):
             return
         if self._state in (_OPEN, _CONNECTING):
             self._throttle.log(

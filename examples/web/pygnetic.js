@@ -65,7 +65,10 @@ export function handshakeFrame(payload) { // "PGN", version, payload length (uin
 }
 
 const fromWebSocket = (code) => (code === 1000 ? 0 : code === 1009 ? CloseCode.MESSAGE_TOO_LARGE
-  : code >= 4000 && code < 4100 ? code - 4000 : CloseCode.TRANSPORT_ERROR); // 4000 + pygnetic's code
+  : code === 1002 || code === 1003 || code === 1007 ? CloseCode.PROTOCOL_ERROR
+  : code >= 4000 && code < 4100 ? (code <= 4011 ? code - 4000 : 0) : CloseCode.TRANSPORT_ERROR); // 4000 + pygnetic's code
+// Python map keys may be bin, nil or bool; a JavaScript object's keys are strings.
+const mapKeyConverter = (key) => (typeof key === "string" || typeof key === "number" ? key : String(key));
 const ended = (code, reason) => Object.assign(new Error(`pygnetic: ${reason}`), { code, reason });
 
 export async function connect(url, { messages, wireTypes = PYGAME_TYPES, credentials = null, timeout = 10000 } = {}) {
@@ -82,8 +85,14 @@ export async function connect(url, { messages, wireTypes = PYGAME_TYPES, credent
     ws.onopen = () => ws.send(hello);
     ws.onmessage = ({ data }) => { // the first message is the server's answer frame
       const bytes = new Uint8Array(data), pgn = String.fromCharCode(...bytes.subarray(0, 3)) === "PGN";
-      const answer = pgn && bytes[3] === PROTOCOL_VERSION ? decode(bytes.subarray(6, 6 + ((bytes[4] << 8) | bytes[5]))) : null;
+      let answer = null;
       clearTimeout(timer);
+      try {
+        if (pgn && bytes[3] === PROTOCOL_VERSION) answer = decode(bytes.subarray(6, 6 + ((bytes[4] << 8) | bytes[5])));
+      } catch (e) { // not a map we can read: no waiting for a timeout
+        refusal = { code: CloseCode.PROTOCOL_ERROR, reason: `undecodable answer (${e.message})` };
+        return ws.close(4000 + CloseCode.PROTOCOL_ERROR);
+      }
       if (answer?.code === 0) return resolve(new Client(ws, list, extensionCodec(wireTypes), timeout));
       refusal = answer ?? (pgn ? { code: CloseCode.REGISTRY_MISMATCH, reason: `the server speaks protocol version ${bytes[3]}` }
         : { code: CloseCode.PROTOCOL_ERROR, reason: "not a pygnetic server" });
@@ -130,11 +139,14 @@ class Client {
   receive(bytes) {
     this.heard = performance.now();
     let raw;
-    try { raw = decode(bytes, { extensionCodec: this.codec }); } catch (e) { return this.close(`undecodable message (${e.message})`, CloseCode.PROTOCOL_ERROR); }
+    try { raw = decode(bytes, { extensionCodec: this.codec, mapKeyConverter }); } catch (e) { return this.close(`undecodable message (${e.message})`, CloseCode.PROTOCOL_ERROR); }
     const [id, ...fields] = Array.isArray(raw) ? raw : [null];
     if (id === PING) return this.raw([PONG, fields[0]]);
     if (id === PONG) { this.rtt = performance.now() - fields[0]; return; }
-    if (id === CLOSE) { this.peerClose = [fields[0], fields[1]]; return; } // the WebSocket close follows
+    if (id === CLOSE) { // the WebSocket close follows; a code from a newer server reads as 0
+      this.peerClose = [Object.values(CloseCode).includes(fields[0]) ? fields[0] : CloseCode.NORMAL, String(fields[1] ?? "")];
+      return;
+    }
     const type = this.byId[id];
     if (!type || fields.length !== type.fields.length) return this.close(`invalid message of type id ${id}`, CloseCode.PROTOCOL_ERROR);
     const message = Object.fromEntries(type.fields.map((field, i) => [field, fields[i]]));

@@ -349,3 +349,31 @@ def test_tls_peers_that_stall_or_leave_mid_handshake(tls_files, what):
             assert pump(server, until=lambda: not inner._pending)
         sock.close()
         assert len(inner._selector.get_map()) == 1  # only the listening socket
+
+
+# -- a fault of the WebSocket layer is final, not a lost link to resume --------------------
+
+
+def test_a_message_over_the_servers_limit_ends_the_session_instead_of_resuming_forever():
+    """Resuming would replay the message the server's WebSocket layer refused (1009), again."""
+    from pygnetic.protocol import CloseCode
+
+    def blobs(limit):
+        factory = pygnetic.MessageFactory("msgpack", max_message_size=limit)
+        factory.register("blob", ("data",))
+        return factory
+
+    server = pygnetic.Server(
+        "127.0.0.1", 0, adapter="websocket", message_factory=blobs(1000), reconnect_grace=5.0
+    )
+    client = pygnetic.Client(adapter="websocket", message_factory=blobs(100_000))
+    try:
+        connection = client.connect("127.0.0.1", server.address[1])
+        assert pump(client, server, until=lambda: connection.connected)
+        connection.net_blob(b"x" * 5000)
+        assert pump(client, server, until=lambda: connection.state.name == "CLOSED", timeout=3)
+        assert connection.close_code is CloseCode.MESSAGE_TOO_LARGE
+        assert server.connections() == []
+    finally:
+        client.close()
+        server.close()

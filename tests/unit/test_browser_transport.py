@@ -115,7 +115,13 @@ def test_close_codes_go_and_come_back_as_the_desktop_adapter_sends_them(code):
 
 
 def test_other_websocket_codes_carry_no_pygnetic_code():
-    assert [browser.pygnetic_close(c) for c in (1000, 1006, 3999, 4099, 4100)] == [None] * 5
+    assert [browser.pygnetic_close(c) for c in (1001, 1006, 3999, 4099, 4100)] == [None] * 5
+
+
+def test_the_websocket_layers_own_codes_read_as_the_protocol_page_says():
+    assert browser.pygnetic_close(1000) is CloseCode.NORMAL
+    assert browser.pygnetic_close(1009) is CloseCode.MESSAGE_TOO_LARGE
+    assert browser.pygnetic_close(1003) is CloseCode.PROTOCOL_ERROR
 
 
 def test_a_browser_cannot_listen():
@@ -194,7 +200,12 @@ def test_after_a_goodbye_the_server_closes_or_we_do_after_a_while():
 
 
 @pytest.mark.parametrize(
-    ("ws_code", "code"), [(4002, CloseCode.SERVER_FULL), (1006, CloseCode.TRANSPORT_ERROR)]
+    ("ws_code", "code"),
+    [
+        (4002, CloseCode.SERVER_FULL),
+        (1006, CloseCode.TRANSPORT_ERROR),
+        (1009, CloseCode.MESSAGE_TOO_LARGE),  # the server's websockets layer: over its limit
+    ],
 )
 def test_a_server_closing_without_goodbye_is_reported_with_its_code(ws_code, code):
     transport, _, socket, listener, _, _ = _opened()

@@ -228,7 +228,13 @@ def pygnetic_close(ws_code: int) -> CloseCode | None:
             return CloseCode(ws_code - WS_PRIVATE)
         except ValueError:
             return None
-    return None
+    return {
+        1000: CloseCode.NORMAL,
+        1002: CloseCode.PROTOCOL_ERROR,
+        1003: CloseCode.PROTOCOL_ERROR,
+        1007: CloseCode.PROTOCOL_ERROR,
+        1009: CloseCode.MESSAGE_TOO_LARGE,
+    }.get(ws_code)
 
 
 def url_for(host: str, port: int, path: str, secure: bool) -> str:
@@ -442,7 +448,8 @@ class Transport:
             self._listener.link_closed(link, CloseCode.TRANSPORT_ERROR, detail)
             return
         # A pygnetic code with no goodbye before it (a goodbye would have closed the link).
-        code = pygnetic_close(ws_code) or CloseCode.TRANSPORT_ERROR
+        code = pygnetic_close(ws_code)
+        code = CloseCode.TRANSPORT_ERROR if code is None else code
         said = f": {reason}" if reason else ""
         detail = f"WebSocket closed by the server ({ws_code}{said})"
         self._listener.link_closed(link, code, detail)

@@ -117,7 +117,17 @@ def close_code_of(websocket_code: int | None) -> CloseCode | None:
             return CloseCode(websocket_code - 4000)
         except ValueError:
             return None
-    return None
+    return _WEBSOCKET_CODES.get(websocket_code)  # type: ignore[arg-type]
+
+
+# The WebSocket layer's own closes that carry a pygnetic meaning (RFC 6455, 7.4.1).
+_WEBSOCKET_CODES = {
+    1000: CloseCode.NORMAL,
+    1002: CloseCode.PROTOCOL_ERROR,
+    1003: CloseCode.PROTOCOL_ERROR,
+    1007: CloseCode.PROTOCOL_ERROR,
+    1009: CloseCode.MESSAGE_TOO_LARGE,
+}
 
 
 def looks_like_http(first: bytes) -> bool | None:
@@ -348,7 +358,8 @@ class WebSocketLink:
         received = protocol.close_rcvd
         websocket_code = received.code if received is not None else None
         detail = f"WebSocket closed by peer ({websocket_code})"
-        return close_code_of(websocket_code) or CloseCode.TRANSPORT_ERROR, detail
+        code = close_code_of(websocket_code)
+        return (CloseCode.TRANSPORT_ERROR if code is None else code), detail
 
 
 def _not_http(protocol: ServerProtocol | ClientProtocol, first: bytes) -> bool:
