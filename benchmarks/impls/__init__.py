@@ -87,6 +87,7 @@ class Impl:
             "raw_tcp": None,
             "podsixnet_impl": "PodSixNet",
             "raw_websocket": "websockets",
+            "raw_websocket_sync": "websockets",
         }[self.module]
         if self.transport == "enet":
             needs = "enet"
@@ -275,6 +276,15 @@ IMPLS = [
         scenarios=WEBSOCKET_SCENARIOS,
         note="websockets' sans-I/O ServerProtocol/ClientProtocol over selectors + msgpack, "
         "by hand: the WebSocket floor",
+    ),
+    Impl(
+        "raw-websocket-sync",
+        "raw_websocket_sync",
+        "websocket",
+        "raw-websocket",
+        scenarios=WEBSOCKET_SCENARIOS,
+        note="websockets.sync serve() and connect(), compression off: a handler thread "
+        "per connection, one sendall per message (the library's blocking API)",
     ),
     Impl(
         "pygnetic-websocket",
