@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     impls, skipped = select_impls(args.impl)
     for name, why in skipped.items():
         print(f"skipping {name}: {why}")
+    for name in impls:
+        impls_module.BY_NAME[name].prepare()
     info = report.machine()
     print(f"{info['cpu']} × {info['cpus']}, Python {info['python']}, {info['platform']}")
     print(

@@ -31,7 +31,7 @@ from typing import Any
 class Impl:
     name: str
     module: str
-    transport: str  # "enet" or "tcp"
+    transport: str  # "enet", "tcp" or "websocket"
     baseline: str  # the raw implementation of the same transport
     options: dict[str, Any] = field(default_factory=dict)
     #: Import pygnetic from this directory instead (``--versus``).
@@ -72,6 +72,13 @@ class Impl:
             warnings.simplefilter("ignore", DeprecationWarning)  # asyncore, asynchat
             return importlib.import_module(f"benchmarks.impls.{self.module}")
 
+    def prepare(self) -> None:
+        """In the parent, before any worker starts: what the row's workers share."""
+        if self.options.get("tls"):
+            from . import certs
+
+            certs.prepare()
+
     def missing(self) -> str | None:
         """Why this implementation cannot run here, or None."""
         needs = {
@@ -79,6 +86,8 @@ class Impl:
             "pygnetic_impl": None,
             "raw_tcp": None,
             "podsixnet_impl": "PodSixNet",
+            "raw_websocket": "websockets",
+            "raw_websocket_sync": "websockets",
         }[self.module]
         if self.transport == "enet":
             needs = "enet"
@@ -120,6 +129,10 @@ _SESSION_NOTE = (
     f"server reconnect_grace={RECONNECT_GRACE:g}: a resumable session, every reliable "
     "message kept until acknowledged"
 )
+
+#: The scenarios of the WebSocket and TLS rows.
+WEBSOCKET_SCENARIOS = ("throughput", "roundtrip", "bytes")
+_TLS_NOTE = "TLS (tls=, a throwaway trustme certificate, verified by the client)"
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
@@ -244,6 +257,55 @@ IMPLS = [
         note="the same with fallback_delay=0.05",
     ),
     Impl("podsixnet", "podsixnet_impl", "tcp", "raw-tcp"),
+    Impl(
+        "pygnetic-tls",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "tls": True},
+        scenarios=WEBSOCKET_SCENARIOS,
+        needs=("trustme",),
+        compare_to="pygnetic-tcp",
+        note=_TLS_NOTE,
+    ),
+    Impl(
+        "raw-websocket",
+        "raw_websocket",
+        "websocket",
+        "raw-websocket",
+        scenarios=WEBSOCKET_SCENARIOS,
+        note="websockets' sans-I/O ServerProtocol/ClientProtocol over selectors + msgpack, "
+        "by hand: the WebSocket floor",
+    ),
+    Impl(
+        "raw-websocket-sync",
+        "raw_websocket_sync",
+        "websocket",
+        "raw-websocket",
+        scenarios=WEBSOCKET_SCENARIOS,
+        note="websockets.sync serve() and connect(), compression off: a handler thread "
+        "per connection, one sendall per message (the library's blocking API)",
+    ),
+    Impl(
+        "pygnetic-websocket",
+        "pygnetic_impl",
+        "websocket",
+        "raw-websocket",
+        {"adapter": "websocket"},
+        scenarios=WEBSOCKET_SCENARIOS,
+        needs=("websockets",),
+    ),
+    Impl(
+        "pygnetic-wss",
+        "pygnetic_impl",
+        "websocket",
+        "raw-websocket",
+        {"adapter": "websocket", "tls": True},
+        scenarios=WEBSOCKET_SCENARIOS,
+        needs=("websockets", "trustme"),
+        compare_to="pygnetic-websocket",
+        note="WebSocket over " + _TLS_NOTE,
+    ),
 ]
 
 #: ``DIR=LABEL``: also run pygnetic from the checkout in DIR, as ``pygnetic-enet@LABEL``

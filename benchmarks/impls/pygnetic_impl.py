@@ -7,7 +7,10 @@ for both sides: the network-conditions simulator's text (see
 :mod:`pygnetic.simulate`), or None for none, whatever ``PYGNETIC_SIMULATE``
 says, so that a plain row is never simulated by accident, and the server's
 ``reconnect_grace`` (0: no sessions; the client asks for one by default):
-with one, every connection of the row must be resumable once connected.
+with one, every connection of the row must be resumable once connected,
+and ``tls`` for both sides: TLS with the run's throwaway certificate
+(:mod:`.certs`), the server given its certificate and key, the client the
+authority to verify it with.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pygnetic
 from pygnetic.message import MessageFactory
 
 from .. import common
+from . import certs
 
 pygnetic.init(logging_lvl=logging.WARNING)
 
@@ -51,6 +55,7 @@ class Server:
         fallback_delay: float | None = None,  # the client's
         simulate: str | None = None,
         reconnect_grace: float = 0.0,
+        tls: bool = False,
     ) -> None:
         if server_adapter is not _SAME:
             adapter = server_adapter
@@ -78,6 +83,7 @@ class Server:
             **_unlimited(),
             **_simulate(pygnetic.Server, simulate),
             **_reconnect_grace(reconnect_grace),
+            **({"tls": certs.server_files()} if tls else {}),
         )
         _check_simulated(self.server, simulate)
         self.resume = bool(reconnect_grace)
@@ -113,6 +119,7 @@ class Client:
         fallback_delay: float | None = None,
         simulate: str | None = None,
         reconnect_grace: float = 0.0,  # the server's
+        tls: bool = False,
     ) -> None:
         counts = self
         self.pongs = self.states = 0
@@ -135,6 +142,7 @@ class Client:
             channels=common.CHANNELS,
             **delay,
             **_simulate(pygnetic.Client, simulate),
+            **({"tls": certs.authority_file()} if tls else {}),
         )
         _check_simulated(self.client, simulate)
         self.resume = bool(reconnect_grace)
@@ -183,6 +191,8 @@ class Client:
             transport, link = transport.inner, link.inner
         if hasattr(transport, "_host"):
             return common.enet_wire(transport._host)
+        if not hasattr(link, "sock"):  # WebSocket: the socket adapter's link beneath
+            link = link.inner
         return common.tcp_wire(link.sock)
 
     def close(self) -> None:

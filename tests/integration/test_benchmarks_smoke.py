@@ -1,8 +1,9 @@
 """The benchmarks still run: ``python -m benchmarks --quick`` end to end, the
 in-process ``python -m benchmarks.micro --quick`` and ``python -m
 benchmarks.wire_types --quick`` (no speed asserted), ``python -m
-benchmarks.replication --quick`` with every row that can run here, and
-``python -m benchmarks.state --quick`` with its table."""
+benchmarks.replication --quick`` with every row that can run here,
+``python -m benchmarks.state --quick`` with its table, and the WebSocket rows
+beside the socket adapter's in one quick run."""
 
 import importlib.util
 import json
@@ -163,3 +164,31 @@ def test_the_workspace_benchmark_measures_the_queue_and_its_floor(tmp_path: Path
         if store == "redis":
             for side in ("service", "floor"):
                 assert row[side]["redis_trips_per_pair"] >= 2
+
+
+WEBSOCKET_ROWS = ("pygnetic-tcp", "pygnetic-tls", "pygnetic-websocket", "pygnetic-wss")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("websockets") is None, reason="no websockets")
+def test_the_websocket_rows_run_beside_the_socket_adapter_and_the_raw_floors(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "websocket.json"
+    rows = [arg for row in WEBSOCKET_ROWS for arg in ("-i", row)]
+    scenarios = ("-s", "throughput", "-s", "roundtrip")
+    stdout = _run("benchmarks", "--quick", "--no-chart", *scenarios, *rows, "--json", str(out))
+    document = json.loads(out.read_text())
+    tls = importlib.util.find_spec("trustme") is not None
+    expected = {"raw-tcp", "raw-websocket", "pygnetic-tcp", "pygnetic-websocket"}
+    expected |= {"pygnetic-tls", "pygnetic-wss"} if tls else set()
+    for scenario, key in (("throughput", "rate"), ("roundtrip", "median_us")):
+        results = document["results"][scenario]
+        assert expected <= set(results), stdout
+        for row in expected:
+            assert results[row]["metrics"][key] is not None, results[row]["errors"]
+        # Ratios against the floor of the row's own transport, measured in the same run.
+        assert results["pygnetic-websocket"]["ratios"][key] is not None
+        assert results["pygnetic-tcp"]["ratios"][key] is not None
+    if tls:
+        assert document["variants"]["roundtrip"]["pygnetic-wss"]["median_us"] is not None
