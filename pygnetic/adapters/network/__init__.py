@@ -43,10 +43,13 @@ Every callback happens inside ``transport.poll()``. A transport may offer
 ``fileno()``, a file descriptor that becomes readable when it has work, so
 that a host with several transports can wait on all of them at once.
 
-Adding an adapter (a WebSocket one, say) means writing one module with this
-interface and passing the conformance tests in :mod:`pygnetic.testing`; the
-core does not change. Pass the module itself, or its dotted import path, as
-``adapter=``.
+Adding an adapter means writing one module with this interface and passing
+the conformance tests in :mod:`pygnetic.testing`; the core does not change
+(the WebSocket adapter was added so). An adapter module may name, in
+``SHARES_PORT_WITH``, another whose port it shares on a server that has both:
+its transport is then given that adapter's transport as ``door=`` instead of
+a port of its own (:meth:`~pygnetic.adapters.network.socket.Transport.add_door`).
+Pass the module itself, or its dotted import path, as ``adapter=``.
 """
 
 from __future__ import annotations
