@@ -340,13 +340,13 @@ def test_tls_peers_that_stall_or_leave_mid_handshake(tls_files, what):
         pump(server, timeout=0.1)
         if what == "eof":
             sock.close()
-            assert pump(server, until=lambda: not inner._pending)
+            assert pump(server, until=lambda: not inner._admission.pending)
         elif what == "garbage":
-            assert pump(server, until=lambda: not inner._pending)
+            assert pump(server, until=lambda: not inner._admission.pending)
         else:
-            assert len(inner._pending) == 1
+            assert len(inner._admission.pending) == 1
             clock.now += 4
-            assert pump(server, until=lambda: not inner._pending)
+            assert pump(server, until=lambda: not inner._admission.pending)
         sock.close()
         assert len(inner._selector.get_map()) == 1  # only the listening socket
 

@@ -47,10 +47,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..._handshakes import Handshakes, address_key
-from ..._logthrottle import LogThrottle
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
+from ._admission import Admission, Claim
 from ._tls import RETRY, TlsOption, client_context, server_context
 
 __all__ = ["FLUSH_THRESHOLD", "LABEL", "NAME", "Claim", "SocketLink", "Transport"]
@@ -66,12 +65,6 @@ RECV_SIZE = 256 * 1024
 MAX_READS = 4
 #: How long a closing connection may take to deliver its last bytes.
 LINGER_SECONDS = 2.0
-#: Bytes a door's claim may look at before the connection goes to pygnetic itself.
-SNIFF_BYTES = 8
-
-#: A door's test of a connection's first bytes: True takes it, False leaves
-#: it, None needs more bytes (at most :data:`SNIFF_BYTES` are offered).
-Claim = Callable[[bytes], "bool | None"]
 
 log = logging.getLogger("pygnetic.socket")
 # What a non-blocking connect_ex returns while the connection is under way.
@@ -225,14 +218,14 @@ class Transport:
     ) -> None:
         self.listener = listener
         self.clock = clock
-        self._tls = server_context(tls) if bind is not None else client_context(tls)
-        self._doors: list[tuple[Claim, TransportListener]] = []
-        # Accepted links not yet reported (TLS, sniffing), with their deadlines:
-        # a newcomer is never refused for want of room, an older one gives way
-        # (the core's own rule, see pygnetic.server).
-        self._pending = Handshakes(max_handshakes, max_handshakes_per_address or max_handshakes)
-        self._pending_timeout = handshake_timeout
-        self._refusals = LogThrottle(log)
+        self._client_tls = client_context(tls) if bind is None else None
+        self._admission = Admission(
+            self,
+            server_context(tls) if bind is not None else None,
+            timeout=handshake_timeout,
+            max_pending=max_handshakes,
+            max_per_address=max_handshakes_per_address or max_handshakes,
+        )
         self.max_send_buffer = max_send_buffer or max(4 * max_message_size, 16 * 1024 * 1024)
         self._selector = selectors.DefaultSelector()
         self._buffer = bytearray(RECV_SIZE)  # every read lands here first
@@ -279,7 +272,7 @@ class Transport:
         """
         candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         link = SocketLink(self, _new_socket(candidates[0][0]), LinkState.CONNECTING)
-        link.tls = self._tls if tls is None else client_context(tls)
+        link.tls = self._client_tls if tls is None else client_context(tls)
         link.server_hostname = server_hostname or host
         link.candidates = candidates
         link.several_addresses = len(candidates) > 1
@@ -293,7 +286,7 @@ class Transport:
         The first bytes of each connection are offered to each door's
         ``claim`` in turn; a connection no door takes is this transport's.
         """
-        self._doors.append((claim, listener))
+        self._admission.doors.append((claim, listener))
 
     @property
     def has_reports(self) -> bool:
@@ -315,7 +308,7 @@ class Transport:
                 self._accept_all()
                 continue
             if link.state is LinkState.TLS:
-                self._continue_tls(link)
+                self._admission.continue_tls(link)
                 continue
             if mask & _WRITE:
                 self._on_writable(link)
@@ -323,8 +316,8 @@ class Transport:
                 self._on_readable(link)
         if self.closing:
             self._expire()
-        if self._pending:
-            self._expire_pending()
+        if self._admission.pending:
+            self._admission.expire()
         self._report_failures()
         self.flush()
 
@@ -348,7 +341,7 @@ class Transport:
             self.poll(5)
         for key in list(self._selector.get_map().values()):
             if key.data is not None:
-                self._release(key.data)
+                self.release(key.data)
         if self._server is not None:
             self._selector.unregister(self._server)
             self._server.close()
@@ -358,7 +351,7 @@ class Transport:
 
     def _try_next_address(self, link: SocketLink, previous_error: str) -> None:
         if not link.candidates:
-            self._fail(link, CloseCode.TRANSPORT_ERROR, f"could not connect: {previous_error}")
+            self.fail(link, CloseCode.TRANSPORT_ERROR, f"could not connect: {previous_error}")
             return
         family, _, _, _, address = link.candidates.pop(0)
         if link.sock.family != family:
@@ -388,108 +381,18 @@ class Transport:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = SocketLink(self, sock, LinkState.OPEN)
             link.address = address[:2]
-            if self._tls is None and not self._doors:
+            if self._admission.needed:
+                self._admission.admit(link)
+            else:
                 self._selector.register(sock, _READ, link)
                 self.listener.link_opened(link)
-            else:
-                self._admit(link)
-                self._start_tls(link) if self._tls is not None else self._sniff(link)
 
-    def _admit(self, link: SocketLink) -> None:
-        """Hold ``link`` until it reaches a listener; an older pending one gives way if full."""
-        key = address_key(link.address[0])
-        victim = self._pending.victim(key)
-        if victim is not None:
-            self._refusals.info("busy", "dropped a connection: too many handshakes under way")
-            self._release(victim)
-        self._pending.add(link, key, self.clock() + self._pending_timeout)
-
-    # -- before a listener hears of a link: TLS, then the first bytes ---------------
-
-    def _start_tls(self, link: SocketLink) -> None:
-        """Wrap ``link``'s socket and start the TLS handshake (either side)."""
-        context = self._tls if link.tls is None else link.tls
-        assert context is not None
-        server_side = link.tls is None
-        try:
-            link.sock = context.wrap_socket(
-                link.sock,
-                server_side=server_side,
-                server_hostname=None if server_side else link.server_hostname,
-                do_handshake_on_connect=False,
-            )
-        except (OSError, ValueError) as exc:
-            self._tls_failed(link, exc)
-            return
-        link.state = LinkState.TLS
-        self._selector.register(link.sock, _READ, link)
-        self._continue_tls(link)
-
-    def _continue_tls(self, link: SocketLink) -> None:
-        """Take the TLS handshake one step on; on success the link opens."""
-        sock = link.sock
-        assert isinstance(sock, ssl.SSLSocket)
-        try:
-            sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._selector.modify(link.sock, _READ, link)
-            return
-        except ssl.SSLWantWriteError:
-            self._selector.modify(link.sock, _READ | _WRITE, link)
-            return
-        except (OSError, ValueError) as exc:
-            self._tls_failed(link, exc)
-            return
-        self._selector.modify(link.sock, _READ, link)
-        if link.tls is not None:  # client
-            link.state = LinkState.OPEN
-            link.listener.link_connected(link)
-        elif self._doors:
-            self._sniff(link)
-        else:
-            self._open(link, self.listener)
-
-    def _tls_failed(self, link: SocketLink, exc: Exception) -> None:
-        if link.tls is not None:  # client: the core hears why
-            self._fail(link, CloseCode.TRANSPORT_ERROR, f"TLS failed: {exc}")
-            return
-        self._pending.pop(link)
-        self._refusals.info("tls", "TLS handshake with %s failed: %s", link.address[0], exc)
-        self._release(link)
-
-    def _sniff(self, link: SocketLink) -> None:
-        """Wait for ``link``'s first bytes, which say which listener takes it."""
-        link.state = LinkState.SNIFFING
+    def watch(self, link: SocketLink, events: int) -> None:
+        """Have the selector watch ``link``'s socket for ``events``, registered or not."""
         if self._selector.get_map().get(link.sock) is None:
-            self._selector.register(link.sock, _READ, link)
-
-    def _sniffed(self, link: SocketLink, data: bytes) -> None:
-        """Offer the first bytes to the doors; open the link once one decides."""
-        link.sniffed = first = link.sniffed + data
-        prefix = first[:SNIFF_BYTES]
-        for claim, listener in self._doors:
-            taken = claim(prefix)
-            if taken:
-                self._open(link, listener)
-                return
-            if taken is None and len(prefix) < SNIFF_BYTES:
-                return  # undecided: wait for more
-        self._open(link, self.listener)
-
-    def _open(self, link: SocketLink, listener: TransportListener) -> None:
-        """Report an accepted ``link`` to ``listener``, with what was read so far."""
-        self._pending.pop(link)
-        link.state = LinkState.OPEN
-        link.listener = listener
-        listener.link_opened(link)
-        first, link.sniffed = link.sniffed, b""
-        if first and link.state is LinkState.OPEN:
-            link.receiver(first, 0)
-
-    def _expire_pending(self) -> None:
-        for link in self._pending.expired(self.clock()):
-            self._refusals.info("slow", "dropped %s: no handshake in time", link.address[0])
-            self._release(link)
+            self._selector.register(link.sock, events, link)
+        else:
+            self._selector.modify(link.sock, events, link)
 
     def _on_writable(self, link: SocketLink) -> None:
         if link.state is LinkState.CONNECTING:
@@ -502,7 +405,7 @@ class Transport:
                 self._try_next_address(link, _connect_error(link, error))
                 return
             if link.tls is not None:
-                self._start_tls(link)
+                self._admission.start_tls(link)
                 return
             link.state = LinkState.OPEN
             self._selector.register(link.sock, _READ, link)
@@ -522,7 +425,7 @@ class Transport:
             except RETRY:
                 return
             except OSError as exc:
-                self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
+                self.fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
             if not size:
                 self._on_eof(link)
@@ -531,7 +434,7 @@ class Transport:
             if state is LinkState.OPEN:
                 link.receiver(self._view[:size].tobytes(), 0)
             elif state is LinkState.SNIFFING:
-                self._sniffed(link, self._view[:size].tobytes())
+                self._admission.sniffed(link, self._view[:size].tobytes())
             # else closing: drained until the peer closes too
             if link.state is not LinkState.OPEN or link.paused:
                 return
@@ -542,7 +445,7 @@ class Transport:
 
     def _on_eof(self, link: SocketLink) -> None:
         state = link.state
-        self._release(link)
+        self.release(link)
         if state is LinkState.OPEN:
             link.listener.link_closed(link, CloseCode.TRANSPORT_ERROR, "connection closed by peer")
 
@@ -564,7 +467,7 @@ class Transport:
             except RETRY:
                 sent = 0
             except OSError as exc:
-                self._fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
+                self.fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
             del out[:sent]  # cheap: a bytearray drops its head by moving its start
             if self._over_limit(link):
@@ -574,7 +477,7 @@ class Transport:
             try:
                 link.sock.shutdown(socket.SHUT_WR)
             except OSError:
-                self._release(link)
+                self.release(link)
                 return
         if bool(out) != link.writing:  # called for every write: skip the call when unchanged
             self._want_write(link, bool(out))
@@ -584,7 +487,7 @@ class Transport:
         if len(link.out) <= self.max_send_buffer:
             return False
         limit = self.max_send_buffer
-        self._fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
+        self.fail(link, CloseCode.SEND_BUFFER_FULL, f"more than {limit} bytes unsent")
         return True
 
     def _want_write(self, link: SocketLink, wanted: bool) -> None:
@@ -614,12 +517,12 @@ class Transport:
     def _expire(self) -> None:
         now = self.clock()
         for link in [link for link in self.closing if link.deadline < now]:
-            self._release(link)
+            self.release(link)
 
-    def _fail(self, link: SocketLink, code: int, detail: str) -> None:
+    def fail(self, link: SocketLink, code: int, detail: str) -> None:
         """End ``link`` at once; report it at the end of the current poll."""
         reported = link.state not in (LinkState.CLOSING, LinkState.CLOSED)
-        self._release(link)
+        self.release(link)
         if reported:
             self._failed.append((link, code, detail))
 
@@ -630,13 +533,14 @@ class Transport:
         for link, code, detail in failed:
             link.listener.link_closed(link, code, detail)
 
-    def _release(self, link: SocketLink) -> None:
+    def release(self, link: SocketLink) -> None:
+        """Close ``link``'s socket now, dropping what waits; nothing is reported."""
         if link.state is LinkState.CLOSED:
             return
         link.state = LinkState.CLOSED
         self.closing.discard(link)
         self.dirty.discard(link)
-        self._pending.pop(link)
+        self._admission.pending.pop(link)
         link.out = bytearray()
         link.latest = {}
         link.latest_size = 0

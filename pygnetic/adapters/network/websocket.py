@@ -42,6 +42,7 @@ from ..._logthrottle import LogThrottle
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
 from . import socket as tcp
+from ._admission import SNIFF_BYTES
 from ._tls import TlsOption
 
 import_optional("websockets", "websocket")
@@ -364,9 +365,7 @@ class WebSocketLink:
 
 def _not_http(protocol: ServerProtocol | ClientProtocol, first: bytes) -> bool:
     """Server: whether a connection's first bytes cannot begin an HTTP request (say, TCP's)."""
-    return (
-        isinstance(protocol, ServerProtocol) and looks_like_http(first[: tcp.SNIFF_BYTES]) is False
-    )
+    return isinstance(protocol, ServerProtocol) and looks_like_http(first[:SNIFF_BYTES]) is False
 
 
 def _select_subprotocol(
