@@ -1,162 +1,218 @@
-// A pygnetic client for the browser: the wire protocol of docs/topics/protocol.rst over a
-// WebSocket, in one ES module with no build step. The page maps "@msgpack/msgpack" to the
-// package's ESM file with an import map (see chat.html).
+// A pygnetic client for the browser: docs/topics/protocol.rst over a WebSocket, in one ES
+// module with no build step; comments in quotes name that page's sections. The page maps
+// "@msgpack/msgpack" to the package's ESM file with an import map (see chat.html).
 //
-//   const client = await connect("ws://localhost:10000", {messages: [["say", ["text"]], ...]});
-//   client.on("line", (m) => show(m.nick, m.text));   client.send("say", "hi");   // or {text: "hi"}
-//   client.onclose = (code, reason) => ...;            client.close("bye");
-import { decode, encode, ExtensionCodec } from "@msgpack/msgpack";
+//   const client = await connect("ws://localhost:10000", { messages: [["say", ["text"]]] });
+//   client.on("say", (m) => show(m.text));
+//   client.send("say", "hi"); // or client.send("say", { text: "hi" })
+//   client.onclose = (code, reason) => show(`closed: ${reason}`);
+//   client.close("bye");
+import { decode, encode } from "@msgpack/msgpack";
+import { extensionCodec, PYGAME_TYPES } from "./pygame-types.js";
 
+export { PYGAME_TYPES };
 export const PROTOCOL_VERSION = 2;
+// "Closing, and close codes": the table, as Python's pygnetic.protocol.CloseCode.
 export const CloseCode = Object.freeze({
   NORMAL: 0, REGISTRY_MISMATCH: 1, SERVER_FULL: 2, SERVER_CLOSING: 3, PROTOCOL_ERROR: 4,
   MESSAGE_TOO_LARGE: 5, TIMEOUT: 6, TRANSPORT_ERROR: 7, SEND_BUFFER_FULL: 8, RATE_LIMITED: 9,
   REFUSED: 10, SESSION_EXPIRED: 11,
 });
-const [PING, PONG, CLOSE] = [-1, -2, -3];
-// pygame's types as msgpack extensions: [code, name, big-endian struct format, field names].
-export const PYGAME_TYPES = [[64, "Vector2", "dd", "xy"], [65, "Vector3", "ddd", "xyz"],
-  [66, "Rect", "iiii", "xywh"], [67, "FRect", "dddd", "xywh"], [68, "Color", "BBBB", "rgba"]];
-const KIND = { d: [8, "Float64"], i: [4, "Int32"], B: [1, "Uint8"] };
+const [PING, PONG, CLOSE] = [-1, -2, -3]; // "Control messages": the protocol's own type ids
+const HEADER_SIZE = 6; // "The handshake frame": "PGN", version, payload length (uint16)
 
-function extensionCodec(types) { // a pygame value is {$type: "Vector2", x, y}, both ways
-  const codec = new ExtensionCodec();
-  for (const [code, name, format, fields] of types.filter((t) => t[3])) {
-    const size = [...format].reduce((n, f) => n + KIND[f][0], 0);
-    const each = (view, visit) => [...format].reduce((at, f, i) => (visit(at, KIND[f][1], fields[i]), at + KIND[f][0]), 0);
-    codec.register({ type: code,
-      encode(value) {
-        if (value?.$type !== name) return null;
-        const view = new DataView(new ArrayBuffer(size));
-        each(view, (at, kind, field) => view[`set${kind}`](at, value[field]));
-        return new Uint8Array(view.buffer);
-      },
-      decode(data) {
-        if (data.length !== size) throw new Error(`${name} extension of ${data.length} bytes`);
-        const view = new DataView(data.buffer, data.byteOffset, size), value = { $type: name };
-        each(view, (at, kind, field) => { value[field] = view[`get${kind}`](at); });
-        return value;
-      } });
-  }
-  return codec;
-}
+// A message's fields, as a list or as a namedtuple-style "a b" or "a, b" string.
+const fieldList = (fields) =>
+  typeof fields === "string" ? fields.split(/[\s,]+/).filter(Boolean) : [...fields];
 
-const fieldList = (fields) => (typeof fields === "string" ? fields.replace(/,/g, " ").split(/\s+/).filter(Boolean) : [...fields]);
-
-// What the registry digest covers, as Python's json.dumps(parts, separators=(",", ":")) writes it.
+// "The registry digest": what it covers, as Python's json.dumps(parts, separators=(",", ":")).
 export function registryJSON(messages, wireTypes = PYGAME_TYPES) {
-  const parts = [PROTOCOL_VERSION, "msgpack", messages.map(([name, fields], id) => [id, name, fieldList(fields)])];
-  if (wireTypes.length) parts.push([...wireTypes].sort((a, b) => a[0] - b[0]).map(([code, name, format]) => [code, name, code < 64 ? "array" : format]));
-  return JSON.stringify(parts).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const numbered = messages.map(([name, fields], id) => [id, name, fieldList(fields)]);
+  const parts = [PROTOCOL_VERSION, "msgpack", numbered];
+  // Wire types in code order: a game's own (below 64) is "array", a pygame type its format.
+  const byCode = [...wireTypes].sort((a, b) => a[0] - b[0]);
+  const describe = ([code, name, format]) => [code, name, code < 64 ? "array" : format];
+  if (byCode.length) parts.push(byCode.map(describe));
+  // Python writes each UTF-16 code unit from U+007F up as \uXXXX; JSON.stringify does not.
+  const escape = (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  return JSON.stringify(parts).replace(/[\u007f-\uffff]/g, escape);
 }
 
-export async function registryDigest(messages, wireTypes = PYGAME_TYPES) { // SHA-256, first 16 bytes
-  const data = new TextEncoder().encode(registryJSON(messages, wireTypes));
-  const subtle = globalThis.crypto?.subtle; // only in secure contexts (https, localhost)
-  const hash = subtle ? await subtle.digest("SHA-256", data) : (await import("./sha256.js")).sha256(data);
+// The SHA-256's first 16 bytes. crypto.subtle exists only in secure contexts (https://,
+// localhost): a page opened at a LAN address computes it with sha256.js instead.
+export async function registryDigest(messages, wireTypes = PYGAME_TYPES) {
+  const text = new TextEncoder().encode(registryJSON(messages, wireTypes));
+  const subtle = globalThis.crypto?.subtle;
+  const hash = subtle
+    ? await subtle.digest("SHA-256", text)
+    : (await import("./sha256.js")).sha256(text);
   return new Uint8Array(hash).slice(0, 16);
 }
 
-export function handshakeFrame(payload) { // "PGN", version, payload length (uint16 BE), msgpack map
-  const body = encode(payload), frame = new Uint8Array(6 + body.length);
+export function handshakeFrame(payload) {
+  const body = encode(payload);
+  const frame = new Uint8Array(HEADER_SIZE + body.length);
   frame.set([0x50, 0x47, 0x4e, PROTOCOL_VERSION, body.length >> 8, body.length & 0xff]);
-  frame.set(body, 6);
+  frame.set(body, HEADER_SIZE);
   return frame;
 }
 
-const fromWebSocket = (code) => (code === 1000 ? 0 : code === 1009 ? CloseCode.MESSAGE_TOO_LARGE
-  : code === 1002 || code === 1003 || code === 1007 ? CloseCode.PROTOCOL_ERROR
-  : code >= 4000 && code < 4100 ? (code <= 4011 ? code - 4000 : 0) : CloseCode.TRANSPORT_ERROR); // 4000 + pygnetic's code
-// Python map keys may be bin, nil or bool; a JavaScript object's keys are strings.
-const mapKeyConverter = (key) => (typeof key === "string" || typeof key === "number" ? key : String(key));
-const ended = (code, reason) => Object.assign(new Error(`pygnetic: ${reason}`), { code, reason });
+// "Hello": our wire types in a few words, only quoted in a refusal's reason.
+function describeTypes(wireTypes) {
+  const pygame = wireTypes.some(([code]) => code >= 64) ? "pygame types" : "no pygame types";
+  const gameTypes = wireTypes.filter(([code]) => code < 64).length;
+  return gameTypes ? `${pygame}, ${gameTypes} game type(s)` : pygame;
+}
 
-export async function connect(url, { messages, wireTypes = PYGAME_TYPES, credentials = null, timeout = 10000 } = {}) {
+// "Closing, and close codes": a WebSocket close code read as pygnetic's.
+function fromWebSocket(code) {
+  if (code === 1000) return CloseCode.NORMAL;
+  if (code === 1009) return CloseCode.MESSAGE_TOO_LARGE; // the WebSocket layer's size limit
+  if (code === 1002 || code === 1003 || code === 1007) return CloseCode.PROTOCOL_ERROR;
+  if (code >= 4000 && code <= 4011) return code - 4000; // the server closes with 4000 + code
+  if (code >= 4012 && code < 4100) return CloseCode.NORMAL; // a newer server's code reads as 0
+  return CloseCode.TRANSPORT_ERROR; // 1006 and others: the connection was lost
+}
+
+// "Messages": Python's map keys may be bin, nil or bool; a JavaScript object's are strings.
+const toObjectKey = (key) => (["string", "number"].includes(typeof key) ? key : String(key));
+// Whether send() was given one object of the fields: its keys are exactly them, in any order.
+const hasExactly = (object, fields) =>
+  Object.keys(object).sort().join() === [...fields].sort().join();
+// What connect() rejects with: error.code is a CloseCode, error.reason says why.
+const closedError = (code, reason) =>
+  Object.assign(new Error(`pygnetic: ${reason}`), { code, reason });
+
+// "A client, step by step": resolves to a Client once the server accepts our hello.
+export async function connect(url, options = {}) {
+  const { messages, wireTypes = PYGAME_TYPES, credentials = null, timeout = 10000 } = options;
   const list = messages.map(([name, fields]) => [name, fieldList(fields)]);
-  const game = wireTypes.filter((t) => t[0] < 64).length;
-  const types = `${wireTypes.some((t) => t[0] >= 64) ? "" : "no "}pygame types${game ? `, ${game} game type(s)` : ""}`;
-  const hello = handshakeFrame({ registry: await registryDigest(list, wireTypes), serializer: "msgpack",
-    messages: list.length, types, credentials, session: null }); // no session: no -4 acknowledgements
+  const hello = handshakeFrame({ // "Hello: client to server", its keys in the table's order
+    registry: await registryDigest(list, wireTypes),
+    serializer: "msgpack",
+    messages: list.length,
+    types: describeTypes(wireTypes),
+    credentials,
+    session: null, // no session asked for, so the server sends no -4 acknowledgements
+  });
   const ws = new WebSocket(url, "pygnetic");
   ws.binaryType = "arraybuffer";
   return new Promise((resolve, reject) => {
-    let refusal = null;
-    const timer = setTimeout(() => { ws.close(); reject(ended(CloseCode.TIMEOUT, "no answer from the server")); }, timeout);
-    ws.onopen = () => ws.send(hello);
-    ws.onmessage = ({ data }) => { // the first message is the server's answer frame
-      const bytes = new Uint8Array(data), pgn = String.fromCharCode(...bytes.subarray(0, 3)) === "PGN";
-      let answer = null;
+    let refusal = null; // { code, reason }: why, for onclose
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(closedError(CloseCode.TIMEOUT, "no answer from the server"));
+    }, timeout);
+    ws.onopen = () => ws.send(hello); // and nothing else before the answer
+    ws.onmessage = ({ data }) => { // "Answer: server to client", the first message
       clearTimeout(timer);
+      const bytes = new Uint8Array(data);
+      if (String.fromCharCode(...bytes.subarray(0, 3)) !== "PGN") {
+        refusal = { code: CloseCode.PROTOCOL_ERROR, reason: "not a pygnetic server" };
+        return ws.close(); // a stranger would not close for us
+      }
+      const payload = bytes.subarray(HEADER_SIZE, HEADER_SIZE + ((bytes[4] << 8) | bytes[5]));
+      let answer = null;
       try {
-        if (pgn && bytes[3] === PROTOCOL_VERSION) answer = decode(bytes.subarray(6, 6 + ((bytes[4] << 8) | bytes[5])));
-      } catch (e) { // not a map we can read: no waiting for a timeout
-        refusal = { code: CloseCode.PROTOCOL_ERROR, reason: `undecodable answer (${e.message})` };
+        if (bytes[3] === PROTOCOL_VERSION) answer = decode(payload);
+      } catch (error) { // not a map we can read: fail now rather than after a timeout
+        const reason = `undecodable answer (${error.message})`;
+        refusal = { code: CloseCode.PROTOCOL_ERROR, reason };
         return ws.close(4000 + CloseCode.PROTOCOL_ERROR);
       }
-      if (answer?.code === 0) return resolve(new Client(ws, list, extensionCodec(wireTypes), timeout));
-      refusal = answer ?? (pgn ? { code: CloseCode.REGISTRY_MISMATCH, reason: `the server speaks protocol version ${bytes[3]}` }
-        : { code: CloseCode.PROTOCOL_ERROR, reason: "not a pygnetic server" });
-      if (!pgn) ws.close();
+      if (answer?.code === 0) {
+        return resolve(new Client(ws, list, extensionCodec(wireTypes), timeout));
+      }
+      // Refused: the server closes next (4000 + code), and onclose rejects.
+      const version = `the server speaks protocol version ${bytes[3]}`;
+      refusal = answer ?? { code: CloseCode.REGISTRY_MISMATCH, reason: version };
     };
-    ws.onclose = (e) => { // a refusal: the answer said why, then the server closed (code 4000 + why)
+    ws.onclose = (event) => {
       clearTimeout(timer);
-      const error = ended(refusal?.code ?? fromWebSocket(e.code), refusal?.reason || e.reason || "connection closed");
-      reject(Object.assign(error, { webSocketCode: e.code }));
+      const code = refusal?.code ?? fromWebSocket(event.code);
+      const reason = refusal?.reason || event.reason || "connection closed";
+      reject(Object.assign(closedError(code, reason), { webSocketCode: event.code }));
     };
   });
 }
 
 class Client {
   constructor(ws, list, codec, timeout) {
-    Object.assign(this, { ws, codec, onclose: null, closed: false, rtt: null, handlers: {}, heard: performance.now() });
+    Object.assign(this, { ws, codec, onclose: null, closed: false, rtt: null, handlers: {} });
+    this.heard = performance.now(); // when the server last sent anything
     this.byName = new Map(list.map(([name, fields], id) => [name, { id, name, fields }]));
     this.byId = [...this.byName.values()];
     ws.onmessage = ({ data }) => this.receive(new Uint8Array(data));
-    ws.onclose = (e) => this.end(...(this.peerClose ?? [fromWebSocket(e.code), e.reason || "connection lost"]), e.code);
-    this.timer = setInterval(() => { // ping the server; it pings us too, and we answer (receive)
+    ws.onclose = (event) => { // the server's -3 said why, if it sent one
+      const lost = [fromWebSocket(event.code), event.reason || "connection lost"];
+      this.end(...(this.peerClose ?? lost), event.code);
+    };
+    // "Pings and timeouts": the server pings us too (receive answers); ours notice a dead server.
+    this.timer = setInterval(() => {
       if (performance.now() - this.heard < timeout) return this.raw([PING, performance.now()]);
       this.close(`no answer to pings for ${timeout / 1000} s`, CloseCode.TIMEOUT);
     }, timeout / 4);
   }
-  on(name, handler) {
+
+  on(name, handler) { // handler(message): an object of the message's fields
     if (!this.byName.has(name)) throw new Error(`no message named ${name} is registered`);
     (this.handlers[name] ??= []).push(handler);
     return this;
   }
-  send(name, ...values) { // positional fields, or one object with exactly the message's fields
-    const type = this.byName.get(name), [only] = values;
+
+  send(name, ...values) { // the fields positionally, or one object with exactly those keys
+    const type = this.byName.get(name);
     if (!type) throw new TypeError(`no message named ${name} is registered`);
-    const keys = values.length === 1 && only?.constructor === Object ? Object.keys(only).sort().join() : null;
-    if (keys !== null && keys === [...type.fields].sort().join()) values = type.fields.map((f) => only[f]);
-    if (values.length !== type.fields.length) throw new TypeError(`${name}(${type.fields.join(", ")}) takes ${type.fields.length} field(s), got ${values.length}`);
+    const [object] = values;
+    if (values.length === 1 && object?.constructor === Object && hasExactly(object, type.fields)) {
+      values = type.fields.map((field) => object[field]);
+    }
+    if (values.length !== type.fields.length) {
+      const takes = `${name}(${type.fields.join(", ")}) takes ${type.fields.length} field(s)`;
+      throw new TypeError(`${takes}, got ${values.length}`);
+    }
     return this.raw([type.id, ...values]);
   }
-  raw(array) { // False when closed, as Python's send; one binary WebSocket message per message
+
+  raw(array) { // "Messages": one binary WebSocket message each; false once closed, as in Python
     if (this.closed) return false;
     this.ws.send(encode(array, { extensionCodec: this.codec }));
     return true;
   }
+
   receive(bytes) {
     this.heard = performance.now();
-    let raw;
-    try { raw = decode(bytes, { extensionCodec: this.codec, mapKeyConverter }); } catch (e) { return this.close(`undecodable message (${e.message})`, CloseCode.PROTOCOL_ERROR); }
-    const [id, ...fields] = Array.isArray(raw) ? raw : [null];
-    if (id === PING) return this.raw([PONG, fields[0]]);
-    if (id === PONG) { this.rtt = performance.now() - fields[0]; return; }
+    let array;
+    try {
+      array = decode(bytes, { extensionCodec: this.codec, mapKeyConverter: toObjectKey });
+    } catch (error) {
+      return this.close(`undecodable message (${error.message})`, CloseCode.PROTOCOL_ERROR);
+    }
+    const [id, ...values] = Array.isArray(array) ? array : [null];
+    if (id === PING) return this.raw([PONG, values[0]]); // the stamp as it came
+    if (id === PONG) {
+      this.rtt = performance.now() - values[0];
+      return;
+    }
     if (id === CLOSE) { // the WebSocket close follows; a code from a newer server reads as 0
-      this.peerClose = [Object.values(CloseCode).includes(fields[0]) ? fields[0] : CloseCode.NORMAL, String(fields[1] ?? "")];
+      const code = Object.values(CloseCode).includes(values[0]) ? values[0] : CloseCode.NORMAL;
+      this.peerClose = [code, String(values[1] ?? "")];
       return;
     }
     const type = this.byId[id];
-    if (!type || fields.length !== type.fields.length) return this.close(`invalid message of type id ${id}`, CloseCode.PROTOCOL_ERROR);
-    const message = Object.fromEntries(type.fields.map((field, i) => [field, fields[i]]));
+    if (!type || values.length !== type.fields.length) {
+      return this.close(`invalid message of type id ${id}`, CloseCode.PROTOCOL_ERROR);
+    }
+    const message = Object.fromEntries(type.fields.map((field, i) => [field, values[i]]));
     for (const handler of this.handlers[type.name] ?? []) handler(message);
   }
-  close(reason = "", code = CloseCode.NORMAL) {
+
+  close(reason = "", code = CloseCode.NORMAL) { // -3 says why, then the WebSocket's own close
     this.raw([CLOSE, code, reason]);
     this.ws.close(code ? 4000 + code : 1000);
     this.end(code, reason, null);
   }
+
   end(code, reason, webSocketCode) {
     if (this.closed) return;
     this.closed = true;

@@ -5,7 +5,8 @@ pygnetic itself; the chat's registry is read from ``examples/chat.py`` with
 :mod:`ast` (importing it would register its messages in this process's
 default factory), and from ``examples/web/chat.html``. With Node and
 ``node_modules`` present, ``examples/web/pygnetic.js`` computes the digests
-and the hello frame too.
+and the hello frame too, and ``examples/web/pygame-types.js`` writes and
+reads pygame's types as Python does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from pygnetic.handshake import encode_answer, encode_hello
 from pygnetic.message import MessageFactory
 from pygnetic.protocol import PROTOCOL_VERSION, CloseCode
+from pygnetic.wire_types import Color, FRect, Rect, Vector2, Vector3
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = (ROOT / "docs" / "topics" / "protocol.rst").read_text(encoding="utf-8")
@@ -176,3 +178,50 @@ def test_pygnetic_js_computes_pythons_digests_and_hello(sha256):
     assert digests[: len(cases)] == expected
     assert digests[len(cases)] == encode_hello(factory_of(chat_registry())).hex()
     assert digests[-1] == expected[0]
+
+
+PYGAME_TYPES_SCRIPT = """
+import { encode, decode } from "@msgpack/msgpack";
+import { extensionCodec, PYGAME_TYPES } from %(module)s;
+const codec = extensionCodec(PYGAME_TYPES);
+const [fromPython] = process.argv.slice(1);
+const values = [0, {$type: "Vector2", x: 1.5, y: -2}, {$type: "Vector3", x: 1, y: 2, z: 3},
+  {$type: "Rect", x: -5, y: 6, w: 7, h: 8}, {$type: "FRect", x: 0.5, y: 1, w: 2, h: 3},
+  {$type: "Color", r: 1, g: 2, b: 3, a: 255}];
+console.log(JSON.stringify([Buffer.from(encode(values, {extensionCodec: codec})).toString("hex"),
+  decode(Buffer.from(fromPython, "hex"), {extensionCodec: codec})]));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.skipif(not HAVE_MSGPACK_JS, reason="node_modules/@msgpack/msgpack is not installed")
+def test_pygame_types_js_reads_and_writes_pythons_pygame_types():
+    """pygame-types.js writes Python's bytes for each pygame type, and reads them back."""
+    factory = factory_of([("shapes", ("v2", "v3", "rect", "frect", "color"))])
+    shapes = factory.get_by_name("shapes")
+    values = (  # pygnetic's stand-ins pack to the bytes their pygame twins pack to
+        Vector2(1.5, -2),
+        Vector3(1, 2, 3),
+        Rect(-5, 6, 7, 8),
+        FRect(0.5, 1, 2, 3),
+        Color(1, 2, 3, 255),
+    )
+    script = PYGAME_TYPES_SCRIPT % {"module": json.dumps((WEB / "pygame-types.js").as_uri())}
+    result = subprocess.run(
+        [NODE, "--input-type=module", "-e", script, factory.pack(shapes(*values)).hex()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,  # where node_modules is, for the bare "@msgpack/msgpack" import
+    )
+    written, read = json.loads(result.stdout)
+    assert bytes.fromhex(written) == factory.pack(shapes(*values))
+    assert read == [
+        0,
+        {"$type": "Vector2", "x": 1.5, "y": -2},
+        {"$type": "Vector3", "x": 1, "y": 2, "z": 3},
+        {"$type": "Rect", "x": -5, "y": 6, "w": 7, "h": 8},
+        {"$type": "FRect", "x": 0.5, "y": 1, "w": 2, "h": 3},
+        {"$type": "Color", "r": 1, "g": 2, "b": 3, "a": 255},
+    ]
