@@ -184,10 +184,10 @@ def test_a_ping_flood_does_not_take_the_servers_time_from_others():
                     break
             assert sent > 1024 * 1024, "the kernel took too little to make the point"
             worst = 0.0
-            for _ in range(3):
-                started = time.perf_counter()
+            for _ in range(3):  # CPU time, which a loaded machine does not stretch
+                started = time.thread_time()
                 server.update(0)
-                worst = max(worst, time.perf_counter() - started)
+                worst = max(worst, time.thread_time() - started)
             assert worst < 0.05, f"one update() took {worst * 1000:.0f} ms on one peer's pings"
         finally:
             peer.close()

@@ -13,6 +13,7 @@ import pytest
 
 from pygnetic.adapters import network as network_adapters
 from pygnetic.adapters.network import browser
+from pygnetic.adapters.network._websocket_codes import close_code_of, websocket_close
 from pygnetic.errors import AdapterUnavailableError
 from pygnetic.protocol import CloseCode, Delivery
 from pygnetic.testing import ManualClock
@@ -107,21 +108,21 @@ def test_urls():
 
 
 @pytest.mark.parametrize("code", list(CloseCode))
-def test_close_codes_go_and_come_back_as_the_desktop_adapter_sends_them(code):
-    ws_code, reason = browser.ws_close(code)
+def test_close_codes_go_and_come_back_as_every_websocket_transport_sends_them(code):
+    ws_code, reason = websocket_close(code)
     assert ws_code == (1000 if code is CloseCode.NORMAL else 4000 + code)
     assert reason == code.name.lower()
-    assert browser.pygnetic_close(4000 + code) is code
+    assert close_code_of(4000 + code) is code
 
 
 def test_other_websocket_codes_carry_no_pygnetic_code():
-    assert [browser.pygnetic_close(c) for c in (1001, 1006, 3999, 4099, 4100)] == [None] * 5
+    assert [close_code_of(c) for c in (1001, 1006, 3999, 4099, 4100)] == [None] * 5
 
 
 def test_the_websocket_layers_own_codes_read_as_the_protocol_page_says():
-    assert browser.pygnetic_close(1000) is CloseCode.NORMAL
-    assert browser.pygnetic_close(1009) is CloseCode.MESSAGE_TOO_LARGE
-    assert browser.pygnetic_close(1003) is CloseCode.PROTOCOL_ERROR
+    assert close_code_of(1000) is CloseCode.NORMAL
+    assert close_code_of(1009) is CloseCode.MESSAGE_TOO_LARGE
+    assert close_code_of(1003) is CloseCode.PROTOCOL_ERROR
 
 
 def test_a_browser_cannot_listen():

@@ -55,9 +55,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..._decoding import remote_text
 from ...errors import AdapterUnavailableError
-from ...protocol import CloseCode, Delivery, close_code
+from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
+from ._websocket_codes import close_code_of, websocket_close
 
 __all__ = ["JS_HELPER", "LABEL", "NAME", "PEER_CLOSE_WAIT", "BrowserLink", "Transport"]
 
@@ -69,11 +71,6 @@ LABEL = "WebSocket"
 SUBPROTOCOL = "pygnetic"
 #: Seconds to wait for a server that said goodbye to close before closing ourselves.
 PEER_CLOSE_WAIT = 2.0
-#: WebSocket close code for a normal close; others are 4000 + the CloseCode.
-WS_NORMAL = 1000
-WS_PRIVATE = 4000
-# A close reason may hold at most 123 bytes of UTF-8.
-_MAX_REASON = 123
 
 log = logging.getLogger("pygnetic.websocket")
 
@@ -204,37 +201,7 @@ class BrowserLink:
         """Start the WebSocket's closing handshake with ``code``'s WebSocket code."""
         self.state = LinkState.CLOSED
         self.queued = []
-        self.socket.shut(*ws_close(code))
-
-
-def ws_close(code: int) -> tuple[int, str]:
-    """The WebSocket close code and reason for a pygnetic :class:`CloseCode`.
-
-    1000 for ``NORMAL``, else 4000 plus the code; the reason is its name.
-    """
-    known = close_code(code)
-    ws_code = WS_NORMAL if known is CloseCode.NORMAL else WS_PRIVATE + int(known)
-    return ws_code, known.name.lower()[:_MAX_REASON]
-
-
-def pygnetic_close(ws_code: int) -> CloseCode | None:
-    """The :class:`CloseCode` a WebSocket close code carries (4000 to 4099), or None.
-
-    The desktop adapter's reading: ``close_code_of`` in
-    :mod:`~pygnetic.adapters.network.websocket`.
-    """
-    if WS_PRIVATE <= ws_code < WS_PRIVATE + 100:
-        try:
-            return CloseCode(ws_code - WS_PRIVATE)
-        except ValueError:
-            return None
-    return {
-        1000: CloseCode.NORMAL,
-        1002: CloseCode.PROTOCOL_ERROR,
-        1003: CloseCode.PROTOCOL_ERROR,
-        1007: CloseCode.PROTOCOL_ERROR,
-        1009: CloseCode.MESSAGE_TOO_LARGE,
-    }.get(ws_code)
+        self.socket.shut(*websocket_close(code))
 
 
 def url_for(host: str, port: int, path: str, secure: bool) -> str:
@@ -448,9 +415,9 @@ class Transport:
             self._listener.link_closed(link, CloseCode.TRANSPORT_ERROR, detail)
             return
         # A pygnetic code with no goodbye before it (a goodbye would have closed the link).
-        code = pygnetic_close(ws_code)
+        code = close_code_of(ws_code)
         code = CloseCode.TRANSPORT_ERROR if code is None else code
-        said = f": {reason}" if reason else ""
+        said = f": {remote_text(reason)}" if reason else ""
         detail = f"WebSocket closed by the server ({ws_code}{said})"
         self._listener.link_closed(link, code, detail)
 

@@ -44,6 +44,7 @@ from . import Receiver, TransportListener
 from . import socket as tcp
 from ._admission import SNIFF_BYTES
 from ._tls import TlsOption
+from ._websocket_codes import close_code_of, websocket_close, websocket_close_code
 
 import_optional("websockets", "websocket")
 from websockets.client import ClientProtocol  # noqa: E402
@@ -94,8 +95,9 @@ _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _TEXT = Opcode.TEXT
 _CLOSE = Opcode.CLOSE
-#: Bytes handed to the WebSocket protocol at a time.
-FEED_BYTES = 16 * 1024
+#: Bytes handed to the WebSocket protocol at a time: at most some 700 tiny
+#: frames parsed before the adapter sees them.
+FEED_BYTES = 4 * 1024
 #: Pings and pongs a peer may send in a second (browsers send none, others
 #: one in many seconds): each costs a parse and a pong, and no budget of the
 #: core's counts them.
@@ -104,31 +106,6 @@ _RELIABLE = Delivery.RELIABLE
 _HTTP_METHOD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SUBPROTOCOL = Subprotocol(SUBPROTOCOL)
 _FAULTS = (CloseCode.PROTOCOL_ERROR, CloseCode.MESSAGE_TOO_LARGE)
-
-
-def websocket_close_code(code: int) -> int:
-    """The WebSocket close code that carries pygnetic's ``code``."""
-    return 1000 if code == CloseCode.NORMAL else 4000 + int(code)
-
-
-def close_code_of(websocket_code: int | None) -> CloseCode | None:
-    """The pygnetic close code a WebSocket close code carries, or None."""
-    if websocket_code is not None and 4000 <= websocket_code < 4100:
-        try:
-            return CloseCode(websocket_code - 4000)
-        except ValueError:
-            return None
-    return _WEBSOCKET_CODES.get(websocket_code)  # type: ignore[arg-type]
-
-
-# The WebSocket layer's own closes that carry a pygnetic meaning (RFC 6455, 7.4.1).
-_WEBSOCKET_CODES = {
-    1000: CloseCode.NORMAL,
-    1002: CloseCode.PROTOCOL_ERROR,
-    1003: CloseCode.PROTOCOL_ERROR,
-    1007: CloseCode.PROTOCOL_ERROR,
-    1009: CloseCode.MESSAGE_TOO_LARGE,
-}
 
 
 def looks_like_http(first: bytes) -> bool | None:
@@ -206,7 +183,7 @@ class WebSocketLink:
             return
         self.closed = True
         if self.protocol.state is _OPEN:
-            self.protocol.send_close(websocket_close_code(code), _reason_of(code))
+            self.protocol.send_close(*websocket_close(code))
         self._write()
         self.inner.close(code)
         self.transport.forget(self)
@@ -373,13 +350,6 @@ def _select_subprotocol(
 ) -> Subprotocol | None:
     """``"pygnetic"`` when the client offers it; a client that offers none is welcome too."""
     return _SUBPROTOCOL if _SUBPROTOCOL in offered else None
-
-
-def _reason_of(code: int) -> str:
-    try:
-        return CloseCode(code).name.lower()
-    except ValueError:
-        return ""
 
 
 def _discard(data: bytes, channel: int) -> None:
