@@ -434,12 +434,13 @@ def _open_transports(
     """
     _check_options(adapters, adapter_options)
     attempts = BIND_ATTEMPTS if bind is not None and bind[1] == 0 and len(adapters) > 1 else 1
+    order = _doors_first(adapters, bind)
     for attempt in range(attempts):
         transports: list[Any] = []
         where = bind
         built: dict[str, Any] = {}  # by adapter name, unwrapped: the doors to share
         try:
-            for module in _doors_first(adapters, bind):
+            for module in order:
                 own = _accepted(module.Transport, {**offered_options, **adapter_options})
                 door = built.get(getattr(module, "SHARES_PORT_WITH", None) or "")
                 if bind is not None and door is not None:
@@ -461,7 +462,6 @@ def _open_transports(
             if not isinstance(exc, OSError) or attempt == attempts - 1:
                 raise
             continue
-        order = _doors_first(adapters, bind)
         return [transports[order.index(module)] for module in adapters]
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -147,6 +147,9 @@ class AdapterConformance:
     """
 
     adapter: str = "memory"
+    #: The server's adapters, when they are not just :attr:`adapter`: say
+    #: ``('socket', 'websocket')``, to test clients of a port that serves both.
+    server_adapter: str | tuple[str, ...] | None = None
     host: str = "127.0.0.1"
     timeout: float = 10.0
     #: Whether sessions over the adapter resume (see the server's
@@ -171,7 +174,7 @@ class AdapterConformance:
             self.host,
             0,
             message_factory=factory,
-            adapter=self.adapter,
+            adapter=self.server_adapter or self.adapter,
             **options,
             **self.server_options(),
         )

@@ -2,8 +2,7 @@
 
 import pytest
 
-from pygnetic import Server
-from pygnetic.testing import AdapterConformance, EchoRecorder
+from pygnetic.testing import AdapterConformance
 
 try:
     import enet
@@ -92,19 +91,11 @@ class TestWebSocketSimulated(Simulated, TestWebSocket):
 class TestWebSocketBesideTcp(TestWebSocket):
     """WebSocket clients of a server that serves TCP on the same port."""
 
-    def make_server(self, factory, **kwargs):
-        options = {"handler": EchoRecorder, "timeout": self.timeout, **kwargs}
-        return Server(
-            self.host, 0, message_factory=factory, adapter=("socket", "websocket"), **options
-        )
+    server_adapter = ("socket", "websocket")
 
 
 @pytest.mark.skipif(websockets is None, reason="websockets is not installed")
 class TestTcpBesideWebSocket(TestSocket):
     """TCP clients of a server that serves WebSocket on the same port."""
 
-    def make_server(self, factory, **kwargs):
-        options = {"handler": EchoRecorder, "timeout": self.timeout, **kwargs}
-        return Server(
-            self.host, 0, message_factory=factory, adapter=("websocket", "socket"), **options
-        )
+    server_adapter = ("websocket", "socket")

@@ -197,8 +197,9 @@ class Transport:
             :meth:`connect`'s ``tls``. None: no TLS.
         handshake_timeout: Seconds an accepted connection may spend on TLS or
             on its first bytes (with doors) before it reaches a listener.
-        max_handshakes: Such connections at once; more are closed at once.
-        max_handshakes_per_address: The same, per peer IP address.
+        max_handshakes: Such connections at once; when full, an older one
+            gives way, as in the core's own table of handshakes.
+        max_handshakes_per_address: The same, per peer IP address (IPv6: /64).
     """
 
     def __init__(
