@@ -13,7 +13,7 @@ import pytest
 
 from pygnetic.adapters import network as network_adapters
 from pygnetic.adapters.network import browser
-from pygnetic.adapters.network._websocket_codes import close_code_of, websocket_close
+from pygnetic.adapters.network._websocket_shared import close_code_of, websocket_close
 from pygnetic.errors import AdapterUnavailableError
 from pygnetic.protocol import CloseCode, Delivery
 from pygnetic.testing import ManualClock
@@ -115,7 +115,7 @@ def test_close_codes_go_and_come_back_as_every_websocket_transport_sends_them(co
     assert close_code_of(4000 + code) is code
 
 
-def test_other_websocket_codes_carry_no_pygnetic_code():
+def test_other_websocket_shared_carry_no_pygnetic_code():
     assert [close_code_of(c) for c in (1001, 1006, 3999, 4099, 4100)] == [None] * 5
 
 

@@ -59,7 +59,7 @@ from ..._decoding import remote_text
 from ...errors import AdapterUnavailableError
 from ...protocol import CloseCode, Delivery
 from . import Receiver, TransportListener
-from ._websocket_codes import close_code_of, websocket_close
+from ._websocket_shared import close_code_of, url_for, websocket_close
 
 __all__ = ["JS_HELPER", "LABEL", "NAME", "PEER_CLOSE_WAIT", "BrowserLink", "Transport"]
 
@@ -202,15 +202,6 @@ class BrowserLink:
         self.state = LinkState.CLOSED
         self.queued = []
         self.socket.shut(*websocket_close(code))
-
-
-def url_for(host: str, port: int, path: str, secure: bool) -> str:
-    """The WebSocket URL of a server: ``ws://host:port/path`` (IPv6 hosts bracketed)."""
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    if not path.startswith("/"):
-        path = "/" + path
-    return f"{'wss' if secure else 'ws'}://{host}:{port}{path}"
 
 
 def _discard(data: bytes, channel: int) -> None:

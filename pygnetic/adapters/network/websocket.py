@@ -44,7 +44,7 @@ from . import Receiver, TransportListener
 from . import socket as tcp
 from ._admission import SNIFF_BYTES
 from ._tls import TlsOption
-from ._websocket_codes import close_code_of, websocket_close, websocket_close_code
+from ._websocket_shared import close_code_of, url_for, websocket_close, websocket_close_code
 
 import_optional("websockets", "websocket")
 from websockets.client import ClientProtocol  # noqa: E402
@@ -160,7 +160,7 @@ class WebSocketLink:
         protocol = self.protocol
         if protocol.state is _OPEN:
             protocol.send_binary(data)
-            for chunk in protocol.data_to_send():
+            for chunk in protocol.data_to_send():  # _write's loop, inline: the hot path
                 self.inner.send(chunk, 0, _RELIABLE)
 
     @property
@@ -437,10 +437,8 @@ class Transport:
             origin: An ``Origin`` header to send, for servers that check it.
         """
         inner = self._inner.connect(host, port, tls=tls, server_hostname=server_hostname)
-        scheme = "wss" if inner.tls is not None else "ws"
-        name = f"[{host}]" if ":" in host else host
         protocol = ClientProtocol(
-            parse_uri(f"{scheme}://{name}:{port}{path}"),
+            parse_uri(url_for(host, port, path, secure=inner.tls is not None)),
             origin=origin,  # type: ignore[arg-type]  # an Origin is a str
             subprotocols=[_SUBPROTOCOL],
             max_size=self._max_size,

@@ -1,16 +1,17 @@
-"""pygnetic's close codes on a WebSocket, both ways: the same for every WebSocket transport.
+"""What every WebSocket transport shares: a server's URL, pygnetic's close codes both ways.
 
 The desktop adapter (:mod:`~pygnetic.adapters.network.websocket`) and the
-browser's (:mod:`~pygnetic.adapters.network.browser`) close with
-:func:`websocket_close` and read a peer's close with :func:`close_code_of`;
-``docs/topics/protocol.rst`` tells other clients the same.
+browser's (:mod:`~pygnetic.adapters.network.browser`) connect to
+:func:`url_for`, close with :func:`websocket_close` and read a peer's close
+with :func:`close_code_of`; ``docs/topics/protocol.rst`` tells other clients
+the same.
 """
 
 from __future__ import annotations
 
 from ...protocol import CloseCode, close_code
 
-__all__ = ["close_code_of", "websocket_close", "websocket_close_code"]
+__all__ = ["close_code_of", "url_for", "websocket_close", "websocket_close_code"]
 
 # The WebSocket layer's own closes that carry a pygnetic meaning (RFC 6455, 7.4.1).
 _WEBSOCKET_CODES = {
@@ -51,3 +52,12 @@ def close_code_of(websocket_code: int | None) -> CloseCode | None:
         except ValueError:
             return None
     return _WEBSOCKET_CODES.get(websocket_code)
+
+
+def url_for(host: str, port: int, path: str, secure: bool) -> str:
+    """The WebSocket URL of a server: ``ws://host:port/path`` (IPv6 hosts bracketed)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    if not path.startswith("/"):
+        path = "/" + path
+    return f"{'wss' if secure else 'ws'}://{host}:{port}{path}"
