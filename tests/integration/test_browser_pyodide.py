@@ -99,6 +99,13 @@ class Player(pygnetic.Handler):
 
     def net_blob(self, message, **kwargs):
         self.heard.append(["blob", message.data])
+
+def join(port, **options):  # a client with the server's messages, connecting, and its Player
+    client = pygnetic.Client(message_factory=factory(), **options)
+    connection = client.connect("127.0.0.1", port)
+    player = Player()
+    connection.add_handler(player)
+    return client, connection, player
 """
 
 
@@ -164,10 +171,7 @@ def test_binary_messages_cross_both_ways_whole(pyodide, server, bridge):
     result = run(
         pyodide,
         """
-        client = pygnetic.Client(message_factory=factory(), byte_bridge={bridge!r})
-        connection = client.connect("127.0.0.1", {port})
-        player = Player()
-        connection.add_handler(player)
+        client, connection, player = join({port}, byte_bridge={bridge!r})
         data = bytes(range(256)) * 1024
         connection.net_blob(data)
         answered = await pump(client, until=lambda: player.heard, timeout=10)
@@ -187,10 +191,7 @@ def test_a_lost_websocket_resumes_its_session_and_no_message_is_lost(pyodide, se
     result = run(
         pyodide,
         """
-        client = pygnetic.Client(message_factory=factory())
-        connection = client.connect("127.0.0.1", {port})
-        player = Player()
-        connection.add_handler(player)
+        client, connection, player = join({port})
         await pump(client, until=lambda: player.connected)
         connection.net_chat_msg("Tom", "before")
         await pump(client, until=lambda: len(player.heard) == 1)
@@ -219,10 +220,7 @@ def test_the_browser_disconnects_with_a_reason_the_server_reads(pyodide, server)
     result = run(
         pyodide,
         """
-        client = pygnetic.Client(message_factory=factory())
-        connection = client.connect("127.0.0.1", {port})
-        player = Player()
-        connection.add_handler(player)
+        client, connection, player = join({port})
         await pump(client, until=lambda: player.connected)
         connection.disconnect("time for dinner")
         ended = await pump(client, until=lambda: player.disconnected)
@@ -240,10 +238,7 @@ def test_the_server_disconnects_the_browser_with_a_reason_it_reads(pyodide, serv
     started = run(
         pyodide,
         """
-        client = pygnetic.Client(message_factory=factory())
-        connection = client.connect("127.0.0.1", {port})
-        player = Player()
-        connection.add_handler(player)
+        client, connection, player = join({port})
         result = await pump(client, until=lambda: player.connected)
         sys.modules["__main__"].kept = (client, connection, player)
         """,
@@ -270,10 +265,7 @@ def test_a_server_that_is_not_there_is_reported(pyodide, server):
     result = run(
         pyodide,
         """
-        client = pygnetic.Client(message_factory=factory())
-        connection = client.connect("127.0.0.1", {port})
-        player = Player()
-        connection.add_handler(player)
+        client, connection, player = join({port})
         ended = await pump(client, until=lambda: player.disconnected)
         result = [ended, connection.close_code.name, connection.close_reason]
         client.close()
@@ -345,10 +337,7 @@ def test_a_browser_and_a_desktop_player_chat_through_one_server(pyodide, server_
         started = run(
             pyodide,
             """
-            client = pygnetic.Client(message_factory=factory())
-            connection = client.connect("127.0.0.1", {port})
-            player = Player()
-            connection.add_handler(player)
+            client, connection, player = join({port})
             await pump(client, until=lambda: player.connected)
             connection.net_chat_msg("web player", "hello from the browser")
             result = await pump(client, until=lambda: player.heard)  # the line came round
