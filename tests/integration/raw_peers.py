@@ -141,6 +141,16 @@ class RawEnetPeer:
         self.host.flush()
 
 
+def closed_by_server(sock):
+    """Whether the server closed a non-blocking ``sock`` (reads the bytes it sent, if any)."""
+    try:
+        return sock.recv(65536) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
 class RawWebSocketPeer:
     """A WebSocket client made of websockets' sans-I/O protocol and a plain socket.
 

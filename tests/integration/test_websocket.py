@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("websockets", reason="websockets is not installed (pygnetic[websocket])")
 
+from raw_peers import closed_by_server
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as websocket_connect
 
@@ -206,7 +207,7 @@ def test_silent_connections_to_a_shared_port_are_dropped_in_time():
         with pytest.raises(BlockingIOError):
             silent.recv(1)  # still open
         clock.now += 4
-        assert pump(server, until=lambda: _closed(silent))
+        assert pump(server, until=lambda: closed_by_server(silent))
         still_echoes(server, factory, chat, adapter="socket")
 
 
@@ -226,22 +227,13 @@ def test_connections_over_the_handshake_limit_are_closed_at_once():
         try:
             for sock in silent:
                 sock.setblocking(False)
-            assert pump(server, until=lambda: sum(_closed(s) for s in silent) == 2)
-            assert not any(_closed(sock) for sock in silent[2:])  # the oldest gave way
+            assert pump(server, until=lambda: sum(closed_by_server(s) for s in silent) == 2)
+            assert not any(closed_by_server(sock) for sock in silent[2:])  # the oldest gave way
         finally:
             for sock in silent:
                 sock.close()
         pump(server, timeout=0.2)  # the server reads that they left
         still_echoes(server, factory, chat)
-
-
-def _closed(sock):
-    try:
-        return sock.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except ConnectionResetError:
-        return True
 
 
 def test_every_player_on_one_port_number():

@@ -11,12 +11,19 @@ import pytest
 
 pytest.importorskip("websockets", reason="websockets is not installed (pygnetic[websocket])")
 
-from raw_peers import RawWebSocketPeer
+from raw_peers import RawWebSocketPeer, closed_by_server
 from websockets.frames import Frame, Opcode
 
 import pygnetic
 from pygnetic.message import MessageFactory
 from pygnetic.testing import EchoRecorder, ManualClock, Recorder, pump
+
+
+def echo_server(factory, adapter="websocket", **options):
+    """An echoing server on 127.0.0.1, on a free port."""
+    return pygnetic.Server(
+        "127.0.0.1", 0, message_factory=factory, adapter=adapter, handler=EchoRecorder, **options
+    )
 
 
 def messages(**options):
@@ -37,9 +44,7 @@ def test_a_peers_websocket_close_ends_its_connection(adapter):
     """
     factory, _ = messages()
     clock = ManualClock()
-    with pygnetic.Server(
-        "127.0.0.1", 0, message_factory=factory, adapter=adapter, handler=EchoRecorder, clock=clock
-    ) as server:
+    with echo_server(factory, adapter, clock=clock) as server:
         peer = RawWebSocketPeer(server.address[1])
         try:
             peer.handshake(server, factory)
@@ -75,28 +80,11 @@ def test_a_malformed_upgrade_request_is_reported_closed(request_bytes):
     """
     factory, _ = messages()
     clock = ManualClock()
-    with pygnetic.Server(
-        "127.0.0.1",
-        0,
-        message_factory=factory,
-        adapter="websocket",
-        handler=EchoRecorder,
-        clock=clock,
-        handshake_timeout=60,
-    ) as server:
+    with echo_server(factory, clock=clock, handshake_timeout=60) as server:
         with socket.create_connection(("127.0.0.1", server.address[1])) as sock:
             sock.setblocking(False)
             sock.sendall(request_bytes)
-
-            def closed():
-                try:
-                    return sock.recv(65536) == b""
-                except BlockingIOError:
-                    return False
-                except ConnectionResetError:
-                    return True
-
-            assert pump(server, until=closed), "the server kept the connection open"
+            assert pump(server, until=lambda: closed_by_server(sock)), "the server kept it open"
             pump(server, timeout=0.1)
         websocket_transport = server._transports[0]
         assert len(server._handshakes) == 0, "the dead link still holds a handshake place"
@@ -128,15 +116,7 @@ def test_silent_connections_from_other_addresses_do_not_lock_a_player_out(adapte
     """
     factory, _ = messages()
     clock = ManualClock()
-    with pygnetic.Server(
-        "127.0.0.1",
-        0,
-        message_factory=factory,
-        adapter=adapter,
-        handler=EchoRecorder,
-        clock=clock,
-        handshake_timeout=60,
-    ) as server:
+    with echo_server(factory, adapter, clock=clock, handshake_timeout=60) as server:
         silent = _silent_connections(
             server.address[1], ["127.0.0.2", "127.0.0.3", "127.0.0.4"], each=4
         )
@@ -165,9 +145,7 @@ def test_a_ping_flood_does_not_take_the_servers_time_from_others():
     per update would make ~175,000 frames, each parsed and answered in Python.
     """
     factory, _ = messages()
-    with pygnetic.Server(
-        "127.0.0.1", 0, message_factory=factory, adapter="websocket", handler=EchoRecorder
-    ) as server:
+    with echo_server(factory) as server:
         peer = RawWebSocketPeer(server.address[1])
         try:
             peer.handshake(server, factory)
@@ -198,9 +176,7 @@ def test_a_ping_flood_does_not_take_the_servers_time_from_others():
 
 def test_pending_bytes_shows_what_a_slow_websocket_peer_has_not_taken():
     factory, _ = messages()
-    with pygnetic.Server(
-        "127.0.0.1", 0, message_factory=factory, adapter="websocket", handler=EchoRecorder
-    ) as server:
+    with echo_server(factory) as server:
         peer = RawWebSocketPeer(server.address[1])
         try:
             peer.handshake(server, factory)
@@ -283,20 +259,13 @@ def tls_files(tmp_path_factory):
     return str(cert), str(key), str(ca)
 
 
-def test_silent_connections_lock_players_out_of_a_tls_server(tls_files):
+def test_silent_connections_lock_nobody_out_of_a_tls_server(tls_files):
     """The same lock-out as above, with TLS and no second adapter at all."""
     cert, key, ca = tls_files
     factory, _ = messages()
     clock = ManualClock()
-    with pygnetic.Server(
-        "127.0.0.1",
-        0,
-        message_factory=factory,
-        adapter="socket",
-        handler=EchoRecorder,
-        clock=clock,
-        handshake_timeout=60,
-        tls=(cert, key),
+    with echo_server(
+        factory, "socket", clock=clock, handshake_timeout=60, tls=(cert, key)
     ) as server:
         silent = _silent_connections(
             server.address[1], ["127.0.0.2", "127.0.0.3", "127.0.0.4"], each=4
