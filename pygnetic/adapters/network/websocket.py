@@ -459,8 +459,14 @@ class Transport:
         return self._inner.fileno()
 
     def poll(self, timeout_ms: int) -> None:
-        """Move bytes and report (through the socket transport, shared or our own)."""
-        self._inner.poll(timeout_ms)
+        """Move bytes and report, through the socket transport.
+
+        A shared one is polled by the host already; it is polled here too
+        only when asked to wait, which a host without a common waiter asks
+        of its first transport alone.
+        """
+        if timeout_ms or not self._shared:
+            self._inner.poll(timeout_ms)
 
     def flush(self) -> None:
         """Send queued data now, without waiting."""
