@@ -346,3 +346,24 @@ def test_a_message_over_the_servers_limit_ends_the_session_instead_of_resuming_f
     finally:
         client.close()
         server.close()
+
+
+# -- fragments count toward max_message_size together ------------------------------------
+
+
+def test_a_message_in_many_small_fragments_is_bounded_by_max_message_size():
+    """Each fragment is small; together they pass the limit: refused before held whole."""
+    factory, _ = messages(max_message_size=4096)
+    with echo_server(factory) as server:
+        peer = RawWebSocketPeer(server.address[1])
+        try:
+            peer.handshake(server, factory)
+            peer.protocol.send_binary(b"x" * 100, fin=False)
+            for _ in range(200):  # 20,100 bytes in all, never finished
+                peer.protocol.send_continuation(b"x" * 100, fin=False)
+            peer.flush(server)
+            assert pump(server, until=peer.read), "the server kept the connection open"
+            assert peer.protocol.close_rcvd.code == 1009
+            assert server.connections() == []
+        finally:
+            peer.close()
