@@ -86,6 +86,7 @@ class LinkState(enum.Enum):
 
 _NOT_WRITABLE = (LinkState.CONNECTING, LinkState.TLS, LinkState.CLOSED)
 _CLOSING = LinkState.CLOSING
+_OPEN = LinkState.OPEN
 
 
 class SocketLink:
@@ -142,8 +143,15 @@ class SocketLink:
         Returns:
             The size of the message replaced, 0 if none was waiting.
         """
-        if not self.writing:  # the kernel takes more: nothing to replace
-            self.send(data, channel, Delivery.UNRELIABLE_SEQUENCED)
+        if not self.writing:  # the kernel takes more: nothing to replace; as send()
+            if self.latest:
+                self.commit_latest()
+            out = self.out
+            out += data
+            if len(out) >= FLUSH_THRESHOLD:
+                self._transport.backlog(self)
+            else:
+                self._transport.dirty.add(self)
             return 0
         old = self.latest.get(key)
         replaced = len(old) if old is not None else 0
@@ -462,7 +470,7 @@ class Transport:
         if link.latest:
             link.commit_latest()
         out = link.out
-        if out and link.state not in _NOT_WRITABLE:
+        if out and (link.state is _OPEN or link.state not in _NOT_WRITABLE):
             try:
                 sent = link.sock.send(out)
             except RETRY:
@@ -471,7 +479,7 @@ class Transport:
                 self.fail(link, CloseCode.TRANSPORT_ERROR, f"connection error: {exc}")
                 return
             del out[:sent]  # cheap: a bytearray drops its head by moving its start
-            if self._over_limit(link):
+            if len(out) > self.max_send_buffer and self._over_limit(link):
                 return
         if link.state is _CLOSING and not out and not link.shut:
             link.shut = True
