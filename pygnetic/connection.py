@@ -53,7 +53,7 @@ from .errors import MessageError, RemoteMessageTooLargeError
 from .handler import Handler, Target, resolve
 from .handshake import MAGIC, Answer, FrameReader, HandshakeError, encode_hello, parse_answer
 from .limits import RateLimit, RateMeter, Spending
-from .message import MessageFactory, Sender, find_route, make_sender, on_new_name
+from .message import MessageFactory, Sender, make_sender, on_new_name
 from .protocol import (
     ACKED,
     CLOSE,
@@ -255,6 +255,9 @@ class Connection:
         self._pack = message_factory.packer()
         self._decode = message_factory.serializer.unpack
         self._limit = message_factory.max_message_size
+        #: The link's send while no session keeps what is sent (see make_sender()).
+        self._direct_send: Callable[[bytes, int, Delivery], Any] | None = None
+        self._direct_latest: Callable[[bytes, int, int], int] | None = None
         self._transmit = self._make_transmit()
         self._build_routes()
         if state is _CONNECTING:
@@ -429,13 +432,7 @@ class Connection:
             self._route(cls)
 
     def _post_received(self, message: Any, channel: int = 0) -> None:
-        event.post(
-            event.NET_RECEIVED,
-            connection=self,
-            message=message,
-            msg_type=type(message),
-            channel=channel,
-        )
+        event.post_received(self, message, channel)
 
     # -- sending -------------------------------------------------------------
 
@@ -473,7 +470,15 @@ class Connection:
     def _sender(self, cls: type[Any]) -> Sender:
         """Build the fast send function for message class ``cls``."""
         self.check_channel(cls._send_options.channel)
-        sender = make_sender(cls, self._pack, self._limit, self._transmit, self.check_channel)
+        sender = make_sender(
+            cls,
+            self._pack,
+            self._limit,
+            self._transmit,
+            self.check_channel,
+            owner=self,
+            open_state=_OPEN,
+        )
         sender.__name__ = sender.__qualname__ = f"net_{cls.__name__}"
         sender.__doc__ = f"Send {cls.__name__}({', '.join(cls._fields)})."
         return sender
@@ -555,6 +560,9 @@ class Connection:
             send_counted = getattr(self._link, "send_counted", _closed_transmit)
             # A session keeps what it sent for replay, so nothing may replace it.
             send_latest = self._link_send_latest if session is None else None
+            # What a sender may call itself while open (see make_sender()).
+            self._direct_send = link_send if session is None else None
+            self._direct_latest = send_latest
 
         self._retarget = retarget
 
@@ -616,13 +624,16 @@ class Connection:
         except MessageError as exc:
             self._refuse(exc)
             return
-        # Build the message and deliver it; the same lines as in _dispatch_raws(),
-        # repeated so that a message costs one Python call less.
-        route = find_route(self._routes, raw)
-        if route is None:
+        # find_route()'s check, written out here and in _dispatch_raws(): a
+        # call per message received costs more than the rest of the check.
+        try:
+            cls, arity, target, wants_channel, counted = self._routes[raw[0]]
+        except (KeyError, IndexError, TypeError):
             self._refuse(self._invalid(raw))
             return
-        cls, _, target, wants_channel, counted = route
+        if type(raw) is not list or len(raw) != arity or type(raw[0]) is not int:
+            self._refuse(self._invalid(raw))
+            return
         self.messages_received += counted
         if wants_channel:
             target(_tuple_new(cls, raw[1:]), channel=channel)
@@ -686,11 +697,14 @@ class Connection:
                     return
                 done += 1
                 # As in _receive_packet(), on channel 0: a stream has one.
-                route = find_route(routes, raw)
-                if route is None:
+                try:
+                    cls, arity, target, wants_channel, counted = routes[raw[0]]
+                except (KeyError, IndexError, TypeError):
                     fault = self._invalid(raw)
                     break
-                cls, _, target, wants_channel, counted = route
+                if type(raw) is not list or len(raw) != arity or type(raw[0]) is not int:
+                    fault = self._invalid(raw)
+                    break
                 self.messages_received += counted
                 if wants_channel:
                     target(_tuple_new(cls, raw[1:]), channel=0)
@@ -1164,6 +1178,7 @@ class Connection:
         # closed connection is freed at once rather than by the cyclic GC.
         self._link.receiver = self._receiver = _discard
         self._transmit = _closed_transmit
+        self._direct_send = self._direct_latest = None
         self._retarget = _nothing
         self._senders.clear()
         self._routes.clear()  # they hold bound methods of this connection

@@ -205,24 +205,56 @@ def post(net_type: int, **attributes: Any) -> None:
     Raises:
         EventsError: pygame was shut down (``pygame.quit()``) while events were on.
     """
-    global _dropped
     pygame = _pygame
     if pygame is None:
         return
+    attributes["net_type"] = net_type
     try:
-        pygame.event.post(pygame.event.Event(NETWORK, net_type=net_type, **attributes))
+        pygame.event.post(pygame.event.Event(NETWORK, attributes))
     except pygame.error as exc:
-        if not pygame.display.get_init():
-            raise EventsError(
-                "pygame was shut down while pygnetic events are enabled; "
-                "close the Server/Client before pygame.quit()"
-            ) from exc
-        with _lock:
-            _dropped += 1
-            dropped = _dropped
-        if dropped in (1, 10, 100) or dropped % 1000 == 0:
-            log.error(
-                "pygame event queue full: %d network event(s) dropped so far; "
-                "call pygame.event.get() every frame",
-                dropped,
-            )
+        _not_posted(pygame, exc)
+
+
+def post_received(connection: Any, message: Any, channel: int) -> None:
+    """Post the :data:`NET_RECEIVED` event of one message; used by connections.
+
+    :func:`post` for the one event posted per message: pygame builds an event
+    from a dict three times faster than from keywords, and keeps the dict
+    given (a new one each time, then).
+
+    Raises:
+        EventsError: pygame was shut down (``pygame.quit()``) while events were on.
+    """
+    pygame = _pygame
+    if pygame is None:
+        return
+    attributes = {
+        "net_type": NET_RECEIVED,
+        "connection": connection,
+        "message": message,
+        "msg_type": type(message),
+        "channel": channel,
+    }
+    try:
+        pygame.event.post(pygame.event.Event(NETWORK, attributes))
+    except pygame.error as exc:
+        _not_posted(pygame, exc)
+
+
+def _not_posted(pygame: ModuleType, exc: Exception) -> None:
+    """Count an event pygame refused because its queue is full, or raise if pygame quit."""
+    global _dropped
+    if not pygame.display.get_init():
+        raise EventsError(
+            "pygame was shut down while pygnetic events are enabled; "
+            "close the Server/Client before pygame.quit()"
+        ) from exc
+    with _lock:
+        _dropped += 1
+        dropped = _dropped
+    if dropped in (1, 10, 100) or dropped % 1000 == 0:
+        log.error(
+            "pygame event queue full: %d network event(s) dropped so far; "
+            "call pygame.event.get() every frame",
+            dropped,
+        )
