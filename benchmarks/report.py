@@ -205,11 +205,20 @@ def versus(scenarios, analysed: dict) -> dict:
 
 def variants(scenarios, analysed: dict) -> dict:
     """Paired ratios of each row with an ``Impl.compare_to`` to that row, per metric."""
+    return _paired_to(scenarios, analysed, "compare_to")
+
+
+def floors(scenarios, analysed: dict) -> dict:
+    """Paired ratios of each row with an ``Impl.floor`` to that hand-written row, per metric."""
+    return _paired_to(scenarios, analysed, "floor")
+
+
+def _paired_to(scenarios, analysed: dict, attribute: str) -> dict:
     out: dict = {}
     for scenario in scenarios:
         results = analysed.get(scenario.NAME, {})
         for impl in results:
-            other = impls.BY_NAME[impl].compare_to
+            other = getattr(impls.BY_NAME[impl], attribute)
             if other is None or other not in results:
                 continue
             for metric in scenario.METRICS:
@@ -222,7 +231,20 @@ def variants(scenarios, analysed: dict) -> dict:
 
 
 def variants_text(scenarios, compared: dict) -> str:
-    lines = ["Each variant / the row it varies, paired by round (median [min–max]):"]
+    header = "Each variant / the row it varies, paired by round (median [min–max]):"
+    return _paired_text(scenarios, compared, header, "compare_to")
+
+
+def floors_text(scenarios, compared: dict) -> str:
+    header = (
+        "pygnetic / the hand-written floor of its transport (pygnetic's per-message work "
+        "by hand), paired by round (median [min–max]):"
+    )
+    return _paired_text(scenarios, compared, header, "floor")
+
+
+def _paired_text(scenarios, compared: dict, header: str, attribute: str) -> str:
+    lines = [header]
     for scenario in scenarios:
         for impl, metrics in compared.get(scenario.NAME, {}).items():
             cells = [
@@ -230,7 +252,7 @@ def variants_text(scenarios, compared: dict) -> str:
                 for m in scenario.METRICS
                 if metrics.get(m.key)
             ]
-            other = impls.BY_NAME[impl].compare_to
+            other = getattr(impls.BY_NAME[impl], attribute)
             lines.append(f"  {scenario.NAME} / {impl} ÷ {other}: " + "; ".join(cells))
     return "\n".join(lines)
 

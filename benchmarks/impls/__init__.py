@@ -45,6 +45,9 @@ class Impl:
     note: str | None = None
     #: The row this one is a variant of: their paired ratios are printed too.
     compare_to: str | None = None
+    #: The hand-written row doing this one's per-message work (``hand-enet``,
+    #: ``hand-tcp``): the paired ratios to it are printed too, beside those to raw.
+    floor: str | None = None
     #: Upper bounds on the scenario's parameters for this row, by name (a row
     #: that waits on a simulated network sends fewer pings, say).
     caps: dict[str, int] = field(default_factory=dict)
@@ -85,6 +88,8 @@ class Impl:
             "raw_enet": "enet",
             "pygnetic_impl": None,
             "raw_tcp": None,
+            "hand_enet": "enet",
+            "hand_tcp": None,
             "podsixnet_impl": "PodSixNet",
             "raw_websocket": "websockets",
             "raw_websocket_sync": "websockets",
@@ -130,13 +135,28 @@ _SESSION_NOTE = (
     "message kept until acknowledged"
 )
 
+_HAND_NOTE = (
+    "raw {} + msgpack doing pygnetic's per-message work by hand: each message checked "
+    "([known type id, *fields], refused otherwise), built as a namedtuple and given to a "
+    "handler's net_<name>(message, **kwargs); each send packed by a net_<name>(peer, ...) "
+    "that checks its size: the floor of pygnetic-{}"
+)
+
 #: The scenarios of the WebSocket and TLS rows.
 WEBSOCKET_SCENARIOS = ("throughput", "roundtrip", "bytes")
 _TLS_NOTE = "TLS (tls=, a throwaway trustme certificate, verified by the client)"
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
-    Impl("pygnetic-enet", "pygnetic_impl", "enet", "raw-enet", {"adapter": "enet"}),
+    Impl("hand-enet", "hand_enet", "enet", "raw-enet", note=_HAND_NOTE.format("pyenet", "enet")),
+    Impl(
+        "pygnetic-enet",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet"},
+        floor="hand-enet",
+    ),
     Impl(
         "pygnetic-enet+tcp-server",
         "pygnetic_impl",
@@ -203,7 +223,15 @@ IMPLS = [
         note="default Client (ENet, then TCP) to a default Server (ENet and TCP)",
     ),
     Impl("raw-tcp", "raw_tcp", "tcp", "raw-tcp"),
-    Impl("pygnetic-tcp", "pygnetic_impl", "tcp", "raw-tcp", {"adapter": "socket"}),
+    Impl("hand-tcp", "hand_tcp", "tcp", "raw-tcp", note=_HAND_NOTE.format("TCP", "tcp")),
+    Impl(
+        "pygnetic-tcp",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket"},
+        floor="hand-tcp",
+    ),
     Impl(
         "pygnetic-tcp+enet-server",
         "pygnetic_impl",

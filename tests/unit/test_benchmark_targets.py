@@ -53,3 +53,26 @@ def test_connect_has_no_targets():
     pod = {"metrics": {"median_ms": {"median": 0.3}}, "ratios": {"median_ms": {"median": 1.2}}}
     analysed = {"connect": {"pygnetic-tcp": mine, "podsixnet": pod}}
     assert report.check_targets([connect], analysed) == []
+
+
+def _runs(*rates):
+    return {"runs": [{"rate": rate} for rate in rates]}
+
+
+def test_pygnetic_is_paired_with_its_hand_written_floor():
+    """A row with an ``Impl.floor`` gets its paired ratios to that row, round by round,
+    printed under their own heading; a row without one, or whose floor did not run, none."""
+    analysed = {
+        "throughput": {
+            "hand-enet": _runs(100.0, 200.0, 400.0),
+            "pygnetic-enet": _runs(50.0, 150.0, 100.0),
+            "pygnetic-tcp": _runs(10.0, 20.0, 30.0),  # hand-tcp did not run
+        }
+    }
+    floors = report.floors([throughput], analysed)
+    rate = floors["throughput"]["pygnetic-enet"]["rate"]
+    assert (rate["median"], rate["min"], rate["max"]) == (0.5, 0.25, 0.75)
+    assert set(floors["throughput"]) == {"pygnetic-enet"}
+    text = report.floors_text([throughput], floors)
+    assert "throughput / pygnetic-enet ÷ hand-enet: messages/s 0.50\u00d7 [0.25\u20130.75]" in text
+    assert report.variants([throughput], analysed) == {}
