@@ -141,6 +141,12 @@ _HAND_NOTE = (
     "handler's net_<name>(message, **kwargs); each send packed by a net_<name>(peer, ...) "
     "that checks its size: the floor of pygnetic-{}"
 )
+#: The scenario of the rows whose server sends the state in a loop over connections.
+FANOUT_ONLY = ("fanout",)
+_LOOP_NOTE = (
+    "the server's state sent as the documentation's loop, "
+    "for c in server.connections(): c.net_state(...), instead of one Server.broadcast"
+)
 
 #: The scenarios of the WebSocket and TLS rows.
 WEBSOCKET_SCENARIOS = ("throughput", "roundtrip", "bytes")
@@ -166,6 +172,16 @@ IMPLS = [
         scenarios=DUAL_SERVER_SCENARIOS,
         compare_to="pygnetic-enet",
         note="client on ENet, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-enet-loop",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "fanout": "loop"},
+        scenarios=FANOUT_ONLY,
+        compare_to="pygnetic-enet",
+        note=_LOOP_NOTE,
     ),
     Impl(
         "pygnetic-enet-sim",
@@ -242,6 +258,16 @@ IMPLS = [
         needs=("enet",),
         compare_to="pygnetic-tcp",
         note="client on TCP, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-tcp-loop",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "fanout": "loop"},
+        scenarios=FANOUT_ONLY,
+        compare_to="pygnetic-tcp",
+        note=_LOOP_NOTE,
     ),
     Impl(
         "pygnetic-tcp-sim",

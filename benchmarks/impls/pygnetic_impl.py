@@ -10,7 +10,10 @@ says, so that a plain row is never simulated by accident, and the server's
 with one, every connection of the row must be resumable once connected,
 and ``tls`` for both sides: TLS with the run's throwaway certificate
 (:mod:`.certs`), the server given its certificate and key, the client the
-authority to verify it with.
+authority to verify it with. The server's alone: ``fanout`` (``"broadcast"``:
+``broadcast_state`` is one ``Server.broadcast``; ``"loop"``: the loop the
+documentation shows, ``connection.net_state(...)`` for each of
+``server.connections()``).
 """
 
 from __future__ import annotations
@@ -56,7 +59,10 @@ class Server:
         simulate: str | None = None,
         reconnect_grace: float = 0.0,
         tls: bool = False,
+        fanout: str = "broadcast",
     ) -> None:
+        if fanout not in ("broadcast", "loop"):
+            raise ValueError(f"fanout must be 'broadcast' or 'loop', not {fanout!r}")
         if server_adapter is not _SAME:
             adapter = server_adapter
         counts = self
@@ -89,6 +95,7 @@ class Server:
         self.resume = bool(reconnect_grace)
         self.port = self.server.address[1]
         self.pump = self.server.update
+        self.loop = fanout == "loop"
 
     @property
     def clients(self) -> int:
@@ -99,9 +106,9 @@ class Server:
 
     def broadcast_state(self, values) -> None:
         broadcast = getattr(self.server, "broadcast", None)
-        if broadcast is not None:  # packs once for every connection
+        if broadcast is not None and not self.loop:  # packs once for every connection
             broadcast("state", *values)
-        else:  # a pygnetic from before Server.broadcast (--versus)
+        else:  # the documented loop, or a pygnetic from before Server.broadcast (--versus)
             for connection in self.server.connections():
                 connection.net_state(*values)
 
@@ -120,6 +127,7 @@ class Client:
         simulate: str | None = None,
         reconnect_grace: float = 0.0,  # the server's
         tls: bool = False,
+        fanout: str = "broadcast",  # the server's
     ) -> None:
         counts = self
         self.pongs = self.states = 0

@@ -58,6 +58,18 @@ def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
             result = document["results"][scenario][row]
             assert result["metrics"][key] is not None, result["errors"]
             assert document["variants"][scenario][row][key] is not None
+    # The hand-written floors: ratios to raw, and pygnetic paired with them.
+    for row, floor in (("pygnetic-enet", "hand-enet"), ("pygnetic-tcp", "hand-tcp")):
+        for scenario, key in measured.items():
+            result = document["results"][scenario][floor]
+            assert result["metrics"][key] is not None, result["errors"]
+            assert result["ratios"][key] is not None
+            assert document["floors"][scenario][row][key] is not None
+        assert f"throughput / {row} ÷ {floor}: messages/s " in stdout
+    # Fan-out through the documented per-connection loop, paired with Server.broadcast.
+    for row in ("pygnetic-enet-loop", "pygnetic-tcp-loop"):
+        assert document["results"]["fanout"][row]["metrics"]["cpu"] is not None
+        assert document["variants"]["fanout"][row]["cpu"] is not None
 
 
 def test_quick_micro_benchmark_times_every_path() -> None:
