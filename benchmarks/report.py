@@ -67,10 +67,7 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
                 if metric.target is None or impl not in results:
                     continue
                 value = ratio["median"] if ratio else None
-                if metric.higher_is_better:
-                    met, sign = value is not None and value >= metric.target, "≥"
-                else:
-                    met, sign = value is not None and value <= metric.target, "≤"
+                met, sign = _judge(metric, value, metric.target)
                 checks.append(
                     {
                         "scenario": scenario.NAME,
@@ -109,6 +106,50 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
                 }
             )
     return checks
+
+
+def _judge(metric, value: float | None, target: float) -> tuple[bool, str]:
+    """Whether a ratio meets its target (a ratio not measured does not), and the sign."""
+    if metric.higher_is_better:
+        return value is not None and value >= target, "≥"
+    return value is not None and value <= target, "≤"
+
+
+def check_variant_targets(scenarios, varied: dict) -> list[dict]:
+    """Each ``Impl.variant_targets``: a bound on a paired ratio to the ``compare_to`` row.
+
+    A row whose target metric was not paired with that row (one of them failed
+    in every round) misses it.
+    """
+    checks = []
+    for scenario in scenarios:
+        for impl, bounds in _variant_bounds(scenario, varied):
+            other = impls.BY_NAME[impl].compare_to
+            for metric in scenario.METRICS:
+                if metric.key not in bounds:
+                    continue
+                ratio = varied.get(scenario.NAME, {}).get(impl, {}).get(metric.key)
+                value = ratio["median"] if ratio else None
+                met, sign = _judge(metric, value, bounds[metric.key])
+                checks.append(
+                    {
+                        "scenario": scenario.NAME,
+                        "impl": impl,
+                        "metric": metric.key,
+                        "what": f"{metric.label} ÷ {other} {sign} {bounds[metric.key]}",
+                        "value": value,
+                        "met": met,
+                    }
+                )
+    return checks
+
+
+def _variant_bounds(scenario, varied: dict):
+    """The rows paired with their ``compare_to`` in ``scenario`` that have targets there."""
+    for impl in impls.BY_NAME.values():
+        bounds = impl.variant_targets.get(scenario.NAME)
+        if bounds and impl.name in varied.get(scenario.NAME, {}):
+            yield impl.name, bounds
 
 
 # -- text ---------------------------------------------------------------------------

@@ -48,6 +48,9 @@ class Impl:
     #: The hand-written row doing this one's per-message work (``hand-enet``,
     #: ``hand-tcp``): the paired ratios to it are printed too, beside those to raw.
     floor: str | None = None
+    #: Targets for the paired ratios to :attr:`compare_to`: scenario name to
+    #: metric key to bound (upper for a lower-is-better metric, else lower).
+    variant_targets: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Upper bounds on the scenario's parameters for this row, by name (a row
     #: that waits on a simulated network sends fewer pings, say).
     caps: dict[str, int] = field(default_factory=dict)
@@ -98,6 +101,7 @@ class Impl:
             needs = "enet"
         if self.module == "podsixnet_impl" and sys.version_info >= (3, 12):
             return "PodSixNet needs asyncore, removed in Python 3.12"
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # a row that needs pygame
         for module in ([needs] if needs else []) + list(self.needs):
             try:
                 with warnings.catch_warnings():
@@ -147,6 +151,16 @@ _LOOP_NOTE = (
     "the server's state sent as the documentation's loop, "
     "for c in server.connections(): c.net_state(...), instead of one Server.broadcast"
 )
+#: The scenarios of the rows whose server receives through pygame events.
+EVENTS_SCENARIOS = ("throughput", "roundtrip")
+#: What receiving through pygame events may cost the server, per message, over a Handler.
+EVENTS_TARGETS = {"throughput": {"server_cpu_us": 1.3}}
+_EVENTS_NOTE = (
+    "no Handler: the server receives through pygame events (pygnetic.init(events=True), "
+    "SDL's dummy video driver), its loop server.update(timeout) then pygame.event.get(), "
+    "counting NET_RECEIVED chat_msg and answering ping; target: throughput server CPU "
+    "per message within 1.3× of the handler path"
+)
 
 #: The scenarios of the WebSocket and TLS rows.
 WEBSOCKET_SCENARIOS = ("throughput", "roundtrip", "bytes")
@@ -182,6 +196,18 @@ IMPLS = [
         scenarios=FANOUT_ONLY,
         compare_to="pygnetic-enet",
         note=_LOOP_NOTE,
+    ),
+    Impl(
+        "pygnetic-enet-events",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "events": True},
+        scenarios=EVENTS_SCENARIOS,
+        needs=("pygame",),
+        compare_to="pygnetic-enet",
+        variant_targets=EVENTS_TARGETS,
+        note=_EVENTS_NOTE,
     ),
     Impl(
         "pygnetic-enet-sim",
@@ -268,6 +294,18 @@ IMPLS = [
         scenarios=FANOUT_ONLY,
         compare_to="pygnetic-tcp",
         note=_LOOP_NOTE,
+    ),
+    Impl(
+        "pygnetic-tcp-events",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "events": True},
+        scenarios=EVENTS_SCENARIOS,
+        needs=("pygame",),
+        compare_to="pygnetic-tcp",
+        variant_targets=EVENTS_TARGETS,
+        note=_EVENTS_NOTE,
     ),
     Impl(
         "pygnetic-tcp-sim",

@@ -70,6 +70,15 @@ def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
     for row in ("pygnetic-enet-loop", "pygnetic-tcp-loop"):
         assert document["results"]["fanout"][row]["metrics"]["cpu"] is not None
         assert document["variants"]["fanout"][row]["cpu"] is not None
+    # Receiving through pygame events, paired with the Handler path and judged against it.
+    if importlib.util.find_spec("pygame") is not None:
+        judged = {(c["impl"], c["scenario"]) for c in document["targets"] if "÷" in c["what"]}
+        for row in ("pygnetic-enet-events", "pygnetic-tcp-events"):
+            for scenario, key in (("throughput", "rate"), ("roundtrip", "median_us")):
+                result = document["results"][scenario][row]
+                assert result["metrics"][key] is not None, result["errors"]
+                assert document["variants"][scenario][row]["server_cpu_us"] is not None
+            assert (row, "throughput") in judged
 
 
 def test_quick_micro_benchmark_times_every_path() -> None:
