@@ -24,7 +24,7 @@ def _run(*args: str) -> str:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,  # the whole quick run takes a minute or more on two cores
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
