@@ -164,12 +164,20 @@ def main(argv: list[str] | None = None) -> int:
             own = impls_module.BY_NAME[impl].params(scenario.params(args.quick))
             if own != scenario.params(args.quick):  # capped for this row
                 entry["params"] = own
+    varied = report.variants(scenarios, analysed)
+    floors = report.floors(scenarios, analysed)
     checks = report.check_targets(scenarios, analysed)
+    checks += report.check_variant_targets(scenarios, varied)
     print()
     print(report.table(scenarios, analysed))
-    print("Targets (median of paired ratios; ahead of PodSixNet on the primary metric):")
+    print(
+        "Targets (median of paired ratios; ahead of PodSixNet on the primary metric; "
+        "variants ÷ the row they vary):"
+    )
     print(report.targets_text(checks) or "  none in these scenarios")
-    varied = report.variants(scenarios, analysed)
+    if floors:
+        print()
+        print(report.floors_text(scenarios, floors))
     if varied:
         print()
         print(report.variants_text(scenarios, varied))
@@ -189,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": analysed,
         "targets": checks,
         "variants": varied,
+        "floors": floors,
         "versus": {"tree": args.versus, "ratios": compared} if compared else None,
         "seconds": round(time.monotonic() - started, 1),
     }

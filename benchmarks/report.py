@@ -67,10 +67,7 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
                 if metric.target is None or impl not in results:
                     continue
                 value = ratio["median"] if ratio else None
-                if metric.higher_is_better:
-                    met, sign = value is not None and value >= metric.target, "≥"
-                else:
-                    met, sign = value is not None and value <= metric.target, "≤"
+                met, sign = _judge(metric, value, metric.target)
                 checks.append(
                     {
                         "scenario": scenario.NAME,
@@ -109,6 +106,50 @@ def check_targets(scenarios, analysed: dict) -> list[dict]:
                 }
             )
     return checks
+
+
+def _judge(metric, value: float | None, target: float) -> tuple[bool, str]:
+    """Whether a ratio meets its target (a ratio not measured does not), and the sign."""
+    if metric.higher_is_better:
+        return value is not None and value >= target, "≥"
+    return value is not None and value <= target, "≤"
+
+
+def check_variant_targets(scenarios, varied: dict) -> list[dict]:
+    """Each ``Impl.variant_targets``: a bound on a paired ratio to the ``compare_to`` row.
+
+    A row whose target metric was not paired with that row (one of them failed
+    in every round) misses it.
+    """
+    checks = []
+    for scenario in scenarios:
+        for impl, bounds in _variant_bounds(scenario, varied):
+            other = impls.BY_NAME[impl].compare_to
+            for metric in scenario.METRICS:
+                if metric.key not in bounds:
+                    continue
+                ratio = varied.get(scenario.NAME, {}).get(impl, {}).get(metric.key)
+                value = ratio["median"] if ratio else None
+                met, sign = _judge(metric, value, bounds[metric.key])
+                checks.append(
+                    {
+                        "scenario": scenario.NAME,
+                        "impl": impl,
+                        "metric": metric.key,
+                        "what": f"{metric.label} ÷ {other} {sign} {bounds[metric.key]}",
+                        "value": value,
+                        "met": met,
+                    }
+                )
+    return checks
+
+
+def _variant_bounds(scenario, varied: dict):
+    """The rows paired with their ``compare_to`` in ``scenario`` that have targets there."""
+    for impl in impls.BY_NAME.values():
+        bounds = impl.variant_targets.get(scenario.NAME)
+        if bounds and impl.name in varied.get(scenario.NAME, {}):
+            yield impl.name, bounds
 
 
 # -- text ---------------------------------------------------------------------------
@@ -205,11 +246,20 @@ def versus(scenarios, analysed: dict) -> dict:
 
 def variants(scenarios, analysed: dict) -> dict:
     """Paired ratios of each row with an ``Impl.compare_to`` to that row, per metric."""
+    return _paired_to(scenarios, analysed, "compare_to")
+
+
+def floors(scenarios, analysed: dict) -> dict:
+    """Paired ratios of each row with an ``Impl.floor`` to that hand-written row, per metric."""
+    return _paired_to(scenarios, analysed, "floor")
+
+
+def _paired_to(scenarios, analysed: dict, attribute: str) -> dict:
     out: dict = {}
     for scenario in scenarios:
         results = analysed.get(scenario.NAME, {})
         for impl in results:
-            other = impls.BY_NAME[impl].compare_to
+            other = getattr(impls.BY_NAME[impl], attribute)
             if other is None or other not in results:
                 continue
             for metric in scenario.METRICS:
@@ -222,7 +272,20 @@ def variants(scenarios, analysed: dict) -> dict:
 
 
 def variants_text(scenarios, compared: dict) -> str:
-    lines = ["Each variant / the row it varies, paired by round (median [min–max]):"]
+    header = "Each variant / the row it varies, paired by round (median [min–max]):"
+    return _paired_text(scenarios, compared, header, "compare_to")
+
+
+def floors_text(scenarios, compared: dict) -> str:
+    header = (
+        "pygnetic / the hand-written floor of its transport (pygnetic's per-message work "
+        "by hand), paired by round (median [min–max]):"
+    )
+    return _paired_text(scenarios, compared, header, "floor")
+
+
+def _paired_text(scenarios, compared: dict, header: str, attribute: str) -> str:
+    lines = [header]
     for scenario in scenarios:
         for impl, metrics in compared.get(scenario.NAME, {}).items():
             cells = [
@@ -230,7 +293,7 @@ def variants_text(scenarios, compared: dict) -> str:
                 for m in scenario.METRICS
                 if metrics.get(m.key)
             ]
-            other = impls.BY_NAME[impl].compare_to
+            other = getattr(impls.BY_NAME[impl], attribute)
             lines.append(f"  {scenario.NAME} / {impl} ÷ {other}: " + "; ".join(cells))
     return "\n".join(lines)
 

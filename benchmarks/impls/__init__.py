@@ -45,6 +45,12 @@ class Impl:
     note: str | None = None
     #: The row this one is a variant of: their paired ratios are printed too.
     compare_to: str | None = None
+    #: The hand-written row doing this one's per-message work (``hand-enet``,
+    #: ``hand-tcp``): the paired ratios to it are printed too, beside those to raw.
+    floor: str | None = None
+    #: Targets for the paired ratios to :attr:`compare_to`: scenario name to
+    #: metric key to bound (upper for a lower-is-better metric, else lower).
+    variant_targets: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Upper bounds on the scenario's parameters for this row, by name (a row
     #: that waits on a simulated network sends fewer pings, say).
     caps: dict[str, int] = field(default_factory=dict)
@@ -85,6 +91,8 @@ class Impl:
             "raw_enet": "enet",
             "pygnetic_impl": None,
             "raw_tcp": None,
+            "hand_enet": "enet",
+            "hand_tcp": None,
             "podsixnet_impl": "PodSixNet",
             "raw_websocket": "websockets",
             "raw_websocket_sync": "websockets",
@@ -93,6 +101,7 @@ class Impl:
             needs = "enet"
         if self.module == "podsixnet_impl" and sys.version_info >= (3, 12):
             return "PodSixNet needs asyncore, removed in Python 3.12"
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # a row that needs pygame
         for module in ([needs] if needs else []) + list(self.needs):
             try:
                 with warnings.catch_warnings():
@@ -130,13 +139,55 @@ _SESSION_NOTE = (
     "message kept until acknowledged"
 )
 
+#: The scenarios of the hand-written floors: those where pygnetic's per-message
+#: work is what is measured (not a connect, whose handshake they do not do, nor
+#: bytes, the raw row's by construction).
+FLOOR_SCENARIOS = ("throughput", "roundtrip", "fanout", "many")
+_HAND_NOTE = (
+    "raw {} + msgpack with pygnetic's per-message work by hand: each message checked "
+    "(a [known type id, *fields] list, else refused), built as a namedtuple, given to a "
+    "handler's net_<name>(message, **kwargs); each send a net_<name>(peer, ...) that "
+    "checks the packed size"
+)
+#: The scenario of the rows whose server sends the state in a loop over connections.
+FANOUT_ONLY = ("fanout",)
+_LOOP_NOTE = (
+    "the server's state sent as the documentation's loop, "
+    "for c in server.connections(): c.net_state(...), instead of one Server.broadcast"
+)
+#: The scenarios of the rows whose server receives through pygame events.
+EVENTS_SCENARIOS = ("throughput", "roundtrip")
+#: What receiving through pygame events may cost the server, per message, over a Handler.
+EVENTS_TARGETS = {"throughput": {"server_cpu_us": 1.3}}
+_EVENTS_NOTE = (
+    "no Handler: the server receives through pygame events (pygnetic.init(events=True), "
+    "SDL's dummy video driver), its loop server.update(timeout) then pygame.event.get(), "
+    "counting NET_RECEIVED chat_msg and answering ping; target: throughput server CPU "
+    "per message within 1.3× of the handler path"
+)
+
 #: The scenarios of the WebSocket and TLS rows.
 WEBSOCKET_SCENARIOS = ("throughput", "roundtrip", "bytes")
 _TLS_NOTE = "TLS (tls=, a throwaway trustme certificate, verified by the client)"
 
 IMPLS = [
     Impl("raw-enet", "raw_enet", "enet", "raw-enet"),
-    Impl("pygnetic-enet", "pygnetic_impl", "enet", "raw-enet", {"adapter": "enet"}),
+    Impl(
+        "hand-enet",
+        "hand_enet",
+        "enet",
+        "raw-enet",
+        scenarios=FLOOR_SCENARIOS,
+        note=_HAND_NOTE.format("pyenet"),
+    ),
+    Impl(
+        "pygnetic-enet",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet"},
+        floor="hand-enet",
+    ),
     Impl(
         "pygnetic-enet+tcp-server",
         "pygnetic_impl",
@@ -146,6 +197,28 @@ IMPLS = [
         scenarios=DUAL_SERVER_SCENARIOS,
         compare_to="pygnetic-enet",
         note="client on ENet, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-enet-loop",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "fanout": "loop"},
+        scenarios=FANOUT_ONLY,
+        compare_to="pygnetic-enet",
+        note=_LOOP_NOTE,
+    ),
+    Impl(
+        "pygnetic-enet-events",
+        "pygnetic_impl",
+        "enet",
+        "raw-enet",
+        {"adapter": "enet", "events": True},
+        scenarios=EVENTS_SCENARIOS,
+        needs=("pygame",),
+        compare_to="pygnetic-enet",
+        variant_targets=EVENTS_TARGETS,
+        note=_EVENTS_NOTE,
     ),
     Impl(
         "pygnetic-enet-sim",
@@ -203,7 +276,22 @@ IMPLS = [
         note="default Client (ENet, then TCP) to a default Server (ENet and TCP)",
     ),
     Impl("raw-tcp", "raw_tcp", "tcp", "raw-tcp"),
-    Impl("pygnetic-tcp", "pygnetic_impl", "tcp", "raw-tcp", {"adapter": "socket"}),
+    Impl(
+        "hand-tcp",
+        "hand_tcp",
+        "tcp",
+        "raw-tcp",
+        scenarios=FLOOR_SCENARIOS,
+        note=_HAND_NOTE.format("TCP"),
+    ),
+    Impl(
+        "pygnetic-tcp",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket"},
+        floor="hand-tcp",
+    ),
     Impl(
         "pygnetic-tcp+enet-server",
         "pygnetic_impl",
@@ -214,6 +302,28 @@ IMPLS = [
         needs=("enet",),
         compare_to="pygnetic-tcp",
         note="client on TCP, server on ENet and TCP (the default Server)",
+    ),
+    Impl(
+        "pygnetic-tcp-loop",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "fanout": "loop"},
+        scenarios=FANOUT_ONLY,
+        compare_to="pygnetic-tcp",
+        note=_LOOP_NOTE,
+    ),
+    Impl(
+        "pygnetic-tcp-events",
+        "pygnetic_impl",
+        "tcp",
+        "raw-tcp",
+        {"adapter": "socket", "events": True},
+        scenarios=EVENTS_SCENARIOS,
+        needs=("pygame",),
+        compare_to="pygnetic-tcp",
+        variant_targets=EVENTS_TARGETS,
+        note=_EVENTS_NOTE,
     ),
     Impl(
         "pygnetic-tcp-sim",

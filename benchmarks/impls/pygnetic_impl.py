@@ -10,12 +10,19 @@ says, so that a plain row is never simulated by accident, and the server's
 with one, every connection of the row must be resumable once connected,
 and ``tls`` for both sides: TLS with the run's throwaway certificate
 (:mod:`.certs`), the server given its certificate and key, the client the
-authority to verify it with.
+authority to verify it with. The server's alone: ``fanout`` (``"broadcast"``:
+``broadcast_state`` is one ``Server.broadcast``; ``"loop"``: the loop the
+documentation shows, ``connection.net_state(...)`` for each of
+``server.connections()``) and ``events`` (True: no Handler; the server
+receives through pygame events, its ``pump`` an ``update()`` and then one
+drain of ``pygame.event.get()``, as a game's loop would, under SDL's dummy
+video driver).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 import pygnetic
 from pygnetic.message import MessageFactory
@@ -56,7 +63,11 @@ class Server:
         simulate: str | None = None,
         reconnect_grace: float = 0.0,
         tls: bool = False,
+        fanout: str = "broadcast",
+        events: bool = False,
     ) -> None:
+        if fanout not in ("broadcast", "loop"):
+            raise ValueError(f"fanout must be 'broadcast' or 'loop', not {fanout!r}")
         if server_adapter is not _SAME:
             adapter = server_adapter
         counts = self
@@ -72,12 +83,15 @@ class Server:
             def net_move(self, message, **kwargs):
                 counts.moves += 1
 
+        factory = _factory()
+        if events:
+            _pygame_events()
         self.server = pygnetic.Server(
             "127.0.0.1",
             0,
             conn_limit=max_clients,
-            handler=GameHandler,
-            message_factory=_factory(),
+            handler=None if events else GameHandler,
+            message_factory=factory,
             adapter=adapter,
             channels=common.CHANNELS,
             **_unlimited(),
@@ -88,7 +102,8 @@ class Server:
         _check_simulated(self.server, simulate)
         self.resume = bool(reconnect_grace)
         self.port = self.server.address[1]
-        self.pump = self.server.update
+        self.pump = self.server.update if not events else self._events_pump(factory)
+        self.loop = fanout == "loop"
 
     @property
     def clients(self) -> int:
@@ -97,11 +112,35 @@ class Server:
             _check_resumable(connections, "server")
         return len(connections)
 
+    def _events_pump(self, factory: MessageFactory):
+        """``update(timeout)``, then the received messages from pygame's queue."""
+        import pygame
+
+        from pygnetic import event
+
+        update, get = self.server.update, pygame.event.get
+        network, received = event.NETWORK, event.NET_RECEIVED
+        chat_msg, ping, move = (factory.get_by_name(name) for name in ("chat_msg", "ping", "move"))
+
+        def pump(timeout_ms: int) -> None:
+            update(timeout_ms)
+            for e in get():
+                if e.type == network and e.net_type == received:
+                    msg_type = e.msg_type
+                    if msg_type is chat_msg:
+                        self.chats += 1
+                    elif msg_type is ping:
+                        e.connection.net_pong(e.message.seq)
+                    elif msg_type is move:
+                        self.moves += 1
+
+        return pump
+
     def broadcast_state(self, values) -> None:
         broadcast = getattr(self.server, "broadcast", None)
-        if broadcast is not None:  # packs once for every connection
+        if broadcast is not None and not self.loop:  # packs once for every connection
             broadcast("state", *values)
-        else:  # a pygnetic from before Server.broadcast (--versus)
+        else:  # the documented loop, or a pygnetic from before Server.broadcast (--versus)
             for connection in self.server.connections():
                 connection.net_state(*values)
 
@@ -120,6 +159,8 @@ class Client:
         simulate: str | None = None,
         reconnect_grace: float = 0.0,  # the server's
         tls: bool = False,
+        fanout: str = "broadcast",  # the server's
+        events: bool = False,  # the server's
     ) -> None:
         counts = self
         self.pongs = self.states = 0
@@ -197,6 +238,17 @@ class Client:
 
     def close(self) -> None:
         self.client.close(linger_ms=100)
+
+
+def _pygame_events() -> None:
+    """pygame initialised without a window (SDL's dummy drivers), and pygnetic's events on."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"  # before pygame.init() reads it
+    os.environ["SDL_AUDIODRIVER"] = "dummy"
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    pygame.init()
+    pygnetic.init(events=True, logging_lvl=logging.WARNING)
 
 
 def _unlimited() -> dict:

@@ -40,6 +40,10 @@ class _Endpoint:
         self.dirty: set[Peer] = set()
         self.pack = msgpack.Packer().pack
 
+    def new_peer(self, sock: socket.socket) -> Peer:
+        """The state of a new connection (a subclass may keep more)."""
+        return Peer(sock)
+
     def send(self, peer: Peer, data: bytes) -> None:
         peer.out += data
         self.dirty.add(peer)
@@ -139,7 +143,7 @@ class Server(_Endpoint):
                 sock.close()
                 continue
             _configure(sock)
-            peer = Peer(sock)
+            peer = self.new_peer(sock)
             self.peers.append(peer)
             self.selector.register(sock, READ, peer)
 
@@ -177,7 +181,7 @@ class Client(_Endpoint):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             _configure(sock)
             sock.connect_ex(("127.0.0.1", port))
-            peer = Peer(sock)
+            peer = self.new_peer(sock)
             peer.writing = True
             self.peers.append(peer)
             self.connecting.add(peer)

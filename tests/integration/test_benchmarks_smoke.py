@@ -24,7 +24,7 @@ def _run(*args: str) -> str:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,  # the whole quick run takes a minute or more on two cores
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -58,6 +58,27 @@ def test_quick_benchmarks_produce_a_table(tmp_path: Path) -> None:
             result = document["results"][scenario][row]
             assert result["metrics"][key] is not None, result["errors"]
             assert document["variants"][scenario][row][key] is not None
+    # The hand-written floors: ratios to raw, and pygnetic paired with them.
+    for row, floor in (("pygnetic-enet", "hand-enet"), ("pygnetic-tcp", "hand-tcp")):
+        for scenario, key in measured.items():
+            result = document["results"][scenario][floor]
+            assert result["metrics"][key] is not None, result["errors"]
+            assert result["ratios"][key] is not None
+            assert document["floors"][scenario][row][key] is not None
+        assert f"throughput / {row} ÷ {floor}: messages/s " in stdout
+    # Fan-out through the documented per-connection loop, paired with Server.broadcast.
+    for row in ("pygnetic-enet-loop", "pygnetic-tcp-loop"):
+        assert document["results"]["fanout"][row]["metrics"]["cpu"] is not None
+        assert document["variants"]["fanout"][row]["cpu"] is not None
+    # Receiving through pygame events, paired with the Handler path and judged against it.
+    if importlib.util.find_spec("pygame") is not None:
+        judged = {(c["impl"], c["scenario"]) for c in document["targets"] if "÷" in c["what"]}
+        for row in ("pygnetic-enet-events", "pygnetic-tcp-events"):
+            for scenario, key in (("throughput", "rate"), ("roundtrip", "median_us")):
+                result = document["results"][scenario][row]
+                assert result["metrics"][key] is not None, result["errors"]
+                assert document["variants"][scenario][row]["server_cpu_us"] is not None
+            assert (row, "throughput") in judged
 
 
 def test_quick_micro_benchmark_times_every_path() -> None:
