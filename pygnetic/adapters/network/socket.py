@@ -308,7 +308,11 @@ class Transport:
         return fileno() if fileno is not None else None
 
     def poll(self, timeout_ms: int) -> None:
-        """Write what is queued, wait up to ``timeout_ms``, then read and report."""
+        """Write what is queued, wait up to ``timeout_ms``, then read and report.
+
+        What the receivers send while it reads is written by the next
+        :meth:`flush` (the host's, at the end of its ``update()``) or ``poll()``.
+        """
         self.flush()
         wait = 0.0 if self._failed else timeout_ms / 1000
         for key, mask in self._selector.select(wait):
@@ -328,7 +332,8 @@ class Transport:
         if self._admission.pending:
             self._admission.expire()
         self._report_failures()
-        self.flush()
+        # What handlers sent meanwhile leaves with the host's flush at the end
+        # of update(), together with what its updaters send: one write each.
 
     def flush(self) -> None:
         """Write every queued byte the kernel will take without blocking."""
