@@ -686,11 +686,14 @@ class Connection:
     def _dispatch_raws(self, raws: list[Any], fault: MessageError | None) -> None:
         routes = self._routes  # a handler may change an entry, never the dict itself
         done = 0
+        # Whether the receive budget may run out within these: only then is it
+        # checked per message (the budget moves on only when spent: _spent()).
+        budgeted = len(raws) > self._messages_end - self.messages_received
         try:
             for raw in raws:
                 if self._state is not _OPEN:
                     return
-                if self.messages_received >= self._messages_end and self._spent():
+                if budgeted and self.messages_received >= self._messages_end and self._spent():
                     self._backlog, self._backlog_fault = raws[done:], fault
                     self._hold()
                     self._check_waiting()
