@@ -16,7 +16,7 @@ from pygnetic.adapters.network.memory import MemoryNetwork
 from pygnetic.connection import ConnectionState
 from pygnetic.errors import MessageArgumentsError, MessageTooLargeError, PackError, PygneticWarning
 from pygnetic.handshake import MAGIC
-from pygnetic.message import MessageFactory
+from pygnetic.message import MessageFactory, find_route
 from pygnetic.protocol import PING, CloseCode, Delivery
 from pygnetic.testing import Recorder
 
@@ -366,6 +366,49 @@ def test_a_bool_or_float_type_id_closes_the_connection(network, clock, serialize
     expected = f"message type id must be an int, got {type(type_id).__name__} {type_id!r}"
     assert remote.connection.close_reason == expected
     assert pair.connection.close_code is CloseCode.PROTOCOL_ERROR  # the peer said why
+
+
+_DECODED = [
+    [0, "Tom", "hi"],
+    [1, 2, 3],
+    {0: 1, 1: 2, 2: 3},  # raw[0] finds a route, but a map is not a message
+    b"\x00ab",  # so does a byte string's first byte
+    "\x00ab",
+    [],
+    [0],
+    [0, "Tom", "hi", "extra"],
+    [99, 1, 2],
+    [-1, 1, 2],
+    [2**63, 1, 2],
+    [[0], 1, 2],
+    [None, 1, 2],
+    [0.0, "Tom", "hi"],
+    [True, 2, 3],
+    None,
+    0,
+]
+
+
+@pytest.mark.parametrize("serializer", ["msgpack", "json"])
+@pytest.mark.parametrize("value", _DECODED, ids=repr)
+def test_a_connection_delivers_exactly_what_find_route_accepts(network, clock, serializer, value):
+    # The receive paths write find_route()'s check out for speed: they must agree with it.
+    pair = Pair(network, _two_messages(serializer), clock)
+    pair.pump()
+    serializer = pair.connection.message_factory.serializer
+    try:
+        decoded = serializer.unpack(serializer.pack(value))
+    except TypeError:
+        pytest.skip(f"{serializer.name} cannot carry {type(value).__name__}")
+    expected = find_route(pair.remote.connection._routes, decoded)
+    remote = _send_raw_and_pump(pair, value)
+    if expected is None:
+        assert remote.received == []
+        assert remote.connection.close_code is CloseCode.PROTOCOL_ERROR
+    else:
+        [message] = remote.received
+        assert list(message) == list(value[1:])
+        assert remote.connection.state is ConnectionState.OPEN
 
 
 @pytest.mark.parametrize("serializer", ["msgpack", "json"])
