@@ -41,3 +41,46 @@ def test_broadcast_skips_clients_without_the_channel():
     finally:
         for host in (server, *clients):
             host.close(linger_ms=50)
+
+
+@pytest.mark.parametrize("delivery", ["reliable", "unreliable", "unreliable_sequenced"])
+def test_the_same_bytes_reach_every_client_again_after_they_left(delivery):
+    # One ENet packet carries bytes sent to several peers in a row; ENet frees
+    # it once sent (unreliable) or acknowledged (reliable), and reuses the
+    # memory for packets that arrive. Sending the same bytes object again
+    # after that must make a new packet, not reuse the freed one.
+    factory = MessageFactory("msgpack")
+    factory.register("chat_msg", ("player", "msg"))
+    server = pygnetic.Server("127.0.0.1", 0, message_factory=factory, adapter="enet")
+    clients = [pygnetic.Client(message_factory=factory, adapter="enet") for _ in range(4)]
+    try:
+        connections = [c.connect("127.0.0.1", server.address[1]) for c in clients]
+        recorders = [Recorder() for _ in connections]
+        for connection, recorder in zip(connections, recorders, strict=True):
+            connection.add_handler(recorder)
+        assert pump(server, *clients, until=lambda: all(c.connected for c in connections))
+        data, _ = factory.encode("chat_msg", ("server", "x" * 3000))  # in fragments, too
+        kind = pygnetic.Delivery(delivery)
+        for round_ in range(1, 7):
+            for connection in server.connections():
+                connection.send_encoded(data, 0, kind)
+            server.update(0)  # sent: unreliable packets are freed now
+            for connection in connections:  # packets of the same size arrive at the server
+                connection.net_chat_msg("client", "y" * 3000)
+            assert pump(
+                server,
+                *clients,
+                until=lambda round_=round_: all(len(r.received) == round_ for r in recorders),
+            )
+        for recorder in recorders:
+            assert [m.msg for m in recorder.received] == ["x" * 3000] * 6
+        server.broadcast("chat_msg", "server", "last", delivery=delivery)
+        server.connections()[0].disconnect()  # its copy is freed at once
+        server.broadcast("chat_msg", "server", "after", delivery=delivery)
+        assert pump(server, *clients, until=lambda: sum(len(r.received) for r in recorders) >= 31)
+        pump(server, *clients, timeout=0.2)
+        tails = sorted([m.msg for m in r.received[6:]] for r in recorders)
+        assert tails == [["last"]] + [["last", "after"]] * 3
+    finally:
+        for host in (server, *clients):
+            host.close(linger_ms=50)

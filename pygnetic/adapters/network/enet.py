@@ -188,8 +188,20 @@ class EnetLink:
         return int(self.peer.lastReceiveTime)
 
     def send(self, data: bytes, channel: int, delivery: Delivery) -> None:
-        """Queue ``data`` on ``channel``; it leaves at the next service."""
-        if self.peer.send(channel, _Packet(data, _FLAGS[delivery])) < 0:
+        """Queue ``data`` on ``channel``; it leaves at the next service.
+
+        The same bytes sent to several peers in a row (``Server.broadcast``)
+        go as one ENet packet, which ENet counts references to, as its own
+        broadcast does: not a copy per peer.
+        """
+        transport = self.transport
+        flags = _FLAGS[delivery]
+        if data is transport.last_data and flags == transport.last_flags:
+            packet = transport.last_packet
+        else:
+            packet = _Packet(data, flags)
+            transport.last_data, transport.last_flags, transport.last_packet = data, flags, packet
+        if self.peer.send(channel, packet) < 0:
             log.warning("ENet refused a packet to %s on channel %d", self.address, channel)
 
     def send_counted(self, data: bytes, channel: int, delivery: Delivery) -> bool:
@@ -230,6 +242,7 @@ class EnetLink:
             return
         connecting = self.state is LinkState.CONNECTING
         self.state = LinkState.CLOSED
+        self.transport.unshare()  # a reset or a disconnect frees what ENet queued for the peer
         if connecting:
             # ENet drops a peer that is still connecting at once, and no
             # disconnect event ever follows: forget it now.
@@ -316,6 +329,14 @@ class Transport:
             _CONNECT: self._on_connect,
             enet.EVENT_TYPE_DISCONNECT: self._on_disconnect,
         }  # receives are handled in poll() itself
+        # The packet last sent and its bytes and flags, for sending the same
+        # bytes to the next peer (EnetLink.send). ENet frees a packet once
+        # every peer it was queued for has sent it, or is reset, while pyenet's
+        # Packet keeps pointing at it: so it is kept only until the next call
+        # into ENet other than a send (unshare()).
+        self.last_data: bytes | None = None
+        self.last_flags = 0
+        self.last_packet: Any = None
 
     def connect(self, host: str, port: int, channels: int | None = None) -> EnetLink:
         """Ask ``host:port`` for a connection with ``channels`` channels (default: the host's)."""
@@ -335,8 +356,14 @@ class Transport:
         """The UDP socket's descriptor, readable when a datagram arrived."""
         return int(self._host.socket.fileno())
 
+    def unshare(self) -> None:
+        """Forget the packet last sent: ENet may free it from now on (see ``last_packet``)."""
+        self.last_data = self.last_packet = None
+
     def poll(self, timeout_ms: int) -> None:
         """Service the host: wait up to ``timeout_ms``, then handle every pending event."""
+        if self.last_data is not None:
+            self.unshare()
         host = self._host
         links = self._links
         if self.peer_closing:
@@ -362,6 +389,8 @@ class Transport:
             else:
                 self._dispatch[kind](event)
             if left:  # an event taken from ENet and not handled would be lost
+                if self.last_data is not None:  # what handlers sent may leave now
+                    self.unshare()
                 event = host.service(0)
 
     def forget(self, link: EnetLink) -> None:
@@ -419,10 +448,12 @@ class Transport:
 
     def flush(self) -> None:
         """Send queued packets now."""
+        self.unshare()
         self._host.flush()
 
     def close(self, code: int, linger_ms: int) -> None:
         """Disconnect every peer, wait up to ``linger_ms`` for them, release the port."""
+        self.unshare()
         for link in list(self._links.values()):  # a connecting link forgets itself
             link.close(code)
         waited = 0
