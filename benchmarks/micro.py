@@ -5,8 +5,10 @@
 paths (one packet per message as from ENet; a byte stream as from TCP) of a
 real :class:`~pygnetic.connection.Connection` whose link is a stub, against a
 reused msgpack Packer, ``msgpack.unpackb`` and a streaming ``Unpacker`` with a
-dispatch on the type id. It isolates what the core adds per message; the
-adapters' own costs are in the end-to-end scenarios.
+dispatch on the type id, and against the same work as pygnetic's done by
+hand (:func:`same_work`: the checks, the namedtuple, the handler call). It
+isolates what the core adds per message; the adapters' own costs are in the
+end-to-end scenarios.
 
 It also times the same send path under the network simulator
 (:mod:`pygnetic.simulate`), against the same path without it: each message
@@ -152,12 +154,69 @@ def cases(n: int = N):
                 if message[0] == common.CHAT:
                     Raw.chats += 1
 
+    same_send, same_packet, same_stream = same_work(n, chat, stream)
     return [
-        ("send chat_msg", pygnetic_send, raw_send),
-        ("receive packet", pygnetic_packet, raw_packet),
-        ("receive stream", pygnetic_stream, raw_stream),
-        *idle_updates(n),
+        ("send chat_msg", pygnetic_send, raw_send, same_send),
+        ("receive packet", pygnetic_packet, raw_packet, same_packet),
+        ("receive stream", pygnetic_stream, raw_stream, same_stream),
+        *((*row, None) for row in idle_updates(n)),
     ]
+
+
+def same_work(n: int, chat: bytes, stream: bytes):
+    """The three paths doing pygnetic's per-message work by hand, as the hand-* rows do.
+
+    Sending: a method packs ``(type_id, *fields)``, checks the size limit and
+    queues the bytes. Receiving: decode, check the ``[type_id, *fields]``
+    array, build the namedtuple and call the handler method with
+    ``channel=`` (:func:`benchmarks.impls.hand.serve`).
+    """
+    from .impls import hand
+
+    player, msg = common.CHAT_ARGS
+
+    class Sender:
+        def __init__(self) -> None:
+            self.pack = msgpack.Packer().pack
+            self.out = bytearray()
+            self.dirty: set[Sender] = set()
+
+        def net_chat_msg(self, player, msg) -> None:
+            data = self.pack((common.CHAT, player, msg))
+            if len(data) > hand.LIMIT:
+                raise hand.too_large("chat_msg", len(data))
+            self.out += data
+            self.dirty.add(self)
+
+    class Server:
+        chats = 0
+
+        def net_pong(self, peer, seq) -> None:
+            pass
+
+    sender = Sender()
+    handler = hand.GameHandler(Server(), None)
+    serve = hand.serve
+
+    def send():
+        net_chat_msg = sender.net_chat_msg
+        for _ in range(n):
+            net_chat_msg(player, msg)
+        sender.out.clear()
+
+    def packet():
+        unpackb = msgpack.unpackb
+        for _ in range(n):
+            serve(handler, unpackb(chat), 0)
+
+    def streamed():
+        unpacker = msgpack.Unpacker(max_buffer_size=hand.LIMIT)
+        for start in range(0, len(stream), 65536):
+            unpacker.feed(stream[start : start + 65536])
+            for raw in unpacker:
+                serve(handler, raw, 0)
+
+    return send, packet, streamed
 
 
 def idle_updates(n: int):
@@ -311,10 +370,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n, repeats = (2_000, 1) if args.quick else (N, args.repeats)
     print(f"CPU ns per message, best of {repeats} × {n:,} (no network; stub link)\n")
-    print(f"{'path':<16} {'pygnetic':>9} {'by hand':>9} {'ratio':>7} {'added':>7}")
-    for name, mine, raw in cases(n):
-        pyg, base = _best([mine, raw], repeats, n)
-        print(f"{name:<16} {pyg:9.0f} {base:9.0f} {pyg / base:6.2f}× {pyg - base:7.0f}")
+    print("by hand: decode and compare the type id (send: pack); same work: by hand, the")
+    print("checks, the namedtuple and the handler call pygnetic makes (send: the size limit)\n")
+    print(
+        f"{'path':<16} {'pygnetic':>9} {'by hand':>9} {'ratio':>7} {'added':>7}"
+        f" {'same work':>10} {'ratio':>7}"
+    )
+    for name, mine, raw, same in cases(n):
+        pyg, base, *floor = _best([mine, raw] + ([same] if same else []), repeats, n)
+        line = f"{name:<16} {pyg:9.0f} {base:9.0f} {pyg / base:6.2f}× {pyg - base:7.0f}"
+        if floor:
+            line += f" {floor[0]:10.0f} {pyg / floor[0]:6.2f}×"
+        print(line)
     print(f"\nThe same with the network simulator on (simulate={SIMULATE_LEAST!r}) and off\n")
     print(f"{'path':<16} {'on':>9} {'off':>9} {'ratio':>7} {'added':>7}")
     for name, on, off in simulated(n):
