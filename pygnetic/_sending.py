@@ -135,6 +135,8 @@ def make_sender(
     prefix = (type_id,)
     field_count: int = cls._arity - 1
     default_channel, default_delivery = cls._send_options
+    if owner is None:
+        owner = _NO_OWNER
 
     def sender(*args: Any, **kwargs: Any) -> Any:
         if kwargs:
@@ -151,29 +153,8 @@ def make_sender(
             raise pack_error(cls, exc) from exc
         if len(data) > limit:
             raise too_large(cls, len(data), limit)
-        return transmit(data, channel, delivery, type_id)
-
-    if owner is None:
-        return sender
-
-    def direct_sender(*args: Any, **kwargs: Any) -> Any:
-        # sender(), with transmit()'s most common case written out.
-        if kwargs:
-            args, (channel, delivery) = merge_send_arguments(cls, args, kwargs)
-            if check_channel is not None:
-                check_channel(channel)
-        else:
-            channel, delivery = default_channel, default_delivery
-        if len(args) != field_count:
-            raise arguments_error(cls, args, kwargs)
-        try:
-            data = pack(prefix + args)
-        except PACK_ERRORS as exc:
-            raise pack_error(cls, exc) from exc
-        if len(data) > limit:
-            raise too_large(cls, len(data), limit)
         send = owner._direct_send
-        if send is not None and owner._state is open_state:
+        if send is not None and owner._state is open_state:  # transmit()'s usual case
             if delivery is _SEQUENCED:
                 latest = owner._direct_latest
                 if latest is not None:  # it may replace a stale copy that waits
@@ -187,7 +168,16 @@ def make_sender(
             return True
         return transmit(data, channel, delivery, type_id)
 
-    return direct_sender
+    return sender
+
+
+class _NoOwner:
+    """The owner of senders without a connection: everything goes to ``transmit``."""
+
+    _direct_send = None
+
+
+_NO_OWNER = _NoOwner()
 
 
 _SEQUENCED = Delivery.UNRELIABLE_SEQUENCED
