@@ -361,6 +361,71 @@ def sessions(n: int):
     ]
 
 
+def events(n: int):
+    """Receiving a stream as pygame events, against the handler path and the same by hand.
+
+    pygnetic's connection posts one ``NETWORK`` event per message and the
+    game's loop drains ``pygame.event.get()`` after each read, as a frame
+    would; by hand, the same checks and namedtuple, then one event posted
+    the cheapest way pygame has (a new dict). None without pygame.
+    """
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        import pygame
+    except ImportError:
+        return None
+    from pygnetic import event
+
+    from .impls import hand
+
+    pygame.init()
+    pygnetic.init(events=True)
+    network = event.NETWORK
+    player, msg = common.CHAT_ARGS
+    stream = msgpack.packb((common.CHAT, player, msg)) * n
+    handled = _connection(True)
+    posting = Connection(None, StubLink(True), handled.message_factory, events=True)
+    chat_msg = posting.message_factory.get_by_name("chat_msg")
+    get, post, new_event = pygame.event.get, pygame.event.post, pygame.event.Event
+    received = event.NET_RECEIVED
+
+    def drain() -> None:
+        for e in get():
+            if e.type == network and e.net_type == received and e.msg_type is chat_msg:
+                Counter.chats += 1
+
+    def feeding(connection, after):
+        receive = connection._receive_stream
+
+        def loop():
+            for start in range(0, len(stream), 65536):
+                receive(stream[start : start + 65536], 0)
+                after()
+
+        return loop
+
+    def by_hand():
+        unpacker = msgpack.Unpacker(max_buffer_size=hand.LIMIT)
+        for start in range(0, len(stream), 65536):
+            unpacker.feed(stream[start : start + 65536])
+            for raw in unpacker:
+                if type(raw) is list and len(raw) == 3 and type(raw[0]) is int and raw[0] == 0:
+                    message = tuple.__new__(chat_msg, (raw[1], raw[2]))
+                    post(new_event(network, {
+                        "net_type": received, "connection": None, "message": message,
+                        "msg_type": chat_msg, "channel": 0,
+                    }))  # fmt: skip
+            drain()
+
+    def nothing() -> None:
+        pass
+
+    return feeding(posting, drain), feeding(handled, nothing), by_hand
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.micro", description=__doc__)
     parser.add_argument("-r", "--repeats", type=int, default=15, help="best of (default 15)")
@@ -387,6 +452,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, on, off in simulated(n):
         sim, plain = _best([on, off], repeats, n)
         print(f"{name:<16} {sim:9.0f} {plain:9.0f} {sim / plain:6.2f}× {sim - plain:7.0f}")
+    posted = events(n)
+    if posted is not None:
+        print("\nReceiving a stream as pygame events (drained after each read), and by hand\n")
+        print(f"{'path':<16} {'events':>9} {'handler':>9} {'ratio':>7} {'by hand':>9}", end="")
+        print(f" {'ratio':>7}")
+        as_events, as_handler, by_hand = _best(list(posted), repeats, n)
+        print(
+            f"{'receive stream':<16} {as_events:9.0f} {as_handler:9.0f}"
+            f" {as_events / as_handler:6.2f}× {by_hand:9.0f} {as_events / by_hand:6.2f}×"
+        )
     print("\nThe same with a resumable session (reconnect_grace) and without\n")
     print(f"{'path':<16} {'session':>9} {'none':>9} {'ratio':>7} {'added':>7}")
     for name, on, off in sessions(n):

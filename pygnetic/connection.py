@@ -259,6 +259,8 @@ class Connection:
         self._direct_send: Callable[[bytes, int, Delivery], Any] | None = None
         self._direct_latest: Callable[[bytes, int, int], int] | None = None
         self._transmit = self._make_transmit()
+        # What receiving a message calls to post its pygame event, while events are on.
+        self._post_target: Target = (event.receipt_poster(self), True)
         self._build_routes()
         if state is _CONNECTING:
             self._early: list[tuple[bytes, int]] = []
@@ -364,7 +366,7 @@ class Connection:
         self._intercepted: dict[type[Any], Callable[[Any], None]] = {}
         for name in factory.names():
             cls = factory.get_by_name(name)
-            self._targets[cls] = [(self._post_received, True)] if self._events else []
+            self._targets[cls] = [self._post_target] if self._events else []
             self._route(cls)
 
     def intercept(self, message: type[Any], function: Callable[[Any], None]) -> None:
@@ -423,16 +425,13 @@ class Connection:
         if on == self._events:
             return
         self._events = on
-        post: Target = (self._post_received, True)
+        post = self._post_target
         for cls, targets in self._targets.items():
             if on:
                 targets.insert(0, post)
             else:
-                targets.remove(post)  # bound methods of one object compare equal
+                targets.remove(post)
             self._route(cls)
-
-    def _post_received(self, message: Any, channel: int = 0) -> None:
-        event.post_received(self, message, channel)
 
     # -- sending -------------------------------------------------------------
 
@@ -1182,6 +1181,7 @@ class Connection:
         self._link.receiver = self._receiver = _discard
         self._transmit = _closed_transmit
         self._direct_send = self._direct_latest = None
+        self._post_target = (_ignore, False)
         self._retarget = _nothing
         self._senders.clear()
         self._routes.clear()  # they hold bound methods of this connection

@@ -87,6 +87,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -110,6 +111,7 @@ __all__ = [
     "enabled",
     "init",
     "post",
+    "receipt_poster",
 ]
 
 #: pygame event type of every network event; None until :func:`init` has run.
@@ -215,30 +217,36 @@ def post(net_type: int, **attributes: Any) -> None:
         _not_posted(pygame, exc)
 
 
-def post_received(connection: Any, message: Any, channel: int) -> None:
-    """Post the :data:`NET_RECEIVED` event of one message; used by connections.
+def receipt_poster(connection: Any) -> Callable[..., None]:
+    """Return the function that posts ``connection``'s :data:`NET_RECEIVED` events.
 
-    :func:`post` for the one event posted per message: pygame builds an event
-    from a dict three times faster than from keywords, and keeps the dict
-    given (a new one each time, then).
+    It takes ``(message, channel=0)``, as a handler method does, and posts
+    one event per message received: :func:`post`, made for that, as the
+    connection's receive target. pygame builds an event from a dict three
+    times faster than from keywords, and keeps the dict given (a new one
+    each time, then).
 
-    Raises:
-        EventsError: pygame was shut down (``pygame.quit()``) while events were on.
+    The function raises :exc:`EventsError` when pygame was shut down
+    (``pygame.quit()``) while events were on.
     """
-    pygame = _pygame
-    if pygame is None:
-        return
-    attributes = {
-        "net_type": NET_RECEIVED,
-        "connection": connection,
-        "message": message,
-        "msg_type": type(message),
-        "channel": channel,
-    }
-    try:
-        pygame.event.post(pygame.event.Event(NETWORK, attributes))
-    except pygame.error as exc:
-        _not_posted(pygame, exc)
+
+    def post_received(message: Any, channel: int = 0) -> None:
+        pygame = _pygame
+        if pygame is None:
+            return
+        attributes = {
+            "net_type": NET_RECEIVED,
+            "connection": connection,
+            "message": message,
+            "msg_type": type(message),
+            "channel": channel,
+        }
+        try:
+            pygame.event.post(pygame.event.Event(NETWORK, attributes))
+        except pygame.error as exc:
+            _not_posted(pygame, exc)
+
+    return post_received
 
 
 def _not_posted(pygame: ModuleType, exc: Exception) -> None:
