@@ -37,14 +37,8 @@ class _Checked:
     refused = 0
 
     def read(self, peer: Peer) -> None:
-        try:
-            data = peer.sock.recv(RECV_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.drop(peer)
+        data = self.received(peer)  # raw_tcp's, mixed in
+        if data is None:
             return
         unpacker, handler, receive = peer.unpacker, peer.handler, self.receive
         try:

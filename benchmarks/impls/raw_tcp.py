@@ -68,15 +68,22 @@ class _Endpoint:
             peer.writing = wanted
             self.selector.modify(peer.sock, READ | WRITE if wanted else READ, peer)
 
-    def read(self, peer: Peer) -> None:
+    def received(self, peer: Peer) -> bytes | None:
+        """What one read of ``peer`` brought; None if nothing (or it closed: then dropped)."""
         try:
             data = peer.sock.recv(RECV_SIZE)
         except BlockingIOError:
-            return
+            return None
         except OSError:
             data = b""
         if not data:
             self.drop(peer)
+            return None
+        return data
+
+    def read(self, peer: Peer) -> None:
+        data = self.received(peer)
+        if data is None:
             return
         peer.unpacker.feed(data)
         for message in peer.unpacker:

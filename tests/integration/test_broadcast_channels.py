@@ -10,6 +10,16 @@ pytest.importorskip("enet")
 pytestmark = pytest.mark.enet
 
 
+def _connected(server, clients):
+    """Connect each client to ``server``; return a Recorder on each connection."""
+    connections = [c.connect("127.0.0.1", server.address[1]) for c in clients]
+    recorders = [Recorder() for _ in connections]
+    for connection, recorder in zip(connections, recorders, strict=True):
+        connection.add_handler(recorder)
+    assert pump(server, *clients, until=lambda: all(c.connected for c in connections))
+    return recorders
+
+
 def test_broadcast_skips_clients_without_the_channel():
     factory = MessageFactory("msgpack")
     factory.register("chat_msg", ("player", "msg"))
@@ -19,11 +29,7 @@ def test_broadcast_skips_clients_without_the_channel():
         for channels in (2, 8)
     ]
     try:
-        connections = [c.connect("127.0.0.1", server.address[1]) for c in clients]
-        recorders = [Recorder() for _ in connections]
-        for connection, recorder in zip(connections, recorders, strict=True):
-            connection.add_handler(recorder)
-        assert pump(server, *clients, until=lambda: all(c.connected for c in connections))
+        recorders = _connected(server, clients)
         assert sorted(c.channels for c in server.connections()) == [2, 8]
         assert server.broadcast("chat_msg", "all", "on 5", channel=5) == 1
         assert server.broadcast("chat_msg", "all", "on 1", channel=1) == 2
@@ -36,7 +42,7 @@ def test_broadcast_skips_clients_without_the_channel():
         assert sorted(
             (m.msg, channel) for m, channel in zip(both.received, both.channels, strict=True)
         ) == [("on 1", 1), ("on 5", 5)]
-        for connection in connections:
+        for connection in (recorder.connection for recorder in recorders):
             connection.check_channel(connection.channels - 1)
     finally:
         for host in (server, *clients):
@@ -54,11 +60,8 @@ def test_the_same_bytes_reach_every_client_again_after_they_left(delivery):
     server = pygnetic.Server("127.0.0.1", 0, message_factory=factory, adapter="enet")
     clients = [pygnetic.Client(message_factory=factory, adapter="enet") for _ in range(4)]
     try:
-        connections = [c.connect("127.0.0.1", server.address[1]) for c in clients]
-        recorders = [Recorder() for _ in connections]
-        for connection, recorder in zip(connections, recorders, strict=True):
-            connection.add_handler(recorder)
-        assert pump(server, *clients, until=lambda: all(c.connected for c in connections))
+        recorders = _connected(server, clients)
+        connections = [recorder.connection for recorder in recorders]
         data, _ = factory.encode("chat_msg", ("server", "x" * 3000))  # in fragments, too
         kind = pygnetic.Delivery(delivery)
         for round_ in range(1, 7):
