@@ -3,9 +3,9 @@
 :func:`find_route` is the one check of a decoded ``[type_id, *fields]`` array;
 :func:`check_shape` bounds how deep a decoded value nests and how many arrays
 and maps it holds; :func:`brief` shows a received value in a reason without
-trusting its size, depth or type. find_route runs once per received message
-and check_shape once per message longer than ``MAX_DEPTH + 1`` bytes: keep
-them lean.
+trusting its size, depth or type. find_route's check runs once per received
+message (written out in the connection's receive paths) and check_shape once
+per message longer than ``MAX_DEPTH + 1`` bytes: keep them lean.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ _Route = TypeVar("_Route", bound=tuple[Any, ...])
 def find_route(routes: Mapping[int, _Route], raw: Any) -> _Route | None:
     """Return the entry of ``routes`` for a decoded ``[type_id, *fields]`` array, or None.
 
-    The one check of what a peer sent, used by :meth:`MessageFactory.from_raw`
-    and by every :class:`~pygnetic.connection.Connection`. ``raw`` matches when
+    The one check of what a peer sent, used by :meth:`MessageFactory.from_raw`;
+    a :class:`~pygnetic.connection.Connection`'s receive paths write the same
+    check out, one call fewer per message, and a test holds them to this
+    function. ``raw`` matches when
     it is a ``list`` whose first item is an ``int`` keying ``routes`` and whose
     length is the entry's second item. A ``bool`` or a ``float`` is never a type
     id, although ``False == 0.0 == 0`` for a dict.
