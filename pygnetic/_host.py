@@ -247,6 +247,11 @@ class Host:
             self._deliver_backlogs()
             if self._backlogged:  # over budget: what waits is the next update's work
                 timeout = 0
+        # What was sent since the last update leaves now, before the transports'
+        # own bookkeeping: the peer waiting for it may still be awake (ENet woke
+        # it to acknowledge the packet this one answers), and catches it then.
+        for transport in self._transports:
+            transport.flush()
         if self._wait_on_many:
             self._poll_all(timeout)
         else:
@@ -320,9 +325,7 @@ class Host:
     def _poll_all(self, timeout: int) -> None:
         """Wait on every transport at once, then let each do its work."""
         transports = self._transports
-        if timeout and self._waiter is not None:
-            for transport in transports:  # what was sent since the last update leaves now
-                transport.flush()
+        if timeout and self._waiter is not None:  # update() flushed what was sent
             if not any(getattr(t, "has_reports", False) for t in transports):
                 if self.simulator is not None:  # not past the next packet it holds
                     timeout = transports[0].wait_ms(timeout)
