@@ -143,15 +143,8 @@ class SocketLink:
         Returns:
             The size of the message replaced, 0 if none was waiting.
         """
-        if not self.writing:  # the kernel takes more: nothing to replace; as send()
-            if self.latest:
-                self.commit_latest()
-            out = self.out
-            out += data
-            if len(out) >= FLUSH_THRESHOLD:
-                self._transport.backlog(self)
-            else:
-                self._transport.dirty.add(self)
+        if not self.writing:  # the kernel takes more: nothing to replace
+            self.send(data, channel, Delivery.UNRELIABLE_SEQUENCED)
             return 0
         old = self.latest.get(key)
         replaced = len(old) if old is not None else 0
